@@ -1,0 +1,51 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "bayesnet",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "BayesNetSpec", targets: ["BayesNetSpec"]),
+        .library(name: "BayesNetRuntime", targets: ["BayesNetRuntime"]),
+        .library(name: "BayesNet", targets: ["BayesNet"]),
+        .executable(name: "bayesnet", targets: ["bayesnet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // libyaml, the system C library (Debian: libyaml-dev).
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]
+        ),
+        // The spec language: YAML nodes, IR, lowering, validation, diagnostics. Imports no runtime.
+        .target(name: "BayesNetSpec", dependencies: ["CYAML"]),
+
+        // Vector micro-kernels compiled per function for AVX2/FMA, picked at run time.
+        .target(name: "CKernels"),
+        // Tensors and numerical kernels. Knows nothing of YAML.
+        .target(name: "BayesNetRuntime", dependencies: ["CKernels"]),
+
+        // The interpreter: plans, layers, training, evaluation, data, checkpoints.
+        .target(
+            name: "BayesNet",
+            dependencies: ["BayesNetSpec", "BayesNetRuntime"],
+            resources: [.copy("Resources/digits")]
+        ),
+        .executableTarget(
+            name: "bayesnet",
+            dependencies: [
+                "BayesNet", "BayesNetSpec", "BayesNetRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "bayesnet-kernel-bench", dependencies: ["BayesNetRuntime"]),
+
+        .testTarget(name: "BayesNetSpecTests", dependencies: ["BayesNetSpec"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "BayesNetRuntimeTests", dependencies: ["BayesNetRuntime"], resources: [.copy("Golden")]),
+        .testTarget(name: "BayesNetTests", dependencies: ["BayesNet", "BayesNetSpec", "BayesNetRuntime"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,2 @@
+import BayesNetSpec
+import BayesNetRuntime

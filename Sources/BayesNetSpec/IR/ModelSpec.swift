@@ -1,0 +1,131 @@
+/// The typed intermediate representation of a spec: defaults applied, aliases resolved,
+/// shapes inferred. Produced only by `SpecLoader`, so a value of this type has passed validation.
+public struct ModelSpec: Sendable, Equatable {
+    /// The format version (`bayesnet: 1`).
+    public var version: Int
+    public var name: String
+    /// `nil` when the spec does not fix one; the interpreter then draws and prints one.
+    public var seed: UInt64?
+    public var dtype: DType
+    public var input: InputSpec
+    public var layers: [Layer]
+    /// `nil` for a plain network that can be inspected and used for prediction but not trained.
+    public var likelihood: Likelihood?
+    public var data: DataSpec
+    public var train: TrainSpec
+    public var evaluate: EvaluateSpec
+    /// The file the spec was read from (or the name given for an in-memory string) and its text.
+    public var source: SpecSource
+    /// Where each top-level key was written, by its canonical name (`seed`, `input`, `train`, ...).
+    public var locations: [String: SourceLocation]
+
+    public init(
+        version: Int, name: String, seed: UInt64?, dtype: DType, input: InputSpec, layers: [Layer],
+        likelihood: Likelihood?, data: DataSpec, train: TrainSpec, evaluate: EvaluateSpec,
+        source: SpecSource, locations: [String: SourceLocation]
+    ) {
+        self.version = version
+        self.name = name
+        self.seed = seed
+        self.dtype = dtype
+        self.input = input
+        self.layers = layers
+        self.likelihood = likelihood
+        self.data = data
+        self.train = train
+        self.evaluate = evaluate
+        self.source = source
+        self.locations = locations
+    }
+
+    /// The network's output shape for one example (the last layer's, or the input's when there are no layers).
+    public var outputShape: [Int] { layers.last?.outputShape ?? input.shape }
+}
+
+public struct SpecSource: Sendable, Equatable {
+    /// The path as given (used in diagnostics), or a name such as `<string>`.
+    public var path: String
+    public var text: String
+    public init(path: String, text: String) {
+        self.path = path
+        self.text = text
+    }
+}
+
+public enum DType: String, Sendable, Equatable, Codable, CaseIterable {
+    case float32, float64
+}
+
+public struct InputSpec: Sendable, Equatable {
+    /// One example's shape, always channels-last here (spatial dims then channels),
+    /// whatever layout the data is stored in.
+    public var shape: [Int]
+    /// How input arrays are laid out on disk / in `predict` input; the runtime always works channels-last.
+    public var layout: Layout
+    public init(shape: [Int], layout: Layout = .channelsLast) {
+        self.shape = shape
+        self.layout = layout
+    }
+}
+
+public enum Layout: String, Sendable, Equatable, Codable {
+    case channelsLast = "channels_last"
+    case channelsFirst = "channels_first"
+}
+
+public enum Likelihood: Sendable, Equatable {
+    /// Softmax cross-entropy on logits; one logit per class.
+    case categorical
+    /// Gaussian with a fixed scale; the network's output is the mean.
+    case normal(scale: Double)
+}
+
+public struct DataSpec: Sendable, Equatable {
+    public var train: DataSource?
+    public var test: DataSource?
+    public init(train: DataSource? = nil, test: DataSource? = nil) {
+        self.train = train
+        self.test = test
+    }
+}
+
+public enum DataSource: Sendable, Equatable {
+    /// A dataset shipped inside the package (`digits`), with its split (`train` / `test`).
+    case builtin(name: String, split: String)
+    /// Files on disk. Paths are as written; relative ones are relative to the spec file's folder
+    /// (see `ModelSpec.resolve(path:)`). `y` may be absent for unlabeled prediction input.
+    case files(format: DataFormat, x: String, y: String?, scale: Double?)
+}
+
+public enum DataFormat: String, Sendable, Equatable, Codable, CaseIterable {
+    case idx, npy, csv
+}
+
+public struct TrainSpec: Sendable, Equatable {
+    public var epochs: Int
+    public var batchSize: Int
+    public var optimizer: Optimizer
+    /// Monte Carlo samples of the weights per training step.
+    public var samples: Int
+    public init(epochs: Int = 10, batchSize: Int = 32, optimizer: Optimizer = .adam(), samples: Int = 1) {
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.optimizer = optimizer
+        self.samples = samples
+    }
+}
+
+public enum Optimizer: Sendable, Equatable {
+    case adam(learningRate: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-7)
+    case sgd(learningRate: Double = 0.01, momentum: Double = 0)
+}
+
+public struct EvaluateSpec: Sendable, Equatable {
+    /// Posterior samples averaged for the predictive distribution.
+    public var samples: Int
+    public var batchSize: Int
+    public init(samples: Int = 50, batchSize: Int = 256) {
+        self.samples = samples
+        self.batchSize = batchSize
+    }
+}

@@ -1,0 +1,2 @@
+import BayesNetRuntime
+print("AVX2+FMA: \(Runtime.hasAVX2FMA)")

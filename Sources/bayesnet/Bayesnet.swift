@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Bayesnet: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bayesnet",
+        abstract: "Bayesian neural networks declared in YAML, compiled and run natively.",
+        subcommands: []
+    )
+}
