@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "BayesNetSpec", targets: ["BayesNetSpec"]),
         .library(name: "BayesNetRuntime", targets: ["BayesNetRuntime"]),
         .library(name: "BayesNet", targets: ["BayesNet"]),
+        .library(name: "BayesNetReport", targets: ["BayesNetReport"]),
         .executable(name: "bayesnet", targets: ["bayesnet"]),
     ],
     dependencies: [
@@ -34,10 +35,12 @@ let package = Package(
             dependencies: ["BayesNetSpec", "BayesNetRuntime"],
             resources: [.copy("Resources/digits")]
         ),
+        // HTML run reports drawn from a run folder's files alone.
+        .target(name: "BayesNetReport"),
         .executableTarget(
             name: "bayesnet",
             dependencies: [
-                "BayesNet", "BayesNetSpec", "BayesNetRuntime",
+                "BayesNet", "BayesNetSpec", "BayesNetRuntime", "BayesNetReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -46,6 +49,7 @@ let package = Package(
         .testTarget(name: "BayesNetSpecTests", dependencies: ["BayesNetSpec"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BayesNetRuntimeTests", dependencies: ["BayesNetRuntime"], resources: [.copy("Golden")]),
         .testTarget(name: "BayesNetTests", dependencies: ["BayesNet", "BayesNetSpec", "BayesNetRuntime"]),
+        .testTarget(name: "BayesNetReportTests", dependencies: ["BayesNetReport"]),
     ],
     swiftLanguageModes: [.v6]
 )

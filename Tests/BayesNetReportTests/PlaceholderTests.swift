@@ -1,0 +1,4 @@
+import Testing
+@testable import BayesNetReport
+
+@Test func moduleLoads() { #expect(Bool(true)) }
