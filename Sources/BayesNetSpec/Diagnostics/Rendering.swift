@@ -9,7 +9,7 @@ extension Diagnostic {
         case .note: tint = color ? "\u{1B}[1;36m" : ""
         }
         var out = "\(bold)\(location):\(reset) \(tint)\(severity.rawValue):\(reset) \(bold)\(message)\(reset)"
-        if location.file == source.path, let line = Self.line(location.line, of: source.text) {
+        if location.file == source.path, !source.text.isEmpty, let line = Self.line(location.line, of: source.text) {
             let chars = Array(line)
             let prefix = chars.prefix(max(0, location.column - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
             out += "\n    \(line)\n    \(prefix)\(color ? "\u{1B}[1;32m" : "")^\(reset)"

@@ -135,7 +135,7 @@ struct Reader {
     /// One of a fixed set of names; `what` names the kind of thing in the message ("padding").
     mutating func choice<T>(_ node: YAMLNode, name: String, what: String, options: [(String, T)], caseInsensitive: Bool = false) -> T? {
         guard let s = node.scalar, !node.isNull else {
-            error("`\(name)` must be one of \(Self.list(options.map(\.0))), found \(node.kindDescription)", at: node)
+            error("`\(name)` must be \(Self.list(options.map(\.0))), found \(node.kindDescription)", at: node)
             return nil
         }
         for (n, v) in options where caseInsensitive ? n.lowercased() == s.lowercased() : n == s { return v }

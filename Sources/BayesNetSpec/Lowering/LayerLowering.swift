@@ -105,8 +105,8 @@ extension Lowering {
     }
 
     mutating func tooLarge(_ item: LayerItem, what: String, count: Int?) {
-        let figure = count.map { " (\($0) values, \(Self.bytesText(Double($0) * Double(dtype.size))) as \(dtype.rawValue))" } ?? " (more values than a 64-bit count holds)"
-        r.error("`\(item.typeName)` is too large: \(what) would need\(figure), more than the \(Self.bytesText(Double(maxTensorBytes))) one tensor may use", at: item.typeNode)
+        let figure = count.map { "\($0) values (\(Self.bytesText(Double($0) * Double(dtype.size))) as \(dtype.rawValue))" } ?? "more values than a 64-bit count holds"
+        r.error("`\(item.typeName)` is too large: \(what) would need \(figure), more than the \(Self.bytesText(Double(maxTensorBytes))) one tensor may use", at: item.typeNode)
     }
 
     static func bytesText(_ b: Double) -> String {
@@ -289,7 +289,7 @@ extension Lowering {
         let strides = perDimension(args["strides"], rank: rank, default: 1, what: "convolution")
         let dilations = perDimension(args["dilations"], rank: rank, default: 1, what: "convolution")
         if let strides, let dilations, strides.contains(where: { $0 > 1 }), dilations.contains(where: { $0 > 1 }), let f = args["dilations"] {
-            r.error("`\(f.written)` greater than 1 together with strides greater than 1 is not supported", at: f.value,
+            r.error("`\(f.written)` greater than 1 together with `strides` greater than 1 in one layer is not supported (TFP refuses it at the first call)", at: f.value,
                     help: "use `strides: 1` with dilations, or `dilations: 1` with strides")
         }
         let pad = padding(args["padding"])
@@ -309,7 +309,6 @@ extension Lowering {
         let channels = input[rank]
         if let declaredInput, declaredInput != channels, let f = inputSizeField {
             r.error("`input_size: \(declaredInput)` does not match the input's \(channels) channels", at: f.value)
-            return (nil, nil)
         }
         guard let outputSize, let filter, let strides, let dilations, let pad else { return (nil, nil) }
         var spatial: [Int] = []
@@ -328,7 +327,7 @@ extension Lowering {
                                dilations: dilations, padding: pad, estimator: estimator, activation: act,
                                kernelInitializer: kInit, biasInitializer: bInit, variational: vari)
         guard let k = checkedProduct(conv.kernelShape), parameterBytesOK(k + outputSize, variational: vari != nil) else {
-            tooLarge(item, what: "its kernel \(shapeText(conv.kernelShape))", count: checkedProduct(conv.kernelShape).map { ($0 + outputSize) * (vari != nil ? 2 : 1) })
+            tooLarge(item, what: "its parameters (kernel \(shapeText(conv.kernelShape)) and bias\(vari != nil ? ", loc and scale" : ""))", count: checkedProduct(conv.kernelShape).map { ($0 + outputSize) * (vari != nil ? 2 : 1) })
             return (nil, nil)
         }
         return (.convolution(conv), spatial + [outputSize])
@@ -350,13 +349,12 @@ extension Lowering {
         }
         if let declaredInput, declaredInput != input[0], let f = inputSizeField {
             r.error("`input_size: \(declaredInput)` does not match the input's \(input[0]) features", at: f.value)
-            return (nil, nil)
         }
         guard let outputSize else { return (nil, nil) }
         let a = Affine(inputSize: input[0], outputSize: outputSize, estimator: estimator, activation: act,
                        kernelInitializer: kInit, biasInitializer: bInit, variational: vari)
         guard let k = checkedProduct(a.kernelShape), parameterBytesOK(k + outputSize, variational: vari != nil) else {
-            tooLarge(item, what: "its kernel \(shapeText(a.kernelShape))", count: checkedProduct(a.kernelShape).map { ($0 + outputSize) * (vari != nil ? 2 : 1) })
+            tooLarge(item, what: "its parameters (kernel \(shapeText(a.kernelShape)) and bias\(vari != nil ? ", loc and scale" : ""))", count: checkedProduct(a.kernelShape).map { ($0 + outputSize) * (vari != nil ? 2 : 1) })
             return (nil, nil)
         }
         return (.affine(a), [outputSize])

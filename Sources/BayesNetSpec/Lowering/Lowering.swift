@@ -59,19 +59,21 @@ struct Lowering {
                         continue
                     }
                     lastItem = item
+                    let name = item.arguments["name"]?.value.scalar ?? defaultName(for: item.type.family, index: i)
+                    let at = item.arguments["name"]?.value.location ?? item.typeNode.location
+                    if let first = names[name] {
+                        r.error("duplicate layer name `\(name)` (first used at line \(first.line), column \(first.column))", at: at,
+                                help: "layer names key checkpoints and random streams, so they must be unique")
+                        layersOK = false
+                    } else {
+                        names[name] = at
+                    }
                     let (layer, out) = lowerLayer(item, index: i, input: shape, defaults: defaults[item.type.canonical] ?? [:])
                     shape = out
                     guard let layer else {
                         layersOK = false
                         continue
                     }
-                    if let first = names[layer.name] {
-                        let at = item.arguments["name"]?.value.location ?? item.typeNode.location
-                        r.error("duplicate layer name `\(layer.name)` (first used at line \(first.line), column \(first.column))", at: at,
-                                help: "layer names key checkpoints and random streams, so they must be unique")
-                        layersOK = false
-                    }
-                    names[layer.name] = item.arguments["name"]?.value.location ?? item.typeNode.location
                     layers.append(layer)
                 }
             } else {
@@ -88,8 +90,12 @@ struct Lowering {
         let train = top["train"].map { trainSpec($0) } ?? TrainSpec()
         let evaluate = top["evaluate"].map { evaluateSpec($0) } ?? EvaluateSpec()
 
+        let digits = [data.train, data.test].contains { if case .builtin(name: "digits", _) = $0 { return true } else { return false } }
         if layersOK, let out = shape, let f = top["likelihood"], let likelihood {
-            checkOutput(out, likelihood: likelihood, field: f, lastItem: lastItem, data: data, input: input, inputField: top["input"])
+            checkOutput(out, likelihood: likelihood, field: f, lastItem: lastItem, digits: digits)
+        }
+        if digits, let input, input.shape != [8, 8, 1], let s = top["input"]?.value.pairs?.first(where: { $0.key.scalar == "shape" })?.value {
+            r.error("the bundled `digits` data has examples of shape [8, 8, 1], but `input.shape` is \(shapeText(input.shape))", at: s)
         }
 
         guard let version, let input, layersOK else { return nil }
@@ -187,8 +193,7 @@ struct Lowering {
         }
     }
 
-    mutating func checkOutput(_ out: [Int], likelihood: Likelihood, field: Field, lastItem: LayerItem?, data: DataSpec, input: InputSpec?, inputField: Field?) {
-        let digits = [data.train, data.test].contains { if case .builtin(name: "digits", _) = $0 { return true } else { return false } }
+    mutating func checkOutput(_ out: [Int], likelihood: Likelihood, field: Field, lastItem: LayerItem?, digits: Bool) {
         switch likelihood {
         case .categorical:
             guard out.count == 1, out[0] >= 2 else {
@@ -202,9 +207,6 @@ struct Lowering {
             }
         case .normal:
             if digits { r.error("the bundled `digits` data has class labels; use `likelihood: categorical`", at: field.value) }
-        }
-        if digits, let input, input.shape != [8, 8, 1], let s = inputField?.value.pairs?.first(where: { $0.key.scalar == "shape" })?.value {
-            r.error("the bundled `digits` data has examples of shape [8, 8, 1], but `input.shape` is \(shapeText(input.shape))", at: s)
         }
     }
 
