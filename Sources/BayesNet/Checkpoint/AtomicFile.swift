@@ -25,6 +25,13 @@ public struct FileWriteError: Error, CustomStringConvertible, Sendable, Equatabl
 /// moment leaves either the old file or the new one.
 public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String) throws {
+        try write(bytes, to: path, using: systemWrite)
+    }
+
+    /// `writeCall` stands in for write(2), so tests can simulate a full disk.
+    static func write(
+        _ bytes: [UInt8], to path: String, using writeCall: (Int32, UnsafeRawPointer, Int) -> Int
+    ) throws {
         let slash = path.lastIndex(of: "/")
         let folder = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
@@ -42,7 +49,7 @@ public enum AtomicFile {
         try bytes.withUnsafeBytes { raw in
             var done = 0
             while done < raw.count {
-                let n = systemWrite(fd, raw.baseAddress! + done, raw.count - done)
+                let n = writeCall(fd, raw.baseAddress! + done, raw.count - done)
                 if n < 0 {
                     if errno == EINTR { continue }
                     throw FileWriteError(path: path, lastError())
