@@ -182,7 +182,7 @@ struct GroupedHistogram {
     }
 }
 
-/// Accuracy against confidence in equal-width bins, with the gap to the bin's mean confidence and,
+/// Accuracy against confidence in equal-width bins, with each bin's mean confidence marked and,
 /// in a panel below, how many examples fell in each bin.
 struct ReliabilityDiagram {
     var reliability: RunSummary.Reliability
@@ -193,13 +193,15 @@ struct ReliabilityDiagram {
         var c = SVGCanvas(width: width, height: height)
         let left = 70.0, right = width - 20
         let items = [
-            LegendItem(text: "accuracy in bin", color: Palette.blue, swatch: .bar, opacity: 0.85),
-            LegendItem(text: "gap to mean confidence", color: Palette.vermilion, swatch: .bar, opacity: 0.35),
+            LegendItem(text: "accuracy", color: Palette.blue, swatch: .bar, opacity: 0.85),
+            LegendItem(text: "mean confidence", color: Palette.vermilion, swatch: .line),
             LegendItem(text: "perfect calibration", color: Palette.grey, swatch: .dashed),
         ]
         let top = c.legend(items, x: left, y: 18, maxX: right) + 12
-        let mainBottom = top + 250
-        let countTop = mainBottom + 26, countBottom = countTop + 70
+        // Laid out from the bottom up so that a wrapped legend shrinks the main panel instead of
+        // pushing the axis labels into each other.
+        let countBottom = height - 42, countTop = countBottom - 70
+        let mainBottom = countTop - 26
         let bins = max(1, reliability.bins)
         let x = Scale(domain: (0, 1), range: (left, right))
         let y = Scale(domain: (0, 1), range: (mainBottom, top))
@@ -217,10 +219,8 @@ struct ReliabilityDiagram {
             c.rect(x0, y(accuracy), binWidth - 3, mainBottom - y(accuracy), fill: Palette.blue, opacity: 0.85,
                    cls: "bin", title: "bin \(b + 1): accuracy \(Format.fixed(accuracy, 3)), \(count) examples")
             if b < reliability.confidence.count, let confidence = reliability.confidence[b] {
-                let lo = min(accuracy, confidence), hi = max(accuracy, confidence)
-                c.rect(x0, y(hi), binWidth - 3, y(lo) - y(hi), fill: Palette.vermilion, opacity: 0.35,
-                       stroke: Palette.vermilion, cls: "gap",
-                       title: "bin \(b + 1): mean confidence \(Format.fixed(confidence, 3))")
+                c.line(x0 - 1, y(confidence), x0 + binWidth - 2, y(confidence), stroke: Palette.vermilion, width: 3,
+                       cls: "confidence")
             }
         }
         c.line(x(0), y(0), x(1), y(1), stroke: Palette.grey, width: 1.5, dash: "5 4")

@@ -141,8 +141,9 @@ struct ReportPage {
         var row: [String] = []
         if let r = summary.evaluation?.reliability {
             let chart = ReliabilityDiagram(reliability: r, width: Self.chartWidth)
-            var caption = "Reliability diagram: accuracy against confidence in \(number("evaluation.reliability.bins", r.bins)) "
-                + "equal-width bins; the numbers below are the examples in each bin."
+            var caption = "Reliability diagram: the accuracy of the test examples in each of "
+                + number("evaluation.reliability.bins", r.bins) + " equal-width confidence bins (bars) against their "
+                + "mean confidence (marks); below, the number of examples per bin."
             if let ece = summary.evaluation?.predictive?.ece {
                 caption += " Expected calibration error (ECE) " + number("evaluation.predictive.ece", ece, decimals: 4)
                 if let n = summary.evaluation?.examples { caption += " over " + number("evaluation.examples", n) + " test examples" }
@@ -284,8 +285,8 @@ struct ReportPage {
     .card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px 16px;min-width:170px}
     .card .value{font-size:22px;font-weight:bold}
     .card .name{font-size:13px;color:#555}
-    .table-box{background:#fff;border:1px solid #ddd;border-radius:6px;padding:10px 14px;max-width:600px}
-    #model .table-box{max-width:none}
+    .table-box{background:#fff;border:1px solid #ddd;border-radius:6px;padding:10px 14px;flex:1 1 320px;min-width:0;max-width:600px}
+    #model .table-box{flex:0 0 auto;max-width:none}
     table{border-collapse:collapse;font-size:14px}
     caption{text-align:left;font-weight:bold;padding:0 0 6px}
     th,td{padding:4px 12px;border-bottom:1px solid #e8e8e8;text-align:left;vertical-align:top}

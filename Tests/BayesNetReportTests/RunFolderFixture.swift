@@ -45,7 +45,7 @@ struct RunFolderFixture {
         return (0..<examples).map { i in
             let label = i % classes
             // Mostly confident, a tail of hard examples; correct about as often as confident.
-            let hardness = pow(rng.uniform(), 4)
+            let hardness = pow(rng.uniform(), 9)
             let confidence = max(1.0 / Double(classes) + 0.02, 1 - hardness * 0.9)
             let correct = rng.uniform() < confidence + 0.01
             let predicted = correct ? label : (label + 1 + rng.int(classes - 1)) % classes
