@@ -13,10 +13,11 @@ struct ReportCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The run folder written by `bayesnet run`.")
+    @Argument(help: ArgumentHelp("The run folder written by `bayesnet run`.", valueName: "RUN_DIR"))
     var runDirectory: String
 
-    @Option(name: [.short, .customLong("output")], help: "Where to write the page (default: RUN_DIR/report.html).")
+    @Option(name: [.short, .customLong("output")],
+            help: ArgumentHelp("Where to write the page (default: RUN_DIR/report.html).", valueName: "file"))
     var output: String?
 
     func run() throws {
