@@ -5,6 +5,11 @@ struct Bayesnet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bayesnet",
         abstract: "Bayesian neural networks declared in YAML, compiled and run natively.",
-        subcommands: [ValidateCommand.self, InspectCommand.self, CompileCommand.self]
+        subcommands: [
+            ValidateCommand.self,
+            InspectCommand.self,
+            CompileCommand.self,
+            ReportCommand.self,
+        ]
     )
 }

@@ -1,0 +1,310 @@
+import Foundation
+
+/// `summary.json` of a run folder (docs/run-folder.md). Optional fields stay optional so that a report
+/// can still be drawn from a regression run or an older run that lacks some of them.
+public struct RunSummary: Decodable, Sendable, Equatable {
+    public var name: String
+    public var seed: Int?
+    public var specSha256: String?
+    public var threads: Int?
+    public var wallSeconds: Double?
+    public var trainSeconds: Double?
+    public var epochs: Int?
+    public var steps: Int?
+    public var trainingExamples: Int?
+    public var final: FinalFigures?
+    public var evaluation: Evaluation?
+    public var layers: [LayerRow]
+    public var totals: Totals?
+
+    public struct FinalFigures: Decodable, Sendable, Equatable {
+        public var loss: Double?
+        public var nll: Double?
+        public var kl: Double?
+    }
+
+    public struct Evaluation: Decodable, Sendable, Equatable {
+        public var samples: Int?
+        public var examples: Int?
+        public var predictive: Figures?
+        public var posteriorMean: Figures?
+        public var reliability: Reliability?
+    }
+
+    /// Categorical runs fill the first six, regression runs `rmse`, `nll` and `predictiveStd`.
+    public struct Figures: Decodable, Sendable, Equatable {
+        public var accuracy: Double?
+        public var nll: Double?
+        public var ece: Double?
+        public var brier: Double?
+        public var entropy: Double?
+        public var mutualInformation: Double?
+        public var rmse: Double?
+        public var predictiveStd: Double?
+    }
+
+    public struct Reliability: Decodable, Sendable, Equatable {
+        public var bins: Int
+        /// Bin means; `nil` for an empty bin.
+        public var confidence: [Double?]
+        public var accuracy: [Double?]
+        public var count: [Int]
+    }
+
+    public struct LayerRow: Decodable, Sendable, Equatable {
+        public var name: String
+        public var type: String
+        public var outputShape: [Int]
+        public var parameters: Int
+        public var macs: Int
+        /// `nil` for deterministic layers, which carry no KL penalty.
+        public var penaltyWeight: Double?
+    }
+
+    public struct Totals: Decodable, Sendable, Equatable {
+        public var parameters: Int
+        public var macs: Int
+    }
+
+    /// True when the evaluation is a classifier's (it has an accuracy), so predictions.csv is expected.
+    public var isCategorical: Bool { evaluation?.predictive?.accuracy != nil }
+}
+
+/// One line of `metrics.jsonl`.
+public struct EpochMetrics: Decodable, Sendable, Equatable {
+    public var epoch: Int
+    public var step: Int?
+    public var loss: Double
+    public var nll: Double
+    public var kl: Double
+    public var trainAccuracy: Double?
+    public var testAccuracy: Double?
+    public var testNll: Double?
+    public var seconds: Double?
+}
+
+/// One row of `predictions.csv`.
+public struct Prediction: Sendable, Equatable {
+    public var index: Int
+    public var label: Int
+    public var predicted: Int
+    public var confidence: Double
+    public var entropy: Double
+    public var expectedEntropy: Double
+    public var mutualInformation: Double
+    public var correct: Bool
+}
+
+/// Everything a report is drawn from, read from a run folder's files.
+public struct RunFolder: Sendable {
+    public static let summaryFile = "summary.json"
+    public static let metricsFile = "metrics.jsonl"
+    public static let predictionsFile = "predictions.csv"
+    public static let testInputsFile = "test-inputs.npy"
+
+    public var summary: RunSummary
+    public var metrics: [EpochMetrics]
+    /// Empty for runs without a categorical evaluation.
+    public var predictions: [Prediction]
+    /// `nil` when the run folder has no test-inputs.npy.
+    public var testInputs: NPYArray?
+
+    public init(summary: RunSummary, metrics: [EpochMetrics], predictions: [Prediction], testInputs: NPYArray?) {
+        self.summary = summary
+        self.metrics = metrics
+        self.predictions = predictions
+        self.testInputs = testInputs
+    }
+
+    /// Reads and checks a run folder. summary.json and metrics.jsonl are always needed; predictions.csv
+    /// when the run evaluated a classifier; test-inputs.npy is optional.
+    public static func load(path: String) throws(ReportError) -> RunFolder {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw .notAFolder(path)
+        }
+        let folder = URL(fileURLWithPath: path)
+        func file(_ name: String) -> String { folder.appendingPathComponent(name).path }
+        func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: file(name)) }
+
+        for (name, why) in [(summaryFile, "the run's final figures and settings"),
+                            (metricsFile, "the per-epoch training curves")] where !exists(name) {
+            throw .missingFile(folder: path, file: name, why: "\(why); `bayesnet run` writes it")
+        }
+        let summary = try parseSummary(try read(file(summaryFile)), file: file(summaryFile))
+        let metrics = try parseMetrics(try read(file(metricsFile)), file: file(metricsFile))
+
+        var predictions: [Prediction] = []
+        if exists(predictionsFile) {
+            predictions = try parsePredictions(try read(file(predictionsFile)), file: file(predictionsFile))
+        } else if summary.isCategorical {
+            throw .missingFile(folder: path, file: predictionsFile,
+                               why: "the per-example predictions of the test set; `bayesnet run` writes it")
+        }
+        if let examples = summary.evaluation?.examples, !predictions.isEmpty, examples != predictions.count {
+            throw .inconsistent("\(file(predictionsFile)) has \(predictions.count) rows but \(summaryFile) "
+                + "says the evaluation had \(examples) examples")
+        }
+
+        var inputs: NPYArray?
+        if exists(testInputsFile) {
+            let array = try NPYArray.parse(try read(file(testInputsFile)), file: file(testInputsFile))
+            if !predictions.isEmpty {
+                let n = array.shape.first ?? 0
+                if let badIndex = predictions.first(where: { $0.index < 0 || $0.index >= n }) {
+                    throw .inconsistent("\(file(predictionsFile)) refers to test example \(badIndex.index) but "
+                        + "\(file(testInputsFile)) holds \(n) examples")
+                }
+            }
+            inputs = array
+        }
+        return RunFolder(summary: summary, metrics: metrics, predictions: predictions, testInputs: inputs)
+    }
+
+    static func read(_ path: String) throws(ReportError) -> Data {
+        do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw .unreadable(file: path, reason: error.localizedDescription)
+        }
+    }
+
+    static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }
+
+    public static func parseSummary(_ data: Data, file: String = summaryFile) throws(ReportError) -> RunSummary {
+        do { return try decoder().decode(RunSummary.self, from: data) } catch {
+            throw .malformed(file: file, line: nil, reason: describe(error))
+        }
+    }
+
+    public static func parseMetrics(_ data: Data, file: String = metricsFile) throws(ReportError) -> [EpochMetrics] {
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw .malformed(file: file, line: nil, reason: "not UTF-8 text")
+        }
+        var rows: [EpochMetrics] = []
+        let decoder = decoder()
+        for (offset, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.isEmpty { continue }
+            do { rows.append(try decoder.decode(EpochMetrics.self, from: Data(trimmed.utf8))) } catch {
+                throw .malformed(file: file, line: offset + 1, reason: describe(error))
+            }
+        }
+        return rows
+    }
+
+    static let predictionColumns = ["index", "label", "predicted", "confidence", "entropy",
+                                    "expected_entropy", "mutual_information", "correct"]
+
+    public static func parsePredictions(_ data: Data, file: String = predictionsFile) throws(ReportError) -> [Prediction] {
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw .malformed(file: file, line: nil, reason: "not UTF-8 text")
+        }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        while lines.last?.isEmpty == true { lines.removeLast() }
+        guard let header = lines.first, !header.isEmpty else {
+            throw .malformed(file: file, line: 1, reason: "empty file; expected the header "
+                + predictionColumns.joined(separator: ","))
+        }
+        let names = header.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        var column: [String: Int] = [:]
+        for (i, name) in names.enumerated() { column[name] = i }
+        let missing = predictionColumns.filter { column[$0] == nil }
+        guard missing.isEmpty else {
+            throw .malformed(file: file, line: 1, reason: "header lacks column(s) "
+                + missing.joined(separator: ", ") + "; expected " + predictionColumns.joined(separator: ","))
+        }
+        var rows: [Prediction] = []
+        rows.reserveCapacity(lines.count - 1)
+        for lineNumber in 2..<(lines.count + 1) {
+            let line = lines[lineNumber - 1]
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            guard fields.count == names.count else {
+                throw .malformed(file: file, line: lineNumber,
+                                 reason: "\(fields.count) fields, the header has \(names.count)")
+            }
+            func int(_ key: String) throws(ReportError) -> Int {
+                let text = fields[column[key]!]
+                guard let value = Int(text) else {
+                    throw .malformed(file: file, line: lineNumber, reason: "\(key) is not an integer: \"\(text)\"")
+                }
+                return value
+            }
+            func real(_ key: String) throws(ReportError) -> Double {
+                let text = fields[column[key]!]
+                guard let value = Double(text), value.isFinite else {
+                    throw .malformed(file: file, line: lineNumber, reason: "\(key) is not a finite number: \"\(text)\"")
+                }
+                return value
+            }
+            let correctText = fields[column["correct"]!].lowercased()
+            let correct: Bool
+            switch correctText {
+            case "1", "true": correct = true
+            case "0", "false": correct = false
+            default:
+                throw .malformed(file: file, line: lineNumber, reason: "correct is not 1 or 0: \"\(correctText)\"")
+            }
+            rows.append(Prediction(
+                index: try int("index"), label: try int("label"), predicted: try int("predicted"),
+                confidence: try real("confidence"), entropy: try real("entropy"),
+                expectedEntropy: try real("expected_entropy"),
+                mutualInformation: try real("mutual_information"), correct: correct))
+        }
+        return rows
+    }
+
+    /// Turns a decoding error into "at evaluation.predictive.accuracy: expected a number".
+    static func describe(_ error: any Error) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            let parts = keys.map { key -> String in
+                if let i = key.intValue { return "[\(i)]" }
+                return snakeCase(key.stringValue)
+            }
+            var out = ""
+            for part in parts { out += part.hasPrefix("[") || out.isEmpty ? part : "." + part }
+            return out.isEmpty ? "top level" : out
+        }
+        guard let error = error as? DecodingError else { return "\(error)" }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let at = context.codingPath.isEmpty ? "" : " in \(path(context.codingPath))"
+            return "missing field \"\(snakeCase(key.stringValue))\"\(at)"
+        case .typeMismatch(let type, let context):
+            return "\(path(context.codingPath)): expected \(typeName(type))"
+        case .valueNotFound(let type, let context):
+            return "\(path(context.codingPath)): expected \(typeName(type)), found null"
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty { return "not valid JSON" }
+            return "\(path(context.codingPath)): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+
+    static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type: return "an integer"
+        case is Double.Type: return "a number"
+        case is String.Type: return "a string"
+        case is Bool.Type: return "true or false"
+        default:
+            let name = "\(type)"
+            return name.hasPrefix("Array") ? "a list" : "an object"
+        }
+    }
+
+    static func snakeCase(_ key: String) -> String {
+        var out = ""
+        for ch in key {
+            if ch.isUppercase { out += "_" + ch.lowercased() } else { out.append(ch) }
+        }
+        return out
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import BayesNetReport
-
-@Test func moduleLoads() { #expect(Bool(true)) }
