@@ -48,11 +48,12 @@ struct ReportPage {
 
     func header() -> String {
         var facts: [String] = []
-        if let e = summary.epochs { facts.append(number("epochs", e) + " epochs") }
-        if let s = summary.steps { facts.append(number("steps", s) + " steps") }
-        if let t = summary.trainingExamples { facts.append(number("training_examples", t) + " training examples") }
-        if let n = summary.evaluation?.examples { facts.append(number("evaluation.examples", n) + " test examples") }
-        if let s = summary.evaluation?.samples { facts.append(number("evaluation.samples", s) + " posterior samples") }
+        func counted(_ key: String, _ n: Int, _ noun: String) -> String { number(key, n) + " " + noun + (n == 1 ? "" : "s") }
+        if let e = summary.epochs { facts.append(counted("epochs", e, "epoch")) }
+        if let s = summary.steps { facts.append(counted("steps", s, "step")) }
+        if let t = summary.trainingExamples { facts.append(counted("training_examples", t, "training example")) }
+        if let n = summary.evaluation?.examples { facts.append(counted("evaluation.examples", n, "test example")) }
+        if let s = summary.evaluation?.samples { facts.append(counted("evaluation.samples", s, "posterior sample")) }
         if let w = summary.wallSeconds {
             facts.append("<span class=\"num\" data-key=\"wall_seconds\" data-value=\"\(w)\">\(Format.seconds(w))</span> wall time")
         }

@@ -91,6 +91,8 @@ struct Ticks {
     }
 
     func label(_ v: Double) -> String { Format.fixed(v, decimals) }
+
+    func maxLabelWidth(size: Double) -> Double { values.map { textWidth(label($0), size: size) }.max() ?? 0 }
 }
 
 /// A linear map from data to pixels.
