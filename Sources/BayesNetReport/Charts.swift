@@ -28,6 +28,9 @@ struct LineChart {
     var series: [LineSeries]
     /// Keeps the left axis inside these bounds (e.g. 0...1 for accuracies).
     var leftBounds: ClosedRange<Double>?
+    /// Lets the left axis turn logarithmic when its positive values span more than a factor of 20, so
+    /// that an NLL far below a KL-dominated loss still shows its shape.
+    var allowLogarithmicLeft = false
     var width = 580.0
     var height = 330.0
 
@@ -46,7 +49,14 @@ struct LineChart {
             }
             return ticks
         }
-        let leftTicks = yTicks(series.filter { !$0.onRightAxis || !hasRight }.flatMap(\.points), bounds: leftBounds)
+        let leftPoints = series.filter { !$0.onRightAxis || !hasRight }.flatMap(\.points)
+        let leftYs = leftPoints.map(\.y)
+        let leftTicks: Ticks
+        if allowLogarithmicLeft, let lo = leftYs.min(), let hi = leftYs.max(), lo > 0, hi / lo > 20 {
+            leftTicks = Ticks(logLow: lo, high: hi)
+        } else {
+            leftTicks = yTicks(leftPoints, bounds: leftBounds)
+        }
         let rightTicks = hasRight ? yTicks(series.filter(\.onRightAxis).flatMap(\.points), bounds: nil) : nil
         // Margins wide enough for the longest tick label plus the rotated axis title.
         let left = 34 + leftTicks.maxLabelWidth(size: 11) + 8
@@ -63,7 +73,7 @@ struct LineChart {
         let xTicks = Ticks(low: xs.min() ?? 1, high: xs.max() ?? 1,
                            target: min(8, Int((right - left) / 50)), integer: true)
         let xScale = Scale(domain: (xTicks.low, xTicks.high), range: (left, right))
-        let leftScale = Scale(domain: (leftTicks.low, leftTicks.high), range: (bottom, top))
+        let leftScale = Scale(leftTicks, range: (bottom, top))
 
         for v in leftTicks.values {
             let y = leftScale(v)
@@ -78,7 +88,8 @@ struct LineChart {
         c.line(left, bottom, right, bottom, stroke: Palette.axis)
         c.line(left, top, left, bottom, stroke: Palette.axis)
         c.text(xLabel, (left + right) / 2, height - 12, anchor: .middle, size: 12, cls: "axis-label")
-        c.text(yLabel, 16, (top + bottom) / 2, anchor: .middle, size: 12, rotate: -90, cls: "axis-label")
+        c.text(yLabel + (leftTicks.logarithmic ? " (log scale)" : ""), 16, (top + bottom) / 2, anchor: .middle,
+               size: 12, rotate: -90, cls: "axis-label")
 
         var rightScale: Scale?
         if let ticks = rightTicks, let rightLabel {

@@ -16,7 +16,7 @@ struct ImageGrid {
 
     /// The `count` predictions with the highest mutual information, ties broken by index.
     static func mostUncertain(_ predictions: [Prediction], count: Int = 16) -> [Prediction] {
-        Array(predictions.sorted {
+        Array(predictions.filter { $0.mutualInformation.isFinite }.sorted {
             $0.mutualInformation != $1.mutualInformation ? $0.mutualInformation > $1.mutualInformation
                 : $0.index < $1.index
         }.prefix(count))
@@ -46,7 +46,7 @@ struct ImageGrid {
             <figure class="example \(verdict)" data-index="\(p.index)">\
             <img src="\(uri)" width="\(displayW)" height="\(displayH)" alt="test example \(p.index)">\
             <figcaption><span class="pred">predicted \(p.predicted)</span> <span class="true">true \(p.label)</span>\
-            <br><span class="mi">MI \(Format.fixed(p.mutualInformation, 3))</span> · #\(p.index)</figcaption>\
+            <br><span class="mi">MI \(Format.significant(p.mutualInformation, 3))</span> · #\(p.index)</figcaption>\
             </figure>
             """)
         }

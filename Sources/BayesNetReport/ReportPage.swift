@@ -95,7 +95,7 @@ struct ReportPage {
             return "<section id=\"training\"><h2>Training</h2><p class=\"note\">metrics.jsonl holds no epochs.</p></section>"
         }
         func points(_ f: (EpochMetrics) -> Double?) -> [(x: Double, y: Double)] {
-            m.compactMap { e in f(e).map { (Double(e.epoch), $0) } }
+            m.compactMap { e in f(e).flatMap { $0.isFinite ? (Double(e.epoch), $0) : nil } }
         }
         let loss = LineChart(
             xLabel: "epoch", yLabel: "nats per example", rightLabel: "KL term (nats)",
@@ -103,9 +103,14 @@ struct ReportPage {
                 LineSeries(name: "loss", points: points { $0.loss }, color: Palette.blue),
                 LineSeries(name: "NLL", points: points { $0.nll }, color: Palette.orange, dashed: true),
                 LineSeries(name: "penalty-weighted KL", points: points { $0.kl }, color: Palette.green, onRightAxis: true),
-            ],
+            ] + (m.contains { $0.testNll != nil }
+                ? [LineSeries(name: "test NLL", points: points { $0.testNll }, color: Palette.purple, dashed: true)] : []),
+            allowLogarithmicLeft: true,
             width: Self.chartWidth)
         var lossCaption = "Loss = NLL + penalty-weighted KL, means over each epoch's steps; the KL term is on the right axis."
+        if m.contains(where: { $0.testNll != nil }) {
+            lossCaption += " Test NLL: one posterior sample per test example after each epoch."
+        }
         if let f = summary.final {
             var parts: [String] = []
             if let v = f.loss { parts.append("loss " + number("final.loss", v, decimals: 4)) }
@@ -188,8 +193,8 @@ struct ReportPage {
         let right = run.predictions.filter(\.correct), wrong = run.predictions.filter { !$0.correct }
         func chart(_ label: String, _ f: (Prediction) -> Double) -> String {
             GroupedHistogram(xLabel: label, groups: [
-                HistogramGroup(name: "correct", values: right.map(f), color: Palette.blue),
-                HistogramGroup(name: "wrong", values: wrong.map(f), color: Palette.vermilion),
+                HistogramGroup(name: "correct", values: right.map(f).filter(\.isFinite), color: Palette.blue),
+                HistogramGroup(name: "wrong", values: wrong.map(f).filter(\.isFinite), color: Palette.vermilion),
             ], width: Self.chartWidth).svg(label: label + " histogram")
         }
         let split = "\(Format.integer(right.count)) correct and \(Format.integer(wrong.count)) wrong predictions, "
@@ -244,7 +249,7 @@ struct ReportPage {
         }
         var settings: [(String, String)] = []
         settings.append(("name", escape(summary.name)))
-        if let v = summary.seed { settings.append(("seed", "<span class=\"num\" data-key=\"seed\" data-value=\"\(v)\">\(v)</span>")) }
+        if let v = summary.seed { settings.append(("seed", "<span class=\"num\" data-key=\"seed\" data-value=\"\(escape(v))\">\(escape(v))</span>")) }
         if let v = summary.specSha256 { settings.append(("spec SHA-256", "<code>\(escape(v))</code>")) }
         if let v = summary.threads { settings.append(("threads", number("threads", v))) }
         if let v = summary.wallSeconds { settings.append(("wall time", number("wall_seconds", v, decimals: 2) + " s")) }

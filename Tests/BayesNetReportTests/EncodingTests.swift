@@ -58,3 +58,32 @@ import Testing
         #expect(escape("<a & \"b\">") == "&lt;a &amp; &quot;b&quot;&gt;")
     }
 }
+
+@Suite struct LineChartScaleTests {
+    func chart(_ ys: [Double], logAllowed: Bool = true) -> String {
+        LineChart(xLabel: "epoch", yLabel: "nats", rightLabel: nil,
+                  series: [LineSeries(name: "a", points: ys.enumerated().map { (Double($0.offset + 1), $0.element) },
+                                      color: "#000")],
+                  allowLogarithmicLeft: logAllowed).svg(label: "t")
+    }
+
+    @Test func leftAxisTurnsLogarithmicWhenValuesSpanMoreThanTwentyFold() {
+        let svg = chart([4, 1, 0.1, 0.05])
+        #expect(svg.contains(">nats (log scale)</text>"))
+        let ticks = HTMLProbe(html: svg).captures("class=\"tick\">([^<]*)</text>")
+        #expect(ticks.prefix(7) == ["0.05", "0.1", "0.2", "0.5", "1", "2", "5"])
+    }
+
+    @Test func leftAxisStaysLinearForANarrowRange() {
+        #expect(chart([3, 2, 1, 0.5]).contains(">nats</text>"))
+    }
+
+    @Test func leftAxisStaysLinearWhenAValueIsNotPositive() {
+        #expect(chart([40, 10, 1, -0.5]).contains(">nats</text>"))
+    }
+
+    @Test func manyDecadesGetOneTickPerPowerOfTen() {
+        let ticks = HTMLProbe(html: chart([44, 2, 0.03])).captures("class=\"tick\">([^<]*)</text>")
+        #expect(ticks.prefix(5) == ["0.01", "0.1", "1", "10", "100"])
+    }
+}
