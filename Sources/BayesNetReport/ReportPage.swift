@@ -37,13 +37,19 @@ struct ReportPage {
         <body>
         <main>
         \(sections.joined(separator: "\n"))
-        <footer>Drawn by <code>bayesnet report</code> from summary.json, metrics.jsonl, predictions.csv\
-        \(run.testInputs != nil ? " and test-inputs.npy" : "").</footer>
+        <footer>Drawn by <code>bayesnet report</code> from \(sourceFiles).</footer>
         </main>
         </body>
         </html>
 
         """
+    }
+
+    var sourceFiles: String {
+        var files = [RunFolder.summaryFile, RunFolder.metricsFile]
+        if !run.predictions.isEmpty { files.append(RunFolder.predictionsFile) }
+        if run.testInputs != nil { files.append(RunFolder.testInputsFile) }
+        return files.dropLast().joined(separator: ", ") + " and " + files.last!
     }
 
     func header() -> String {
@@ -81,7 +87,7 @@ struct ReportPage {
         let body = cards.map { "<div class=\"card\"><div class=\"value\">\($0.1)</div><div class=\"name\">\($0.0)</div></div>" }
         return """
         <section id="headline"><div class="cards">\(body.joined())</div>
-        <p class="note">Predictive figures on the test set: the mean of the softmax outputs\(samples).</p></section>
+        <p class="note">Predictive figures on the test set: \(summary.isCategorical ? "the mean of the softmax outputs" : "the predictive distribution")\(samples).</p></section>
         """
     }
 

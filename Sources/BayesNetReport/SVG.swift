@@ -42,7 +42,12 @@ enum Format {
         let magnitude = abs(value)
         if magnitude >= 1e-3 && magnitude < 1e6 {
             let decimals = max(0, digits - 1 - Int(floor(log10(magnitude))))
-            return fixed(value, decimals)
+            var text = fixed(value, decimals)
+            if text.contains(".") {
+                while text.hasSuffix("0") { text.removeLast() }
+                if text.hasSuffix(".") { text.removeLast() }
+            }
+            return text
         }
         return String(format: "%.\(digits - 1)e", value)
     }

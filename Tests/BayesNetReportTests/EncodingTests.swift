@@ -87,3 +87,21 @@ import Testing
         #expect(ticks.prefix(5) == ["0.01", "0.1", "1", "10", "100"])
     }
 }
+
+@Suite struct FormatTests {
+    @Test func significantDigitsDropTrailingZeros() {
+        #expect(Format.significant(0.002) == "0.002")
+        #expect(Format.significant(1.0 / 1500) == "6.667e-04")
+        #expect(Format.significant(0.012345) == "0.01235")
+    }
+
+    @Test func integersGetThousandsSeparators() {
+        #expect(Format.integer(140_688) == "140,688")
+        #expect(Format.integer(-1_000) == "-1,000")
+        #expect(Format.integer(999) == "999")
+    }
+
+    @Test func negativeZeroIsShownAsZero() {
+        #expect(Format.fixed(-0.00001, 3) == "0.000")
+    }
+}

@@ -148,6 +148,9 @@ func remove(_ file: String, in folder: URL) throws {
         #expect(page.element(id: "chart-loss") != nil)
         #expect(page.element(id: "chart-reliability") == nil)
         #expect(page.taggedNumbers().contains { $0.key == "evaluation.predictive.rmse" && $0.value == "0.31" })
+        // Nothing on the page speaks of a classifier's outputs or files it did not read.
+        #expect(!html.contains("softmax"))
+        #expect(html.contains("from summary.json and metrics.jsonl."))
     }
 }
 
