@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [[ $# -lt 1 || "$1" == "-h" || "$1" == "--help" ]]; then
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
     exit 64
 fi
 
@@ -21,7 +21,8 @@ run_dir="$1"
 if [[ "$run_dir" == "--fixture" ]]; then
     run_dir="$PWD/.build/report-fixture"
     rm -rf "$run_dir"
-    BAYESNET_REPORT_FIXTURE_DIR="$run_dir" swift test --filter 'ReportStructureTests/fixtureFolderHoldsEveryRunFile' >/dev/null
+    BAYESNET_REPORT_FIXTURE_DIR="$run_dir" swift test --filter 'ReportStructureTests/fixtureFolderHoldsEveryRunFile' \
+        >/dev/null 2>&1 || { echo "error: could not write the fixture run folder (swift test failed)" >&2; exit 1; }
 fi
 if [[ ! -d "$run_dir" ]]; then
     echo "error: $run_dir is not a folder" >&2
