@@ -105,3 +105,26 @@ import Testing
         #expect(Format.fixed(-0.00001, 3) == "0.000")
     }
 }
+
+@Suite struct ImageGridTests {
+    @Test func mutualInformationKeepsThreeDecimalsOrThreeSignificantDigits() {
+        #expect(ImageGrid.miText(1.3) == "1.300")
+        #expect(ImageGrid.miText(0.004123) == "0.00412")
+    }
+
+    @Test func onlyTwoDimensionalOrOneAndThreeChannelExamplesAreImages() {
+        func geometry(_ shape: [Int]) -> Bool { ImageGrid.imageGeometry(NPYArray(shape: shape, values: [])) != nil }
+        #expect(geometry([0, 8, 8]))
+        #expect(geometry([0, 8, 8, 1]))
+        #expect(geometry([0, 32, 32, 3]))
+        #expect(!geometry([0, 8, 8, 2]))
+        #expect(!geometry([0, 64]))
+        #expect(!geometry([0, 4, 4, 4, 1]))
+    }
+
+    @Test func pixelsAreStretchedOverTheExamplesOwnRange() {
+        let inputs = NPYArray(shape: [2, 1, 3], values: [0, 0, 0, -1, 0, 1])
+        #expect(ImageGrid.pixels(of: inputs, example: 1) == [0, 128, 255])
+        #expect(ImageGrid.pixels(of: inputs, example: 0) == [0, 0, 0])
+    }
+}
