@@ -141,3 +141,24 @@ func lenet() throws -> ModelSpec {
         #expect(s.layers[0].outputShape == [4, 6, 1])
     }
 }
+
+@Suite struct SummaryTableTests {
+    @Test func lenetTableListsEveryLayerAndTheTotals() throws {
+        let table = try lenet().summaryTable()
+        let lines = table.split(separator: "\n").map(String.init)
+        #expect(lines[0] == "Model: digits-lenet5-flipout   input [8, 8, 1]   float32")
+        #expect(lines[2].hasPrefix("Layer (type)"))
+        #expect(lines[4] == "conv_0 (ConvolutionVariationalFlipout)   [8, 8, 6]             312      19,200   auto (1/N)")
+        #expect(lines[10] == "logits (AffineVariationalFlipout)        [10]                1,700       1,680   auto (1/N)")
+        #expect(lines[12] == "Total parameters: 17,764   (variational layers count a loc and a scale per weight)")
+        #expect(lines[13] == "Total multiply-adds per example: 108,432   (Flipout layers count both products)")
+        #expect(lines[14] == "Likelihood: categorical, 10 classes")
+    }
+
+    @Test func plainNetworkTableOmitsVariationalNotes() throws {
+        let s = try #require(SpecLoader.load(text: "bayesnet: 1\ninput: {shape: [4]}\nlayers: [{Dense: {units: 1000}}]").spec)
+        let lines = s.summaryTable().split(separator: "\n").map(String.init)
+        #expect(lines.suffix(3) == ["Total parameters: 5,000", "Total multiply-adds per example: 4,000",
+                                    "Likelihood: none (the network can be inspected and used for prediction, not trained)"])
+    }
+}
