@@ -162,3 +162,26 @@ func lenet() throws -> ModelSpec {
                                     "Likelihood: none (the network can be inspected and used for prediction, not trained)"])
     }
 }
+
+@Suite struct DefaultsTests {
+    @Test func unusedDefaultsAreStillChecked() {
+        let ds = SpecLoader.load(text: spec("  - Flatten", extra: "defaults:\n  Conv2D: {padding: full}\n")).diagnostics
+        #expect(ds.map { "\($0.location.line):\($0.location.column): \($0.message)" } == ["4:21: unknown padding `full`; expected `SAME` or `VALID`"])
+    }
+
+    @Test func aDefaultUsedByTwoLayersIsReportedOnce() {
+        let ds = SpecLoader.load(text: spec("  - Conv2D: {filters: 1, kernel_size: 1}\n  - Conv2D: {filters: 1, kernel_size: 1}", extra: "defaults:\n  Conv2D: {strides: 0}\n")).diagnostics
+        #expect(ds.map(\.message) == ["`strides` must be positive, found 0"])
+    }
+
+    @Test func layerArgumentsWinOverDefaultsByCanonicalName() throws {
+        let s = try #require(SpecLoader.load(text: spec("  - Conv2D: {filters: 1, kernel_size: 3}", extra: "defaults:\n  Convolution: {filter_shape: 5, output_size: 7}\n")).spec)
+        guard case .convolution(let c) = s.layers[0].op else { Issue.record("not a convolution"); return }
+        #expect(c.filterShape == [3, 3] && c.outputSize == 1)
+    }
+
+    @Test func defaultRankDoesNotOverrideARankFixingAlias() throws {
+        let s = try #require(SpecLoader.load(text: spec("  - Conv1DFlipout: {filters: 1, kernel_size: 3}", input: "[8, 1]", extra: "defaults:\n  ConvolutionVariationalFlipout: {rank: 2}\n")).spec)
+        #expect(s.layers[0].outputShape == [6, 1])
+    }
+}

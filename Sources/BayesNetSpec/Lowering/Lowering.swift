@@ -171,9 +171,32 @@ struct Lowering {
                 r.error("`name` cannot be a default: layer names must be unique", at: n.key)
                 fs["name"] = nil
             }
+            checkDefaultValues(fs, family: type.family)
             out[type.canonical] = fs
         }
         return out
+    }
+
+    /// Reads each default's value once on its own, so a problem in defaults shows even when no layer uses
+    /// them (layers that do use them report the same diagnostic, which is then shown once).
+    mutating func checkDefaultValues(_ fs: [String: Field], family: LayerFamily) {
+        for (key, f) in fs {
+            switch key {
+            case "output_size", "input_size": _ = r.positive(f)
+            case "filter_shape", "strides", "dilations", "pool_size": _ = r.intList(f)
+            case "rank":
+                if let v = r.int(f), !(1...3).contains(v) { r.error("`rank` must be 1, 2 or 3, found \(v)", at: f.value) }
+            case "padding": _ = padding(f)
+            case "activation_fn": _ = activation(fs)
+            case "kernel_initializer", "bias_initializer": _ = initializer(f, default: .zeros)
+            case "seed": _ = readSeed(f)
+            default: break
+            }
+        }
+        switch family {
+        case .convolution(let e), .affine(let e): _ = variational(fs, estimator: e)
+        case .pool, .flatten: break
+        }
     }
 
     mutating func likelihoodSpec(_ f: Field) -> Likelihood? {

@@ -20,7 +20,7 @@ extension ModelSpec {
         var out = ["Model: \(name)   input \(shapeText(input.shape))   \(dtype.rawValue)", rule, line(cells[0]), rule]
         out += cells.dropFirst().map(line)
         out.append(rule)
-        let params = rows.reduce(0) { $0 + $1.parameters }, macs = rows.reduce(0) { $0 + $1.macs }
+        let params = rows.reduce(0) { checkedSum($0, $1.parameters) ?? Int.max }, macs = rows.reduce(0) { checkedSum($0, $1.macs) ?? Int.max }
         let variational = layers.contains { $0.variationalSettings != nil }
         let flipout = layers.contains { $0.estimator == .flipout }
         out.append("Total parameters: \(Self.grouped(params))" + (variational ? "   (variational layers count a loc and a scale per weight)" : ""))
