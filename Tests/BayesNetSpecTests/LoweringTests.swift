@@ -185,3 +185,16 @@ func lenet() throws -> ModelSpec {
         #expect(s.layers[0].outputShape == [6, 1])
     }
 }
+
+@Suite struct TopLevelTests {
+    @Test func xKeysHoldAnchorsAndAreIgnored() throws {
+        let text = "bayesnet: 1\nx-conv: &conv {filters: 4, kernel_size: 3}\ninput: {shape: [8, 8, 1]}\nlayers:\n  - Conv2D: *conv\n"
+        let s = try #require(SpecLoader.load(text: text).spec)
+        #expect(s.layers[0].outputShape == [6, 6, 4])
+    }
+
+    @Test func emptyLayerNameIsRefused() {
+        let ds = SpecLoader.load(text: spec("  - Flatten: {name: ''}")).diagnostics
+        #expect(ds.map { "\($0.location.line):\($0.location.column): \($0.message)" } == ["4:21: a layer name must be a non-empty single line"])
+    }
+}

@@ -45,9 +45,8 @@ extension Lowering {
                 r.error("the arguments of `\(typeName)` must be a mapping such as `{name: x}`, found \(argsNode.kindDescription)", at: argsNode)
                 return nil
             }
-            arguments = r.fields(of: argsNode, context: "the arguments of `\(typeName)`", names: LayerCatalog.arguments(for: type.family)) {
-                LayerCatalog.misplaced($0, in: typeName, family: type.family)
-            }
+            arguments = r.fields(of: argsNode, context: "the arguments of `\(typeName)`", names: LayerCatalog.arguments(for: type.family),
+                                 misplaced: { LayerCatalog.misplaced($0, in: typeName, family: type.family) })
         }
         return LayerItem(node: node, typeNode: typeNode, typeName: typeName, type: type, arguments: arguments)
     }

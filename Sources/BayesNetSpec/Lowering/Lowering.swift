@@ -17,7 +17,8 @@ struct Lowering {
             r.error("a spec must be a YAML mapping that starts with `bayesnet: 1`, found \(root.kindDescription)", at: root)
             return nil
         }
-        let top = r.fields(of: root, context: "the spec", names: Self.topLevel)
+        // `x-` keys are free, e.g. to hold anchors that layers repeat.
+        let top = r.fields(of: root, context: "the spec", names: Self.topLevel, ignoring: { $0.hasPrefix("x-") })
         var locations: [String: SourceLocation] = [:]
         for (k, f) in top { locations[k] = f.key.location }
 
@@ -61,7 +62,10 @@ struct Lowering {
                     lastItem = item
                     let name = item.arguments["name"]?.value.scalar ?? defaultName(for: item.type.family, index: i)
                     let at = item.arguments["name"]?.value.location ?? item.typeNode.location
-                    if let first = names[name] {
+                    if name.isEmpty || name.contains(where: { $0.isNewline }) {
+                        r.error("a layer name must be a non-empty single line", at: at)
+                        layersOK = false
+                    } else if let first = names[name] {
                         r.error("duplicate layer name `\(name)` (first used at line \(first.line), column \(first.column))", at: at,
                                 help: "layer names key checkpoints and random streams, so they must be unique")
                         layersOK = false
@@ -164,9 +168,8 @@ struct Lowering {
                 continue
             }
             seen[type.canonical] = typeName
-            var fs = r.fields(of: pair.value, context: "the defaults of `\(typeName)`", names: LayerCatalog.arguments(for: type.family)) {
-                LayerCatalog.misplaced($0, in: typeName, family: type.family)
-            }
+            var fs = r.fields(of: pair.value, context: "the defaults of `\(typeName)`", names: LayerCatalog.arguments(for: type.family),
+                                 misplaced: { LayerCatalog.misplaced($0, in: typeName, family: type.family) })
             if let n = fs["name"] {
                 r.error("`name` cannot be a default: layer names must be unique", at: n.key)
                 fs["name"] = nil
