@@ -81,7 +81,8 @@ struct Lowering {
                     layers.append(layer)
                 }
             } else {
-                r.error("`layers` must be a list of layers, found \(f.value.kindDescription)", at: f.value)
+                r.error("`layers` must be a list of layers, found \(f.value.kindDescription)", at: f.value,
+                        help: f.value.pairs != nil ? "start each layer with `- `, e.g. `- Flatten`" : nil)
                 layersOK = false
             }
         } else {
