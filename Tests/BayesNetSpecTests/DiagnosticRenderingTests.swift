@@ -63,3 +63,15 @@ import Testing
         #expect(result.diagnostics.first?.location.line == 4)
     }
 }
+
+@Suite struct UnicodeColumnTests {
+    @Test func columnsCountCodePointsAsLibyamlDoes() throws {
+        let text = "bayesnet: 1\ninput: {shape: [4]}\nlayers: [{Dense: {name: \u{E9}\u{301}, units: 0}}]\n"
+        let result = SpecLoader.load(text: text)
+        let d = try #require(result.diagnostics.first)
+        #expect((d.location.line, d.location.column) == (3, 36))
+        let rendered = SpecSource(path: "<string>", text: "é\u{301}: 1\n")
+        let caret = Diagnostic(message: "m", location: SourceLocation(file: "<string>", line: 1, column: 3)).rendered(source: rendered)
+        #expect(caret.hasSuffix("\n      ^"))
+    }
+}

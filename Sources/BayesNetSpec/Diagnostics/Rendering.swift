@@ -10,8 +10,8 @@ extension Diagnostic {
         }
         var out = "\(bold)\(location):\(reset) \(tint)\(severity.rawValue):\(reset) \(bold)\(message)\(reset)"
         if location.file == source.path, !source.text.isEmpty, let line = Self.line(location.line, of: source.text) {
-            let chars = Array(line)
-            let prefix = chars.prefix(max(0, location.column - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
+            // libyaml counts columns in code points.
+            let prefix = String(line.unicodeScalars.prefix(max(0, location.column - 1)).map { $0 == "\t" ? "\t" : " " })
             out += "\n    \(line)\n    \(prefix)\(color ? "\u{1B}[1;32m" : "")^\(reset)"
         }
         if let help { out += "\n\(color ? "\u{1B}[1;36m" : "")help:\(reset) \(help)" }
