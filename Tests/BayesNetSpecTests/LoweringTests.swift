@@ -198,3 +198,12 @@ func lenet() throws -> ModelSpec {
         #expect(ds.map { "\($0.location.line):\($0.location.column): \($0.message)" } == ["4:21: a layer name must be a non-empty single line"])
     }
 }
+
+@Suite struct BundledDigitsTests {
+    @Test(arguments: ["[8, 8, 1]", "[8, 8]", "[64]"])
+    func digitsAcceptImageAndFlatInputs(shape: String) throws {
+        let layers = shape == "[64]" ? "  - Dense: {units: 10}" : "  - Flatten\n  - Dense: {units: 10}"
+        let text = spec(layers, input: shape, extra: "likelihood: categorical\ndata: {train: {builtin: digits}}\n")
+        #expect(SpecLoader.load(text: text).diagnostics.map(\.message) == [])
+    }
+}

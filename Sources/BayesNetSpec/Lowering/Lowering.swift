@@ -99,8 +99,10 @@ struct Lowering {
         if layersOK, let out = shape, let f = top["likelihood"], let likelihood {
             checkOutput(out, likelihood: likelihood, field: f, lastItem: lastItem, digits: digits)
         }
-        if digits, let input, input.shape != [8, 8, 1], let s = top["input"]?.value.pairs?.first(where: { $0.key.scalar == "shape" })?.value {
-            r.error("the bundled `digits` data has examples of shape [8, 8, 1], but `input.shape` is \(shapeText(input.shape))", at: s)
+        // Digits are 8x8 images with one channel; a flat [64] input reads them as vectors.
+        if digits, let input, input.shape.filter({ $0 != 1 }) != [8, 8], input.shape != [64],
+           let s = top["input"]?.value.pairs?.first(where: { $0.key.scalar == "shape" })?.value {
+            r.error("the bundled `digits` data has examples of shape [8, 8, 1] (or [64] flat), but `input.shape` is \(shapeText(input.shape))", at: s)
         }
 
         guard let version, let input, layersOK else { return nil }
