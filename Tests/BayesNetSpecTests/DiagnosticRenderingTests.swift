@@ -75,3 +75,20 @@ import Testing
         #expect(caret.hasSuffix("\n      ^"))
     }
 }
+
+@Suite struct LineBreakTests {
+    @Test func crlfLinesShowTheirSourceLine() {
+        let result = SpecLoader.load(text: "bayesnet: 1\r\ninput: {shape: [4]}\r\nlayers: [{Dense: {units: 0}}]\r\n", path: "c.yaml")
+        #expect(result.diagnostics.map { $0.rendered(source: result.source) } == ["""
+        c.yaml:3:26: error: `units` must be positive, found 0
+            layers: [{Dense: {units: 0}}]
+                                     ^
+        """])
+    }
+
+    @Test func linesBreakWhereLibyamlBreaksThem() {
+        let text = "a\rb\r\nc\u{2028}d\u{85}e\nf"
+        #expect((1...6).map { Diagnostic.line($0, of: text) } == ["a", "b", "c", "d", "e", "f"])
+        #expect(Diagnostic.line(7, of: text) == nil)
+    }
+}

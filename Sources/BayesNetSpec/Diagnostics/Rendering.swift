@@ -18,19 +18,25 @@ extension Diagnostic {
         return out
     }
 
-    /// The 1-based `n`th line of `text`, or nil.
+    /// The 1-based `n`th line of `text`, or nil. Lines break where libyaml breaks them: LF, CR, CR LF,
+    /// NEL, LS and PS.
     static func line(_ n: Int, of text: String) -> String? {
         guard n >= 1 else { return nil }
         var current = 1
-        for l in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if current == n {
-                var s = String(l)
-                if s.hasSuffix("\r") { s.removeLast() }
-                return s
+        var line = String.UnicodeScalarView()
+        var previousCR = false
+        for u in text.unicodeScalars {
+            let isBreak = u == "\n" || u == "\r" || u == "\u{85}" || u == "\u{2028}" || u == "\u{2029}"
+            defer { previousCR = u == "\r" }
+            if u == "\n" && previousCR { continue }
+            if isBreak {
+                if current == n { return String(line) }
+                current += 1
+                continue
             }
-            current += 1
+            if current == n { line.append(u) }
         }
-        return nil
+        return current == n ? String(line) : nil
     }
 }
 
