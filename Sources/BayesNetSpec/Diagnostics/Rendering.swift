@@ -22,21 +22,30 @@ extension Diagnostic {
     /// NEL, LS and PS.
     static func line(_ n: Int, of text: String) -> String? {
         guard n >= 1 else { return nil }
-        var current = 1
-        var line = String.UnicodeScalarView()
-        var previousCR = false
-        for u in text.unicodeScalars {
-            let isBreak = u == "\n" || u == "\r" || u == "\u{85}" || u == "\u{2028}" || u == "\u{2029}"
-            defer { previousCR = u == "\r" }
-            if u == "\n" && previousCR { continue }
-            if isBreak {
-                if current == n { return String(line) }
-                current += 1
-                continue
+        var text = text
+        return text.withUTF8 { b -> String? in
+            var current = 1, start = 0, i = 0
+            while i < b.count {
+                // Length of a line break starting at i, or 0.
+                var width = 0
+                switch b[i] {
+                case 0x0A: width = 1
+                case 0x0D: width = i + 1 < b.count && b[i + 1] == 0x0A ? 2 : 1
+                case 0xC2 where i + 1 < b.count && b[i + 1] == 0x85: width = 2
+                case 0xE2 where i + 2 < b.count && b[i + 1] == 0x80 && (b[i + 2] == 0xA8 || b[i + 2] == 0xA9): width = 3
+                default: break
+                }
+                if width > 0 {
+                    if current == n { return String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self) }
+                    current += 1
+                    i += width
+                    start = i
+                } else {
+                    i += 1
+                }
             }
-            if current == n { line.append(u) }
+            return current == n ? String(decoding: UnsafeBufferPointer(rebasing: b[start..<b.count]), as: UTF8.self) : nil
         }
-        return current == n ? String(line) : nil
     }
 }
 

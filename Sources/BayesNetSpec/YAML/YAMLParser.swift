@@ -64,7 +64,7 @@ private final class EventReader {
     }
 
     private func location(_ mark: yaml_mark_t) -> SourceLocation {
-        SourceLocation(file: file, line: Int(clamping: mark.line) &+ 1, column: Int(clamping: mark.column) &+ 1)
+        SourceLocation(file: file, line: Int(truncatingIfNeeded: mark.line) &+ 1, column: Int(truncatingIfNeeded: mark.column) &+ 1)
     }
 
     private static func string(_ p: UnsafeMutablePointer<yaml_char_t>?) -> String? {
