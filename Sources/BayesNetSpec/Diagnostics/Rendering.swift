@@ -8,14 +8,33 @@ extension Diagnostic {
         case .warning: tint = color ? "\u{1B}[1;35m" : ""
         case .note: tint = color ? "\u{1B}[1;36m" : ""
         }
-        var out = "\(bold)\(location):\(reset) \(tint)\(severity.rawValue):\(reset) \(bold)\(message)\(reset)"
+        var out = "\(bold)\(Self.visible(location.description)):\(reset) \(tint)\(severity.rawValue):\(reset) \(bold)\(Self.visible(message))\(reset)"
         if location.file == source.path, !source.text.isEmpty, let line = Self.line(location.line, of: source.text) {
             // libyaml counts columns in code points.
             let prefix = String(line.unicodeScalars.prefix(max(0, location.column - 1)).map { $0 == "\t" ? "\t" : " " })
-            out += "\n    \(line)\n    \(prefix)\(color ? "\u{1B}[1;32m" : "")^\(reset)"
+            out += "\n    \(Self.visible(line, keepingWidth: true))\n    \(prefix)\(color ? "\u{1B}[1;32m" : "")^\(reset)"
         }
-        if let help { out += "\n\(color ? "\u{1B}[1;36m" : "")help:\(reset) \(help)" }
+        if let help { out += "\n\(color ? "\u{1B}[1;36m" : "")help:\(reset) \(Self.visible(help))" }
         return out
+    }
+
+    /// Control characters shown as `\u{1B}` (or, to keep carets aligned under a source line, as `?`), so a
+    /// spec cannot send escape sequences to the terminal through a diagnostic.
+    static func visible(_ s: String, keepingWidth: Bool = false) -> String {
+        guard s.unicodeScalars.contains(where: isControl) else { return s }
+        var out = ""
+        for u in s.unicodeScalars {
+            if isControl(u) {
+                out += keepingWidth ? "?" : "\\u{\(String(u.value, radix: 16, uppercase: true))}"
+            } else {
+                out.unicodeScalars.append(u)
+            }
+        }
+        return out
+    }
+
+    private static func isControl(_ u: Unicode.Scalar) -> Bool {
+        u != "\t" && (u.value < 0x20 || (0x7F...0x9F).contains(u.value))
     }
 
     /// The 1-based `n`th line of `text`, or nil. Lines break where libyaml breaks them: LF, CR, CR LF,
