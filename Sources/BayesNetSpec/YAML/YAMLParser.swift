@@ -238,9 +238,10 @@ private struct TreeBuilder {
                 if ke.kind == .mappingEnd {
                     // Merged keys fill in only what the mapping does not say itself; earlier merges win.
                     var pairs = explicit
-                    for pair in merged {
+                    for var pair in merged {
                         guard let k = pair.key.scalar, seen[k] == nil else { continue }
                         seen[k] = pair.key.location
+                        pair.merged = true
                         pairs.append(pair)
                     }
                     let n = YAMLNode(.mapping(pairs), location: event.start, end: ke.end)
