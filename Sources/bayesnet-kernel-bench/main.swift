@@ -7,9 +7,13 @@ import Glibc
 import Darwin
 #endif
 
+/// Wall clock, or with `--clock cpu` the process's CPU time (steadier on a shared machine, meaningful for
+/// one thread only).
+nonisolated(unsafe) var clockID = CLOCK_MONOTONIC
+
 func now() -> Double {
     var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
+    clock_gettime(clockID, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
@@ -50,8 +54,10 @@ while let a = args.popFirst() {
         options.kernels = names.compactMap { n in
             Runtime.GemmKernel.allCases.first { String(describing: $0).hasPrefix(n) }
         }.filter(\.isSupported)
+    case "--clock":
+        if args.popFirst() == "cpu" { clockID = CLOCK_PROCESS_CPUTIME_ID }
     case "--help", "-h":
-        print("usage: bayesnet-kernel-bench [--threads 1,2] [--repeats N] [--kernel avx2,avx512,portable]")
+        print("usage: bayesnet-kernel-bench [--threads 1,2] [--repeats N] [--kernel avx2,avx512,portable] [--clock wall|cpu]")
         exit(0)
     default:
         print("bayesnet-kernel-bench: unknown argument \(a)")
