@@ -325,13 +325,22 @@ static void pack_a_im2col_t(const bn_a_source *A, long i0, long mc, long p0, lon
     float tmp[MC_ROWS];
     im2col_pos pos;
     pos_from_row(A->geom, A->row0 + p0, &pos);
+    const long full = mc / mr * mr;
     for (long p = 0; p < kc; p++, pos_next(A->geom, &pos)) {
         im2col_copy(A->geom, A->a, &pos, i0, mc, tmp);
-        for (long ir = 0; ir < mc; ir += mr) {
-            long rows = mc - ir < mr ? mc - ir : mr;
-            float *d = dst + ir * kc + p * mr;
-            memcpy(d, tmp + ir, (size_t)rows * sizeof(float));
-            for (long r = rows; r < mr; r++) d[r] = 0.0f;
+        // Constant-size copies compile to a few vector moves rather than library calls.
+        if (mr == 12) {
+            for (long ir = 0; ir < full; ir += 12) memcpy(dst + ir * kc + p * 12, tmp + ir, 12 * sizeof(float));
+        } else if (mr == 6) {
+            for (long ir = 0; ir < full; ir += 6) memcpy(dst + ir * kc + p * 6, tmp + ir, 6 * sizeof(float));
+        } else {
+            for (long ir = 0; ir < full; ir += mr) memcpy(dst + ir * kc + p * mr, tmp + ir, (size_t)mr * sizeof(float));
+        }
+        if (full < mc) {
+            float *d = dst + full * kc + p * mr;
+            long r = 0;
+            for (; r < mc - full; r++) d[r] = tmp[full + r];
+            for (; r < mr; r++) d[r] = 0.0f;
         }
     }
 }

@@ -67,6 +67,13 @@ while let a = args.popFirst() {
 
 print("CPU: AVX2+FMA \(Runtime.hasAVX2FMA), AVX-512 \(Runtime.hasAVX512); default kernel \(Runtime.gemmKernel)")
 print("Best of \(options.repeats) runs per figure.\n")
+for kernel in options.kernels where kernel != .portable {
+    // Best of three: the ceiling is what the core can do when nothing else runs on it.
+    let perCore = (0..<3).map { _ in Runtime.peakFlops(kernel) }.max()! / 1e9
+    print("Peak, \(kernel) FMA loop: \(format6(perCore)) GFLOP/s per core (x 2 cores = \(format6(2 * perCore)));"
+          + " implied clock \(format6(perCore / Double(kernel == .avx512 ? 64 : 32))) GHz")
+}
+print("")
 
 struct GemmShape { var name: String; var m: Int; var n: Int; var k: Int; var transA = false; var transB = false }
 let gemmShapes = [

@@ -19,6 +19,10 @@ int bn_sgemm_kernel(void);
 /// Overrides the kernel (benchmarks, tests); returns 0 when the CPU cannot run it.
 int bn_sgemm_set_kernel(int kernel);
 
+/// Runs `iterations` steps of twelve independent vector FMAs with the given kernel family's vector width and
+/// returns the floating-point operations done (0 when the CPU lacks it): the per-core ceiling.
+double bn_fma_peak_loop(int kernel, long iterations);
+
 /// Spatial geometry of a convolution in rank-3 form (depth, height, width), channels-last.
 typedef struct {
     long in[3], out[3], filter[3], stride[3], dilation[3], pad[3];
