@@ -60,10 +60,11 @@ public enum Activations {
         switch kind {
         case .linear:
             if UnsafePointer(dx) != dy { (dx + range.lowerBound).update(from: dy + range.lowerBound, count: range.count) }
+        // Selects rather than branches: the sign of x is unpredictable.
         case .relu:
-            for i in range { dx[i] = x[i] > 0 ? dy[i] : 0 }
+            for i in range { let d = dy[i]; dx[i] = x[i] > 0 ? d : 0 }
         case .elu:
-            for i in range { dx[i] = x[i] > 0 ? dy[i] : dy[i] * (y[i] + 1) }
+            for i in range { let d = dy[i], e = d * (y[i] + 1); dx[i] = x[i] > 0 ? d : e }
         case .tanh:
             for i in range { let t = y[i]; dx[i] = dy[i] * (1 - t * t) }
         case .sigmoid:
@@ -72,7 +73,7 @@ public enum Activations {
             for i in range { dx[i] = dy[i] * sigmoid(x[i]) }
         case .leakyRelu(let alpha):
             let a = S(alpha)
-            for i in range { dx[i] = x[i] > 0 ? dy[i] : a * dy[i] }
+            for i in range { let d = dy[i], e = a * d; dx[i] = x[i] > 0 ? d : e }
         }
     }
 

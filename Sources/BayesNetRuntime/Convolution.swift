@@ -256,7 +256,9 @@ enum ConvFloat {
     @usableFromInline
     static func backwardInput(dy: UnsafePointer<Float>, kernel: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
                               batch: Int, g: ConvGeometry, accumulate: Bool) {
-        if g.stride3.allSatisfy({ $0 == 1 }) {
+        // The convolution form multiplies into only inChannels columns, which wastes most of a micro-tile
+        // when there are few; then the scatter form (taps·inChannels columns) is cheaper.
+        if g.stride3.allSatisfy({ $0 == 1 }) && g.inChannels >= 8 {
             backwardInputAsConvolution(dy: dy, kernel: kernel, dx: dx, batch: batch, g: g, accumulate: accumulate)
         } else {
             backwardInputByScatter(dy: dy, kernel: kernel, dx: dx, batch: batch, g: g, accumulate: accumulate)

@@ -171,6 +171,57 @@ static inline void avx512_tile(long kc, const float *a, long lda, int rowsLayout
 #undef BN_STORE2
 }
 
+// AVX-512 kernel, 12 x 16, for products with at most 16 columns (the 12 x 32 tile would be half empty).
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void avx512_tile16(long kc, const float *a, long lda, int rowsLayout, const float *b, float *c,
+                                 long ldc, float alpha, float beta) {
+    const long rs = rowsLayout ? lda : 1, step = rowsLayout ? 1 : 12;
+    const float *a0 = a, *a1 = a + rs, *a2 = a + 2 * rs, *a3 = a + 3 * rs, *a4 = a + 4 * rs, *a5 = a + 5 * rs;
+    const float *a6 = a + 6 * rs, *a7 = a + 7 * rs, *a8 = a + 8 * rs, *a9 = a + 9 * rs, *a10 = a + 10 * rs,
+                *a11 = a + 11 * rs;
+    __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps(), c3 = _mm512_setzero_ps();
+    __m512 c4 = _mm512_setzero_ps(), c5 = _mm512_setzero_ps(), c6 = _mm512_setzero_ps(), c7 = _mm512_setzero_ps();
+    __m512 c8 = _mm512_setzero_ps(), c9 = _mm512_setzero_ps(), cA = _mm512_setzero_ps(), cB = _mm512_setzero_ps();
+    for (long p = 0, q = 0; p < kc; p++, q += step) {
+        __m512 b0 = _mm512_load_ps(b);
+        c0 = _mm512_fmadd_ps(_mm512_set1_ps(a0[q]), b0, c0);
+        c1 = _mm512_fmadd_ps(_mm512_set1_ps(a1[q]), b0, c1);
+        c2 = _mm512_fmadd_ps(_mm512_set1_ps(a2[q]), b0, c2);
+        c3 = _mm512_fmadd_ps(_mm512_set1_ps(a3[q]), b0, c3);
+        c4 = _mm512_fmadd_ps(_mm512_set1_ps(a4[q]), b0, c4);
+        c5 = _mm512_fmadd_ps(_mm512_set1_ps(a5[q]), b0, c5);
+        c6 = _mm512_fmadd_ps(_mm512_set1_ps(a6[q]), b0, c6);
+        c7 = _mm512_fmadd_ps(_mm512_set1_ps(a7[q]), b0, c7);
+        c8 = _mm512_fmadd_ps(_mm512_set1_ps(a8[q]), b0, c8);
+        c9 = _mm512_fmadd_ps(_mm512_set1_ps(a9[q]), b0, c9);
+        cA = _mm512_fmadd_ps(_mm512_set1_ps(a10[q]), b0, cA);
+        cB = _mm512_fmadd_ps(_mm512_set1_ps(a11[q]), b0, cB);
+        b += 16;
+    }
+    __m512 va = _mm512_set1_ps(alpha);
+#define BN_STORE1(r, x0)                                                                       \
+    do {                                                                                       \
+        float *cr = c + (r) * ldc;                                                             \
+        if (beta == 0.0f) _mm512_storeu_ps(cr, _mm512_mul_ps(va, x0));                         \
+        else _mm512_storeu_ps(cr, _mm512_fmadd_ps(va, x0, _mm512_mul_ps(_mm512_set1_ps(beta), _mm512_loadu_ps(cr)))); \
+    } while (0)
+    BN_STORE1(0, c0); BN_STORE1(1, c1); BN_STORE1(2, c2); BN_STORE1(3, c3); BN_STORE1(4, c4); BN_STORE1(5, c5);
+    BN_STORE1(6, c6); BN_STORE1(7, c7); BN_STORE1(8, c8); BN_STORE1(9, c9); BN_STORE1(10, cA); BN_STORE1(11, cB);
+#undef BN_STORE1
+}
+
+__attribute__((target("avx512f,fma")))
+static void kernel_avx512_16(long kc, const float *a, long lda, const float *b, float *c, long ldc, float alpha,
+                             float beta) {
+    avx512_tile16(kc, a, lda, 0, b, c, ldc, alpha, beta);
+}
+
+__attribute__((target("avx512f,fma")))
+static void kernel_avx512_16_rows(long kc, const float *a, long lda, const float *b, float *c, long ldc,
+                                  float alpha, float beta) {
+    avx512_tile16(kc, a, lda, 1, b, c, ldc, alpha, beta);
+}
+
 __attribute__((target("avx512f,fma")))
 static void kernel_avx512(long kc, const float *a, long lda, const float *b, float *c, long ldc, float alpha,
                           float beta) {
@@ -220,7 +271,8 @@ int bn_sgemm_set_kernel(int kernel) {
     return 1;
 }
 
-static bn_kernel_info kernel_info(void) {
+/// The kernel family in use, narrowed to a 16-column tile when C has at most 16 columns.
+static bn_kernel_info kernel_info(long n) {
     bn_kernel_info info = { kernel_portable, kernel_portable_rows, 6, 16 };
 #ifdef BN_X86
     switch (bn_sgemm_kernel()) {
@@ -228,7 +280,11 @@ static bn_kernel_info kernel_info(void) {
         info.cols = kernel_avx2; info.rows = kernel_avx2_rows; info.mr = 6; info.nr = 16;
         break;
     case BN_KERNEL_AVX512:
-        info.cols = kernel_avx512; info.rows = kernel_avx512_rows; info.mr = 12; info.nr = 32;
+        if (n <= 16) {
+            info.cols = kernel_avx512_16; info.rows = kernel_avx512_16_rows; info.mr = 12; info.nr = 16;
+        } else {
+            info.cols = kernel_avx512; info.rows = kernel_avx512_rows; info.mr = 12; info.nr = 32;
+        }
         break;
     default: break;
     }
@@ -279,19 +335,32 @@ static void im2col_copy(const bn_conv_geom *g, const float *x, const im2col_pos 
     long tap = col0 / C, ch = col0 - tap * C;
     long tz = tap / (fh * fw), tr = tap - tz * fh * fw;
     long ty = tr / fw, tx = tr - ty * fw;
+    const long dx = g->dilation[2];
     while (count > 0) {
-        long run = C - ch;
-        if (run > count) run = count;
-        long iz = z0 + tz * g->dilation[0], iy = y0 + ty * g->dilation[1], ix = x0 + tx * g->dilation[2];
-        if (iz >= 0 && iz < D && iy >= 0 && iy < H && ix >= 0 && ix < W) {
-            memcpy(dst, xe + ((iz * H + iy) * W + ix) * C + ch, (size_t)run * sizeof(float));
+        long iz = z0 + tz * g->dilation[0], iy = y0 + ty * g->dilation[1], ix = x0 + tx * dx;
+        int rowValid = iz >= 0 && iz < D && iy >= 0 && iy < H;
+        long run;
+        if (rowValid && ix >= 0 && ix < W) {
+            // Undilated along x, the taps of one filter row that land inside the input are one contiguous run.
+            long taps = dx == 1 ? (fw < W - x0 ? fw : W - x0) - tx : 1;
+            run = taps * C - ch;
+            if (run > count) run = count;
+            const float *src = xe + ((iz * H + iy) * W + ix) * C + ch;
+            if (run <= 8) for (long i = 0; i < run; i++) dst[i] = src[i];   // few values: no library call
+            else memcpy(dst, src, (size_t)run * sizeof(float));
         } else {
-            memset(dst, 0, (size_t)run * sizeof(float));
+            run = C - ch;
+            if (run > count) run = count;
+            if (run <= 8) for (long i = 0; i < run; i++) dst[i] = 0.0f;
+            else memset(dst, 0, (size_t)run * sizeof(float));
         }
         dst += run;
         count -= run;
-        ch = 0;
-        if (++tx == fw) { tx = 0; if (++ty == fh) { ty = 0; tz++; } }
+        long advanced = ch + run;
+        long steps = advanced / C;
+        ch = advanced - steps * C;
+        tx += steps;
+        while (tx >= fw) { tx -= fw; if (++ty == fh) { ty = 0; tz++; } }
     }
 }
 
@@ -466,7 +535,7 @@ void bn_sgemm_rows(const bn_a_source *A, long m0, long m1, long n, long k, float
                    const float *b, long ldb, int transB, float beta, float *c, long ldc) {
     if (m1 <= m0 || n <= 0) return;
     if (k <= 0 || alpha == 0.0f) { scale_rows(c, ldc, m0, m1, n, beta); return; }
-    bn_kernel_info K = kernel_info();
+    bn_kernel_info K = kernel_info(n);
     const int mr = K.mr, nr = K.nr;
     bn_kernel_fn kernel = a_rows_layout(A) ? K.rows : K.cols;
     // Equal depth blocks: 576 = 3 x 192 rather than 256 + 256 + 64.

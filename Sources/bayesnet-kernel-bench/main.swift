@@ -38,6 +38,7 @@ func randomArray(_ n: Int, seed: UInt64) -> [Float] {
 }
 
 struct Options {
+    var sections: Set<String> = ["gemm", "conv", "small", "pool"]
     var threads: [Int] = [1, 2]
     var repeats = 7
     var kernels: [Runtime.GemmKernel] = Runtime.GemmKernel.allCases.filter { $0.isSupported && $0 != .portable }
@@ -54,10 +55,11 @@ while let a = args.popFirst() {
         options.kernels = names.compactMap { n in
             Runtime.GemmKernel.allCases.first { String(describing: $0).hasPrefix(n) }
         }.filter(\.isSupported)
+    case "--only": options.sections = Set((args.popFirst() ?? "").split(separator: ",").map(String.init))
     case "--clock":
         if args.popFirst() == "cpu" { clockID = CLOCK_PROCESS_CPUTIME_ID }
     case "--help", "-h":
-        print("usage: bayesnet-kernel-bench [--threads 1,2] [--repeats N] [--kernel avx2,avx512,portable] [--clock wall|cpu]")
+        print("usage: bayesnet-kernel-bench [--threads 1,2] [--repeats N] [--kernel avx2,avx512,portable] [--clock wall|cpu] [--only gemm,conv,small,pool]")
         exit(0)
     default:
         print("bayesnet-kernel-bench: unknown argument \(a)")
@@ -84,7 +86,7 @@ let gemmShapes = [
     GemmShape(name: "conv 16x16x128 3x3 b32 (M=8192 N=128 K=1152)", m: 8192, n: 128, k: 1152),
 ]
 
-for kernel in options.kernels {
+for kernel in options.kernels where options.sections.contains("gemm") {
     Runtime.gemmKernel = kernel
     print("GEMM, kernel \(kernel), GFLOP/s")
     for shape in gemmShapes {
@@ -125,7 +127,7 @@ var dx = [Float](repeating: 0, count: x.count)
 var dk = [Float](repeating: 0, count: kernelValues.count)
 var db = [Float](repeating: 0, count: 64)
 let flops = 2 * Double(batch) * Double(geometry.macs)
-for kernel in options.kernels {
+for kernel in options.kernels where options.sections.contains("conv") {
     Runtime.gemmKernel = kernel
     print("Conv 32x32x64, 3x3, 64 filters, batch 32, SAME; kernel \(kernel): ms (GFLOP/s)")
     for t in options.threads {
@@ -151,4 +153,80 @@ for kernel in options.kernels {
               + "  bias \(ms(bwdBias))  backward total \(ms(bwdInput + bwdKernel + bwdBias))")
     }
     print("")
+}
+
+// Small layers of the kind the digits models use, where fixed costs (dispatch, packing) matter most.
+struct SmallConv { var name: String; var spatial: [Int]; var cin: Int; var cout: Int; var batch: Int }
+let smallConvs = [
+    SmallConv(name: "8x8x1 -> 16, 3x3, batch 64", spatial: [8, 8], cin: 1, cout: 16, batch: 64),
+    SmallConv(name: "8x8x16 -> 32, 3x3, batch 64", spatial: [8, 8], cin: 16, cout: 32, batch: 64),
+    SmallConv(name: "28x28x1 -> 32, 3x3, batch 64", spatial: [28, 28], cin: 1, cout: 32, batch: 64),
+    SmallConv(name: "14x14x32 -> 64, 3x3, batch 64", spatial: [14, 14], cin: 32, cout: 64, batch: 64),
+]
+print("Small convolution layers, SAME, default kernel: microseconds forward / backward input / backward kernel")
+Runtime.gemmKernel = options.kernels.last ?? .portable
+for s in smallConvs where options.sections.contains("small") {
+    let g = ConvGeometry(inputSpatial: s.spatial, inChannels: s.cin, outChannels: s.cout, filter: [3, 3],
+                         strides: [1, 1], dilations: [1, 1], padding: .same)
+    let x = randomArray(s.batch * g.inputCount, seed: 7), k = randomArray(g.kernelCount, seed: 8)
+    let dy = randomArray(s.batch * g.outputCount, seed: 9)
+    var y = [Float](repeating: 0, count: dy.count), dx = [Float](repeating: 0, count: x.count)
+    var dk = [Float](repeating: 0, count: k.count)
+    var line = "  " + s.name + String(repeating: " ", count: max(0, 32 - s.name.count))
+    for t in options.threads {
+        Runtime.threadCount = t
+        let f = best(repeats: options.repeats * 4) {
+            Convolution.forward(x: x, kernel: k, bias: nil, y: &y, batch: s.batch, geometry: g)
+        }
+        let bi = best(repeats: options.repeats * 4) {
+            Convolution.backwardInput(dy: dy, kernel: k, dx: &dx, batch: s.batch, geometry: g, accumulate: false)
+        }
+        let bk = best(repeats: options.repeats * 4) {
+            Convolution.backwardKernel(x: x, dy: dy, dkernel: &dk, batch: s.batch, geometry: g, accumulate: false)
+        }
+        line += "  \(t) thr: \(format6(f * 1e6)) /\(format6(bi * 1e6)) /\(format6(bk * 1e6))"
+    }
+    print(line)
+}
+print("")
+
+var counter = 0
+for t in options.threads where t > 1 {
+    Runtime.threadCount = t
+    let dispatch = best(repeats: 200) { Runtime.parallelFor(t) { _ in } }
+    print("Thread pool: one parallelFor of \(t) empty tasks takes \(format6(dispatch * 1e6)) us")
+}
+
+if options.sections.contains("pool") {
+    let pg = PoolGeometry(inputSpatial: [32, 32], channels: 64, window: [2, 2], strides: [2, 2], padding: .same)
+    let px = randomArray(32 * pg.inputCount, seed: 10), pdy = randomArray(32 * pg.outputCount, seed: 11)
+    var py = [Float](repeating: 0, count: pdy.count), pdx = [Float](repeating: 0, count: px.count)
+    print("Pooling 2x2 stride 2 on 32x32x64, batch 32: microseconds")
+    for t in options.threads {
+        Runtime.threadCount = t
+        let mf = best(repeats: options.repeats) { Pooling.maxForward(x: px, y: &py, batch: 32, geometry: pg) }
+        let mb = best(repeats: options.repeats) {
+            Pooling.maxBackward(x: px, y: py, dy: pdy, dx: &pdx, batch: 32, geometry: pg)
+        }
+        let af = best(repeats: options.repeats) { Pooling.averageForward(x: px, y: &py, batch: 32, geometry: pg) }
+        let ab = best(repeats: options.repeats) { Pooling.averageBackward(dy: pdy, dx: &pdx, batch: 32, geometry: pg) }
+        print("  \(t) thr: max forward \(format6(mf * 1e6)) backward \(format6(mb * 1e6));"
+              + " average forward \(format6(af * 1e6)) backward \(format6(ab * 1e6))")
+    }
+    let n = 32 * geometry.outputCount
+    let act = randomArray(n, seed: 12), upstream = randomArray(n, seed: 13)
+    var out = [Float](repeating: 0, count: n), grad = [Float](repeating: 0, count: n)
+    print("Activations over \(n) values (batch 32 of 32x32x64): microseconds forward / backward")
+    for kind in [ActivationKind.relu, .elu, .tanh, .sigmoid, .softplus] {
+        var line = "  \(kind)" + String(repeating: " ", count: max(0, 12 - "\(kind)".count))
+        for t in options.threads {
+            Runtime.threadCount = t
+            let f = best(repeats: options.repeats) { Activations.forward(kind, x: act, y: &out, count: n) }
+            let b = best(repeats: options.repeats) {
+                Activations.backward(kind, x: act, y: out, dy: upstream, dx: &grad, count: n)
+            }
+            line += "  \(t) thr: \(format6(f * 1e6)) /\(format6(b * 1e6))"
+        }
+        print(line)
+    }
 }
