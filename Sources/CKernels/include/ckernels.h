@@ -56,4 +56,16 @@ void bn_sgemm_rows(const bn_a_source *A, long m0, long m1, long n, long k, float
 /// Writes im2col[row][col0 ..< col0+count] to dst[0], dst[stride], ...
 void bn_im2col_segment(const bn_conv_geom *g, const float *x, long row, long col0, long count,
                        float *dst, long stride);
+
+/// Activations with transcendental parts (single precision, vectorised for the selected kernel family).
+enum {
+    BN_ACT_ELU = 2,
+    BN_ACT_TANH = 3,
+    BN_ACT_SIGMOID = 4,
+    BN_ACT_SOFTPLUS = 5
+};
+/// y = f(x) elementwise; y may equal x.
+void bn_activation_forward_f32(int kind, const float *x, float *y, long n);
+/// dx = dy * sigmoid(x); dx may equal dy.
+void bn_softplus_backward_f32(const float *x, const float *dy, float *dx, long n);
 #endif
