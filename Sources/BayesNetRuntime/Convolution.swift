@@ -313,13 +313,14 @@ enum ConvFloat {
             let col = UnsafeMutablePointer<Float>.allocate(capacity: chunk * kk)
             defer { col.deallocate() }
             var source = bn_a_source(kind: Int32(BN_A_MATRIX), trans: 0, a: dy, lda: n, geom: nil, row0: 0)
+            var geom = cGeometry(g)
             var r0 = examples.lowerBound * positions
             let end = examples.upperBound * positions
             while r0 < end {
                 let cnt = min(chunk, end - r0)
                 source.a = dy + r0 * n
                 bn_sgemm_rows(&source, 0, cnt, kk, n, 1, kernel, n, 1, 0, col, kk)
-                for r in 0..<cnt { Im2col.scatterAdd(g, src: UnsafePointer(col + r * kk), row: r0 + r, dx: dx) }
+                bn_col2im_add(&geom, col, kk, r0, cnt, dx)
                 r0 += cnt
             }
         }

@@ -332,9 +332,15 @@ static void im2col_copy(const bn_conv_geom *g, const float *x, const im2col_pos 
     const long x0 = pos->ox * g->stride[2] - g->pad[2];
     const float *xe = x + pos->example * (D * H * W * C);
     const long fh = g->filter[1], fw = g->filter[2];
-    long tap = col0 / C, ch = col0 - tap * C;
-    long tz = tap / (fh * fw), tr = tap - tz * fh * fw;
-    long ty = tr / fw, tx = tr - ty * fw;
+    long ch = 0, tz = 0, ty = 0, tx = 0;
+    if (col0 != 0) {   // whole rows (the usual case) start at tap 0 without any division
+        long tap = col0 / C;
+        ch = col0 - tap * C;
+        tz = tap / (fh * fw);
+        long tr = tap - tz * fh * fw;
+        ty = tr / fw;
+        tx = tr - ty * fw;
+    }
     const long dx = g->dilation[2];
     while (count > 0) {
         long iz = z0 + tz * g->dilation[0], iy = y0 + ty * g->dilation[1], ix = x0 + tx * dx;
@@ -361,6 +367,34 @@ static void im2col_copy(const bn_conv_geom *g, const float *x, const im2col_pos 
         ch = advanced - steps * C;
         tx += steps;
         while (tx >= fw) { tx -= fw; if (++ty == fh) { ty = 0; tz++; } }
+    }
+}
+
+void bn_col2im_add(const bn_conv_geom *g, const float *src, long ld, long row0, long rows, float *dx) {
+    const long C = g->inChannels;
+    const long D = g->in[0], H = g->in[1], W = g->in[2];
+    const long fd = g->filter[0], fh = g->filter[1], fw = g->filter[2];
+    im2col_pos pos;
+    pos_from_row(g, row0, &pos);
+    for (long r = 0; r < rows; r++, pos_next(g, &pos), src += ld) {
+        const long z0 = pos.oz * g->stride[0] - g->pad[0];
+        const long y0 = pos.oy * g->stride[1] - g->pad[1];
+        const long x0 = pos.ox * g->stride[2] - g->pad[2];
+        float *xe = dx + pos.example * (D * H * W * C);
+        const float *s = src;
+        for (long tz = 0; tz < fd; tz++) {
+            long iz = z0 + tz * g->dilation[0];
+            for (long ty = 0; ty < fh; ty++) {
+                long iy = y0 + ty * g->dilation[1];
+                int rowValid = iz >= 0 && iz < D && iy >= 0 && iy < H;
+                for (long tx = 0; tx < fw; tx++, s += C) {
+                    long ix = x0 + tx * g->dilation[2];
+                    if (!rowValid || ix < 0 || ix >= W) continue;
+                    float *d = xe + ((iz * H + iy) * W + ix) * C;
+                    for (long c = 0; c < C; c++) d[c] += s[c];
+                }
+            }
+        }
     }
 }
 

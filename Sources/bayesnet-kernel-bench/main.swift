@@ -38,7 +38,7 @@ func randomArray(_ n: Int, seed: UInt64) -> [Float] {
 }
 
 struct Options {
-    var sections: Set<String> = ["gemm", "conv", "small", "pool"]
+    var sections: Set<String> = ["peak", "gemm", "conv", "small", "pool"]
     var threads: [Int] = [1, 2]
     var repeats = 7
     var kernels: [Runtime.GemmKernel] = Runtime.GemmKernel.allCases.filter { $0.isSupported && $0 != .portable }
@@ -59,7 +59,7 @@ while let a = args.popFirst() {
     case "--clock":
         if args.popFirst() == "cpu" { clockID = CLOCK_PROCESS_CPUTIME_ID }
     case "--help", "-h":
-        print("usage: bayesnet-kernel-bench [--threads 1,2] [--repeats N] [--kernel avx2,avx512,portable] [--clock wall|cpu] [--only gemm,conv,small,pool]")
+        print("usage: bayesnet-kernel-bench [--threads 1,2] [--repeats N] [--kernel avx2,avx512,portable] [--clock wall|cpu] [--only peak,gemm,conv,small,pool]")
         exit(0)
     default:
         print("bayesnet-kernel-bench: unknown argument \(a)")
@@ -69,7 +69,7 @@ while let a = args.popFirst() {
 
 print("CPU: AVX2+FMA \(Runtime.hasAVX2FMA), AVX-512 \(Runtime.hasAVX512); default kernel \(Runtime.gemmKernel)")
 print("Best of \(options.repeats) runs per figure.\n")
-for kernel in options.kernels where kernel != .portable {
+for kernel in options.kernels where kernel != .portable && options.sections.contains("peak") {
     // Best of three: the ceiling is what the core can do when nothing else runs on it.
     let perCore = (0..<3).map { _ in Runtime.peakFlops(kernel) }.max()! / 1e9
     print("Peak, \(kernel) FMA loop: \(format6(perCore)) GFLOP/s per core (x 2 cores = \(format6(2 * perCore)));"

@@ -68,4 +68,8 @@ enum {
 void bn_activation_forward_f32(int kind, const float *x, float *y, long n);
 /// dx = dy * sigmoid(x); dx may equal dy.
 void bn_softplus_backward_f32(const float *x, const float *dy, float *dx, long n);
+
+/// Adds rows [row0, row0+rows) of an im2col-shaped matrix (leading dimension ld) back onto the input
+/// positions they were gathered from (the adjoint of im2col).
+void bn_col2im_add(const bn_conv_geom *g, const float *src, long ld, long row0, long rows, float *dx);
 #endif
