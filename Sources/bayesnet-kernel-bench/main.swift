@@ -59,7 +59,7 @@ while let a = args.popFirst() {
     case "--clock":
         if args.popFirst() == "cpu" { clockID = CLOCK_PROCESS_CPUTIME_ID }
     case "--help", "-h":
-        print("usage: bayesnet-kernel-bench [--threads 1,2] [--repeats N] [--kernel avx2,avx512,portable] [--clock wall|cpu] [--only peak,gemm,conv,small,pool]")
+        print("usage: bayesnet-kernel-bench [--threads 1,2] [--repeats N] [--kernel avx2,avx512,portable] [--clock wall|cpu] [--only peak,gemm,conv,small,pool,double]")
         exit(0)
     default:
         print("bayesnet-kernel-bench: unknown argument \(a)")
@@ -228,5 +228,29 @@ if options.sections.contains("pool") {
             line += "  \(t) thr: \(format6(f * 1e6)) /\(format6(b * 1e6))"
         }
         print(line)
+    }
+}
+
+if options.sections.contains("double") {
+    // Double precision runs the generic path; the same layer shape, batch 4.
+    let db = 4
+    let xd = randomArray(db * geometry.inputCount, seed: 3).map(Double.init)
+    let kd = kernelValues.map(Double.init)
+    var yd = [Double](repeating: 0, count: db * geometry.outputCount)
+    var dxd = [Double](repeating: 0, count: xd.count), dkd = [Double](repeating: 0, count: kd.count)
+    let dyd = randomArray(db * geometry.outputCount, seed: 6).map(Double.init)
+    let dflops = 2 * Double(db) * Double(geometry.macs)
+    print("Double precision conv 32x32x64, 3x3, 64 filters, batch \(db): ms (GFLOP/s)")
+    for t in options.threads {
+        Runtime.threadCount = t
+        let f = best(repeats: 3) { Convolution.forward(x: xd, kernel: kd, bias: nil, y: &yd, batch: db, geometry: geometry) }
+        let bi = best(repeats: 3) {
+            Convolution.backwardInput(dy: dyd, kernel: kd, dx: &dxd, batch: db, geometry: geometry, accumulate: false)
+        }
+        let bk = best(repeats: 3) {
+            Convolution.backwardKernel(x: xd, dy: dyd, dkernel: &dkd, batch: db, geometry: geometry, accumulate: false)
+        }
+        print("  \(t) thr: forward \(format6(f * 1e3)) (\(format6(dflops / f / 1e9)))  backward input"
+              + " \(format6(bi * 1e3)) (\(format6(dflops / bi / 1e9)))  kernel \(format6(bk * 1e3)) (\(format6(dflops / bk / 1e9)))")
     }
 }

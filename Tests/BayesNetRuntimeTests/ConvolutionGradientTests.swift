@@ -104,3 +104,40 @@ struct ConvCase: Sendable, CustomStringConvertible {
         #expect(maxError(dk2, dk.map { $0 + 1 }) < 1e-6)
     }
 }
+
+@Suite(.serialized) struct ConvolutionKernelFamilyTests {
+    /// Shapes that exercise partial tiles in both directions and several depth blocks.
+    static let cases: [ConvCase] = [
+        ConvCase(input: [9, 11], inChannels: 5, outChannels: 37, filter: [3, 3], strides: [1, 1], dilations: [1, 1],
+                 padding: .same, batch: 3),
+        ConvCase(input: [13, 7], inChannels: 24, outChannels: 9, filter: [3, 2], strides: [2, 1], dilations: [1, 2],
+                 padding: .valid, batch: 2),
+        ConvCase(input: [4, 5, 6], inChannels: 16, outChannels: 20, filter: [2, 3, 3], strides: [1, 1, 1],
+                 dilations: [1, 1, 1], padding: .same, batch: 2),
+    ]
+
+    @Test("Every supported micro-kernel gives the Double results", arguments: cases)
+    func everyKernelFamily(_ c: ConvCase) {
+        let (x, kernel, bias, r) = ConvolutionGradientTests.inputs(c, seed: 81)
+        let g = c.geometry
+        var y = [Double](repeating: 0, count: r.count), dx = [Double](repeating: 0, count: x.count)
+        var dk = [Double](repeating: 0, count: kernel.count)
+        Convolution.forward(x: x, kernel: kernel, bias: bias, y: &y, batch: c.batch, geometry: g)
+        Convolution.backwardInput(dy: r, kernel: kernel, dx: &dx, batch: c.batch, geometry: g, accumulate: false)
+        Convolution.backwardKernel(x: x, dy: r, dkernel: &dk, batch: c.batch, geometry: g, accumulate: false)
+        let xf = x.map(Float.init), kf = kernel.map(Float.init), bf = bias.map(Float.init), rf = r.map(Float.init)
+        let saved = Runtime.gemmKernel
+        defer { Runtime.gemmKernel = saved }
+        for family in Runtime.GemmKernel.allCases where family.isSupported {
+            Runtime.gemmKernel = family
+            var yf = [Float](repeating: .nan, count: r.count), dxf = [Float](repeating: .nan, count: x.count)
+            var dkf = [Float](repeating: .nan, count: kernel.count)
+            Convolution.forward(x: xf, kernel: kf, bias: bf, y: &yf, batch: c.batch, geometry: g)
+            Convolution.backwardInput(dy: rf, kernel: kf, dx: &dxf, batch: c.batch, geometry: g, accumulate: false)
+            Convolution.backwardKernel(x: xf, dy: rf, dkernel: &dkf, batch: c.batch, geometry: g, accumulate: false)
+            #expect(maxError(yf, y) < 1e-5, "\(family)")
+            #expect(maxError(dxf, dx) < 1e-5, "\(family)")
+            #expect(maxError(dkf, dk) < 1e-5, "\(family)")
+        }
+    }
+}
