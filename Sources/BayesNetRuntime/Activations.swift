@@ -15,7 +15,7 @@ public enum Activations {
     @inlinable
     public static func forward<S: TensorScalar>(_ kind: ActivationKind, x: UnsafePointer<S>,
                                                 y: UnsafeMutablePointer<S>, count: Int) {
-        let parts = Runtime.partitions(count, grain: grain)
+        let parts = Runtime.partitions(count, grain: grain, perThread: 4)
         Runtime.parallelFor(parts) { part in
             let r = sliceRange(count, part: part, of: parts)
             forwardRange(kind, x: x, y: y, range: r)
@@ -53,7 +53,7 @@ public enum Activations {
     @inlinable
     public static func backward<S: TensorScalar>(_ kind: ActivationKind, x: UnsafePointer<S>, y: UnsafePointer<S>,
                                                  dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, count: Int) {
-        let parts = Runtime.partitions(count, grain: grain)
+        let parts = Runtime.partitions(count, grain: grain, perThread: 4)
         Runtime.parallelFor(parts) { part in
             let r = sliceRange(count, part: part, of: parts)
             backwardRange(kind, x: x, y: y, dy: dy, dx: dx, range: r)

@@ -237,7 +237,7 @@ enum ConvFloat {
                         y: UnsafeMutablePointer<Float>, batch: Int, g: ConvGeometry) {
         let m = batch * g.outputPositions, kk = g.patchSize, n = g.outChannels
         var geom = cGeometry(g)
-        let parts = Runtime.partitions(m, grain: FloatKernels.minRowsPerTask)
+        let parts = FloatKernels.rowTasks(m)
         withUnsafePointer(to: &geom) { gp in
             var source = bn_a_source(kind: Int32(BN_A_IM2COL), trans: 0, a: x, lda: 0, geom: gp, row0: 0)
             withUnsafePointer(to: &source) { src in
@@ -284,7 +284,7 @@ enum ConvFloat {
         var geom = bn_conv_geom(in: t(g.out3), out: t(g.in3), filter: t(g.filter3), stride: (1, 1, 1),
                                 dilation: t(g.dilation3), pad: t(pad), inChannels: cout)
         let m = batch * g.inputPositions
-        let parts = Runtime.partitions(m, grain: FloatKernels.minRowsPerTask)
+        let parts = FloatKernels.rowTasks(m)
         withUnsafePointer(to: &geom) { gp in
             var source = bn_a_source(kind: Int32(BN_A_IM2COL), trans: 0, a: dy, lda: 0, geom: gp, row0: 0)
             withUnsafePointer(to: &source) { src in
@@ -304,7 +304,7 @@ enum ConvFloat {
                                        accumulate: Bool) {
         let kk = g.patchSize, n = g.outChannels, positions = g.outputPositions
         let chunk = 128
-        let parts = Runtime.partitions(batch)
+        let parts = Runtime.partitions(batch, perThread: 4)
         Runtime.parallelFor(parts) { part in
             let examples = sliceRange(batch, part: part, of: parts)
             if !accumulate {

@@ -6,6 +6,16 @@ enum FloatKernels {
     /// Rows per task below which splitting a product over threads costs more than it saves.
     static let minRowsPerTask = 24
 
+    /// Tasks for `rows` rows of a product: the split does not change any result, so there are several per
+    /// thread when the rows allow, and at least minRowsPerTask rows in each.
+    static func rowTasks(_ rows: Int) -> Int {
+        let threads = Runtime.threadCount
+        if rows <= 0 { return 0 }
+        if threads == 1 { return 1 }
+        let fine = min(threads * 4, rows / 512)
+        return max(1, fine, min(threads, rows / minRowsPerTask))
+    }
+
     @usableFromInline
     static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                       a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -27,7 +37,7 @@ enum FloatKernels {
             }
             return
         }
-        let parts = max(1, min(threads, m / minRowsPerTask))
+        let parts = threads == 1 ? 1 : rowTasks(m)
         withUnsafePointer(to: &source) { src in
             Runtime.parallelFor(parts) { part in
                 let rows = sliceRange(m, part: part, of: parts)

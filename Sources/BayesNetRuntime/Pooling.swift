@@ -26,7 +26,7 @@ public enum Pooling {
     public static func maxBackward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafePointer<S>, dy: UnsafePointer<S>,
                                                     dx: UnsafeMutablePointer<S>, batch: Int, geometry g: PoolGeometry) {
         let c = g.channels
-        let parts = Runtime.partitions(batch)
+        let parts = Runtime.partitions(batch, perThread: 4)
         Runtime.parallelFor(parts) { part in
             let examples = sliceRange(batch, part: part, of: parts)
             (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
@@ -80,7 +80,7 @@ public enum Pooling {
     public static func averageBackward<S: TensorScalar>(dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, batch: Int,
                                                         geometry g: PoolGeometry) {
         let c = g.channels
-        let parts = Runtime.partitions(batch)
+        let parts = Runtime.partitions(batch, perThread: 4)
         Runtime.parallelFor(parts) { part in
             let examples = sliceRange(batch, part: part, of: parts)
             (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
@@ -105,7 +105,7 @@ public enum Pooling {
     static func forEachWindow(batch: Int, _ g: PoolGeometry,
                               _ body: (Int, Int, ((Int) -> Void) -> Void) -> Void) {
         let outPositions = g.outputCount / g.channels
-        let parts = Runtime.partitions(batch)
+        let parts = Runtime.partitions(batch, perThread: 4)
         Runtime.parallelFor(parts) { part in
             for example in sliceRange(batch, part: part, of: parts) {
                 for outPos in 0..<outPositions {

@@ -141,11 +141,15 @@ extension Runtime {
         pool.run(count, body)
     }
 
-    /// Splits `0..<total` into at most `threadCount` contiguous ranges of at least `grain` elements.
+    /// How many contiguous ranges of at least `grain` elements to split `0..<total` into: at most
+    /// `threadCount`, or `perThread` times that where the split cannot change the results, so that a thread
+    /// held up by other processes on a shared machine leaves its share to the others.
     @usableFromInline
-    static func partitions(_ total: Int, grain: Int = 1) -> Int {
+    static func partitions(_ total: Int, grain: Int = 1, perThread: Int = 1) -> Int {
         if total <= 0 { return 0 }
-        return max(1, min(threadCount, total / max(1, grain)))
+        let threads = threadCount
+        if threads == 1 { return 1 }
+        return max(1, min(threads * perThread, total / max(1, grain)))
     }
 }
 
