@@ -63,6 +63,24 @@ struct GemmCase: Sendable, CustomStringConvertible {
         }
     }
 
+    @Test("Every supported kernel matches the definition in Double", arguments: GemmCase.all)
+    func doublePrecision(_ c: GemmCase) {
+        var rng = TestRandom(UInt64(c.m * 7919 + c.n * 31 + c.k))
+        let a: [Double] = rng.array(c.m * c.k), b: [Double] = rng.array(c.k * c.n), c0: [Double] = rng.array(c.m * c.n)
+        var want = c0
+        Gemm.reference(transA: c.transA, transB: c.transB, rows: 0..<c.m, n: c.n, k: c.k, alpha: 0.75, a: a,
+                       lda: c.transA ? c.m : c.k, b: b, ldb: c.transB ? c.k : c.n, beta: 0.5, c: &want, ldc: c.n)
+        let saved = Runtime.gemmKernel
+        defer { Runtime.gemmKernel = saved }
+        for kernel in Runtime.GemmKernel.allCases where kernel.isSupported {
+            Runtime.gemmKernel = kernel
+            var out = c0
+            Gemm.gemm(transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k, alpha: 0.75, a: a,
+                      lda: c.transA ? c.m : c.k, b: b, ldb: c.transB ? c.k : c.n, beta: 0.5, c: &out, ldc: c.n)
+            #expect(maxError(out, want) < 1e-12, "\(kernel)")
+        }
+    }
+
     @Test func doubleMatchesTheDefinition() {
         let c = GemmCase(m: 9, n: 11, k: 6, transA: true, transB: true)
         var rng = TestRandom(51)
