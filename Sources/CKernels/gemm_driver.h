@@ -42,6 +42,20 @@ static void im2col_copy(const bn_conv_geom *g, const REAL *x, const im2col_pos *
     const long x0 = pos->ox * g->stride[2] - g->pad[2];
     const REAL *xe = x + pos->example * (D * H * W * C);
     const long fh = g->filter[1], fw = g->filter[2];
+    if (col0 == 0 && count == C * g->filter[0] * fh * fw && g->dilation[2] == 1 && z0 >= 0 && y0 >= 0 && x0 >= 0
+        && z0 + (g->filter[0] - 1) * g->dilation[0] < D && y0 + (fh - 1) * g->dilation[1] < H && x0 + fw <= W) {
+        // A whole row whose patch lies inside the input: one contiguous run per filter row, no bounds checks.
+        const long run = fw * C;
+        for (long tz = 0; tz < g->filter[0]; tz++) {
+            for (long ty = 0; ty < fh; ty++) {
+                const REAL *src = xe + (((z0 + tz * g->dilation[0]) * H + y0 + ty * g->dilation[1]) * W + x0) * C;
+                if (run <= 16) for (long i = 0; i < run; i++) dst[i] = src[i];
+                else memcpy(dst, src, (size_t)run * sizeof(REAL));
+                dst += run;
+            }
+        }
+        return;
+    }
     long ch = 0, tz = 0, ty = 0, tx = 0;
     if (col0 != 0) {   // whole rows (the usual case) start at tap 0 without any division
         long tap = col0 / C;
