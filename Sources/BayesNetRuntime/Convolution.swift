@@ -333,9 +333,10 @@ enum ConvFast {
                                               accumulate: Bool) {
         let m = batch * g.outputPositions, kk = g.patchSize, n = g.outChannels
         var geom = cGeometry(g)
-        // Split the reduction over threads; each part sums into its own buffer, added in a fixed order, so the
-        // result depends on the thread count only through rounding.
-        let parts = Runtime.partitions(m, grain: 256)
+        // Split the reduction; each part sums into its own buffer, added in a fixed order, so the result depends
+        // on the thread count only through rounding. Several parts per thread keep both cores busy when one is
+        // held up by other processes.
+        let parts = Runtime.partitions(m, grain: 1024, perThread: 4)
         let partials = UnsafeMutablePointer<S>.allocate(capacity: max(0, parts - 1) * kk * n)
         defer { partials.deallocate() }
         withUnsafePointer(to: &geom) { gp in
