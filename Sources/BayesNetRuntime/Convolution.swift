@@ -79,7 +79,6 @@ public enum Convolution {
     }
 }
 
-
 /// The im2col matrix and its adjoint, element by element; generic so every scalar type can use them.
 @usableFromInline
 enum Im2col {

@@ -163,7 +163,9 @@ let smallConvs = [
     SmallConv(name: "28x28x1 -> 32, 3x3, batch 64", spatial: [28, 28], cin: 1, cout: 32, batch: 64),
     SmallConv(name: "14x14x32 -> 64, 3x3, batch 64", spatial: [14, 14], cin: 32, cout: 64, batch: 64),
 ]
-print("Small convolution layers, SAME, default kernel: microseconds forward / backward input / backward kernel")
+if options.sections.contains("small") {
+    print("Small convolution layers, SAME, default kernel: microseconds forward / backward input / backward kernel")
+}
 Runtime.gemmKernel = options.kernels.last ?? .portable
 for s in smallConvs where options.sections.contains("small") {
     let g = ConvGeometry(inputSpatial: s.spatial, inChannels: s.cin, outChannels: s.cout, filter: [3, 3],
@@ -188,9 +190,8 @@ for s in smallConvs where options.sections.contains("small") {
     }
     print(line)
 }
-print("")
+if options.sections.contains("small") { print("") }
 
-var counter = 0
 for t in options.threads where t > 1 {
     Runtime.threadCount = t
     let dispatch = best(repeats: 200) { Runtime.parallelFor(t) { _ in } }
