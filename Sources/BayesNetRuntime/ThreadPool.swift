@@ -96,9 +96,10 @@ final class ThreadPool: @unchecked Sendable {
         body.pointee(task)
     }
 
-    private func workerLoop(index: Int) {
+    /// `seen` is the generation before the job the worker was spawned for, so it takes part in that job.
+    private func workerLoop(index: Int, seen start: UInt64) {
         pthread_mutex_lock(mutex)
-        var seen = generation
+        var seen = start
         while true {
             while generation == seen { pthread_cond_wait(workReady, mutex) }
             seen = generation
@@ -106,12 +107,13 @@ final class ThreadPool: @unchecked Sendable {
         }
     }
 
+    /// Called with `mutex` held, before `generation` moves to the job that needs the worker.
     private func spawnWorker(index: Int) {
-        let context = Unmanaged.passRetained(WorkerContext(pool: self, index: index)).toOpaque()
+        let context = Unmanaged.passRetained(WorkerContext(pool: self, index: index, seen: generation)).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { raw in
             let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
-            context.pool.workerLoop(index: context.index)
+            context.pool.workerLoop(index: context.index, seen: context.seen)
             return nil
         }, context)
         precondition(rc == 0, "ThreadPool: pthread_create failed (\(rc))")
@@ -121,7 +123,8 @@ final class ThreadPool: @unchecked Sendable {
     private final class WorkerContext {
         let pool: ThreadPool
         let index: Int
-        init(pool: ThreadPool, index: Int) { self.pool = pool; self.index = index }
+        let seen: UInt64
+        init(pool: ThreadPool, index: Int, seen: UInt64) { self.pool = pool; self.index = index; self.seen = seen }
     }
 }
 
@@ -129,7 +132,7 @@ extension Runtime {
     static let pool = ThreadPool(threads: Int(bn_cpu_active_cores()))
 
     /// Threads the kernels use. Defaults to the cores this process may run on; setting it is thread-safe
-    /// and takes effect from the next kernel call.
+    /// (but not from inside a `parallelFor` task) and takes effect from the next kernel call.
     public static var threadCount: Int {
         get { pool.threadCount }
         set { pool.threadCount = newValue }
