@@ -18,22 +18,26 @@
 typedef void (*bn_kernel_fn)(long kc, const double *a, long lda, const double *b, double *c, long ldc,
                              double alpha, double beta);
 
+typedef void (*bn_kernel_ptrs_fn)(long kc, const double *const *ap, const double *b, double *c, long ldc,
+                                  double alpha, double beta);
+
 typedef struct {
     bn_kernel_fn cols;
     bn_kernel_fn rows;
+    bn_kernel_ptrs_fn ptrs;
     int mr, nr;
 } bn_kernel_info;
 
 // ---------------------------------------------------------------------------------------------
 // Portable kernel, 6 x 8.
 
-static inline void portable_tile(long kc, const double *a, long lda, int rowsLayout, const double *b, double *c,
+static inline void portable_core(long kc, const double *const *ap, long step, const double *b, double *c,
                                  long ldc, double alpha, double beta) {
     double acc[6][8];
     memset(acc, 0, sizeof acc);
     for (long p = 0; p < kc; p++) {
         for (int r = 0; r < 6; r++) {
-            double ar = rowsLayout ? a[r * lda + p] : a[p * 6 + r];
+            double ar = ap[r][p * step];
             for (int j = 0; j < 8; j++) acc[r][j] += ar * b[j];
         }
         b += 8;
@@ -47,12 +51,20 @@ static inline void portable_tile(long kc, const double *a, long lda, int rowsLay
 
 static void kernel_portable(long kc, const double *a, long lda, const double *b, double *c, long ldc, double alpha,
                             double beta) {
-    portable_tile(kc, a, lda, 0, b, c, ldc, alpha, beta);
+    (void)lda;
+    const double *ap[6] = { a, a + 1, a + 2, a + 3, a + 4, a + 5 };
+    portable_core(kc, ap, 6, b, c, ldc, alpha, beta);
 }
 
 static void kernel_portable_rows(long kc, const double *a, long lda, const double *b, double *c, long ldc,
                                  double alpha, double beta) {
-    portable_tile(kc, a, lda, 1, b, c, ldc, alpha, beta);
+    const double *ap[6] = { a, a + lda, a + 2 * lda, a + 3 * lda, a + 4 * lda, a + 5 * lda };
+    portable_core(kc, ap, 1, b, c, ldc, alpha, beta);
+}
+
+static void kernel_portable_ptrs(long kc, const double *const *ap, const double *b, double *c, long ldc,
+                                 double alpha, double beta) {
+    portable_core(kc, ap, 1, b, c, ldc, alpha, beta);
 }
 
 #ifdef BN_X86
@@ -60,10 +72,9 @@ static void kernel_portable_rows(long kc, const double *a, long lda, const doubl
 // AVX2 + FMA kernel, 6 x 8: twelve ymm accumulators.
 
 __attribute__((target("avx2,fma"), always_inline))
-static inline void avx2_tile(long kc, const double *a, long lda, int rowsLayout, const double *b, double *c,
+static inline void avx2_core(long kc, const double *const *ap, long step, const double *b, double *c,
                              long ldc, double alpha, double beta) {
-    const long rs = rowsLayout ? lda : 1, step = rowsLayout ? 1 : 6;
-    const double *a0 = a, *a1 = a + rs, *a2 = a + 2 * rs, *a3 = a + 3 * rs, *a4 = a + 4 * rs, *a5 = a + 5 * rs;
+    const double *a0 = ap[0], *a1 = ap[1], *a2 = ap[2], *a3 = ap[3], *a4 = ap[4], *a5 = ap[5];
     __m256d c00 = _mm256_setzero_pd(), c01 = _mm256_setzero_pd(), c10 = _mm256_setzero_pd(), c11 = _mm256_setzero_pd();
     __m256d c20 = _mm256_setzero_pd(), c21 = _mm256_setzero_pd(), c30 = _mm256_setzero_pd(), c31 = _mm256_setzero_pd();
     __m256d c40 = _mm256_setzero_pd(), c41 = _mm256_setzero_pd(), c50 = _mm256_setzero_pd(), c51 = _mm256_setzero_pd();
@@ -99,25 +110,34 @@ static inline void avx2_tile(long kc, const double *a, long lda, int rowsLayout,
 __attribute__((target("avx2,fma")))
 static void kernel_avx2(long kc, const double *a, long lda, const double *b, double *c, long ldc, double alpha,
                         double beta) {
-    avx2_tile(kc, a, lda, 0, b, c, ldc, alpha, beta);
+    (void)lda;
+    const double *ap[6] = { a, a + 1, a + 2, a + 3, a + 4, a + 5 };
+    avx2_core(kc, ap, 6, b, c, ldc, alpha, beta);
 }
 
 __attribute__((target("avx2,fma")))
 static void kernel_avx2_rows(long kc, const double *a, long lda, const double *b, double *c, long ldc,
                              double alpha, double beta) {
-    avx2_tile(kc, a, lda, 1, b, c, ldc, alpha, beta);
+    const double *ap[6] = { a, a + lda, a + 2 * lda, a + 3 * lda, a + 4 * lda, a + 5 * lda };
+    avx2_core(kc, ap, 1, b, c, ldc, alpha, beta);
+}
+
+__attribute__((target("avx2,fma")))
+static void kernel_avx2_ptrs(long kc, const double *const *ap, const double *b, double *c, long ldc,
+                             double alpha, double beta) {
+    avx2_core(kc, ap, 1, b, c, ldc, alpha, beta);
 }
 
 // ---------------------------------------------------------------------------------------------
 // AVX-512 kernels: 12 x 16 (twenty-four zmm accumulators) and 12 x 8 for at most 8 columns.
 
 __attribute__((target("avx512f,fma"), always_inline))
-static inline void avx512_tile(long kc, const double *a, long lda, int rowsLayout, int wide, const double *b,
+static inline void avx512_core(long kc, const double *const *apIn, long step, int wide, const double *b,
                                double *c, long ldc, double alpha, double beta) {
-    const long rs = rowsLayout ? lda : 1, step = rowsLayout ? 1 : 12;
     const long bstep = wide ? 16 : 8;
     const double *ap[12];
-    for (int r = 0; r < 12; r++) ap[r] = a + r * rs;
+#pragma GCC unroll 12
+    for (int r = 0; r < 12; r++) ap[r] = apIn[r];
     __m512d acc0[12], acc1[12];
 #pragma GCC unroll 12
     for (int r = 0; r < 12; r++) { acc0[r] = _mm512_setzero_pd(); acc1[r] = _mm512_setzero_pd(); }
@@ -146,43 +166,47 @@ static inline void avx512_tile(long kc, const double *a, long lda, int rowsLayou
     }
 }
 
-__attribute__((target("avx512f,fma")))
-static void kernel_avx512(long kc, const double *a, long lda, const double *b, double *c, long ldc, double alpha,
-                          double beta) {
-    avx512_tile(kc, a, lda, 0, 1, b, c, ldc, alpha, beta);
-}
+#define BN_COLS12(a) { a, a + 1, a + 2, a + 3, a + 4, a + 5, a + 6, a + 7, a + 8, a + 9, a + 10, a + 11 }
+#define BN_ROWS12(a, l) { a, a + l, a + 2 * l, a + 3 * l, a + 4 * l, a + 5 * l, a + 6 * l, a + 7 * l, a + 8 * l, \
+                          a + 9 * l, a + 10 * l, a + 11 * l }
+#define BN_AVX512_ENTRIES(suffix, wide)                                                                        \
+    __attribute__((target("avx512f,fma")))                                                                      \
+    static void kernel_avx512##suffix(long kc, const double *a, long lda, const double *b, double *c, long ldc, \
+                                      double alpha, double beta) {                                              \
+        (void)lda;                                                                                              \
+        const double *ap[12] = BN_COLS12(a);                                                                    \
+        avx512_core(kc, ap, 12, wide, b, c, ldc, alpha, beta);                                                  \
+    }                                                                                                           \
+    __attribute__((target("avx512f,fma")))                                                                      \
+    static void kernel_avx512##suffix##_rows(long kc, const double *a, long lda, const double *b, double *c,    \
+                                             long ldc, double alpha, double beta) {                             \
+        const double *ap[12] = BN_ROWS12(a, lda);                                                               \
+        avx512_core(kc, ap, 1, wide, b, c, ldc, alpha, beta);                                                   \
+    }                                                                                                           \
+    __attribute__((target("avx512f,fma")))                                                                      \
+    static void kernel_avx512##suffix##_ptrs(long kc, const double *const *ap, const double *b, double *c,      \
+                                             long ldc, double alpha, double beta) {                             \
+        avx512_core(kc, ap, 1, wide, b, c, ldc, alpha, beta);                                                   \
+    }
 
-__attribute__((target("avx512f,fma")))
-static void kernel_avx512_rows(long kc, const double *a, long lda, const double *b, double *c, long ldc,
-                               double alpha, double beta) {
-    avx512_tile(kc, a, lda, 1, 1, b, c, ldc, alpha, beta);
-}
-
-__attribute__((target("avx512f,fma")))
-static void kernel_avx512_8(long kc, const double *a, long lda, const double *b, double *c, long ldc,
-                            double alpha, double beta) {
-    avx512_tile(kc, a, lda, 0, 0, b, c, ldc, alpha, beta);
-}
-
-__attribute__((target("avx512f,fma")))
-static void kernel_avx512_8_rows(long kc, const double *a, long lda, const double *b, double *c, long ldc,
-                                 double alpha, double beta) {
-    avx512_tile(kc, a, lda, 1, 0, b, c, ldc, alpha, beta);
-}
+BN_AVX512_ENTRIES(, 1)
+BN_AVX512_ENTRIES(_8, 0)
 #endif
 
 static bn_kernel_info kernel_info(long n) {
-    bn_kernel_info info = { kernel_portable, kernel_portable_rows, 6, 8 };
+    bn_kernel_info info = { kernel_portable, kernel_portable_rows, kernel_portable_ptrs, 6, 8 };
 #ifdef BN_X86
     switch (bn_sgemm_kernel()) {
     case BN_KERNEL_AVX2:
-        info.cols = kernel_avx2; info.rows = kernel_avx2_rows; info.mr = 6; info.nr = 8;
+        info.cols = kernel_avx2; info.rows = kernel_avx2_rows; info.ptrs = kernel_avx2_ptrs; info.mr = 6; info.nr = 8;
         break;
     case BN_KERNEL_AVX512:
         if (n <= 8) {
-            info.cols = kernel_avx512_8; info.rows = kernel_avx512_8_rows; info.mr = 12; info.nr = 8;
+            info.cols = kernel_avx512_8; info.rows = kernel_avx512_8_rows; info.ptrs = kernel_avx512_8_ptrs;
+            info.mr = 12; info.nr = 8;
         } else {
-            info.cols = kernel_avx512; info.rows = kernel_avx512_rows; info.mr = 12; info.nr = 16;
+            info.cols = kernel_avx512; info.rows = kernel_avx512_rows; info.ptrs = kernel_avx512_ptrs;
+            info.mr = 12; info.nr = 16;
         }
         break;
     default: break;

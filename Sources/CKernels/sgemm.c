@@ -57,6 +57,20 @@ static void kernel_portable_rows(long kc, const float *a, long lda, const float 
     store_tile_portable(acc, c, ldc, alpha, beta);
 }
 
+static void kernel_portable_ptrs(long kc, const float *const *ap, const float *b, float *c, long ldc,
+                                 float alpha, float beta) {
+    float acc[6][16];
+    memset(acc, 0, sizeof acc);
+    for (long p = 0; p < kc; p++) {
+        for (int r = 0; r < 6; r++) {
+            float ar = ap[r][p];
+            for (int j = 0; j < 16; j++) acc[r][j] += ar * b[j];
+        }
+        b += 16;
+    }
+    store_tile_portable(acc, c, ldc, alpha, beta);
+}
+
 static void store_tile_portable(float acc[6][16], float *c, long ldc, float alpha, float beta) {
     for (int r = 0; r < 6; r++) {
         float *cr = c + r * ldc;
@@ -71,13 +85,13 @@ static void store_tile_portable(float acc[6][16], float *c, long ldc, float alph
 #ifdef BN_X86
 // ---------------------------------------------------------------------------------------------
 // AVX2 + FMA kernel, 6 x 16: twelve ymm accumulators, two B loads and six broadcasts per step.
-// `rowsLayout` is a compile-time constant after inlining into the two entry points below.
+// The core reads row r of A from ap[r] + p·step: column-major panels, row-major panels and rows anywhere
+// (implicit im2col straight from the input) share it.
 
 __attribute__((target("avx2,fma"), always_inline))
-static inline void avx2_tile(long kc, const float *a, long lda, int rowsLayout, const float *b, float *c,
-                             long ldc, float alpha, float beta) {
-    const long rs = rowsLayout ? lda : 1, step = rowsLayout ? 1 : 6;
-    const float *a0 = a, *a1 = a + rs, *a2 = a + 2 * rs, *a3 = a + 3 * rs, *a4 = a + 4 * rs, *a5 = a + 5 * rs;
+static inline void avx2_core(long kc, const float *const *ap, long step, const float *b, float *c, long ldc,
+                             float alpha, float beta) {
+    const float *a0 = ap[0], *a1 = ap[1], *a2 = ap[2], *a3 = ap[3], *a4 = ap[4], *a5 = ap[5];
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
     __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -116,25 +130,32 @@ static inline void avx2_tile(long kc, const float *a, long lda, int rowsLayout, 
 __attribute__((target("avx2,fma")))
 static void kernel_avx2(long kc, const float *a, long lda, const float *b, float *c, long ldc, float alpha,
                         float beta) {
-    avx2_tile(kc, a, lda, 0, b, c, ldc, alpha, beta);
+    (void)lda;
+    const float *ap[6] = { a, a + 1, a + 2, a + 3, a + 4, a + 5 };
+    avx2_core(kc, ap, 6, b, c, ldc, alpha, beta);
 }
 
 __attribute__((target("avx2,fma")))
 static void kernel_avx2_rows(long kc, const float *a, long lda, const float *b, float *c, long ldc,
                              float alpha, float beta) {
-    avx2_tile(kc, a, lda, 1, b, c, ldc, alpha, beta);
+    const float *ap[6] = { a, a + lda, a + 2 * lda, a + 3 * lda, a + 4 * lda, a + 5 * lda };
+    avx2_core(kc, ap, 1, b, c, ldc, alpha, beta);
+}
+
+__attribute__((target("avx2,fma")))
+static void kernel_avx2_ptrs(long kc, const float *const *ap, const float *b, float *c, long ldc, float alpha,
+                             float beta) {
+    avx2_core(kc, ap, 1, b, c, ldc, alpha, beta);
 }
 
 // ---------------------------------------------------------------------------------------------
 // AVX-512 kernel, 12 x 32: twenty-four zmm accumulators, two B loads, twelve broadcasts per step.
 
 __attribute__((target("avx512f,fma"), always_inline))
-static inline void avx512_tile(long kc, const float *a, long lda, int rowsLayout, const float *b, float *c,
-                               long ldc, float alpha, float beta) {
-    const long rs = rowsLayout ? lda : 1, step = rowsLayout ? 1 : 12;
-    const float *a0 = a, *a1 = a + rs, *a2 = a + 2 * rs, *a3 = a + 3 * rs, *a4 = a + 4 * rs, *a5 = a + 5 * rs;
-    const float *a6 = a + 6 * rs, *a7 = a + 7 * rs, *a8 = a + 8 * rs, *a9 = a + 9 * rs, *a10 = a + 10 * rs,
-                *a11 = a + 11 * rs;
+static inline void avx512_core(long kc, const float *const *ap, long step, const float *b, float *c, long ldc,
+                               float alpha, float beta) {
+    const float *a0 = ap[0], *a1 = ap[1], *a2 = ap[2], *a3 = ap[3], *a4 = ap[4], *a5 = ap[5];
+    const float *a6 = ap[6], *a7 = ap[7], *a8 = ap[8], *a9 = ap[9], *a10 = ap[10], *a11 = ap[11];
     __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps(), c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
     __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps(), c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
     __m512 c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps(), c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
@@ -173,12 +194,10 @@ static inline void avx512_tile(long kc, const float *a, long lda, int rowsLayout
 
 // AVX-512 kernel, 12 x 16, for products with at most 16 columns (the 12 x 32 tile would be half empty).
 __attribute__((target("avx512f,fma"), always_inline))
-static inline void avx512_tile16(long kc, const float *a, long lda, int rowsLayout, const float *b, float *c,
-                                 long ldc, float alpha, float beta) {
-    const long rs = rowsLayout ? lda : 1, step = rowsLayout ? 1 : 12;
-    const float *a0 = a, *a1 = a + rs, *a2 = a + 2 * rs, *a3 = a + 3 * rs, *a4 = a + 4 * rs, *a5 = a + 5 * rs;
-    const float *a6 = a + 6 * rs, *a7 = a + 7 * rs, *a8 = a + 8 * rs, *a9 = a + 9 * rs, *a10 = a + 10 * rs,
-                *a11 = a + 11 * rs;
+static inline void avx512_core16(long kc, const float *const *ap, long step, const float *b, float *c, long ldc,
+                                 float alpha, float beta) {
+    const float *a0 = ap[0], *a1 = ap[1], *a2 = ap[2], *a3 = ap[3], *a4 = ap[4], *a5 = ap[5];
+    const float *a6 = ap[6], *a7 = ap[7], *a8 = ap[8], *a9 = ap[9], *a10 = ap[10], *a11 = ap[11];
     __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps(), c3 = _mm512_setzero_ps();
     __m512 c4 = _mm512_setzero_ps(), c5 = _mm512_setzero_ps(), c6 = _mm512_setzero_ps(), c7 = _mm512_setzero_ps();
     __m512 c8 = _mm512_setzero_ps(), c9 = _mm512_setzero_ps(), cA = _mm512_setzero_ps(), cB = _mm512_setzero_ps();
@@ -210,37 +229,64 @@ static inline void avx512_tile16(long kc, const float *a, long lda, int rowsLayo
 #undef BN_STORE1
 }
 
+#define BN_COLS12(a) { a, a + 1, a + 2, a + 3, a + 4, a + 5, a + 6, a + 7, a + 8, a + 9, a + 10, a + 11 }
+#define BN_ROWS12(a, l) { a, a + l, a + 2 * l, a + 3 * l, a + 4 * l, a + 5 * l, a + 6 * l, a + 7 * l, a + 8 * l, \
+                          a + 9 * l, a + 10 * l, a + 11 * l }
+
 __attribute__((target("avx512f,fma")))
 static void kernel_avx512_16(long kc, const float *a, long lda, const float *b, float *c, long ldc, float alpha,
                              float beta) {
-    avx512_tile16(kc, a, lda, 0, b, c, ldc, alpha, beta);
+    (void)lda;
+    const float *ap[12] = BN_COLS12(a);
+    avx512_core16(kc, ap, 12, b, c, ldc, alpha, beta);
 }
 
 __attribute__((target("avx512f,fma")))
 static void kernel_avx512_16_rows(long kc, const float *a, long lda, const float *b, float *c, long ldc,
                                   float alpha, float beta) {
-    avx512_tile16(kc, a, lda, 1, b, c, ldc, alpha, beta);
+    const float *ap[12] = BN_ROWS12(a, lda);
+    avx512_core16(kc, ap, 1, b, c, ldc, alpha, beta);
+}
+
+__attribute__((target("avx512f,fma")))
+static void kernel_avx512_16_ptrs(long kc, const float *const *ap, const float *b, float *c, long ldc,
+                                  float alpha, float beta) {
+    avx512_core16(kc, ap, 1, b, c, ldc, alpha, beta);
 }
 
 __attribute__((target("avx512f,fma")))
 static void kernel_avx512(long kc, const float *a, long lda, const float *b, float *c, long ldc, float alpha,
                           float beta) {
-    avx512_tile(kc, a, lda, 0, b, c, ldc, alpha, beta);
+    (void)lda;
+    const float *ap[12] = BN_COLS12(a);
+    avx512_core(kc, ap, 12, b, c, ldc, alpha, beta);
 }
 
 __attribute__((target("avx512f,fma")))
 static void kernel_avx512_rows(long kc, const float *a, long lda, const float *b, float *c, long ldc,
                                float alpha, float beta) {
-    avx512_tile(kc, a, lda, 1, b, c, ldc, alpha, beta);
+    const float *ap[12] = BN_ROWS12(a, lda);
+    avx512_core(kc, ap, 1, b, c, ldc, alpha, beta);
+}
+
+__attribute__((target("avx512f,fma")))
+static void kernel_avx512_ptrs(long kc, const float *const *ap, const float *b, float *c, long ldc, float alpha,
+                               float beta) {
+    avx512_core(kc, ap, 1, b, c, ldc, alpha, beta);
 }
 #endif
 
 // ---------------------------------------------------------------------------------------------
 // Kernel selection.
 
+/// A micro-kernel whose mr rows of A are read straight from mr pointers (kc contiguous values each).
+typedef void (*bn_kernel_ptrs_fn)(long kc, const float *const *ap, const float *b, float *c, long ldc, float alpha,
+                                  float beta);
+
 typedef struct {
-    bn_kernel_fn cols;   // column-major A panels
-    bn_kernel_fn rows;   // row-major A panels
+    bn_kernel_fn cols;        // column-major A panels
+    bn_kernel_fn rows;        // row-major A panels
+    bn_kernel_ptrs_fn ptrs;   // rows anywhere in memory
     int mr, nr;
 } bn_kernel_info;
 
@@ -273,17 +319,20 @@ int bn_sgemm_set_kernel(int kernel) {
 
 /// The kernel family in use, narrowed to a 16-column tile when C has at most 16 columns.
 static bn_kernel_info kernel_info(long n) {
-    bn_kernel_info info = { kernel_portable, kernel_portable_rows, 6, 16 };
+    bn_kernel_info info = { kernel_portable, kernel_portable_rows, kernel_portable_ptrs, 6, 16 };
 #ifdef BN_X86
     switch (bn_sgemm_kernel()) {
     case BN_KERNEL_AVX2:
-        info.cols = kernel_avx2; info.rows = kernel_avx2_rows; info.mr = 6; info.nr = 16;
+        info.cols = kernel_avx2; info.rows = kernel_avx2_rows; info.ptrs = kernel_avx2_ptrs;
+        info.mr = 6; info.nr = 16;
         break;
     case BN_KERNEL_AVX512:
         if (n <= 16) {
-            info.cols = kernel_avx512_16; info.rows = kernel_avx512_16_rows; info.mr = 12; info.nr = 16;
+            info.cols = kernel_avx512_16; info.rows = kernel_avx512_16_rows; info.ptrs = kernel_avx512_16_ptrs;
+            info.mr = 12; info.nr = 16;
         } else {
-            info.cols = kernel_avx512; info.rows = kernel_avx512_rows; info.mr = 12; info.nr = 32;
+            info.cols = kernel_avx512; info.rows = kernel_avx512_rows; info.ptrs = kernel_avx512_ptrs;
+            info.mr = 12; info.nr = 32;
         }
         break;
     default: break;
