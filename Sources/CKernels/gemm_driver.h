@@ -285,9 +285,103 @@ static void macro_tile(bn_kernel_fn kernel, int mr, int nr, const REAL *apack, c
     }
 }
 
+
 /// Packed B up to this size is packed once for the whole depth, so each block of C stays in cache while
 /// every depth block is added into it (convolution shapes: small N and K, very large M).
 #define B_RESIDENT_BYTES (512 * 1024)
+
+/// Filter-row runs (fw · inChannels contiguous input values) at least this long are read in place.
+#define DIRECT_MIN_RUN 64
+
+static const REAL direct_zeros[KC];
+
+/// Whether a product can read its implicit im2col rows straight from the input (see gemm_im2col_direct).
+static int direct_eligible(const A_SOURCE *A, long n, long k, int nr) {
+    if (A->kind != BN_A_IM2COL) return 0;
+    const bn_conv_geom *g = A->geom;
+    const long ncr = (n + nr - 1) / nr * nr;
+    return g->dilation[2] == 1 && g->filter[2] * g->inChannels >= DIRECT_MIN_RUN && n <= NC
+        && (size_t)ncr * (size_t)k * sizeof(REAL) <= B_RESIDENT_BYTES;
+}
+
+/// Implicit im2col without packing A. Depth blocks follow the filter rows: within one, each output row's
+/// patch values are a contiguous run of the input, so the micro-kernel reads them in place through row
+/// pointers. A filter row above or below the input reads zeros; a row clipped at the left or right edge gets
+/// just that block packed. Each block of mr rows of C stays in cache while every depth block adds into it.
+static void gemm_im2col_direct(const A_SOURCE *A, long m0, long m1, long n, long k, REAL alpha, const REAL *b,
+                               long ldb, int transB, REAL beta, REAL *c, long ldc, bn_kernel_info K) {
+    const bn_conv_geom *g = A->geom;
+    const int mr = K.mr, nr = K.nr;
+    const long C = g->inChannels, D = g->in[0], H = g->in[1], W = g->in[2];
+    const long fh = g->filter[1], fw = g->filter[2];
+    const long run = fw * C, filterRows = g->filter[0] * fh;
+    const long pieces = (run + KC - 1) / KC;
+    const long kcb = (run + pieces - 1) / pieces;
+    const long ncr = (n + nr - 1) / nr * nr;
+    const size_t bsize = (size_t)ncr * (size_t)k;
+    REAL *bpack = scratch(bsize + (size_t)mr * (size_t)kcb + 16);
+    REAL *rowbuf = bpack + (bsize + 15) / 16 * 16;
+    for (long t = 0; t < filterRows; t++) {
+        for (long off = 0; off < run; off += kcb) {
+            long kc = run - off < kcb ? run - off : kcb;
+            long pc = t * run + off;
+            pack_b(b, ldb, transB, pc, kc, 0, n, nr, bpack + pc * ncr);
+        }
+    }
+    REAL edge[MR_MAX * NR_MAX] __attribute__((aligned(64)));
+    const REAL *ap[MR_MAX];
+    const REAL *xe[MR_MAX];
+    long z0[MR_MAX], y0[MR_MAX], x0[MR_MAX];
+    im2col_pos pos[MR_MAX];
+    im2col_pos cursor;
+    pos_from_row(g, m0, &cursor);
+    for (long i = m0; i < m1; i += mr) {
+        const long rows = m1 - i < mr ? m1 - i : mr;
+        for (long r = 0; r < rows; r++, pos_next(g, &cursor)) {
+            pos[r] = cursor;
+            z0[r] = cursor.oz * g->stride[0] - g->pad[0];
+            y0[r] = cursor.oy * g->stride[1] - g->pad[1];
+            x0[r] = cursor.ox * g->stride[2] - g->pad[2];
+            xe[r] = A->a + cursor.example * (D * H * W * C);
+        }
+        for (long t = 0; t < filterRows; t++) {
+            const long tz = t / fh, ty = t - tz * fh;
+            for (long off = 0; off < run; off += kcb) {
+                const long kc = run - off < kcb ? run - off : kcb;
+                const long pc = t * run + off;
+                for (long r = 0; r < mr; r++) {
+                    if (r >= rows) { ap[r] = direct_zeros; continue; }
+                    long iz = z0[r] + tz * g->dilation[0], iy = y0[r] + ty * g->dilation[1];
+                    if (iz < 0 || iz >= D || iy < 0 || iy >= H) { ap[r] = direct_zeros; continue; }
+                    if (x0[r] >= 0 && x0[r] + fw <= W) {
+                        ap[r] = xe[r] + ((iz * H + iy) * W + x0[r]) * C + off;
+                        continue;
+                    }
+                    REAL *dst = rowbuf + r * kcb;
+                    im2col_copy(g, A->a, &pos[r], pc, kc, dst);
+                    ap[r] = dst;
+                }
+                const REAL bt = pc == 0 ? beta : (REAL)1;
+                const REAL *bp = bpack + pc * ncr;
+                for (long jr = 0; jr < n; jr += nr) {
+                    const long cols = n - jr < nr ? n - jr : nr;
+                    REAL *cp = c + i * ldc + jr;
+                    if (rows == mr && cols == nr) {
+                        K.ptrs(kc, ap, bp + jr * kc, cp, ldc, alpha, bt);
+                    } else {
+                        K.ptrs(kc, ap, bp + jr * kc, edge, nr, alpha, (REAL)0);
+                        for (long r = 0; r < rows; r++) {
+                            REAL *cr = cp + r * ldc;
+                            const REAL *er = edge + r * nr;
+                            if (bt == (REAL)0) for (long j = 0; j < cols; j++) cr[j] = er[j];
+                            else for (long j = 0; j < cols; j++) cr[j] = er[j] + bt * cr[j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
 
 void GEMM_ROWS(const A_SOURCE *A, long m0, long m1, long n, long k, REAL alpha,
                    const REAL *b, long ldb, int transB, REAL beta, REAL *c, long ldc) {
@@ -295,6 +389,10 @@ void GEMM_ROWS(const A_SOURCE *A, long m0, long m1, long n, long k, REAL alpha,
     if (k <= 0 || alpha == 0.0f) { scale_rows(c, ldc, m0, m1, n, beta); return; }
     bn_kernel_info K = kernel_info(n);
     const int mr = K.mr, nr = K.nr;
+    if (direct_eligible(A, n, k, nr)) {
+        gemm_im2col_direct(A, m0, m1, n, k, alpha, b, ldb, transB, beta, c, ldc, K);
+        return;
+    }
     bn_kernel_fn kernel = a_rows_layout(A) ? K.rows : K.cols;
     // Equal depth blocks: 576 = 3 x 192 rather than 256 + 256 + 64.
     const long kblocks = (k + KC - 1) / KC;

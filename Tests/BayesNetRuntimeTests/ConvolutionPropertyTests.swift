@@ -151,6 +151,15 @@ import Testing
                      dilations: [1, 1], padding: .same, batch: 2),
             ConvCase(input: [3, 4, 4], inChannels: 70, outChannels: 5, filter: [3, 3, 2], strides: [1, 2, 1],
                      dilations: [1, 1, 2], padding: .same, batch: 1),
+            // Long filter rows (fw·in ≥ 64) read in place: strides, edges on every side, VALID, rank 3.
+            ConvCase(input: [7, 9], inChannels: 32, outChannels: 40, filter: [3, 3], strides: [2, 2],
+                     dilations: [1, 1], padding: .same, batch: 2),
+            ConvCase(input: [6, 7], inChannels: 64, outChannels: 17, filter: [2, 3], strides: [1, 2],
+                     dilations: [1, 1], padding: .valid, batch: 3),
+            ConvCase(input: [3, 4, 5], inChannels: 24, outChannels: 9, filter: [2, 2, 3], strides: [1, 1, 1],
+                     dilations: [2, 1, 1], padding: .same, batch: 2),
+            ConvCase(input: [9], inChannels: 90, outChannels: 70, filter: [4], strides: [1], dilations: [1],
+                     padding: .same, batch: 4),
         ]
     }()
 

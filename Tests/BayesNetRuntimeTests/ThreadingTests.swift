@@ -8,7 +8,7 @@ import Darwin
 
 @Suite(.serialized) struct ThreadingTests {
     static func convolutionResults(threads: Int) -> (y: [Float], dx: [Float], dk: [Float]) {
-        let g = ConvGeometry(inputSpatial: [12, 11], inChannels: 8, outChannels: 16, filter: [3, 3], strides: [1, 1],
+        let g = ConvGeometry(inputSpatial: [12, 11], inChannels: 24, outChannels: 16, filter: [3, 3], strides: [1, 1],
                              dilations: [1, 1], padding: .same)
         let batch = 6
         var rng = TestRandom(71)
