@@ -56,23 +56,24 @@ final class ThreadPool: @unchecked Sendable {
             return
         }
         defer { pthread_mutex_unlock(dispatch) }
-        withoutActuallyEscaping(body) { body in
-          withUnsafePointer(to: body) { body in
-            pthread_mutex_lock(mutex)
-            let helpers = min(active - 1, count - 1)
-            while spawned < helpers { spawnWorker(index: spawned); spawned += 1 }
-            job = body
-            taskCount = count
-            nextTask = 0
-            finished = 0
-            participants = helpers
-            generation &+= 1
-            pthread_cond_broadcast(workReady)
-            drainTasks(body)
-            while finished < taskCount { pthread_cond_wait(workDone, mutex) }
-            job = nil
-            pthread_mutex_unlock(mutex)
-          }
+        // Workers reach the closure through a pointer to it, valid until every task has finished.
+        withoutActuallyEscaping(body) { escapable in
+            withUnsafePointer(to: escapable) { body in
+                pthread_mutex_lock(mutex)
+                let helpers = min(active - 1, count - 1)
+                while spawned < helpers { spawnWorker(index: spawned); spawned += 1 }
+                job = body
+                taskCount = count
+                nextTask = 0
+                finished = 0
+                participants = helpers
+                generation &+= 1
+                pthread_cond_broadcast(workReady)
+                drainTasks(body)
+                while finished < taskCount { pthread_cond_wait(workDone, mutex) }
+                job = nil
+                pthread_mutex_unlock(mutex)
+            }
         }
     }
 
