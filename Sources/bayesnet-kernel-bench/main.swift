@@ -74,6 +74,19 @@ for kernel in options.kernels where kernel != .portable && options.sections.cont
     let perCore = (0..<3).map { _ in Runtime.peakFlops(kernel) }.max()! / 1e9
     print("Peak, \(kernel) FMA loop: \(format6(perCore)) GFLOP/s per core (x 2 cores = \(format6(2 * perCore)));"
           + " implied clock \(format6(perCore / Double(kernel == .avx512 ? 64 : 32))) GHz")
+    for t in options.threads where t > 1 {
+        // The same loop on t threads at once: the sum of their rates shows whether the cores share FMA units.
+        Runtime.threadCount = t
+        let rates = UnsafeMutablePointer<Double>.allocate(capacity: t)
+        defer { rates.deallocate() }
+        var together = 0.0
+        for _ in 0..<3 {
+            rates.initialize(repeating: 0, count: t)
+            Runtime.parallelFor(t) { task in rates[task] = Runtime.peakFlops(kernel, seconds: 0.2) }
+            together = max(together, (0..<t).reduce(0.0) { $0 + rates[$1] } / 1e9)
+        }
+        print("  \(t) threads at once: \(format6(together)) GFLOP/s together")
+    }
 }
 print("")
 
