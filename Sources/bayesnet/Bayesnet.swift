@@ -5,6 +5,6 @@ struct Bayesnet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bayesnet",
         abstract: "Bayesian neural networks declared in YAML, compiled and run natively.",
-        subcommands: []
+        subcommands: [RunCommand.self, PredictCommand.self, EvaluateCommand.self]
     )
 }
