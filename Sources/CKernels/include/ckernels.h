@@ -1,5 +1,55 @@
 #ifndef BAYESNET_CKERNELS_H
 #define BAYESNET_CKERNELS_H
+
 /// Returns 1 when the CPU and OS support AVX2 and FMA.
 int bn_cpu_has_avx2_fma(void);
+/// Returns 1 when the CPU and OS support AVX-512F.
+int bn_cpu_has_avx512f(void);
+/// Cores this process may run on (affinity mask), at least 1.
+int bn_cpu_active_cores(void);
+
+/// Micro-kernel families for the single-precision GEMM.
+enum {
+    BN_KERNEL_PORTABLE = 0,
+    BN_KERNEL_AVX2 = 1,
+    BN_KERNEL_AVX512 = 2
+};
+/// The kernel picked from the CPU's features at first use.
+int bn_sgemm_kernel(void);
+/// Overrides the kernel (benchmarks, tests); returns 0 when the CPU cannot run it.
+int bn_sgemm_set_kernel(int kernel);
+
+/// Spatial geometry of a convolution in rank-3 form (depth, height, width), channels-last.
+typedef struct {
+    long in[3], out[3], filter[3], stride[3], dilation[3], pad[3];
+    long inChannels;
+} bn_conv_geom;
+
+/// Where the rows of op(A) come from.
+enum {
+    /// A plain row-major matrix: op(A)[i][p] = a[i*lda + p], or a[p*lda + i] when transposed.
+    BN_A_MATRIX = 0,
+    /// The implicit im2col matrix of `x`: row i = (example, output position), column p = (tap, channel).
+    BN_A_IM2COL = 1,
+    /// Its transpose, restricted to im2col rows [row0, row0 + k): op(A)[i][p] = im2col[row0 + p][i].
+    BN_A_IM2COL_T = 2
+};
+
+typedef struct {
+    int kind;
+    int trans;
+    const float *a;
+    long lda;
+    const bn_conv_geom *geom;
+    long row0;
+} bn_a_source;
+
+/// Rows [m0, m1) of C = alpha * op(A) * op(B) + beta * C, single-threaded. op(B) is k x n.
+/// With beta == 0, C is not read.
+void bn_sgemm_rows(const bn_a_source *A, long m0, long m1, long n, long k, float alpha,
+                   const float *b, long ldb, int transB, float beta, float *c, long ldc);
+
+/// Writes im2col[row][col0 ..< col0+count] to dst[0], dst[stride], ...
+void bn_im2col_segment(const bn_conv_geom *g, const float *x, long row, long col0, long count,
+                       float *dst, long stride);
 #endif

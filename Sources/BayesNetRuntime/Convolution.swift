@@ -1,0 +1,306 @@
+import CKernels
+
+/// N-d convolution (rank 1...3) exactly as TensorFlow's `tf.nn.convolution`, channels-last, kernel layout
+/// `filter + [in, out]`. Every rank runs through the same code: the implicit im2col matrix
+/// (rows = example x output position, columns = tap x input channel) multiplied by the kernel
+/// viewed as a (taps·in) x out matrix.
+public enum Convolution {
+    /// y = conv(x, kernel) + bias; x is [batch] + inputSpatial + [in], y is [batch] + outputSpatial + [out].
+    @inlinable
+    public static func forward<S: TensorScalar>(x: UnsafePointer<S>, kernel: UnsafePointer<S>, bias: UnsafePointer<S>?,
+                                                y: UnsafeMutablePointer<S>, batch: Int, geometry: ConvGeometry) {
+        precondition(batch >= 0, "Convolution: negative batch")
+        if batch == 0 || geometry.outputPositions == 0 { return }
+        if S.self == Float.self {
+            ConvFloat.forward(x: x.float, kernel: kernel.float, bias: bias?.float, y: y.float, batch: batch, g: geometry)
+        } else {
+            ConvGeneric.forward(x: x, kernel: kernel, bias: bias, y: y, batch: batch, g: geometry)
+        }
+    }
+
+    /// dx (+)= d(sum(y * dy))/dx.
+    @inlinable
+    public static func backwardInput<S: TensorScalar>(dy: UnsafePointer<S>, kernel: UnsafePointer<S>,
+                                                      dx: UnsafeMutablePointer<S>, batch: Int, geometry: ConvGeometry,
+                                                      accumulate: Bool) {
+        precondition(batch >= 0, "Convolution: negative batch")
+        if batch == 0 { return }
+        if S.self == Float.self {
+            ConvFloat.backwardInput(dy: dy.float, kernel: kernel.float, dx: dx.float, batch: batch, g: geometry,
+                                    accumulate: accumulate)
+        } else {
+            ConvGeneric.backwardInput(dy: dy, kernel: kernel, dx: dx, batch: batch, g: geometry, accumulate: accumulate)
+        }
+    }
+
+    /// dkernel (+)= d(sum(y * dy))/dkernel.
+    @inlinable
+    public static func backwardKernel<S: TensorScalar>(x: UnsafePointer<S>, dy: UnsafePointer<S>,
+                                                       dkernel: UnsafeMutablePointer<S>, batch: Int,
+                                                       geometry: ConvGeometry, accumulate: Bool) {
+        precondition(batch >= 0, "Convolution: negative batch")
+        if S.self == Float.self {
+            ConvFloat.backwardKernel(x: x.float, dy: dy.float, dkernel: dkernel.float, batch: batch, g: geometry,
+                                     accumulate: accumulate)
+        } else {
+            ConvGeneric.backwardKernel(x: x, dy: dy, dkernel: dkernel, batch: batch, g: geometry, accumulate: accumulate)
+        }
+    }
+
+    /// dbias[c] (+)= sum over rows of dy[row, c]; rows = batch * output positions.
+    @inlinable
+    public static func backwardBias<S: TensorScalar>(dy: UnsafePointer<S>, dbias: UnsafeMutablePointer<S>,
+                                                     rows: Int, channels: Int, accumulate: Bool) {
+        precondition(rows >= 0 && channels >= 0, "Convolution: negative size")
+        if !accumulate { dbias.update(repeating: 0, count: channels) }
+        var r = 0
+        // Four rows at a time keeps four independent partial sums in flight per channel.
+        while r + 4 <= rows {
+            let d0 = dy + r * channels, d1 = d0 + channels, d2 = d1 + channels, d3 = d2 + channels
+            for c in 0..<channels { dbias[c] += (d0[c] + d1[c]) + (d2[c] + d3[c]) }
+            r += 4
+        }
+        while r < rows {
+            let d = dy + r * channels
+            for c in 0..<channels { dbias[c] += d[c] }
+            r += 1
+        }
+    }
+}
+
+extension UnsafePointer {
+    @usableFromInline @inline(__always)
+    var float: UnsafePointer<Float> { UnsafeRawPointer(self).assumingMemoryBound(to: Float.self) }
+}
+
+extension UnsafeMutablePointer {
+    @usableFromInline @inline(__always)
+    var float: UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(self).assumingMemoryBound(to: Float.self) }
+}
+
+/// The im2col matrix and its adjoint, element by element; generic so every scalar type can use them.
+@usableFromInline
+enum Im2col {
+    /// Writes row `row` of the im2col matrix (patchSize values) to dst.
+    @inlinable
+    static func row<S: TensorScalar>(_ g: ConvGeometry, x: UnsafePointer<S>, row: Int, dst: UnsafeMutablePointer<S>) {
+        let c = g.inChannels
+        let positions = g.outputPositions
+        let example = row / positions, pos = row % positions
+        let oz = pos / (g.out3[1] * g.out3[2]), rem = pos % (g.out3[1] * g.out3[2])
+        let oy = rem / g.out3[2], ox = rem % g.out3[2]
+        let z0 = oz * g.stride3[0] - g.pad3[0], y0 = oy * g.stride3[1] - g.pad3[1], x0 = ox * g.stride3[2] - g.pad3[2]
+        let xe = x + example * g.inputCount
+        var d = dst
+        for tz in 0..<g.filter3[0] {
+            let iz = z0 + tz * g.dilation3[0]
+            for ty in 0..<g.filter3[1] {
+                let iy = y0 + ty * g.dilation3[1]
+                for tx in 0..<g.filter3[2] {
+                    let ix = x0 + tx * g.dilation3[2]
+                    if iz >= 0 && iz < g.in3[0] && iy >= 0 && iy < g.in3[1] && ix >= 0 && ix < g.in3[2] {
+                        d.update(from: xe + ((iz * g.in3[1] + iy) * g.in3[2] + ix) * c, count: c)
+                    } else {
+                        d.update(repeating: 0, count: c)
+                    }
+                    d += c
+                }
+            }
+        }
+    }
+
+    /// Adds row `row` of an im2col-shaped gradient back onto the input it was gathered from.
+    @inlinable
+    static func scatterAdd<S: TensorScalar>(_ g: ConvGeometry, src: UnsafePointer<S>, row: Int,
+                                            dx: UnsafeMutablePointer<S>) {
+        let c = g.inChannels
+        let positions = g.outputPositions
+        let example = row / positions, pos = row % positions
+        let oz = pos / (g.out3[1] * g.out3[2]), rem = pos % (g.out3[1] * g.out3[2])
+        let oy = rem / g.out3[2], ox = rem % g.out3[2]
+        let z0 = oz * g.stride3[0] - g.pad3[0], y0 = oy * g.stride3[1] - g.pad3[1], x0 = ox * g.stride3[2] - g.pad3[2]
+        let xe = dx + example * g.inputCount
+        var s = src
+        for tz in 0..<g.filter3[0] {
+            let iz = z0 + tz * g.dilation3[0]
+            for ty in 0..<g.filter3[1] {
+                let iy = y0 + ty * g.dilation3[1]
+                for tx in 0..<g.filter3[2] {
+                    let ix = x0 + tx * g.dilation3[2]
+                    if iz >= 0 && iz < g.in3[0] && iy >= 0 && iy < g.in3[1] && ix >= 0 && ix < g.in3[2] {
+                        let d = xe + ((iz * g.in3[1] + iy) * g.in3[2] + ix) * c
+                        for i in 0..<c { d[i] += s[i] }
+                    }
+                    s += c
+                }
+            }
+        }
+    }
+}
+
+/// Any scalar type: explicit im2col in row chunks and the reference GEMM.
+@usableFromInline
+enum ConvGeneric {
+    @usableFromInline static let chunkRows = 32
+
+    @inlinable
+    static func forward<S: TensorScalar>(x: UnsafePointer<S>, kernel: UnsafePointer<S>, bias: UnsafePointer<S>?,
+                                         y: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry) {
+        let m = batch * g.outputPositions, kk = g.patchSize, n = g.outChannels
+        let parts = Runtime.partitions(m, grain: chunkRows)
+        Runtime.parallelFor(parts) { part in
+            let rows = sliceRange(m, part: part, of: parts)
+            let col = UnsafeMutablePointer<S>.allocate(capacity: chunkRows * kk)
+            defer { col.deallocate() }
+            var r0 = rows.lowerBound
+            while r0 < rows.upperBound {
+                let cnt = min(chunkRows, rows.upperBound - r0)
+                for r in 0..<cnt { Im2col.row(g, x: x, row: r0 + r, dst: col + r * kk) }
+                let yc = y + r0 * n
+                for r in 0..<cnt {
+                    if let bias { (yc + r * n).update(from: bias, count: n) } else { (yc + r * n).update(repeating: 0, count: n) }
+                }
+                Gemm.reference(transA: false, transB: false, rows: 0..<cnt, n: n, k: kk, alpha: 1, a: col, lda: kk,
+                               b: kernel, ldb: n, beta: 1, c: yc, ldc: n)
+                r0 += cnt
+            }
+        }
+    }
+
+    @inlinable
+    static func backwardInput<S: TensorScalar>(dy: UnsafePointer<S>, kernel: UnsafePointer<S>,
+                                               dx: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry,
+                                               accumulate: Bool) {
+        let kk = g.patchSize, n = g.outChannels, positions = g.outputPositions
+        let parts = Runtime.partitions(batch)
+        Runtime.parallelFor(parts) { part in
+            let examples = sliceRange(batch, part: part, of: parts)
+            if !accumulate {
+                (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
+            }
+            let col = UnsafeMutablePointer<S>.allocate(capacity: chunkRows * kk)
+            defer { col.deallocate() }
+            var r0 = examples.lowerBound * positions
+            let end = examples.upperBound * positions
+            while r0 < end {
+                let cnt = min(chunkRows, end - r0)
+                Gemm.reference(transA: false, transB: true, rows: 0..<cnt, n: kk, k: n, alpha: 1, a: dy + r0 * n,
+                               lda: n, b: kernel, ldb: n, beta: 0, c: col, ldc: kk)
+                for r in 0..<cnt { Im2col.scatterAdd(g, src: col + r * kk, row: r0 + r, dx: dx) }
+                r0 += cnt
+            }
+        }
+    }
+
+    @inlinable
+    static func backwardKernel<S: TensorScalar>(x: UnsafePointer<S>, dy: UnsafePointer<S>,
+                                                dkernel: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry,
+                                                accumulate: Bool) {
+        let m = batch * g.outputPositions, kk = g.patchSize, n = g.outChannels
+        let parts = Runtime.partitions(m, grain: 4 * chunkRows)
+        let partials = UnsafeMutablePointer<S>.allocate(capacity: max(0, parts - 1) * kk * n)
+        defer { partials.deallocate() }
+        Runtime.parallelFor(parts) { part in
+            let rows = sliceRange(m, part: part, of: parts)
+            let target = part == 0 ? dkernel : partials + (part - 1) * kk * n
+            if part != 0 || !accumulate { target.update(repeating: 0, count: kk * n) }
+            let col = UnsafeMutablePointer<S>.allocate(capacity: chunkRows * kk)
+            defer { col.deallocate() }
+            var r0 = rows.lowerBound
+            while r0 < rows.upperBound {
+                let cnt = min(chunkRows, rows.upperBound - r0)
+                for r in 0..<cnt { Im2col.row(g, x: x, row: r0 + r, dst: col + r * kk) }
+                Gemm.reference(transA: true, transB: false, rows: 0..<kk, n: n, k: cnt, alpha: 1, a: col, lda: kk,
+                               b: dy + r0 * n, ldb: n, beta: 1, c: target, ldc: n)
+                r0 += cnt
+            }
+        }
+        if m == 0 && !accumulate { dkernel.update(repeating: 0, count: kk * n) }
+        for p in 1..<max(1, parts) {
+            let src = partials + (p - 1) * kk * n
+            for i in 0..<(kk * n) { dkernel[i] += src[i] }
+        }
+    }
+}
+
+/// Single precision: implicit im2col packed straight into the C GEMM's panels.
+@usableFromInline
+enum ConvFloat {
+    static func cGeometry(_ g: ConvGeometry) -> bn_conv_geom {
+        func t(_ a: [Int]) -> (Int, Int, Int) { (a[0], a[1], a[2]) }
+        return bn_conv_geom(in: t(g.in3), out: t(g.out3), filter: t(g.filter3), stride: t(g.stride3),
+                            dilation: t(g.dilation3), pad: t(g.pad3), inChannels: g.inChannels)
+    }
+
+    @usableFromInline
+    static func forward(x: UnsafePointer<Float>, kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                        y: UnsafeMutablePointer<Float>, batch: Int, g: ConvGeometry) {
+        let m = batch * g.outputPositions, kk = g.patchSize, n = g.outChannels
+        var geom = cGeometry(g)
+        let parts = Runtime.partitions(m, grain: FloatKernels.minRowsPerTask)
+        withUnsafePointer(to: &geom) { gp in
+            var source = bn_a_source(kind: Int32(BN_A_IM2COL), trans: 0, a: x, lda: 0, geom: gp, row0: 0)
+            withUnsafePointer(to: &source) { src in
+                Runtime.parallelFor(parts) { part in
+                    let rows = sliceRange(m, part: part, of: parts)
+                    if let bias {
+                        for r in rows { (y + r * n).update(from: bias, count: n) }
+                    }
+                    bn_sgemm_rows(src, rows.lowerBound, rows.upperBound, n, kk, 1, kernel, n, 0,
+                                  bias == nil ? 0 : 1, y, n)
+                }
+            }
+        }
+    }
+
+    @usableFromInline
+    static func backwardInput(dy: UnsafePointer<Float>, kernel: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                              batch: Int, g: ConvGeometry, accumulate: Bool) {
+        let kk = g.patchSize, n = g.outChannels, positions = g.outputPositions
+        let chunk = 128
+        let parts = Runtime.partitions(batch)
+        Runtime.parallelFor(parts) { part in
+            let examples = sliceRange(batch, part: part, of: parts)
+            if !accumulate {
+                (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
+            }
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: chunk * kk)
+            defer { col.deallocate() }
+            var source = bn_a_source(kind: Int32(BN_A_MATRIX), trans: 0, a: dy, lda: n, geom: nil, row0: 0)
+            var r0 = examples.lowerBound * positions
+            let end = examples.upperBound * positions
+            while r0 < end {
+                let cnt = min(chunk, end - r0)
+                source.a = dy + r0 * n
+                bn_sgemm_rows(&source, 0, cnt, kk, n, 1, kernel, n, 1, 0, col, kk)
+                for r in 0..<cnt { Im2col.scatterAdd(g, src: UnsafePointer(col + r * kk), row: r0 + r, dx: dx) }
+                r0 += cnt
+            }
+        }
+    }
+
+    @usableFromInline
+    static func backwardKernel(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dkernel: UnsafeMutablePointer<Float>,
+                               batch: Int, g: ConvGeometry, accumulate: Bool) {
+        let m = batch * g.outputPositions, kk = g.patchSize, n = g.outChannels
+        var geom = cGeometry(g)
+        // Split the reduction over threads; each part sums into its own buffer, added in a fixed order.
+        let parts = Runtime.partitions(m, grain: 256)
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: max(0, parts - 1) * kk * n)
+        defer { partials.deallocate() }
+        withUnsafePointer(to: &geom) { gp in
+            Runtime.parallelFor(max(1, parts)) { part in
+                let rows = parts == 0 ? 0..<0 : sliceRange(m, part: part, of: parts)
+                let target = part == 0 ? dkernel : partials + (part - 1) * kk * n
+                var source = bn_a_source(kind: Int32(BN_A_IM2COL_T), trans: 0, a: x, lda: 0, geom: gp,
+                                         row0: rows.lowerBound)
+                bn_sgemm_rows(&source, 0, kk, n, rows.count, 1, dy + rows.lowerBound * n, n, 0,
+                              part == 0 && accumulate ? 1 : 0, target, n)
+            }
+        }
+        for p in 1..<max(1, parts) {
+            let src = partials + (p - 1) * kk * n
+            for i in 0..<(kk * n) { dkernel[i] += src[i] }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import CKernels
+
+/// Row-major general matrix multiply, C = alpha * op(A) * op(B) + beta * C.
+public enum Gemm {
+    /// op(A) is m x k, op(B) is k x n, C is m x n. With beta == 0, C is not read (NaNs in it are ignored).
+    @inlinable
+    public static func gemm<S: TensorScalar>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: S,
+                                             a: UnsafePointer<S>, lda: Int, b: UnsafePointer<S>, ldb: Int,
+                                             beta: S, c: UnsafeMutablePointer<S>, ldc: Int) {
+        precondition(m >= 0 && n >= 0 && k >= 0, "Gemm: negative size")
+        precondition(ldc >= max(1, n), "Gemm: ldc \(ldc) < n \(n)")
+        precondition(lda >= max(1, transA ? m : k) && ldb >= max(1, transB ? k : n), "Gemm: leading dimension too small")
+        if m == 0 || n == 0 { return }
+        if S.self == Float.self {
+            FloatKernels.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: unsafeBitCast(alpha, to: Float.self),
+                               a: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda: lda,
+                               b: UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), ldb: ldb,
+                               beta: unsafeBitCast(beta, to: Float.self), c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self),
+                               ldc: ldc)
+            return
+        }
+        let parts = Runtime.partitions(m, grain: max(1, 32768 / max(1, n * max(k, 1))))
+        Runtime.parallelFor(parts) { part in
+            let rows = sliceRange(m, part: part, of: parts)
+            reference(transA: transA, transB: transB, rows: rows, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                      b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        }
+    }
+
+    /// Straightforward loops, used for Double and as the oracle the fast paths are tested against.
+    @inlinable
+    static func reference<S: TensorScalar>(transA: Bool, transB: Bool, rows: Range<Int>, n: Int, k: Int, alpha: S,
+                                           a: UnsafePointer<S>, lda: Int, b: UnsafePointer<S>, ldb: Int,
+                                           beta: S, c: UnsafeMutablePointer<S>, ldc: Int) {
+        for i in rows {
+            let ci = c + i * ldc
+            if beta == 0 {
+                ci.update(repeating: 0, count: n)
+            } else if beta != 1 {
+                for j in 0..<n { ci[j] *= beta }
+            }
+            if k == 0 || alpha == 0 { continue }
+            if !transB {
+                for p in 0..<k {
+                    let s = alpha * (transA ? a[p * lda + i] : a[i * lda + p])
+                    let bp = b + p * ldb
+                    for j in 0..<n { ci[j] += s * bp[j] }
+                }
+            } else {
+                for j in 0..<n {
+                    let bj = b + j * ldb
+                    var acc: S = 0
+                    if transA {
+                        for p in 0..<k { acc += a[p * lda + i] * bj[p] }
+                    } else {
+                        let ai = a + i * lda
+                        for p in 0..<k { acc += ai[p] * bj[p] }
+                    }
+                    ci[j] += alpha * acc
+                }
+            }
+        }
+    }
+}

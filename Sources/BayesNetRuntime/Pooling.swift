@@ -1,0 +1,133 @@
+/// N-d max and average pooling (rank 1...3), channels-last, padded like TensorFlow's `tf.nn.pool`:
+/// padded positions never win a max and are not counted by an average.
+public enum Pooling {
+    @inlinable
+    public static func maxForward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int,
+                                                   geometry g: PoolGeometry) {
+        let c = g.channels
+        forEachWindow(batch: batch, g) { example, outPos, window in
+            let yo = y + (example * g.outputCount / c + outPos) * c
+            yo.update(repeating: -S.infinity, count: c)
+            let xe = x + example * g.inputCount
+            window { inPos in
+                let xi = xe + inPos * c
+                for ch in 0..<c where xi[ch] > yo[ch] || xi[ch].isNaN { yo[ch] = xi[ch] }
+            }
+        }
+    }
+
+    /// dx is overwritten: each output's gradient goes to the first input (in scan order) equal to its max.
+    @inlinable
+    public static func maxBackward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafePointer<S>, dy: UnsafePointer<S>,
+                                                    dx: UnsafeMutablePointer<S>, batch: Int, geometry g: PoolGeometry) {
+        let c = g.channels
+        let parts = Runtime.partitions(batch)
+        Runtime.parallelFor(parts) { part in
+            let examples = sliceRange(batch, part: part, of: parts)
+            (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
+            let found = UnsafeMutablePointer<Bool>.allocate(capacity: c)
+            defer { found.deallocate() }
+            for example in examples {
+                let xe = x + example * g.inputCount, dxe = dx + example * g.inputCount
+                let outPositions = g.outputCount / c
+                for outPos in 0..<outPositions {
+                    let o = (example * outPositions + outPos) * c
+                    found.update(repeating: false, count: c)
+                    visitWindow(g, outPos) { inPos in
+                        let xi = xe + inPos * c, di = dxe + inPos * c
+                        for ch in 0..<c where !found[ch] && xi[ch] == y[o + ch] {
+                            found[ch] = true
+                            di[ch] += dy[o + ch]
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Under SAME each output is divided by the number of real (unpadded) inputs in its window.
+    @inlinable
+    public static func averageForward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int,
+                                                       geometry g: PoolGeometry) {
+        let c = g.channels
+        forEachWindow(batch: batch, g) { example, outPos, window in
+            let yo = y + (example * g.outputCount / c + outPos) * c
+            yo.update(repeating: 0, count: c)
+            let xe = x + example * g.inputCount
+            var n = 0
+            window { inPos in
+                let xi = xe + inPos * c
+                for ch in 0..<c { yo[ch] += xi[ch] }
+                n += 1
+            }
+            let inv = 1 / S(max(n, 1))
+            for ch in 0..<c { yo[ch] *= inv }
+        }
+    }
+
+    /// dx is overwritten.
+    @inlinable
+    public static func averageBackward<S: TensorScalar>(dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, batch: Int,
+                                                        geometry g: PoolGeometry) {
+        let c = g.channels
+        let parts = Runtime.partitions(batch)
+        Runtime.parallelFor(parts) { part in
+            let examples = sliceRange(batch, part: part, of: parts)
+            (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
+            let outPositions = g.outputCount / c
+            for example in examples {
+                let dxe = dx + example * g.inputCount
+                for outPos in 0..<outPositions {
+                    let d = dy + (example * outPositions + outPos) * c
+                    let inv = 1 / S(max(windowSize(g, outPos), 1))
+                    visitWindow(g, outPos) { inPos in
+                        let di = dxe + inPos * c
+                        for ch in 0..<c { di[ch] += d[ch] * inv }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Calls `body(example, outputPosition, window)` for every output, split over threads by example;
+    /// `window(visit)` calls `visit(inputPosition)` for each real input under the window.
+    @inlinable
+    static func forEachWindow(batch: Int, _ g: PoolGeometry,
+                              _ body: (Int, Int, ((Int) -> Void) -> Void) -> Void) {
+        let outPositions = g.outputCount / g.channels
+        let parts = Runtime.partitions(batch)
+        Runtime.parallelFor(parts) { part in
+            for example in sliceRange(batch, part: part, of: parts) {
+                for outPos in 0..<outPositions {
+                    body(example, outPos) { visit in visitWindow(g, outPos, visit) }
+                }
+            }
+        }
+    }
+
+    @inlinable
+    static func windowBounds(_ g: PoolGeometry, _ outPos: Int) -> (lo: (Int, Int, Int), hi: (Int, Int, Int)) {
+        let oz = outPos / (g.out3[1] * g.out3[2]), rem = outPos % (g.out3[1] * g.out3[2])
+        let oy = rem / g.out3[2], ox = rem % g.out3[2]
+        let z0 = oz * g.stride3[0] - g.pad3[0], y0 = oy * g.stride3[1] - g.pad3[1], x0 = ox * g.stride3[2] - g.pad3[2]
+        return ((max(z0, 0), max(y0, 0), max(x0, 0)),
+                (min(z0 + g.window3[0], g.in3[0]), min(y0 + g.window3[1], g.in3[1]), min(x0 + g.window3[2], g.in3[2])))
+    }
+
+    @inlinable
+    static func windowSize(_ g: PoolGeometry, _ outPos: Int) -> Int {
+        let (lo, hi) = windowBounds(g, outPos)
+        return max(0, hi.0 - lo.0) * max(0, hi.1 - lo.1) * max(0, hi.2 - lo.2)
+    }
+
+    @inlinable
+    static func visitWindow(_ g: PoolGeometry, _ outPos: Int, _ visit: (Int) -> Void) {
+        let (lo, hi) = windowBounds(g, outPos)
+        if lo.0 >= hi.0 || lo.1 >= hi.1 || lo.2 >= hi.2 { return }
+        for iz in lo.0..<hi.0 {
+            for iy in lo.1..<hi.1 {
+                for ix in lo.2..<hi.2 { visit((iz * g.in3[1] + iy) * g.in3[2] + ix) }
+            }
+        }
+    }
+}

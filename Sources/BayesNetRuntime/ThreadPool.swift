@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#elseif canImport(Musl)
+import Musl
+#endif
+import CKernels
+
+/// A persistent pool of worker threads. Kernels split their work into a few coarse tasks; the calling
+/// thread takes part, so one thread means no hand-off at all. A call made while the pool is busy
+/// (nested, or from another thread) runs inline instead of waiting, so the pool never deadlocks.
+final class ThreadPool: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let dispatch: UnsafeMutablePointer<pthread_mutex_t>
+    private let workReady: UnsafeMutablePointer<pthread_cond_t>
+    private let workDone: UnsafeMutablePointer<pthread_cond_t>
+
+    // Guarded by `mutex`.
+    private var active: Int
+    private var spawned = 0
+    private var generation: UInt64 = 0
+    private var participants = 0
+    private var job: UnsafePointer<(Int) -> Void>?
+    private var taskCount = 0
+    private var nextTask = 0
+    private var finished = 0
+
+    init(threads: Int) {
+        mutex = .allocate(capacity: 1); pthread_mutex_init(mutex, nil)
+        dispatch = .allocate(capacity: 1); pthread_mutex_init(dispatch, nil)
+        workReady = .allocate(capacity: 1); pthread_cond_init(workReady, nil)
+        workDone = .allocate(capacity: 1); pthread_cond_init(workDone, nil)
+        active = max(1, threads)
+    }
+
+    var threadCount: Int {
+        get {
+            pthread_mutex_lock(mutex); defer { pthread_mutex_unlock(mutex) }
+            return active
+        }
+        set {
+            let n = max(1, newValue)
+            pthread_mutex_lock(dispatch); defer { pthread_mutex_unlock(dispatch) }
+            pthread_mutex_lock(mutex)
+            active = n
+            pthread_mutex_unlock(mutex)
+        }
+    }
+
+    /// Runs `body(0..<count)`, spread over the pool; returns when every task has finished.
+    func run(_ count: Int, _ body: (Int) -> Void) {
+        if count <= 0 { return }
+        if count == 1 || threadCount == 1 || pthread_mutex_trylock(dispatch) != 0 {
+            for t in 0..<count { body(t) }
+            return
+        }
+        defer { pthread_mutex_unlock(dispatch) }
+        withoutActuallyEscaping(body) { body in
+          withUnsafePointer(to: body) { body in
+            pthread_mutex_lock(mutex)
+            let helpers = min(active - 1, count - 1)
+            while spawned < helpers { spawnWorker(index: spawned); spawned += 1 }
+            job = body
+            taskCount = count
+            nextTask = 0
+            finished = 0
+            participants = helpers
+            generation &+= 1
+            pthread_cond_broadcast(workReady)
+            drainTasks(body)
+            while finished < taskCount { pthread_cond_wait(workDone, mutex) }
+            job = nil
+            pthread_mutex_unlock(mutex)
+          }
+        }
+    }
+
+    /// Called with `mutex` held; returns with it held.
+    private func drainTasks(_ body: UnsafePointer<(Int) -> Void>) {
+        while nextTask < taskCount {
+            let t = nextTask
+            nextTask += 1
+            pthread_mutex_unlock(mutex)
+            Self.invoke(body, t)
+            pthread_mutex_lock(mutex)
+            finished += 1
+        }
+        if finished == taskCount { pthread_cond_broadcast(workDone) }
+    }
+
+    /// Any copy of the closure made to call it is released before this returns, that is before the task
+    /// counts as finished, so the closure never outlives `run`.
+    @inline(never)
+    private static func invoke(_ body: UnsafePointer<(Int) -> Void>, _ task: Int) {
+        body.pointee(task)
+    }
+
+    private func workerLoop(index: Int) {
+        pthread_mutex_lock(mutex)
+        var seen = generation
+        while true {
+            while generation == seen { pthread_cond_wait(workReady, mutex) }
+            seen = generation
+            if index < participants, let body = job { drainTasks(body) }
+        }
+    }
+
+    private func spawnWorker(index: Int) {
+        let context = Unmanaged.passRetained(WorkerContext(pool: self, index: index)).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
+            context.pool.workerLoop(index: context.index)
+            return nil
+        }, context)
+        precondition(rc == 0, "ThreadPool: pthread_create failed (\(rc))")
+        pthread_detach(thread)
+    }
+
+    private final class WorkerContext {
+        let pool: ThreadPool
+        let index: Int
+        init(pool: ThreadPool, index: Int) { self.pool = pool; self.index = index }
+    }
+}
+
+extension Runtime {
+    static let pool = ThreadPool(threads: Int(bn_cpu_active_cores()))
+
+    /// Threads the kernels use. Defaults to the cores this process may run on; setting it is thread-safe
+    /// and takes effect from the next kernel call.
+    public static var threadCount: Int {
+        get { pool.threadCount }
+        set { pool.threadCount = newValue }
+    }
+
+    /// Runs `body(task)` for every task in `0..<count` on the runtime's threads and waits for all of them.
+    /// Tasks must write disjoint memory.
+    public static func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+        pool.run(count, body)
+    }
+
+    /// Splits `0..<total` into at most `threadCount` contiguous ranges of at least `grain` elements.
+    @usableFromInline
+    static func partitions(_ total: Int, grain: Int = 1) -> Int {
+        if total <= 0 { return 0 }
+        return max(1, min(threadCount, total / max(1, grain)))
+    }
+}
+
+/// The `part`-th of `parts` near-equal contiguous slices of `0..<total`.
+@inlinable
+func sliceRange(_ total: Int, part: Int, of parts: Int) -> Range<Int> {
+    let base = total / parts, extra = total % parts
+    let lo = part * base + min(part, extra)
+    return lo..<(lo + base + (part < extra ? 1 : 0))
+}

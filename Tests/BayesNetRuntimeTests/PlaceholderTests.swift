@@ -1,6 +1,0 @@
-import Testing
-@testable import BayesNetRuntime
-
-@Test func cpuFeatureProbeRuns() {
-    _ = Runtime.hasAVX2FMA
-}

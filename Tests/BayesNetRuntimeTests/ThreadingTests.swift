@@ -1,0 +1,66 @@
+import Testing
+@testable import BayesNetRuntime
+
+@Suite(.serialized) struct ThreadingTests {
+    static func convolutionResults(threads: Int) -> (y: [Float], dx: [Float], dk: [Float]) {
+        let g = ConvGeometry(inputSpatial: [12, 11], inChannels: 8, outChannels: 16, filter: [3, 3], strides: [1, 1],
+                             dilations: [1, 1], padding: .same)
+        let batch = 6
+        var rng = TestRandom(71)
+        let x: [Float] = rng.array(batch * g.inputCount), k: [Float] = rng.array(g.kernelCount)
+        let dy: [Float] = rng.array(batch * g.outputCount)
+        var y = [Float](repeating: 0, count: dy.count), dx = [Float](repeating: 0, count: x.count)
+        var dk = [Float](repeating: 0, count: k.count)
+        withThreads(threads) {
+            Convolution.forward(x: x, kernel: k, bias: nil, y: &y, batch: batch, geometry: g)
+            Convolution.backwardInput(dy: dy, kernel: k, dx: &dx, batch: batch, geometry: g, accumulate: false)
+            Convolution.backwardKernel(x: x, dy: dy, dkernel: &dk, batch: batch, geometry: g, accumulate: false)
+        }
+        return (y, dx, dk)
+    }
+
+    @Test func oneThreadMatchesTwo() {
+        let one = Self.convolutionResults(threads: 1), two = Self.convolutionResults(threads: 2)
+        #expect(maxError(one.y, two.y) < 1e-5)
+        #expect(maxError(one.dx, two.dx) < 1e-5)
+        #expect(maxError(one.dk, two.dk) < 1e-5)
+    }
+
+    @Test func threadCountIsSettableAndAtLeastOne() {
+        withThreads(3) { #expect(Runtime.threadCount == 3) }
+        withThreads(0) { #expect(Runtime.threadCount == 1) }
+    }
+
+    @Test func parallelForRunsEveryTaskOnce() {
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 100)
+        counts.initialize(repeating: 0, count: 100)
+        defer { counts.deallocate() }
+        withThreads(2) { Runtime.parallelFor(100) { counts[$0] += 1 } }
+        #expect((0..<100).allSatisfy { counts[$0] == 1 })
+    }
+
+    @Test func nestedParallelForRunsInline() {
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 16)
+        counts.initialize(repeating: 0, count: 16)
+        defer { counts.deallocate() }
+        withThreads(2) {
+            Runtime.parallelFor(4) { outer in
+                Runtime.parallelFor(4) { inner in counts[outer * 4 + inner] += 1 }
+            }
+        }
+        #expect((0..<16).allSatisfy { counts[$0] == 1 })
+    }
+
+    @Test func concurrentCallersGetTheSameResults() async {
+        let reference = Self.convolutionResults(threads: 2)
+        await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    let r = Self.convolutionResults(threads: 2)
+                    return maxError(r.y, reference.y) < 1e-5 && maxError(r.dk, reference.dk) < 1e-5
+                }
+            }
+            for await ok in group { #expect(ok) }
+        }
+    }
+}
