@@ -1,0 +1,51 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// In-place parameter updates on buffers the caller owns (parameters and optimizer state alike),
+/// with the same update rules as Keras so that hyperparameters carry over.
+public enum Optimizers {
+    /// One Adam step (Kingma & Ba, in Keras's form): with t the 1-based step number,
+    ///   m ← β₁m + (1 − β₁)g,  v ← β₂v + (1 − β₂)g²,
+    ///   α = lr · √(1 − β₂ᵗ) / (1 − β₁ᵗ),  θ ← θ − α · m / (√v + ε).
+    /// The bias correction is folded into α and ε is not bias-corrected, exactly as `keras.optimizers.Adam`.
+    /// `m` and `v` start at zero and must be kept between steps.
+    @inlinable
+    public static func adamStep<S: BinaryFloatingPoint>(
+        parameters: UnsafeMutablePointer<S>, gradients: UnsafePointer<S>,
+        m: UnsafeMutablePointer<S>, v: UnsafeMutablePointer<S>, count: Int, step t: Int,
+        learningRate: Double, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-7
+    ) {
+        precondition(t >= 1, "Adam steps are numbered from 1")
+        let alpha = S(learningRate * (1 - pow(beta2, Double(t))).squareRoot() / (1 - pow(beta1, Double(t))))
+        let oneMinusB1 = S(1 - beta1), oneMinusB2 = S(1 - beta2), eps = S(epsilon)
+        for i in 0..<max(count, 0) {
+            let g = gradients[i]
+            let mi = m[i] + (g - m[i]) * oneMinusB1
+            let vi = v[i] + (g * g - v[i]) * oneMinusB2
+            m[i] = mi
+            v[i] = vi
+            parameters[i] -= mi * alpha / (vi.squareRoot() + eps)
+        }
+    }
+
+    /// One step of SGD with (heavy-ball) momentum, in Keras's form:
+    ///   velocity ← momentum · velocity − lr · g,  θ ← θ + velocity.
+    /// With momentum 0 this is θ ← θ − lr · g; `velocity` starts at zero and must be kept between steps.
+    @inlinable
+    public static func sgdStep<S: BinaryFloatingPoint>(
+        parameters: UnsafeMutablePointer<S>, gradients: UnsafePointer<S>, velocity: UnsafeMutablePointer<S>,
+        count: Int, learningRate: Double, momentum: Double = 0
+    ) {
+        let lr = S(learningRate), mu = S(momentum)
+        for i in 0..<max(count, 0) {
+            let vel = mu * velocity[i] - lr * gradients[i]
+            velocity[i] = vel
+            parameters[i] += vel
+        }
+    }
+}

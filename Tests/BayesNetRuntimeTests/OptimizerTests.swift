@@ -1,0 +1,96 @@
+import Testing
+@testable import BayesNetRuntime
+
+private func adam<S: BinaryFloatingPoint>(
+    _ theta: inout [S], _ m: inout [S], _ v: inout [S], gradients: [S], step: Int,
+    learningRate: Double = 0.1, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-7
+) {
+    let n = theta.count
+    theta.withUnsafeMutableBufferPointer { p in
+        m.withUnsafeMutableBufferPointer { mp in
+            v.withUnsafeMutableBufferPointer { vp in
+                gradients.withUnsafeBufferPointer { g in
+                    Optimizers.adamStep(
+                        parameters: p.baseAddress!, gradients: g.baseAddress!, m: mp.baseAddress!,
+                        v: vp.baseAddress!, count: n, step: step, learningRate: learningRate,
+                        beta1: beta1, beta2: beta2, epsilon: epsilon)
+                }
+            }
+        }
+    }
+}
+
+private func sgd(_ theta: inout [Double], _ velocity: inout [Double], gradients: [Double], learningRate: Double, momentum: Double) {
+    let n = theta.count
+    theta.withUnsafeMutableBufferPointer { p in
+        velocity.withUnsafeMutableBufferPointer { vp in
+            gradients.withUnsafeBufferPointer { g in
+                Optimizers.sgdStep(parameters: p.baseAddress!, gradients: g.baseAddress!, velocity: vp.baseAddress!,
+                                   count: n, learningRate: learningRate, momentum: momentum)
+            }
+        }
+    }
+}
+
+@Suite struct AdamTests {
+    @Test func firstStepMatchesHandComputation() {
+        // t = 1, g = 0.5: m = 0.05, v = 0.00025, alpha = 0.1 * sqrt(1 - 0.999) / (1 - 0.9) = sqrt(0.001);
+        // theta = 1 - sqrt(0.001) * 0.05 / (sqrt(0.00025) + 1e-7) = 0.90000063245...
+        var theta = [1.0, -2.0], m = [0.0, 0.0], v = [0.0, 0.0]
+        adam(&theta, &m, &v, gradients: [0.5, -3.0], step: 1)
+        #expect(abs(m[0] - 0.05) < 1e-15 && abs(v[0] - 0.00025) < 1e-15)
+        #expect(abs(m[1] + 0.3) < 1e-15 && abs(v[1] - 0.009) < 1e-15)
+        #expect(abs(theta[0] - 0.900_000_632_451_532_1) < 1e-13)
+        #expect(abs(theta[1] - -1.900_000_105_409_144_2) < 1e-13)
+    }
+
+    @Test func secondStepMatchesHandComputation() {
+        // t = 2, g = -0.2 after 0.5: m = 0.9 * 0.05 + 0.1 * (-0.2) = 0.025, v = 0.999 * 0.00025 + 0.001 * 0.04 = 0.00028975,
+        // alpha = 0.1 * sqrt(1 - 0.999^2) / (1 - 0.81); theta = 0.9000006... - alpha * 0.025 / (sqrt(v) + 1e-7).
+        var theta = [1.0, -2.0], m = [0.0, 0.0], v = [0.0, 0.0]
+        adam(&theta, &m, &v, gradients: [0.5, -3.0], step: 1)
+        adam(&theta, &m, &v, gradients: [-0.2, 1.0], step: 2)
+        #expect(abs(m[0] - 0.025) < 1e-15 && abs(v[0] - 0.000_289_75) < 1e-15)
+        #expect(abs(theta[0] - 0.865_440_250_693_355_8) < 1e-13)
+        #expect(abs(theta[1] - -1.859_978_288_253_541) < 1e-13)
+    }
+
+    @Test func firstStepMovesByLearningRateWhateverTheGradientSize() {
+        var theta = [0.0, 0.0, 0.0], m = [0.0, 0.0, 0.0], v = [0.0, 0.0, 0.0]
+        adam(&theta, &m, &v, gradients: [1e-2, 10, -1e4], step: 1, learningRate: 0.01)
+        #expect(abs(theta[0] + 0.01) < 1e-5 && abs(theta[1] + 0.01) < 1e-8 && abs(theta[2] - 0.01) < 1e-8)
+    }
+
+    @Test func zeroGradientLeavesParametersInPlace() {
+        var theta: [Float] = [0.25, -4], m: [Float] = [0, 0], v: [Float] = [0, 0]
+        adam(&theta, &m, &v, gradients: [0, 0], step: 1)
+        #expect(theta == [0.25, -4])
+    }
+
+    @Test func floatStepAgreesWithDouble() {
+        var td = [1.0, -2.0], md = [0.0, 0.0], vd = [0.0, 0.0]
+        var tf: [Float] = [1, -2], mf: [Float] = [0, 0], vf: [Float] = [0, 0]
+        for (t, g) in [(1, [0.5, -3.0]), (2, [-0.2, 1.0]), (3, [0.7, 0.1])] {
+            adam(&td, &md, &vd, gradients: g, step: t)
+            adam(&tf, &mf, &vf, gradients: g.map(Float.init), step: t)
+        }
+        #expect(abs(Double(tf[0]) - td[0]) < 1e-6 && abs(Double(tf[1]) - td[1]) < 1e-6)
+    }
+}
+
+@Suite struct SGDTests {
+    @Test func withoutMomentumStepsAgainstTheGradient() {
+        var theta = [1.0, -1.0], vel = [0.0, 0.0]
+        sgd(&theta, &vel, gradients: [0.5, -2.0], learningRate: 0.1, momentum: 0)
+        #expect(abs(theta[0] - 0.95) < 1e-15 && abs(theta[1] + 0.8) < 1e-15)
+    }
+
+    @Test func momentumAccumulatesVelocity() {
+        // v1 = -0.1 * 0.5 = -0.05, theta1 = 0.95; v2 = 0.9 * -0.05 - 0.1 * 0.5 = -0.095, theta2 = 0.855.
+        var theta = [1.0], vel = [0.0]
+        sgd(&theta, &vel, gradients: [0.5], learningRate: 0.1, momentum: 0.9)
+        sgd(&theta, &vel, gradients: [0.5], learningRate: 0.1, momentum: 0.9)
+        #expect(abs(vel[0] + 0.095) < 1e-15)
+        #expect(abs(theta[0] - 0.855) < 1e-15)
+    }
+}
