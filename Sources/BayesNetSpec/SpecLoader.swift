@@ -1,1 +1,91 @@
-// Entry point of the spec library: implemented with the YAML layer, lowering and validation.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The spec library's entry point: reads a spec, parses its YAML, lowers it to the IR and validates it.
+public enum SpecLoader {
+    /// Largest spec file read (a spec is a few kilobytes; this keeps a wrong path from reading a disk image).
+    public static let maxFileBytes = 4 << 20
+
+    /// Reads, parses, lowers and validates. Never throws, never crashes: problems come back as diagnostics.
+    public static func load(path: String) -> SpecLoadResult {
+        switch readFile(path) {
+        case .success(let text): return load(text: text, path: path)
+        case .failure(let message):
+            let d = Diagnostic(message: message, location: SourceLocation(file: path, line: 1, column: 1))
+            return SpecLoadResult(spec: nil, diagnostics: [d], source: SpecSource(path: path, text: ""))
+        }
+    }
+
+    public static func load(text: String, path: String = "<string>") -> SpecLoadResult {
+        let source = SpecSource(path: path, text: text)
+        var diagnostics: [Diagnostic] = []
+        var spec: ModelSpec?
+        if let root = YAMLParser(file: path).parse(text, diagnostics: &diagnostics) {
+            var lowering = Lowering(source: source)
+            spec = lowering.lower(root)
+            diagnostics += lowering.r.diagnostics
+        }
+        diagnostics = ordered(diagnostics)
+        if diagnostics.contains(where: { $0.severity == .error }) { spec = nil }
+        return SpecLoadResult(spec: spec, diagnostics: diagnostics, source: source)
+    }
+
+    /// Unique diagnostics in source order (defaults shared by several layers report once).
+    static func ordered(_ ds: [Diagnostic]) -> [Diagnostic] {
+        var seen = Set<String>()
+        var out: [Diagnostic] = []
+        for d in ds where seen.insert("\(d.location)|\(d.message)").inserted { out.append(d) }
+        return out.enumerated().sorted {
+            let a = $0.element.location, b = $1.element.location
+            return (a.line, a.column, $0.offset) < (b.line, b.column, $1.offset)
+        }.map(\.element)
+    }
+
+    private enum ReadResult { case success(String), failure(String) }
+
+    private static func readFile(_ path: String) -> ReadResult {
+        guard let f = fopen(path, "rb") else {
+            return .failure("cannot read spec file: \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(f) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
+            if n == 0 { break }
+            bytes += chunk[0..<n]
+            if bytes.count > maxFileBytes {
+                return .failure("spec file is larger than \(maxFileBytes / (1 << 20)) MiB; a spec is a short YAML file")
+            }
+        }
+        if ferror(f) != 0 { return .failure("cannot read spec file: \(String(cString: strerror(errno)))") }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            var line = 1
+            for l in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
+                if String(validating: l, as: UTF8.self) == nil { break }
+                line += 1
+            }
+            return .failure("spec file is not valid UTF-8 (line \(line))")
+        }
+        return .success(text)
+    }
+}
+
+public struct SpecLoadResult: Sendable {
+    /// Non-nil iff there is no error-severity diagnostic.
+    public var spec: ModelSpec?
+    public var diagnostics: [Diagnostic]
+    /// For rendering diagnostics.
+    public var source: SpecSource
+
+    public init(spec: ModelSpec?, diagnostics: [Diagnostic], source: SpecSource) {
+        self.spec = spec
+        self.diagnostics = diagnostics
+        self.source = source
+    }
+
+    public var isValid: Bool { spec != nil }
+}

@@ -5,6 +5,7 @@ struct Bayesnet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bayesnet",
         abstract: "Bayesian neural networks declared in YAML, compiled and run natively.",
-        subcommands: [RunCommand.self, PredictCommand.self, EvaluateCommand.self]
+        subcommands: [ValidateCommand.self, InspectCommand.self, CompileCommand.self,
+                      RunCommand.self, PredictCommand.self, EvaluateCommand.self]
     )
 }

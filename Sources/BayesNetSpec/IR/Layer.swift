@@ -13,10 +13,12 @@ public struct Layer: Sendable, Equatable {
     /// Where each argument's value was written (after defaults and anchors: the value's own place),
     /// by canonical argument name (`filter_shape`, `strides`, ...).
     public var argumentLocations: [String: SourceLocation]
+    /// The layer's own `seed:` when the spec gives one; otherwise its random streams derive from the model seed.
+    public var seed: UInt64?
 
     public init(
         name: String, op: LayerOp, typeName: String, inputShape: [Int], outputShape: [Int],
-        location: SourceLocation, argumentLocations: [String: SourceLocation] = [:]
+        location: SourceLocation, argumentLocations: [String: SourceLocation] = [:], seed: UInt64? = nil
     ) {
         self.name = name
         self.op = op
@@ -25,6 +27,7 @@ public struct Layer: Sendable, Equatable {
         self.outputShape = outputShape
         self.location = location
         self.argumentLocations = argumentLocations
+        self.seed = seed
     }
 }
 

@@ -1,0 +1,431 @@
+/// Largest tensor (parameters of one layer, or one example's activations) the front-end lets through.
+let maxTensorBytes = 8 << 30
+
+extension Lowering {
+    /// A layer list item split into its type and arguments.
+    struct LayerItem {
+        var node: YAMLNode
+        var typeNode: YAMLNode
+        var typeName: String
+        var type: LayerType
+        var arguments: [String: Field]
+    }
+
+    /// Reads `- Type` or `- Type: {arguments}`; nil after reporting when the item is malformed.
+    mutating func layerItem(_ node: YAMLNode) -> LayerItem? {
+        var typeNode = node
+        var argsNode: YAMLNode?
+        switch node.value {
+        case .scalar:
+            guard !node.isNull else {
+                r.error("empty layer; write a layer type such as `Flatten` or `Conv2DFlipout: {filters: 8, kernel_size: 3}`", at: node)
+                return nil
+            }
+        case .mapping(let pairs):
+            guard pairs.count == 1 else {
+                let first = pairs.first?.key.scalar ?? ""
+                r.error("a layer is a one-key mapping `Type: {arguments}`, but this item has \(pairs.count) keys", at: node,
+                        help: pairs.count > 1 && LayerCatalog.types[first] != nil ? "indent the arguments under `\(first):`" : nil)
+                return nil
+            }
+            typeNode = pairs[0].key
+            argsNode = pairs[0].value
+        case .sequence:
+            r.error("a layer is a type name or a one-key mapping `Type: {arguments}`, found a list", at: node)
+            return nil
+        }
+        let typeName = typeNode.scalar ?? ""
+        guard let type = LayerCatalog.types[typeName] else {
+            r.error("unknown layer type `\(typeName)`", at: typeNode, help: Suggestions.help(for: typeName, among: LayerCatalog.allNames))
+            return nil
+        }
+        var arguments: [String: Field] = [:]
+        if let argsNode, !argsNode.isNull {
+            guard argsNode.pairs != nil else {
+                r.error("the arguments of `\(typeName)` must be a mapping such as `{name: x}`, found \(argsNode.kindDescription)", at: argsNode)
+                return nil
+            }
+            arguments = r.fields(of: argsNode, context: "the arguments of `\(typeName)`", names: LayerCatalog.arguments(for: type.family)) {
+                LayerCatalog.misplaced($0, in: typeName, family: type.family)
+            }
+        }
+        return LayerItem(node: node, typeNode: typeNode, typeName: typeName, type: type, arguments: arguments)
+    }
+
+    /// Lowers one layer given its input shape (nil when unknown after an earlier error); returns the layer
+    /// (nil after an error) and the output shape (nil when it cannot be inferred).
+    mutating func lowerLayer(_ item: LayerItem, index: Int, input: [Int]?, defaults: [String: Field]) -> (Layer?, [Int]?) {
+        var args = defaults
+        if item.type.fixedRank != nil { args["rank"] = nil }
+        for (k, v) in item.arguments { args[k] = v }
+        let errorsBefore = r.diagnostics.count
+        var locations: [String: SourceLocation] = [:]
+        for (k, f) in args { locations[k] = f.value.location }
+
+        var seed: UInt64?
+        if let f = args["seed"] { seed = readSeed(f) }
+        if let f = args["dtype"], let d = r.choice(f.value, name: f.written, what: "dtype", options: DType.allCases.map { ($0.rawValue, $0) }), d != dtype {
+            r.error("`dtype: \(d.rawValue)` differs from the spec's `dtype: \(dtype.rawValue)`; all layers use one dtype", at: f.value)
+        }
+
+        var op: LayerOp?
+        var output: [Int]?
+        switch item.type.family {
+        case .convolution(let estimator):
+            (op, output) = convolution(item, args: args, estimator: estimator, input: input)
+        case .affine(let estimator):
+            (op, output) = affine(item, args: args, estimator: estimator, input: input)
+        case .pool(let kind):
+            (op, output) = pool(item, args: args, kind: kind, input: input)
+        case .flatten:
+            if let input {
+                if let n = checkedProduct(input) { output = [n]; op = .flatten } else { tooLarge(item, what: "its output", count: nil) }
+            }
+        }
+        if let output, let n = checkedProduct(output), n.multipliedReportingOverflow(by: dtype.size).partialValue > maxTensorBytes || n > maxTensorBytes {
+            tooLarge(item, what: "one example's output \(shapeText(output))", count: n)
+            return (nil, nil)
+        }
+        guard let op, let input, let output, r.diagnostics.count == errorsBefore else { return (nil, output) }
+        var name = defaultName(for: item.type.family, index: index)
+        if let f = args["name"], let s = r.string(f) { name = s }
+        let layer = Layer(name: name, op: op, typeName: item.typeName, inputShape: input, outputShape: output,
+                          location: item.node.location, argumentLocations: locations, seed: seed)
+        return (layer, output)
+    }
+
+    func defaultName(for family: LayerFamily, index: Int) -> String {
+        switch family {
+        case .convolution: return "conv_\(index)"
+        case .affine: return "affine_\(index)"
+        case .pool(.max): return "max_pool_\(index)"
+        case .pool(.average): return "avg_pool_\(index)"
+        case .flatten: return "flatten_\(index)"
+        }
+    }
+
+    mutating func tooLarge(_ item: LayerItem, what: String, count: Int?) {
+        let figure = count.map { " (\($0) values, \(Self.bytesText(Double($0) * Double(dtype.size))) as \(dtype.rawValue))" } ?? " (more values than a 64-bit count holds)"
+        r.error("`\(item.typeName)` is too large: \(what) would need\(figure), more than the \(Self.bytesText(Double(maxTensorBytes))) one tensor may use", at: item.typeNode)
+    }
+
+    static func bytesText(_ b: Double) -> String {
+        let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+        var v = b, i = 0
+        while v >= 1024, i < units.count - 1 { v /= 1024; i += 1 }
+        return i == 0 ? "\(Int(v)) bytes" : String(format1: v) + " " + units[i]
+    }
+
+    mutating func readSeed(_ f: Field) -> UInt64? {
+        guard case .scalar(let s, true) = f.value.value, !f.value.isNull, Reader.isInteger(s) else {
+            _ = r.int(f)
+            return nil
+        }
+        if s.hasPrefix("-") {
+            r.error("`\(f.written)` must not be negative, found \(s)", at: f.value)
+            return nil
+        }
+        guard let v = UInt64(s.hasPrefix("+") ? String(s.dropFirst()) : s) else {
+            r.error("`\(f.written)` is too large: \(s) (the largest seed is \(UInt64.max))", at: f.value)
+            return nil
+        }
+        return v
+    }
+
+    mutating func activation(_ args: [String: Field]) -> Activation {
+        guard let f = args["activation_fn"] else { return .linear }
+        return r.choice(f.value, name: f.written, what: "activation", options: Activation.allCases.map { ($0.rawValue, $0) }) ?? .linear
+    }
+
+    mutating func initializer(_ f: Field?, default d: Initializer) -> Initializer {
+        guard let f else { return d }
+        guard let c = r.namedChoice(f.value, name: f.written) else { return d }
+        let names = ["glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "zeros", "random_normal"]
+        switch c.name {
+        case "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "zeros":
+            if let a = c.arguments { r.error("initializer `\(c.name)` takes no arguments", at: a) }
+            return ["glorot_uniform": .glorotUniform, "glorot_normal": .glorotNormal, "he_uniform": .heUniform,
+                    "he_normal": .heNormal, "zeros": .zeros][c.name]!
+        case "random_normal":
+            var stddev = 0.05
+            if let a = c.arguments {
+                let fs = r.fields(of: a, context: "`random_normal`", names: [ArgumentName("stddev")])
+                if let s = fs["stddev"] { stddev = r.positiveDouble(s) ?? stddev }
+            }
+            return .randomNormal(stddev: stddev)
+        default:
+            r.error("unknown initializer `\(c.name)`; expected \(Reader.list(names))", at: c.nameNode,
+                    help: Suggestions.help(for: c.name, among: names))
+            return d
+        }
+    }
+
+    mutating func variational(_ args: [String: Field], estimator: Estimator) -> Variational? {
+        guard estimator != .deterministic else { return nil }
+        var v = Variational()
+        if let f = args["posterior"], let c = r.namedChoice(f.value, name: f.written) {
+            if c.name == "normal_diag" {
+                var scale = 1e-3
+                if let a = c.arguments {
+                    let fs = r.fields(of: a, context: "`normal_diag`", names: [ArgumentName("initial_scale")])
+                    if let s = fs["initial_scale"] { scale = r.positiveDouble(s) ?? scale }
+                }
+                v.posterior = .normalDiag(initialScale: scale)
+            } else {
+                r.error("unknown posterior `\(c.name)`; expected `normal_diag`", at: c.nameNode, help: Suggestions.help(for: c.name, among: ["normal_diag"]))
+            }
+        }
+        if let f = args["prior"], let c = r.namedChoice(f.value, name: f.written) {
+            switch c.name {
+            case "spike_and_slab":
+                if let a = c.arguments { r.error("prior `spike_and_slab` takes no arguments; use `scale_mixture: {pi, scale1, scale2}` to change them", at: a) }
+                v.prior = .spikeAndSlab
+            case "normal":
+                var loc = 0.0, scale = 1.0
+                if let a = c.arguments {
+                    let fs = r.fields(of: a, context: "`normal`", names: [ArgumentName("loc"), ArgumentName("scale")])
+                    if let x = fs["loc"] { loc = r.double(x) ?? loc }
+                    if let x = fs["scale"] { scale = r.positiveDouble(x) ?? scale }
+                }
+                v.prior = .normal(loc: loc, scale: scale)
+            case "scale_mixture":
+                var pi = 0.5, s1 = 1.0, s2 = 2000.0
+                if let a = c.arguments {
+                    let fs = r.fields(of: a, context: "`scale_mixture`", names: [ArgumentName("pi"), ArgumentName("scale1"), ArgumentName("scale2")])
+                    if let x = fs["pi"], let p = r.double(x) {
+                        if p < 0 || p > 1 { r.error("`pi` must be between 0 and 1, found \(x.value.scalar ?? "")", at: x.value) } else { pi = p }
+                    }
+                    if let x = fs["scale1"] { s1 = r.positiveDouble(x) ?? s1 }
+                    if let x = fs["scale2"] { s2 = r.positiveDouble(x) ?? s2 }
+                }
+                v.prior = .scaleMixture(pi: pi, scale1: s1, scale2: s2)
+            default:
+                let names = ["spike_and_slab", "normal", "scale_mixture"]
+                r.error("unknown prior `\(c.name)`; expected \(Reader.list(names))", at: c.nameNode, help: Suggestions.help(for: c.name, among: names))
+            }
+        }
+        if let f = args["posterior_value"] {
+            v.posteriorValue = r.choice(f.value, name: f.written, what: "posterior value", options: [("sample", PosteriorValue.sample), ("mean", .mean)]) ?? .sample
+        }
+        if let f = args["penalty_weight"] { v.penaltyWeight = penaltyWeight(f) ?? .auto }
+        if let f = args["signs"] {
+            v.signs = r.choice(f.value, name: f.written, what: "sign sharing", options: [("per_channel", SignSharing.perChannel), ("per_element", .perElement)]) ?? .perChannel
+        }
+        return v
+    }
+
+    mutating func penaltyWeight(_ f: Field) -> PenaltyWeight? {
+        let node = f.value
+        guard case .scalar(let s, true) = node.value, !node.isNull else {
+            r.error("`\(f.written)` must be `auto`, a number or a fraction such as `1/60000`, found \(node.kindDescription)", at: node)
+            return nil
+        }
+        if s == "auto" { return .auto }
+        var value: Double?
+        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
+        if parts.count == 2, Reader.isNumber(String(parts[0])), Reader.isNumber(String(parts[1])),
+           let a = Double(parts[0].hasPrefix("+") ? String(parts[0].dropFirst()) : String(parts[0])),
+           let b = Double(parts[1].hasPrefix("+") ? String(parts[1].dropFirst()) : String(parts[1])) {
+            guard b != 0 else {
+                r.error("`\(f.written)` divides by zero: \(s)", at: node)
+                return nil
+            }
+            value = a / b
+        } else if Reader.isNumber(s) {
+            value = Double(s.hasPrefix("+") ? String(s.dropFirst()) : s)
+        }
+        guard let w = value, w.isFinite else {
+            r.error("`\(f.written)` must be `auto`, a number or a fraction such as `1/60000`, found `\(s)`", at: node)
+            return nil
+        }
+        guard w >= 0 else {
+            r.error("`\(f.written)` must not be negative, found \(s)", at: node)
+            return nil
+        }
+        return .value(w)
+    }
+
+    mutating func padding(_ f: Field?) -> Padding? {
+        guard let f else { return .valid }
+        if let s = f.value.scalar, s.lowercased() == "causal" {
+            r.error("`CAUSAL` padding is not supported; use `VALID` or `SAME`", at: f.value,
+                    help: "pad the sequence yourself, or use `SAME` for an output as long as the input")
+            return nil
+        }
+        return r.choice(f.value, name: f.written, what: "padding", options: [("SAME", Padding.same), ("VALID", .valid)], caseInsensitive: true)
+    }
+
+    /// A per-dimension argument expanded to `rank` entries; a list must have 1 or `rank` entries.
+    mutating func perDimension(_ f: Field?, rank: Int?, default d: Int, what: String) -> [Int]? {
+        guard let f else { return rank.map { [Int](repeating: d, count: $0) } }
+        guard let values = r.intList(f) else { return nil }
+        guard let rank else { return nil }
+        if values.count == 1 { return [Int](repeating: values[0], count: rank) }
+        guard values.count == rank else {
+            r.error("`\(f.written)` has \(values.count) entries; a rank-\(rank) \(what) takes 1 or \(rank)", at: f.value)
+            return nil
+        }
+        return values
+    }
+
+    mutating func convolution(_ item: LayerItem, args: [String: Field], estimator: Estimator, input: [Int]?) -> (LayerOp?, [Int]?) {
+        var rank: Int? = item.type.fixedRank ?? 2
+        if let f = item.type.fixedRank == nil ? args["rank"] : item.arguments["rank"], let v = r.int(f) {
+            if !(1...3).contains(v) {
+                r.error("`rank` must be 1, 2 or 3, found \(v)", at: f.value)
+                rank = nil
+            } else if let fixed = item.type.fixedRank, fixed != v {
+                r.error("`rank: \(v)` contradicts `\(item.typeName)`, which is rank \(fixed)", at: f.value)
+                rank = nil
+            } else {
+                rank = v
+            }
+        } else if item.type.fixedRank == nil, args["rank"] != nil {
+            rank = nil
+        }
+        let outputSize = required(item, args, "output_size", alias: "filters").flatMap { r.positive($0) }
+        let filterField = required(item, args, "filter_shape", alias: "kernel_size")
+        let filter = filterField.flatMap { perDimension($0, rank: rank, default: 1, what: "convolution") }
+        let strides = perDimension(args["strides"], rank: rank, default: 1, what: "convolution")
+        let dilations = perDimension(args["dilations"], rank: rank, default: 1, what: "convolution")
+        if let strides, let dilations, strides.contains(where: { $0 > 1 }), dilations.contains(where: { $0 > 1 }), let f = args["dilations"] {
+            r.error("`\(f.written)` greater than 1 together with strides greater than 1 is not supported", at: f.value,
+                    help: "use `strides: 1` with dilations, or `dilations: 1` with strides")
+        }
+        let pad = padding(args["padding"])
+        let act = activation(args)
+        let kInit = initializer(args["kernel_initializer"], default: .glorotUniform)
+        let bInit = initializer(args["bias_initializer"], default: .zeros)
+        let vari = variational(args, estimator: estimator)
+        let inputSizeField = args["input_size"]
+        let declaredInput = inputSizeField.flatMap { r.positive($0) }
+
+        guard let rank, let input else { return (nil, nil) }
+        guard input.count == rank + 1 else {
+            r.error("`\(item.typeName)` is a rank-\(rank) convolution and needs an input of \(rank) spatial dimension\(rank == 1 ? "" : "s") and channels, but its input has shape \(shapeText(input))",
+                    at: item.typeNode, help: input.count == 1 ? "a flat input suits an affine layer" : nil)
+            return (nil, nil)
+        }
+        let channels = input[rank]
+        if let declaredInput, declaredInput != channels, let f = inputSizeField {
+            r.error("`input_size: \(declaredInput)` does not match the input's \(channels) channels", at: f.value)
+            return (nil, nil)
+        }
+        guard let outputSize, let filter, let strides, let dilations, let pad else { return (nil, nil) }
+        var spatial: [Int] = []
+        for d in 0..<rank {
+            let effective = (filter[d] - 1).multipliedReportingOverflow(by: dilations[d])
+            guard !effective.overflow else { return (nil, nil) }
+            let span = effective.partialValue + 1
+            if pad == .valid && input[d] < span {
+                r.error("VALID convolution output would be empty along spatial dimension \(d + 1): the input's \(input[d]) is \(span - input[d]) smaller than the \(dilations[d] > 1 ? "dilated " : "")filter's \(span)",
+                        at: item.typeNode, help: "use `padding: SAME`, a smaller filter, or a larger input")
+                return (nil, nil)
+            }
+            spatial.append(pad == .same ? (input[d] + strides[d] - 1) / strides[d] : (input[d] - span) / strides[d] + 1)
+        }
+        let conv = Convolution(rank: rank, inputSize: channels, outputSize: outputSize, filterShape: filter, strides: strides,
+                               dilations: dilations, padding: pad, estimator: estimator, activation: act,
+                               kernelInitializer: kInit, biasInitializer: bInit, variational: vari)
+        guard let k = checkedProduct(conv.kernelShape), parameterBytesOK(k + outputSize, variational: vari != nil) else {
+            tooLarge(item, what: "its kernel \(shapeText(conv.kernelShape))", count: checkedProduct(conv.kernelShape).map { ($0 + outputSize) * (vari != nil ? 2 : 1) })
+            return (nil, nil)
+        }
+        return (.convolution(conv), spatial + [outputSize])
+    }
+
+    mutating func affine(_ item: LayerItem, args: [String: Field], estimator: Estimator, input: [Int]?) -> (LayerOp?, [Int]?) {
+        let outputSize = required(item, args, "output_size", alias: "units").flatMap { r.positive($0) }
+        let act = activation(args)
+        let kInit = initializer(args["kernel_initializer"], default: .glorotUniform)
+        let bInit = initializer(args["bias_initializer"], default: .zeros)
+        let vari = variational(args, estimator: estimator)
+        let inputSizeField = args["input_size"]
+        let declaredInput = inputSizeField.flatMap { r.positive($0) }
+        guard let input else { return (nil, nil) }
+        guard input.count == 1 else {
+            r.error("`\(item.typeName)` needs a flat input, but its input has shape \(shapeText(input))", at: item.typeNode,
+                    help: "insert `- Flatten` before this layer")
+            return (nil, nil)
+        }
+        if let declaredInput, declaredInput != input[0], let f = inputSizeField {
+            r.error("`input_size: \(declaredInput)` does not match the input's \(input[0]) features", at: f.value)
+            return (nil, nil)
+        }
+        guard let outputSize else { return (nil, nil) }
+        let a = Affine(inputSize: input[0], outputSize: outputSize, estimator: estimator, activation: act,
+                       kernelInitializer: kInit, biasInitializer: bInit, variational: vari)
+        guard let k = checkedProduct(a.kernelShape), parameterBytesOK(k + outputSize, variational: vari != nil) else {
+            tooLarge(item, what: "its kernel \(shapeText(a.kernelShape))", count: checkedProduct(a.kernelShape).map { ($0 + outputSize) * (vari != nil ? 2 : 1) })
+            return (nil, nil)
+        }
+        return (.affine(a), [outputSize])
+    }
+
+    mutating func pool(_ item: LayerItem, args: [String: Field], kind: Pool.Kind, input: [Int]?) -> (LayerOp?, [Int]?) {
+        let rank = input.map { $0.count - 1 }
+        let validRank = rank.map { $0 >= 1 && $0 <= 3 } ?? false
+        let size = perDimension(args["pool_size"], rank: validRank ? rank : nil, default: 2, what: "pooling")
+        var strides = perDimension(args["strides"], rank: validRank ? rank : nil, default: 1, what: "pooling")
+        if args["strides"] == nil { strides = size }
+        let pad = padding(args["padding"])
+        guard let input, let rank else { return (nil, nil) }
+        if let fixed = item.type.fixedRank, fixed != rank {
+            r.error("`\(item.typeName)` pools \(fixed) spatial dimension\(fixed == 1 ? "" : "s"), but its input has shape \(shapeText(input))", at: item.typeNode,
+                    help: rank >= 1 && rank <= 3 ? "use `\(kind == .max ? "MaxPool" : "AvgPool")`, which takes its rank from the input" : nil)
+            return (nil, nil)
+        }
+        guard validRank else {
+            r.error("`\(item.typeName)` needs an input of 1 to 3 spatial dimensions and channels, but its input has shape \(shapeText(input))", at: item.typeNode)
+            return (nil, nil)
+        }
+        guard let size, let strides, let pad else { return (nil, nil) }
+        var spatial: [Int] = []
+        for d in 0..<rank {
+            if pad == .valid && input[d] < size[d] {
+                r.error("VALID pooling output would be empty along spatial dimension \(d + 1): the input's \(input[d]) is \(size[d] - input[d]) smaller than the window's \(size[d])",
+                        at: item.typeNode, help: "use `padding: SAME` or a smaller `pool_size`")
+                return (nil, nil)
+            }
+            spatial.append(pad == .same ? (input[d] + strides[d] - 1) / strides[d] : (input[d] - size[d]) / strides[d] + 1)
+        }
+        return (.pool(Pool(kind: kind, rank: rank, poolSize: size, strides: strides, padding: pad)), spatial + [input[rank]])
+    }
+
+    mutating func required(_ item: LayerItem, _ args: [String: Field], _ name: String, alias: String) -> Field? {
+        if let f = args[name] { return f }
+        r.error("`\(item.typeName)` needs `\(name)` (Keras: `\(alias)`)", at: item.typeNode)
+        return nil
+    }
+
+    func parameterBytesOK(_ count: Int, variational: Bool) -> Bool {
+        let n = count.multipliedReportingOverflow(by: (variational ? 2 : 1) * dtype.size)
+        return !n.overflow && n.partialValue <= maxTensorBytes
+    }
+}
+
+func checkedProduct(_ xs: [Int]) -> Int? {
+    var p = 1
+    for x in xs {
+        let m = p.multipliedReportingOverflow(by: x)
+        if m.overflow { return nil }
+        p = m.partialValue
+    }
+    return p
+}
+
+func shapeText(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
+
+extension DType {
+    /// Bytes per scalar.
+    public var size: Int { self == .float32 ? 4 : 8 }
+}
+
+extension String {
+    /// Three significant digits, without Foundation.
+    init(format1 v: Double) {
+        if v >= 100 { self = String(Int(v.rounded())) } else if v >= 10 { self = String(Double(Int((v * 10).rounded())) / 10) } else {
+            self = String(Double(Int((v * 100).rounded())) / 100)
+        }
+    }
+}

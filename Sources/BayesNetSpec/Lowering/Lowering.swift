@@ -1,0 +1,293 @@
+/// Turns the YAML tree of a spec into the IR, reporting every problem it finds on the way.
+struct Lowering {
+    var r = Reader()
+    let source: SpecSource
+    var dtype: DType = .float32
+
+    init(source: SpecSource) { self.source = source }
+
+    static let topLevel = [
+        ArgumentName("bayesnet"), ArgumentName("name"), ArgumentName("seed"), ArgumentName("dtype"), ArgumentName("input"),
+        ArgumentName("defaults"), ArgumentName("layers"), ArgumentName("likelihood"), ArgumentName("data"),
+        ArgumentName("train"), ArgumentName("evaluate"),
+    ]
+
+    mutating func lower(_ root: YAMLNode) -> ModelSpec? {
+        guard root.pairs != nil else {
+            r.error("a spec must be a YAML mapping that starts with `bayesnet: 1`, found \(root.kindDescription)", at: root)
+            return nil
+        }
+        let top = r.fields(of: root, context: "the spec", names: Self.topLevel)
+        var locations: [String: SourceLocation] = [:]
+        for (k, f) in top { locations[k] = f.key.location }
+
+        var version: Int?
+        if let f = top["bayesnet"] {
+            if let v = r.int(f) {
+                if v == 1 { version = 1 } else {
+                    r.error("unknown format version \(v); this bayesnet reads version 1", at: f.value)
+                }
+            }
+        } else {
+            r.error("missing `bayesnet: 1`, the format version", at: root, help: "add `bayesnet: 1` as the first line")
+        }
+        var name = Self.stem(source.path)
+        if let f = top["name"], let s = r.string(f) { name = s }
+        var seed: UInt64?
+        if let f = top["seed"] { seed = readSeed(f) }
+        if let f = top["dtype"] {
+            dtype = r.choice(f.value, name: "dtype", what: "dtype", options: DType.allCases.map { ($0.rawValue, $0) }) ?? .float32
+        }
+
+        let input = top["input"].flatMap { inputSpec($0) }
+        if top["input"] == nil { r.error("missing `input`, e.g. `input: {shape: [8, 8, 1]}`", at: root) }
+
+        let defaults = top["defaults"].map { defaultsTable($0) } ?? [:]
+
+        var layers: [Layer] = []
+        var layersOK = true
+        var shape: [Int]? = input?.shape
+        var lastItem: LayerItem?
+        if let f = top["layers"] {
+            if let items = f.value.items {
+                if items.isEmpty { r.error("`layers` is empty; a network needs at least one layer", at: f.value) }
+                var names: [String: SourceLocation] = [:]
+                for (i, node) in items.enumerated() {
+                    guard let item = layerItem(node) else {
+                        layersOK = false
+                        shape = nil
+                        continue
+                    }
+                    lastItem = item
+                    let (layer, out) = lowerLayer(item, index: i, input: shape, defaults: defaults[item.type.canonical] ?? [:])
+                    shape = out
+                    guard let layer else {
+                        layersOK = false
+                        continue
+                    }
+                    if let first = names[layer.name] {
+                        let at = item.arguments["name"]?.value.location ?? item.typeNode.location
+                        r.error("duplicate layer name `\(layer.name)` (first used at line \(first.line), column \(first.column))", at: at,
+                                help: "layer names key checkpoints and random streams, so they must be unique")
+                        layersOK = false
+                    }
+                    names[layer.name] = item.arguments["name"]?.value.location ?? item.typeNode.location
+                    layers.append(layer)
+                }
+            } else {
+                r.error("`layers` must be a list of layers, found \(f.value.kindDescription)", at: f.value)
+                layersOK = false
+            }
+        } else {
+            r.error("missing `layers`, the list of the network's layers", at: root)
+        }
+
+        var likelihood: Likelihood?
+        if let f = top["likelihood"] { likelihood = likelihoodSpec(f) }
+        let data = top["data"].map { dataSpec($0) } ?? DataSpec()
+        let train = top["train"].map { trainSpec($0) } ?? TrainSpec()
+        let evaluate = top["evaluate"].map { evaluateSpec($0) } ?? EvaluateSpec()
+
+        if layersOK, let out = shape, let f = top["likelihood"], let likelihood {
+            checkOutput(out, likelihood: likelihood, field: f, lastItem: lastItem, data: data, input: input, inputField: top["input"])
+        }
+
+        guard let version, let input, layersOK else { return nil }
+        return ModelSpec(version: version, name: name, seed: seed, dtype: dtype, input: input, layers: layers,
+                         likelihood: likelihood, data: data, train: train, evaluate: evaluate, source: source, locations: locations)
+    }
+
+    static func stem(_ path: String) -> String {
+        if path.hasPrefix("<") { return "model" }
+        var base = path.split(separator: "/").last.map(String.init) ?? path
+        for ext in [".yaml", ".yml"] where base.hasSuffix(ext) { base.removeLast(ext.count) }
+        return base.isEmpty ? "model" : base
+    }
+
+    mutating func inputSpec(_ f: Field) -> InputSpec? {
+        let fs = r.fields(of: f.value, context: "`input`", names: [ArgumentName("shape"), ArgumentName("layout")])
+        if f.value.pairs == nil { return nil }
+        var layout = Layout.channelsLast
+        if let l = fs["layout"] {
+            layout = r.choice(l.value, name: "layout", what: "layout", options: [("channels_last", Layout.channelsLast), ("channels_first", .channelsFirst)]) ?? .channelsLast
+        }
+        guard let s = fs["shape"] else {
+            r.error("`input` needs `shape`, one example's dimensions such as `[8, 8, 1]`", at: f.value)
+            return nil
+        }
+        guard let items = s.value.items else {
+            r.error("`shape` must be a list of sizes such as `[8, 8, 1]`, found \(s.value.kindDescription)", at: s.value)
+            return nil
+        }
+        guard (1...4).contains(items.count) else {
+            r.error("`shape` needs 1 to 4 entries (up to 3 spatial dimensions, then channels), found \(items.count)", at: s.value)
+            return nil
+        }
+        var dims: [Int] = []
+        for item in items {
+            guard let v = r.positive(item, name: "shape") else { return nil }
+            dims.append(v)
+        }
+        guard let n = checkedProduct(dims), n <= maxTensorBytes / dtype.size else {
+            r.error("`shape` \(shapeText(dims)) is too large: one example would need more than the \(Self.bytesText(Double(maxTensorBytes))) one tensor may use", at: s.value)
+            return nil
+        }
+        if layout == .channelsFirst, dims.count > 1 { dims = Array(dims.dropFirst()) + [dims[0]] }
+        return InputSpec(shape: dims, layout: layout)
+    }
+
+    /// `defaults:` by canonical layer type, each a table of canonical argument name to field.
+    mutating func defaultsTable(_ f: Field) -> [String: [String: Field]] {
+        guard let pairs = f.value.pairs else {
+            if !f.value.isNull { r.error("`defaults` must be a mapping from layer type to arguments, found \(f.value.kindDescription)", at: f.value) }
+            return [:]
+        }
+        var out: [String: [String: Field]] = [:]
+        var seen: [String: String] = [:]
+        for pair in pairs {
+            let typeName = pair.key.scalar ?? ""
+            guard let type = LayerCatalog.types[typeName] else {
+                r.error("unknown layer type `\(typeName)` in `defaults`", at: pair.key, help: Suggestions.help(for: typeName, among: LayerCatalog.allNames))
+                continue
+            }
+            if let other = seen[type.canonical] {
+                r.error("defaults for `\(typeName)` and `\(other)` apply to the same layers; merge them into one", at: pair.key)
+                continue
+            }
+            seen[type.canonical] = typeName
+            var fs = r.fields(of: pair.value, context: "the defaults of `\(typeName)`", names: LayerCatalog.arguments(for: type.family)) {
+                LayerCatalog.misplaced($0, in: typeName, family: type.family)
+            }
+            if let n = fs["name"] {
+                r.error("`name` cannot be a default: layer names must be unique", at: n.key)
+                fs["name"] = nil
+            }
+            out[type.canonical] = fs
+        }
+        return out
+    }
+
+    mutating func likelihoodSpec(_ f: Field) -> Likelihood? {
+        guard let c = r.namedChoice(f.value, name: f.written) else { return nil }
+        switch c.name {
+        case "categorical":
+            if let a = c.arguments { r.error("`categorical` takes no arguments; the classes are the network's outputs", at: a) }
+            return .categorical
+        case "normal":
+            var scale = 1.0
+            if let a = c.arguments {
+                let fs = r.fields(of: a, context: "`normal`", names: [ArgumentName("scale")])
+                if let s = fs["scale"] { scale = r.positiveDouble(s) ?? scale }
+            }
+            return .normal(scale: scale)
+        default:
+            r.error("unknown likelihood `\(c.name)`; expected `categorical` or `normal`", at: c.nameNode,
+                    help: Suggestions.help(for: c.name, among: ["categorical", "normal"]))
+            return nil
+        }
+    }
+
+    mutating func checkOutput(_ out: [Int], likelihood: Likelihood, field: Field, lastItem: LayerItem?, data: DataSpec, input: InputSpec?, inputField: Field?) {
+        let digits = [data.train, data.test].contains { if case .builtin(name: "digits", _) = $0 { return true } else { return false } }
+        switch likelihood {
+        case .categorical:
+            guard out.count == 1, out[0] >= 2 else {
+                r.error("a categorical likelihood needs one logit per class (a flat output of at least 2), but the network's output has shape \(shapeText(out))",
+                        at: field.value, help: out.count == 1 ? nil : "end the network with `Flatten` and an affine layer with one output per class")
+                return
+            }
+            if digits, out[0] != 10 {
+                let at = lastItem?.arguments["output_size"]?.value ?? lastItem?.typeNode ?? field.value
+                r.error("the bundled `digits` data has 10 classes, but the network ends with \(out[0]) logits", at: at)
+            }
+        case .normal:
+            if digits { r.error("the bundled `digits` data has class labels; use `likelihood: categorical`", at: field.value) }
+        }
+        if digits, let input, input.shape != [8, 8, 1], let s = inputField?.value.pairs?.first(where: { $0.key.scalar == "shape" })?.value {
+            r.error("the bundled `digits` data has examples of shape [8, 8, 1], but `input.shape` is \(shapeText(input.shape))", at: s)
+        }
+    }
+
+    mutating func dataSpec(_ f: Field) -> DataSpec {
+        let fs = r.fields(of: f.value, context: "`data`", names: [ArgumentName("train"), ArgumentName("test")])
+        return DataSpec(train: fs["train"].flatMap { dataSource($0) }, test: fs["test"].flatMap { dataSource($0) })
+    }
+
+    mutating func dataSource(_ f: Field) -> DataSource? {
+        let names = ["builtin", "split", "format", "x", "y", "scale"].map { ArgumentName($0) }
+        let fs = r.fields(of: f.value, context: "`data.\(f.written)`", names: names)
+        guard f.value.pairs != nil else {
+            if f.value.isNull { r.error("`data.\(f.written)` needs `builtin` or `format` and `x`", at: f.value) }
+            return nil
+        }
+        if let b = fs["builtin"] {
+            for k in ["format", "x", "y", "scale"] {
+                if let other = fs[k] { r.error("`\(k)` does not go with `builtin`; a bundled dataset has its own files", at: other.key) }
+            }
+            guard let name = r.choice(b.value, name: "builtin", what: "bundled dataset", options: [("digits", "digits")]) else { return nil }
+            var split = f.written
+            if let s = fs["split"] { split = r.choice(s.value, name: "split", what: "split", options: [("train", "train"), ("test", "test")]) ?? split }
+            return .builtin(name: name, split: split)
+        }
+        if let s = fs["split"] { r.error("`split` applies only to `builtin` data", at: s.key) }
+        let format = fs["format"].flatMap { r.choice($0.value, name: "format", what: "data format", options: DataFormat.allCases.map { ($0.rawValue, $0) }) }
+        if fs["format"] == nil { r.error("`data.\(f.written)` needs `format` (idx, npy or csv) or `builtin`", at: f.value) }
+        let x = fs["x"].flatMap { r.string($0) }
+        if fs["x"] == nil { r.error("`data.\(f.written)` needs `x`, the path of the inputs", at: f.value) }
+        let y = fs["y"].flatMap { r.string($0) }
+        let scale = fs["scale"].flatMap { r.positiveDouble($0) }
+        guard let format, let x else { return nil }
+        return .files(format: format, x: x, y: y, scale: scale)
+    }
+
+    mutating func trainSpec(_ f: Field) -> TrainSpec {
+        let fs = r.fields(of: f.value, context: "`train`", names: ["epochs", "batch_size", "samples", "optimizer"].map { ArgumentName($0) })
+        var t = TrainSpec()
+        if let x = fs["epochs"] { t.epochs = r.positive(x) ?? t.epochs }
+        if let x = fs["batch_size"] { t.batchSize = r.positive(x) ?? t.batchSize }
+        if let x = fs["samples"] { t.samples = r.positive(x) ?? t.samples }
+        if let x = fs["optimizer"], let c = r.namedChoice(x.value, name: "optimizer") {
+            switch c.name {
+            case "adam":
+                var lr = 0.001, b1 = 0.9, b2 = 0.999, eps = 1e-7
+                if let a = c.arguments {
+                    let o = r.fields(of: a, context: "`adam`", names: ["learning_rate", "beta_1", "beta_2", "epsilon"].map { ArgumentName($0) })
+                    if let v = o["learning_rate"] { lr = r.positiveDouble(v) ?? lr }
+                    if let v = o["beta_1"] { b1 = unitInterval(v) ?? b1 }
+                    if let v = o["beta_2"] { b2 = unitInterval(v) ?? b2 }
+                    if let v = o["epsilon"] { eps = r.positiveDouble(v) ?? eps }
+                }
+                t.optimizer = .adam(learningRate: lr, beta1: b1, beta2: b2, epsilon: eps)
+            case "sgd":
+                var lr = 0.01, momentum = 0.0
+                if let a = c.arguments {
+                    let o = r.fields(of: a, context: "`sgd`", names: ["learning_rate", "momentum"].map { ArgumentName($0) })
+                    if let v = o["learning_rate"] { lr = r.positiveDouble(v) ?? lr }
+                    if let v = o["momentum"] { momentum = unitInterval(v) ?? momentum }
+                }
+                t.optimizer = .sgd(learningRate: lr, momentum: momentum)
+            default:
+                r.error("unknown optimizer `\(c.name)`; expected `adam` or `sgd`", at: c.nameNode, help: Suggestions.help(for: c.name, among: ["adam", "sgd"]))
+            }
+        }
+        return t
+    }
+
+    /// A number in [0, 1).
+    mutating func unitInterval(_ f: Field) -> Double? {
+        guard let v = r.double(f) else { return nil }
+        guard v >= 0, v < 1 else {
+            r.error("`\(f.written)` must be at least 0 and below 1, found \(f.value.scalar ?? "")", at: f.value)
+            return nil
+        }
+        return v
+    }
+
+    mutating func evaluateSpec(_ f: Field) -> EvaluateSpec {
+        let fs = r.fields(of: f.value, context: "`evaluate`", names: ["samples", "batch_size"].map { ArgumentName($0) })
+        var e = EvaluateSpec()
+        if let x = fs["samples"] { e.samples = r.positive(x) ?? e.samples }
+        if let x = fs["batch_size"] { e.batchSize = r.positive(x) ?? e.batchSize }
+        return e
+    }
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import BayesNetSpec
+
+struct CompileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compile",
+        abstract: "Write a spec's resolved IR as JSON (defaults applied, aliases resolved, shapes inferred).",
+        discussion: "The format is documented in docs/ir-json.md."
+    )
+
+    @Argument(help: "A spec file (YAML).")
+    var spec: String
+
+    @Option(name: .shortAndLong, help: "Write the JSON to this file instead of standard output.")
+    var output: String?
+
+    func run() throws {
+        let result = SpecLoader.load(path: spec)
+        Console.report(result)
+        guard let model = result.spec else { throw ExitCode(1) }
+        let json = model.compiledJSON()
+        if let output {
+            if let problem = Console.writeAtomically(json, to: output) {
+                Console.err("error: \(problem)")
+                throw ExitCode(1)
+            }
+        } else {
+            Console.out(String(json.dropLast()))
+        }
+    }
+}

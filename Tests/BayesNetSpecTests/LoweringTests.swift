@@ -1,0 +1,143 @@
+import Testing
+@testable import BayesNetSpec
+
+/// A spec around `layers`, with a 8x8x1 input unless told otherwise.
+func spec(_ layers: String, input: String = "[8, 8, 1]", extra: String = "") -> String {
+    "bayesnet: 1\ninput: {shape: \(input)}\n\(extra)layers:\n\(layers)"
+}
+
+func lenet() throws -> ModelSpec {
+    let result = SpecLoader.load(path: packageRoot() + "/specs/digits-lenet5-flipout.yaml")
+    return try #require(result.spec)
+}
+
+@Suite struct LoweringTests {
+    @Test func lenetShapesAreInferredLayerByLayer() throws {
+        let shapes = try lenet().layers.map(\.outputShape)
+        #expect(shapes == [[8, 8, 6], [4, 4, 6], [4, 4, 16], [2, 2, 16], [64], [84], [10]])
+    }
+
+    @Test func lenetTopLevelSettingsAreRead() throws {
+        let s = try lenet()
+        #expect(s.version == 1)
+        #expect(s.name == "digits-lenet5-flipout")
+        #expect(s.seed == 42)
+        #expect(s.dtype == .float32)
+        #expect(s.likelihood == .categorical)
+        #expect(s.data.train == .builtin(name: "digits", split: "train"))
+        #expect(s.data.test == .builtin(name: "digits", split: "test"))
+        #expect(s.train == TrainSpec(epochs: 30, batchSize: 64, optimizer: .adam(learningRate: 0.001), samples: 1))
+        #expect(s.evaluate == EvaluateSpec(samples: 50, batchSize: 256))
+    }
+
+    @Test func kerasSpellingLowersToTheSameConvolutionAsTheTFPName() throws {
+        let layers = try lenet().layers
+        guard case .convolution(let first) = layers[0].op, case .convolution(let second) = layers[2].op else {
+            Issue.record("expected convolutions")
+            return
+        }
+        #expect(first.estimator == .flipout && second.estimator == .flipout)
+        #expect(second.filterShape == [5, 5] && second.outputSize == 16 && second.inputSize == 6)
+        #expect(second.activation == .relu)
+        #expect(layers[2].typeName == "Conv2DFlipout")
+    }
+
+    @Test func defaultsApplyToTheTypeAndItsAliases() throws {
+        let layers = try lenet().layers
+        for i in [0, 2] {
+            guard case .convolution(let c) = layers[i].op else { Issue.record("not a convolution"); continue }
+            #expect(c.padding == .same)
+            #expect(c.kernelInitializer == .heUniform)
+            #expect(c.variational == Variational(penaltyWeight: .auto))
+        }
+    }
+
+    @Test func unnamedLayersAreNamedByKindAndIndex() throws {
+        #expect(try lenet().layers.map(\.name) == ["conv_0", "max_pool_1", "conv_2", "max_pool_3", "flatten_4", "affine_5", "logits"])
+    }
+
+    @Test func lenetSummaryCountsLocAndScaleAndBothFlipoutProducts() throws {
+        let rows = try lenet().layerSummaries
+        #expect(rows.map(\.parameters) == [312, 0, 4832, 0, 0, 10920, 1700])
+        #expect(rows.map(\.macs) == [19200, 0, 76800, 0, 0, 10752, 1680])
+        #expect(rows[0].penaltyWeight == .auto && rows[1].penaltyWeight == nil)
+    }
+
+    @Test func reparameterizationTwinCountsOneProduct() throws {
+        let s = try #require(SpecLoader.load(path: packageRoot() + "/specs/digits-lenet5-reparameterization.yaml").spec)
+        #expect(s.layerSummaries.map(\.macs) == [9600, 0, 38400, 0, 0, 5376, 840])
+        #expect(s.layerSummaries.map(\.parameters) == [312, 0, 4832, 0, 0, 10920, 1700])
+    }
+
+    @Test func argumentLocationsPointAtTheValuesIncludingDefaults() throws {
+        let first = try lenet().layers[0]
+        #expect(first.location.line == 17 && first.location.column == 5)
+        #expect(first.argumentLocations["filter_shape"] == SourceLocation(file: packageRoot() + "/specs/digits-lenet5-flipout.yaml", line: 17, column: 67))
+        #expect(first.argumentLocations["padding"]?.line == 14)
+    }
+
+    @Test func anchorsAndMergeKeysKeepWhereTheValueWasWritten() throws {
+        let text = spec("""
+          - Conv2D: &c {filters: 4, kernel_size: 3, padding: same}
+          - Conv2D: {<<: *c, filters: 8}
+        """)
+        let s = try #require(SpecLoader.load(text: text).spec)
+        guard case .convolution(let c) = s.layers[1].op else { Issue.record("not a convolution"); return }
+        #expect(c.outputSize == 8 && c.filterShape == [3, 3] && c.padding == .same)
+        #expect(s.layers[1].argumentLocations["filter_shape"] == SourceLocation(file: "<string>", line: 4, column: 42))
+        #expect(s.layers[1].argumentLocations["output_size"]?.line == 5)
+    }
+
+    @Test func convolutionDefaultsFollowTFP() throws {
+        let s = try #require(SpecLoader.load(text: spec("  - ConvolutionVariationalFlipout: {output_size: 2, filter_shape: 3}")).spec)
+        guard case .convolution(let c) = s.layers[0].op else { Issue.record("not a convolution"); return }
+        #expect(c.rank == 2 && c.strides == [1, 1] && c.dilations == [1, 1] && c.padding == .valid)
+        #expect(c.kernelInitializer == .glorotUniform && c.biasInitializer == .zeros && c.activation == .linear)
+        #expect(c.variational == Variational(posterior: .normalDiag(initialScale: 1e-3), prior: .spikeAndSlab,
+                                             posteriorValue: .sample, penaltyWeight: .auto, signs: .perChannel))
+        #expect(s.layers[0].outputShape == [6, 6, 2])
+    }
+
+    @Test func settingsBeyondTFPAreRead() throws {
+        let text = spec("""
+          - Flatten
+          - DenseFlipout: {units: 3, signs: per_element, posterior: {normal_diag: {initial_scale: 0.01}}, prior: {scale_mixture: {pi: 0.25, scale1: 2, scale2: 0.5}}, posterior_value: mean, penalty_weight: 1/60000}
+        """)
+        let s = try #require(SpecLoader.load(text: text).spec)
+        guard case .affine(let a) = s.layers[1].op else { Issue.record("not affine"); return }
+        #expect(a.variational == Variational(posterior: .normalDiag(initialScale: 0.01), prior: .scaleMixture(pi: 0.25, scale1: 2, scale2: 0.5),
+                                             posteriorValue: .mean, penaltyWeight: .value(1.0 / 60000), signs: .perElement))
+    }
+
+    @Test func channelsFirstShapeIsStoredChannelsLast() throws {
+        let s = try #require(SpecLoader.load(text: "bayesnet: 1\ninput: {shape: [3, 8, 8], layout: channels_first}\nlayers: [Flatten]").spec)
+        #expect(s.input == InputSpec(shape: [8, 8, 3], layout: .channelsFirst))
+    }
+
+    @Test func yaml12ScalarsAreTypedByTheirField() throws {
+        let s = try #require(SpecLoader.load(text: "bayesnet: 1\nname: no\nseed: 010\ninput: {shape: [4]}\nlayers: [{Dense: {units: 2}}]").spec)
+        #expect(s.name == "no")
+        #expect(s.seed == 10)
+    }
+
+    @Test func resolveIsRelativeToTheSpecFolder() throws {
+        let s = try lenet()
+        #expect(s.resolve(path: "data/x.npy") == packageRoot() + "/specs/data/x.npy")
+        #expect(s.resolve(path: "/abs/x.npy") == "/abs/x.npy")
+    }
+
+    @Test func nameDefaultsToTheFileStem() throws {
+        #expect(SpecLoader.load(text: spec("  - Flatten"), path: "dir/my-net.yaml").spec?.name == "my-net")
+    }
+
+    @Test func poolingStridesDefaultToThePoolSize() throws {
+        let s = try #require(SpecLoader.load(text: spec("  - AvgPool: {pool_size: [2, 4]}")).spec)
+        #expect(s.layers[0].op == .pool(Pool(kind: .average, rank: 2, poolSize: [2, 4], strides: [2, 4], padding: .valid)))
+        #expect(s.layers[0].outputShape == [4, 2, 1])
+    }
+
+    @Test func dilatedValidConvolutionUsesTheDilatedFilterSpan() throws {
+        let s = try #require(SpecLoader.load(text: spec("  - Conv2D: {filters: 1, kernel_size: 3, dilation_rate: [2, 1]}")).spec)
+        #expect(s.layers[0].outputShape == [4, 6, 1])
+    }
+}
