@@ -256,6 +256,52 @@ enum ConvFloat {
     @usableFromInline
     static func backwardInput(dy: UnsafePointer<Float>, kernel: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
                               batch: Int, g: ConvGeometry, accumulate: Bool) {
+        // The convolution form multiplies into only inChannels columns, which wastes most of a micro-tile
+        // when there are few; then the scatter form (taps·inChannels columns) is cheaper.
+        if g.stride3.allSatisfy({ $0 == 1 }) && g.inChannels >= 8 {
+            backwardInputAsConvolution(dy: dy, kernel: kernel, dx: dx, batch: batch, g: g, accumulate: accumulate)
+        } else {
+            backwardInputByScatter(dy: dy, kernel: kernel, dx: dx, batch: batch, g: g, accumulate: accumulate)
+        }
+    }
+
+    /// With unit strides the input gradient is itself a convolution: of dy with the kernel flipped in space and
+    /// with in and out swapped, padded by (k-1)·d - padBefore, so it runs on the forward path's packing.
+    static func backwardInputAsConvolution(dy: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
+                                           dx: UnsafeMutablePointer<Float>, batch: Int, g: ConvGeometry,
+                                           accumulate: Bool) {
+        let cin = g.inChannels, cout = g.outChannels, taps = g.taps
+        let flipped = UnsafeMutablePointer<Float>.allocate(capacity: g.kernelCount)
+        defer { flipped.deallocate() }
+        for t in 0..<taps {
+            let src = kernel + (taps - 1 - t) * cin * cout, dst = flipped + t * cout * cin
+            for i in 0..<cin {
+                for o in 0..<cout { dst[o * cin + i] = src[i * cout + o] }
+            }
+        }
+        func t(_ a: [Int]) -> (Int, Int, Int) { (a[0], a[1], a[2]) }
+        let pad = (0..<3).map { (g.filter3[$0] - 1) * g.dilation3[$0] - g.pad3[$0] }
+        var geom = bn_conv_geom(in: t(g.out3), out: t(g.in3), filter: t(g.filter3), stride: (1, 1, 1),
+                                dilation: t(g.dilation3), pad: t(pad), inChannels: cout)
+        let m = batch * g.inputPositions
+        let parts = Runtime.partitions(m, grain: FloatKernels.minRowsPerTask)
+        withUnsafePointer(to: &geom) { gp in
+            var source = bn_a_source(kind: Int32(BN_A_IM2COL), trans: 0, a: dy, lda: 0, geom: gp, row0: 0)
+            withUnsafePointer(to: &source) { src in
+                Runtime.parallelFor(parts) { part in
+                    let rows = sliceRange(m, part: part, of: parts)
+                    bn_sgemm_rows(src, rows.lowerBound, rows.upperBound, cin, taps * cout, 1, flipped, cin, 0,
+                                  accumulate ? 1 : 0, dx, cin)
+                }
+            }
+        }
+    }
+
+    /// Any strides: dy times the kernel's transpose gives im2col-shaped rows, added back where they came from.
+    /// Threads split the batch, so no two write the same example.
+    static func backwardInputByScatter(dy: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
+                                       dx: UnsafeMutablePointer<Float>, batch: Int, g: ConvGeometry,
+                                       accumulate: Bool) {
         let kk = g.patchSize, n = g.outChannels, positions = g.outputPositions
         let chunk = 128
         let parts = Runtime.partitions(batch)
@@ -267,13 +313,14 @@ enum ConvFloat {
             let col = UnsafeMutablePointer<Float>.allocate(capacity: chunk * kk)
             defer { col.deallocate() }
             var source = bn_a_source(kind: Int32(BN_A_MATRIX), trans: 0, a: dy, lda: n, geom: nil, row0: 0)
+            var geom = cGeometry(g)
             var r0 = examples.lowerBound * positions
             let end = examples.upperBound * positions
             while r0 < end {
                 let cnt = min(chunk, end - r0)
                 source.a = dy + r0 * n
                 bn_sgemm_rows(&source, 0, cnt, kk, n, 1, kernel, n, 1, 0, col, kk)
-                for r in 0..<cnt { Im2col.scatterAdd(g, src: UnsafePointer(col + r * kk), row: r0 + r, dx: dx) }
+                bn_col2im_add(&geom, col, kk, r0, cnt, dx)
                 r0 += cnt
             }
         }

@@ -1,6 +1,8 @@
 /// N-d max and average pooling (rank 1...3), channels-last, padded like TensorFlow's `tf.nn.pool`:
 /// padded positions never win a max and are not counted by an average.
 public enum Pooling {
+    /// Padded positions never win. Written as selects, not branches: on real data the comparison is a coin
+    /// flip that a branch predictor cannot learn.
     @inlinable
     public static func maxForward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int,
                                                    geometry g: PoolGeometry) {
@@ -11,12 +13,15 @@ public enum Pooling {
             let xe = x + example * g.inputCount
             window { inPos in
                 let xi = xe + inPos * c
-                for ch in 0..<c where xi[ch] > yo[ch] || xi[ch].isNaN { yo[ch] = xi[ch] }
+                for ch in 0..<c {
+                    let v = xi[ch], m = yo[ch]
+                    yo[ch] = v > m ? v : m
+                }
             }
         }
     }
 
-    /// dx is overwritten: each output's gradient goes to the first input (in scan order) equal to its max.
+    /// dx is overwritten: each output's gradient goes to the first input (in scan order) equal to its maximum y.
     @inlinable
     public static func maxBackward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafePointer<S>, dy: UnsafePointer<S>,
                                                     dx: UnsafeMutablePointer<S>, batch: Int, geometry g: PoolGeometry) {
@@ -25,19 +30,24 @@ public enum Pooling {
         Runtime.parallelFor(parts) { part in
             let examples = sliceRange(batch, part: part, of: parts)
             (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
-            let found = UnsafeMutablePointer<Bool>.allocate(capacity: c)
-            defer { found.deallocate() }
+            // `remaining` is 1 until a channel's maximum has been found: arithmetic instead of branches, so the
+            // loop over channels vectorises and never mispredicts.
+            let remaining = UnsafeMutablePointer<S>.allocate(capacity: c)
+            defer { remaining.deallocate() }
+            let outPositions = g.outputCount / c
             for example in examples {
                 let xe = x + example * g.inputCount, dxe = dx + example * g.inputCount
-                let outPositions = g.outputCount / c
                 for outPos in 0..<outPositions {
                     let o = (example * outPositions + outPos) * c
-                    found.update(repeating: false, count: c)
+                    let yo = y + o, d = dy + o
+                    remaining.update(repeating: 1, count: c)
                     visitWindow(g, outPos) { inPos in
                         let xi = xe + inPos * c, di = dxe + inPos * c
-                        for ch in 0..<c where !found[ch] && xi[ch] == y[o + ch] {
-                            found[ch] = true
-                            di[ch] += dy[o + ch]
+                        for ch in 0..<c {
+                            let hit: S = xi[ch] == yo[ch] ? 1 : 0
+                            let take = hit * remaining[ch]
+                            di[ch] += take * d[ch]
+                            remaining[ch] -= take
                         }
                     }
                 }

@@ -19,6 +19,10 @@ int bn_sgemm_kernel(void);
 /// Overrides the kernel (benchmarks, tests); returns 0 when the CPU cannot run it.
 int bn_sgemm_set_kernel(int kernel);
 
+/// Runs `iterations` steps of twelve independent vector FMAs with the given kernel family's vector width and
+/// returns the floating-point operations done (0 when the CPU lacks it): the per-core ceiling.
+double bn_fma_peak_loop(int kernel, long iterations);
+
 /// Spatial geometry of a convolution in rank-3 form (depth, height, width), channels-last.
 typedef struct {
     long in[3], out[3], filter[3], stride[3], dilation[3], pad[3];
@@ -52,4 +56,20 @@ void bn_sgemm_rows(const bn_a_source *A, long m0, long m1, long n, long k, float
 /// Writes im2col[row][col0 ..< col0+count] to dst[0], dst[stride], ...
 void bn_im2col_segment(const bn_conv_geom *g, const float *x, long row, long col0, long count,
                        float *dst, long stride);
+
+/// Activations with transcendental parts (single precision, vectorised for the selected kernel family).
+enum {
+    BN_ACT_ELU = 2,
+    BN_ACT_TANH = 3,
+    BN_ACT_SIGMOID = 4,
+    BN_ACT_SOFTPLUS = 5
+};
+/// y = f(x) elementwise; y may equal x.
+void bn_activation_forward_f32(int kind, const float *x, float *y, long n);
+/// dx = dy * sigmoid(x); dx may equal dy.
+void bn_softplus_backward_f32(const float *x, const float *dy, float *dx, long n);
+
+/// Adds rows [row0, row0+rows) of an im2col-shaped matrix (leading dimension ld) back onto the input
+/// positions they were gathered from (the adjoint of im2col).
+void bn_col2im_add(const bn_conv_geom *g, const float *src, long ld, long row0, long rows, float *dx);
 #endif
