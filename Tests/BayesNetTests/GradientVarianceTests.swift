@@ -83,27 +83,37 @@ import BayesNetSpec
         return (factor * total.reduce(0) { $0 + $1 * $1 }, factor * flipout)
     }
 
+    struct Measurement: Sendable {
+        var shared: Double
+        var flipout: Double
+    }
+
+    /// Measured once and shared by the tests below (a static let is initialised exactly once).
+    static let measured: [Int: Measurement] = {
+        var result: [Int: Measurement] = [:]
+        for batch in [8, 32, 128] {
+            result[batch] = Measurement(shared: try! monteCarloVariance(.reparameterization, batch: batch, draws: 200),
+                                        flipout: try! monteCarloVariance(.flipout, batch: batch, draws: 200))
+        }
+        return result
+    }()
+
     @Test(arguments: [8, 32, 128])
     func flipoutGradientVarianceMatchesItsExactValue(batch: Int) throws {
-        let measured = try Self.monteCarloVariance(.flipout, batch: batch, draws: 300)
+        let measured = Self.measured[batch]!.flipout
         let exact = try Self.exactVariances(batch: batch).flipout
         #expect(abs(measured / exact - 1) < 0.2, "measured \(measured), exact \(exact)")
     }
 
     @Test(arguments: [8, 32, 128])
     func sharedSampleGradientVarianceMatchesItsExactValue(batch: Int) throws {
-        let measured = try Self.monteCarloVariance(.reparameterization, batch: batch, draws: 300)
+        let measured = Self.measured[batch]!.shared
         let exact = try Self.exactVariances(batch: batch).shared
         #expect(abs(measured / exact - 1) < 0.2, "measured \(measured), exact \(exact)")
     }
 
-    @Test func flipoutAdvantageGrowsWithTheBatch() throws {
-        var ratios: [Double] = []
-        for batch in [8, 32, 128] {
-            let shared = try Self.monteCarloVariance(.reparameterization, batch: batch, draws: 300)
-            let flipout = try Self.monteCarloVariance(.flipout, batch: batch, draws: 300)
-            ratios.append(shared / flipout)
-        }
+    @Test func flipoutAdvantageGrowsWithTheBatch() {
+        let ratios = [8, 32, 128].map { Self.measured[$0]!.shared / Self.measured[$0]!.flipout }
         // The reference law: shared ÷ Flipout ≈ 5, 20, 80 for N = 8, 32, 128 (it grows about linearly in N).
         #expect(ratios[0] > 2, "ratios \(ratios)")
         #expect(ratios[1] > 2 * ratios[0], "ratios \(ratios)")

@@ -77,13 +77,18 @@ public final class Network<S: TensorScalar> {
                                  filter: c.filterShape, strides: c.strides, dilations: c.dilations,
                                  padding: c.padding == .same ? .same : .valid)
             return WeightLayer(
-                name: layer.name, map: .convolution(g), estimator: c.estimator, activation: activationKind(c.activation),
+                name: layer.name, map: .convolution(g),
+                kernelGradient: ConvolutionKernelGradient(geometry: g, spatial: spatial, filter: c.filterShape,
+                                                          strides: c.strides, dilations: c.dilations,
+                                                          same: c.padding == .same, maxBatch: maxBatch),
+                estimator: c.estimator, activation: activationKind(c.activation),
                 variational: c.variational,
                 penaltyWeight: c.variational?.penaltyWeight.resolved(trainingExamples: trainingExamples) ?? 0,
                 kernelInitializer: c.kernelInitializer, biasInitializer: c.biasInitializer, seed: seed, maxBatch: maxBatch)
         case .affine(let a):
             return WeightLayer(
-                name: layer.name, map: .dense(inputs: a.inputSize, outputs: a.outputSize), estimator: a.estimator,
+                name: layer.name, map: .dense(inputs: a.inputSize, outputs: a.outputSize), kernelGradient: nil,
+                estimator: a.estimator,
                 activation: activationKind(a.activation), variational: a.variational,
                 penaltyWeight: a.variational?.penaltyWeight.resolved(trainingExamples: trainingExamples) ?? 0,
                 kernelInitializer: a.kernelInitializer, biasInitializer: a.biasInitializer, seed: seed, maxBatch: maxBatch)
