@@ -54,6 +54,15 @@ public enum Softplus {
         inverse(scale - scaleFloor)
     }
 
+    /// (1e-5 + softplus(ρ), sigmoid(ρ)): the scale and its slope d scale / dρ from one exponential.
+    @inlinable
+    public static func scaleAndSlope(rho: Double) -> (scale: Double, slope: Double) {
+        let e = exp(-abs(rho))
+        let scale = scaleFloor + (max(rho, 0) + log1p(e))
+        let slope = rho >= 0 ? 1 / (1 + e) : e / (1 + e)
+        return (scale, slope)
+    }
+
     /// scale[i] = 1e-5 + softplus(rho[i]).
     @inlinable
     public static func scale<S: BinaryFloatingPoint>(rho: UnsafePointer<S>, scale: UnsafeMutablePointer<S>, count: Int) {

@@ -9,28 +9,34 @@ extension Diagnostic {
         case .note: tint = color ? "\u{1B}[1;36m" : ""
         }
         var out = "\(bold)\(location):\(reset) \(tint)\(severity.rawValue):\(reset) \(bold)\(message)\(reset)"
-        if location.file == source.path, let line = Self.line(location.line, of: source.text) {
-            let chars = Array(line)
-            let prefix = chars.prefix(max(0, location.column - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
+        if location.file == source.path, !source.text.isEmpty, let line = Self.line(location.line, of: source.text) {
+            // libyaml counts columns in code points.
+            let prefix = String(line.unicodeScalars.prefix(max(0, location.column - 1)).map { $0 == "\t" ? "\t" : " " })
             out += "\n    \(line)\n    \(prefix)\(color ? "\u{1B}[1;32m" : "")^\(reset)"
         }
         if let help { out += "\n\(color ? "\u{1B}[1;36m" : "")help:\(reset) \(help)" }
         return out
     }
 
-    /// The 1-based `n`th line of `text`, or nil.
+    /// The 1-based `n`th line of `text`, or nil. Lines break where libyaml breaks them: LF, CR, CR LF,
+    /// NEL, LS and PS.
     static func line(_ n: Int, of text: String) -> String? {
         guard n >= 1 else { return nil }
         var current = 1
-        for l in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if current == n {
-                var s = String(l)
-                if s.hasSuffix("\r") { s.removeLast() }
-                return s
+        var line = String.UnicodeScalarView()
+        var previousCR = false
+        for u in text.unicodeScalars {
+            let isBreak = u == "\n" || u == "\r" || u == "\u{85}" || u == "\u{2028}" || u == "\u{2029}"
+            defer { previousCR = u == "\r" }
+            if u == "\n" && previousCR { continue }
+            if isBreak {
+                if current == n { return String(line) }
+                current += 1
+                continue
             }
-            current += 1
+            if current == n { line.append(u) }
         }
-        return nil
+        return current == n ? String(line) : nil
     }
 }
 

@@ -30,7 +30,8 @@ struct Reader {
     /// Splits a mapping into fields by canonical name. Unknown keys, and an alias written together with
     /// its canonical name, are reported; `elsewhere` gives a message for keys known in other contexts.
     mutating func fields(
-        of node: YAMLNode, context: String, names: [ArgumentName], elsewhere: (String) -> String? = { _ in nil }
+        of node: YAMLNode, context: String, names: [ArgumentName], ignoring ignored: (String) -> Bool = { _ in false },
+        misplaced elsewhere: (String) -> String? = { _ in nil }
     ) -> [String: Field] {
         guard let pairs = node.pairs else {
             if !node.isNull { error("\(context) must be a mapping, found \(node.kindDescription)", at: node) }
@@ -44,6 +45,7 @@ struct Reader {
         var out: [String: Field] = [:]
         for pair in pairs {
             let written = pair.key.scalar ?? ""
+            if ignored(written) { continue }
             guard let name = byWritten[written] else {
                 if let other = elsewhere(written) {
                     error(other, at: pair.key)
@@ -135,7 +137,7 @@ struct Reader {
     /// One of a fixed set of names; `what` names the kind of thing in the message ("padding").
     mutating func choice<T>(_ node: YAMLNode, name: String, what: String, options: [(String, T)], caseInsensitive: Bool = false) -> T? {
         guard let s = node.scalar, !node.isNull else {
-            error("`\(name)` must be one of \(Self.list(options.map(\.0))), found \(node.kindDescription)", at: node)
+            error("`\(name)` must be \(Self.list(options.map(\.0))), found \(node.kindDescription)", at: node)
             return nil
         }
         for (n, v) in options where caseInsensitive ? n.lowercased() == s.lowercased() : n == s { return v }

@@ -45,9 +45,8 @@ extension Lowering {
                 r.error("the arguments of `\(typeName)` must be a mapping such as `{name: x}`, found \(argsNode.kindDescription)", at: argsNode)
                 return nil
             }
-            arguments = r.fields(of: argsNode, context: "the arguments of `\(typeName)`", names: LayerCatalog.arguments(for: type.family)) {
-                LayerCatalog.misplaced($0, in: typeName, family: type.family)
-            }
+            arguments = r.fields(of: argsNode, context: "the arguments of `\(typeName)`", names: LayerCatalog.arguments(for: type.family),
+                                 misplaced: { LayerCatalog.misplaced($0, in: typeName, family: type.family) })
         }
         return LayerItem(node: node, typeNode: typeNode, typeName: typeName, type: type, arguments: arguments)
     }
@@ -105,8 +104,8 @@ extension Lowering {
     }
 
     mutating func tooLarge(_ item: LayerItem, what: String, count: Int?) {
-        let figure = count.map { " (\($0) values, \(Self.bytesText(Double($0) * Double(dtype.size))) as \(dtype.rawValue))" } ?? " (more values than a 64-bit count holds)"
-        r.error("`\(item.typeName)` is too large: \(what) would need\(figure), more than the \(Self.bytesText(Double(maxTensorBytes))) one tensor may use", at: item.typeNode)
+        let figure = count.map { "\($0) values (\(Self.bytesText(Double($0) * Double(dtype.size))) as \(dtype.rawValue))" } ?? "more values than a 64-bit count holds"
+        r.error("`\(item.typeName)` is too large: \(what) would need \(figure), more than the \(Self.bytesText(Double(maxTensorBytes))) one tensor may use", at: item.typeNode)
     }
 
     static func bytesText(_ b: Double) -> String {
@@ -289,7 +288,7 @@ extension Lowering {
         let strides = perDimension(args["strides"], rank: rank, default: 1, what: "convolution")
         let dilations = perDimension(args["dilations"], rank: rank, default: 1, what: "convolution")
         if let strides, let dilations, strides.contains(where: { $0 > 1 }), dilations.contains(where: { $0 > 1 }), let f = args["dilations"] {
-            r.error("`\(f.written)` greater than 1 together with strides greater than 1 is not supported", at: f.value,
+            r.error("`\(f.written)` greater than 1 together with `strides` greater than 1 in one layer is not supported (TFP refuses it at the first call)", at: f.value,
                     help: "use `strides: 1` with dilations, or `dilations: 1` with strides")
         }
         let pad = padding(args["padding"])
@@ -309,26 +308,29 @@ extension Lowering {
         let channels = input[rank]
         if let declaredInput, declaredInput != channels, let f = inputSizeField {
             r.error("`input_size: \(declaredInput)` does not match the input's \(channels) channels", at: f.value)
-            return (nil, nil)
         }
         guard let outputSize, let filter, let strides, let dilations, let pad else { return (nil, nil) }
         var spatial: [Int] = []
         for d in 0..<rank {
-            let effective = (filter[d] - 1).multipliedReportingOverflow(by: dilations[d])
-            guard !effective.overflow else { return (nil, nil) }
-            let span = effective.partialValue + 1
-            if pad == .valid && input[d] < span {
-                r.error("VALID convolution output would be empty along spatial dimension \(d + 1): the input's \(input[d]) is \(span - input[d]) smaller than the \(dilations[d] > 1 ? "dilated " : "")filter's \(span)",
+            // The dilated filter spans (filter - 1) * dilation + 1 positions; compared without overflow.
+            let extra = (filter[d] - 1).multipliedReportingOverflow(by: dilations[d])
+            if pad == .valid && (extra.overflow || extra.partialValue >= input[d]) {
+                let filterName = dilations[d] > 1 ? "dilated filter" : "filter"
+                let comparison = extra.overflow || extra.partialValue == Int.max
+                    ? "the input's \(input[d]) is smaller than the \(filterName)'s span, which exceeds \(Int.max)"
+                    : "the input's \(input[d]) is \(extra.partialValue + 1 - input[d]) smaller than the \(filterName)'s \(extra.partialValue + 1)"
+                r.error("VALID convolution output would be empty along spatial dimension \(d + 1): \(comparison)",
                         at: item.typeNode, help: "use `padding: SAME`, a smaller filter, or a larger input")
                 return (nil, nil)
             }
-            spatial.append(pad == .same ? (input[d] + strides[d] - 1) / strides[d] : (input[d] - span) / strides[d] + 1)
+            spatial.append(pad == .same ? (input[d] - 1) / strides[d] + 1 : (input[d] - extra.partialValue - 1) / strides[d] + 1)
         }
         let conv = Convolution(rank: rank, inputSize: channels, outputSize: outputSize, filterShape: filter, strides: strides,
                                dilations: dilations, padding: pad, estimator: estimator, activation: act,
                                kernelInitializer: kInit, biasInitializer: bInit, variational: vari)
-        guard let k = checkedProduct(conv.kernelShape), parameterBytesOK(k + outputSize, variational: vari != nil) else {
-            tooLarge(item, what: "its kernel \(shapeText(conv.kernelShape))", count: checkedProduct(conv.kernelShape).map { ($0 + outputSize) * (vari != nil ? 2 : 1) })
+        let count = checkedProduct(conv.kernelShape + [1]).flatMap { checkedSum($0, outputSize) }.flatMap { checkedProduct([$0, vari != nil ? 2 : 1]) }
+        guard let count, checkedProduct([count, dtype.size]).map({ $0 <= maxTensorBytes }) == true else {
+            tooLarge(item, what: "its parameters (kernel \(shapeText(conv.kernelShape)) and bias\(vari != nil ? ", loc and scale" : ""))", count: count)
             return (nil, nil)
         }
         return (.convolution(conv), spatial + [outputSize])
@@ -350,13 +352,13 @@ extension Lowering {
         }
         if let declaredInput, declaredInput != input[0], let f = inputSizeField {
             r.error("`input_size: \(declaredInput)` does not match the input's \(input[0]) features", at: f.value)
-            return (nil, nil)
         }
         guard let outputSize else { return (nil, nil) }
         let a = Affine(inputSize: input[0], outputSize: outputSize, estimator: estimator, activation: act,
                        kernelInitializer: kInit, biasInitializer: bInit, variational: vari)
-        guard let k = checkedProduct(a.kernelShape), parameterBytesOK(k + outputSize, variational: vari != nil) else {
-            tooLarge(item, what: "its kernel \(shapeText(a.kernelShape))", count: checkedProduct(a.kernelShape).map { ($0 + outputSize) * (vari != nil ? 2 : 1) })
+        let count = checkedProduct(a.kernelShape + [1]).flatMap { checkedSum($0, outputSize) }.flatMap { checkedProduct([$0, vari != nil ? 2 : 1]) }
+        guard let count, checkedProduct([count, dtype.size]).map({ $0 <= maxTensorBytes }) == true else {
+            tooLarge(item, what: "its parameters (kernel \(shapeText(a.kernelShape)) and bias\(vari != nil ? ", loc and scale" : ""))", count: count)
             return (nil, nil)
         }
         return (.affine(a), [outputSize])
@@ -387,7 +389,7 @@ extension Lowering {
                         at: item.typeNode, help: "use `padding: SAME` or a smaller `pool_size`")
                 return (nil, nil)
             }
-            spatial.append(pad == .same ? (input[d] + strides[d] - 1) / strides[d] : (input[d] - size[d]) / strides[d] + 1)
+            spatial.append(pad == .same ? (input[d] - 1) / strides[d] + 1 : (input[d] - size[d]) / strides[d] + 1)
         }
         return (.pool(Pool(kind: kind, rank: rank, poolSize: size, strides: strides, padding: pad)), spatial + [input[rank]])
     }
@@ -398,10 +400,6 @@ extension Lowering {
         return nil
     }
 
-    func parameterBytesOK(_ count: Int, variational: Bool) -> Bool {
-        let n = count.multipliedReportingOverflow(by: (variational ? 2 : 1) * dtype.size)
-        return !n.overflow && n.partialValue <= maxTensorBytes
-    }
 }
 
 func checkedProduct(_ xs: [Int]) -> Int? {
@@ -413,6 +411,14 @@ func checkedProduct(_ xs: [Int]) -> Int? {
     }
     return p
 }
+
+func checkedSum(_ a: Int, _ b: Int) -> Int? {
+    let s = a.addingReportingOverflow(b)
+    return s.overflow ? nil : s.partialValue
+}
+
+/// A product that saturates at `Int.max` (for counts shown to people, never for sizes).
+func saturatingProduct(_ xs: [Int]) -> Int { checkedProduct(xs) ?? Int.max }
 
 func shapeText(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
 

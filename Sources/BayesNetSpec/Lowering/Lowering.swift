@@ -17,7 +17,8 @@ struct Lowering {
             r.error("a spec must be a YAML mapping that starts with `bayesnet: 1`, found \(root.kindDescription)", at: root)
             return nil
         }
-        let top = r.fields(of: root, context: "the spec", names: Self.topLevel)
+        // `x-` keys are free, e.g. to hold anchors that layers repeat.
+        let top = r.fields(of: root, context: "the spec", names: Self.topLevel, ignoring: { $0.hasPrefix("x-") })
         var locations: [String: SourceLocation] = [:]
         for (k, f) in top { locations[k] = f.key.location }
 
@@ -59,23 +60,29 @@ struct Lowering {
                         continue
                     }
                     lastItem = item
+                    let name = item.arguments["name"]?.value.scalar ?? defaultName(for: item.type.family, index: i)
+                    let at = item.arguments["name"]?.value.location ?? item.typeNode.location
+                    if name.isEmpty || name.contains(where: { $0.isNewline }) {
+                        r.error("a layer name must be a non-empty single line", at: at)
+                        layersOK = false
+                    } else if let first = names[name] {
+                        r.error("duplicate layer name `\(name)` (first used at line \(first.line), column \(first.column))", at: at,
+                                help: "layer names key checkpoints and random streams, so they must be unique")
+                        layersOK = false
+                    } else {
+                        names[name] = at
+                    }
                     let (layer, out) = lowerLayer(item, index: i, input: shape, defaults: defaults[item.type.canonical] ?? [:])
                     shape = out
                     guard let layer else {
                         layersOK = false
                         continue
                     }
-                    if let first = names[layer.name] {
-                        let at = item.arguments["name"]?.value.location ?? item.typeNode.location
-                        r.error("duplicate layer name `\(layer.name)` (first used at line \(first.line), column \(first.column))", at: at,
-                                help: "layer names key checkpoints and random streams, so they must be unique")
-                        layersOK = false
-                    }
-                    names[layer.name] = item.arguments["name"]?.value.location ?? item.typeNode.location
                     layers.append(layer)
                 }
             } else {
-                r.error("`layers` must be a list of layers, found \(f.value.kindDescription)", at: f.value)
+                r.error("`layers` must be a list of layers, found \(f.value.kindDescription)", at: f.value,
+                        help: f.value.pairs != nil ? "start each layer with `- `, e.g. `- Flatten`" : nil)
                 layersOK = false
             }
         } else {
@@ -88,8 +95,14 @@ struct Lowering {
         let train = top["train"].map { trainSpec($0) } ?? TrainSpec()
         let evaluate = top["evaluate"].map { evaluateSpec($0) } ?? EvaluateSpec()
 
+        let digits = [data.train, data.test].contains { if case .builtin(name: "digits", _) = $0 { return true } else { return false } }
         if layersOK, let out = shape, let f = top["likelihood"], let likelihood {
-            checkOutput(out, likelihood: likelihood, field: f, lastItem: lastItem, data: data, input: input, inputField: top["input"])
+            checkOutput(out, likelihood: likelihood, field: f, lastItem: lastItem, digits: digits)
+        }
+        // Digits are 8x8 images with one channel; a flat [64] input reads them as vectors.
+        if digits, let input, input.shape.filter({ $0 != 1 }) != [8, 8], input.shape != [64],
+           let s = top["input"]?.value.pairs?.first(where: { $0.key.scalar == "shape" })?.value {
+            r.error("the bundled `digits` data has examples of shape [8, 8, 1] (or [64] flat), but `input.shape` is \(shapeText(input.shape))", at: s)
         }
 
         guard let version, let input, layersOK else { return nil }
@@ -105,8 +118,11 @@ struct Lowering {
     }
 
     mutating func inputSpec(_ f: Field) -> InputSpec? {
+        guard f.value.pairs != nil else {
+            r.error("`input` must be a mapping such as `{shape: [8, 8, 1]}`, found \(f.value.kindDescription)", at: f.value)
+            return nil
+        }
         let fs = r.fields(of: f.value, context: "`input`", names: [ArgumentName("shape"), ArgumentName("layout")])
-        if f.value.pairs == nil { return nil }
         var layout = Layout.channelsLast
         if let l = fs["layout"] {
             layout = r.choice(l.value, name: "layout", what: "layout", options: [("channels_last", Layout.channelsLast), ("channels_first", .channelsFirst)]) ?? .channelsLast
@@ -155,16 +171,38 @@ struct Lowering {
                 continue
             }
             seen[type.canonical] = typeName
-            var fs = r.fields(of: pair.value, context: "the defaults of `\(typeName)`", names: LayerCatalog.arguments(for: type.family)) {
-                LayerCatalog.misplaced($0, in: typeName, family: type.family)
-            }
+            var fs = r.fields(of: pair.value, context: "the defaults of `\(typeName)`", names: LayerCatalog.arguments(for: type.family),
+                                 misplaced: { LayerCatalog.misplaced($0, in: typeName, family: type.family) })
             if let n = fs["name"] {
                 r.error("`name` cannot be a default: layer names must be unique", at: n.key)
                 fs["name"] = nil
             }
+            checkDefaultValues(fs, family: type.family)
             out[type.canonical] = fs
         }
         return out
+    }
+
+    /// Reads each default's value once on its own, so a problem in defaults shows even when no layer uses
+    /// them (layers that do use them report the same diagnostic, which is then shown once).
+    mutating func checkDefaultValues(_ fs: [String: Field], family: LayerFamily) {
+        for (key, f) in fs {
+            switch key {
+            case "output_size", "input_size": _ = r.positive(f)
+            case "filter_shape", "strides", "dilations", "pool_size": _ = r.intList(f)
+            case "rank":
+                if let v = r.int(f), !(1...3).contains(v) { r.error("`rank` must be 1, 2 or 3, found \(v)", at: f.value) }
+            case "padding": _ = padding(f)
+            case "activation_fn": _ = activation(fs)
+            case "kernel_initializer", "bias_initializer": _ = initializer(f, default: .zeros)
+            case "seed": _ = readSeed(f)
+            default: break
+            }
+        }
+        switch family {
+        case .convolution(let e), .affine(let e): _ = variational(fs, estimator: e)
+        case .pool, .flatten: break
+        }
     }
 
     mutating func likelihoodSpec(_ f: Field) -> Likelihood? {
@@ -187,8 +225,7 @@ struct Lowering {
         }
     }
 
-    mutating func checkOutput(_ out: [Int], likelihood: Likelihood, field: Field, lastItem: LayerItem?, data: DataSpec, input: InputSpec?, inputField: Field?) {
-        let digits = [data.train, data.test].contains { if case .builtin(name: "digits", _) = $0 { return true } else { return false } }
+    mutating func checkOutput(_ out: [Int], likelihood: Likelihood, field: Field, lastItem: LayerItem?, digits: Bool) {
         switch likelihood {
         case .categorical:
             guard out.count == 1, out[0] >= 2 else {
@@ -202,9 +239,6 @@ struct Lowering {
             }
         case .normal:
             if digits { r.error("the bundled `digits` data has class labels; use `likelihood: categorical`", at: field.value) }
-        }
-        if digits, let input, input.shape != [8, 8, 1], let s = inputField?.value.pairs?.first(where: { $0.key.scalar == "shape" })?.value {
-            r.error("the bundled `digits` data has examples of shape [8, 8, 1], but `input.shape` is \(shapeText(input.shape))", at: s)
         }
     }
 

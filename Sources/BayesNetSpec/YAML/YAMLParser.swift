@@ -119,7 +119,11 @@ private final class EventReader {
         let p = parser.pointee
         let problem = p.problem.map { String(cString: $0) } ?? "malformed YAML"
         var message = problem
-        if let context = p.context.map({ String(cString: $0) }) { message += " \(context)" }
+        var help: String?
+        if let context = p.context.map({ String(cString: $0) }) {
+            let start = location(p.context_mark)
+            help = "\(context) that starts at line \(start.line), column \(start.column)"
+        }
         var loc = location(p.problem_mark)
         if p.error == YAML_READER_ERROR {
             // Reader errors carry a byte offset only.
@@ -127,7 +131,7 @@ private final class EventReader {
             message = "invalid text: \(problem)"
         }
         if p.error == YAML_MEMORY_ERROR { message = "out of memory while reading YAML" }
-        error = Diagnostic(message: "YAML syntax error: \(message)", location: loc)
+        error = Diagnostic(message: "YAML syntax error: \(message)", location: loc, help: help)
     }
 
     private func lineColumn(ofByte offset: Int) -> SourceLocation {

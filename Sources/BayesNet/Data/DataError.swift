@@ -1,0 +1,108 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A problem with a data, input or checkpoint file: which file, and what is wrong with it.
+public struct DataError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The file as the user named it (nil when decoding bytes that came from elsewhere).
+    public var file: String?
+    public var message: String
+
+    public init(file: String?, _ message: String) {
+        self.file = file
+        self.message = message
+    }
+
+    public var description: String {
+        if let file { return "\(file): \(message)" }
+        return message
+    }
+
+    func named(_ file: String) -> DataError {
+        DataError(file: self.file ?? file, message)
+    }
+}
+
+/// Bounds on what a reader accepts, checked before anything large is allocated.
+public struct DataLimits: Sendable, Equatable {
+    /// Largest file read, in bytes.
+    public var maxFileBytes: Int
+    /// Largest number of elements in one array (a memory budget: 4 bytes each once converted to Float).
+    public var maxElements: Int
+
+    public init(maxFileBytes: Int = 2 << 30, maxElements: Int = 1 << 29) {
+        self.maxFileBytes = maxFileBytes
+        self.maxElements = maxElements
+    }
+
+    public static let `default` = DataLimits()
+
+    /// Product of `dims`, or an error when it overflows or exceeds `maxElements`.
+    func elementCount(_ dims: [Int], file: String?) throws -> Int {
+        var n = 1
+        for d in dims {
+            guard d >= 0 else { throw DataError(file: file, "negative dimension \(d) in shape \(dims)") }
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            guard !overflow else {
+                throw DataError(file: file, "shape \(dims) has more elements than can be counted (the product overflows)")
+            }
+            n = p
+        }
+        guard n <= maxElements else {
+            throw DataError(file: file, "shape \(dims) has \(n) elements, more than the limit of \(maxElements) (raise the element limit to read it)")
+        }
+        return n
+    }
+}
+
+/// Whole-file reads with the size checked first.
+enum DataFile {
+    static func read(_ path: String, limits: DataLimits) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ENOENT { throw DataError(file: path, "no such file") }
+            throw DataError(file: path, "cannot open: \(String(cString: strerror(code)))")
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            throw DataError(file: path, "cannot read its size: \(String(cString: strerror(errno)))")
+        }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw DataError(file: path, "is a folder, not a file") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw DataError(file: path, "is not a regular file") }
+        let size = Int(st.st_size)
+        guard size <= limits.maxFileBytes else {
+            throw DataError(file: path, "file is \(size) bytes, larger than the limit of \(limits.maxFileBytes) bytes (raise the file size limit to read it)")
+        }
+        var bytes = [UInt8](repeating: 0, count: size)
+        var done = 0
+        try bytes.withUnsafeMutableBytes { buffer in
+            while done < size {
+                let n = systemRead(fd, buffer.baseAddress! + done, size - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw DataError(file: path, "read failed: \(String(cString: strerror(errno)))")
+                }
+                if n == 0 { break }
+                done += n
+            }
+        }
+        guard done == size else { throw DataError(file: path, "file shrank while being read") }
+        return bytes
+    }
+}
+
+private func systemRead(_ fd: Int32, _ p: UnsafeMutableRawPointer, _ n: Int) -> Int {
+    #if canImport(Glibc)
+    return Glibc.read(fd, p, n)
+    #elseif canImport(Musl)
+    return Musl.read(fd, p, n)
+    #else
+    return Darwin.read(fd, p, n)
+    #endif
+}

@@ -1,0 +1,197 @@
+import BayesNetSpec
+import Foundation
+
+/// Examples ready for the interpreter: float inputs, channels-last, laid out as [count] + exampleShape.
+public struct Dataset: Sendable, Equatable {
+    public var exampleShape: [Int]
+    public var count: Int
+    public var inputs: [Float]
+    /// Class indices, for a categorical likelihood.
+    public var labels: [Int32]?
+    /// Regression targets, [count] + targetShape.
+    public var targets: [Float]?
+    public var targetShape: [Int]
+
+    public init(
+        exampleShape: [Int], count: Int, inputs: [Float], labels: [Int32]? = nil, targets: [Float]? = nil,
+        targetShape: [Int] = []
+    ) {
+        self.exampleShape = exampleShape
+        self.count = count
+        self.inputs = inputs
+        self.labels = labels
+        self.targets = targets
+        self.targetShape = targetShape
+    }
+
+    /// Values per example.
+    public var exampleSize: Int { exampleShape.reduce(1, *) }
+}
+
+/// Turns the spec's `data:` entries into `Dataset`s, checking everything before training starts.
+public enum DataLoader {
+    /// Loads a `DataSource` for `spec`. `classes` is the number of classes of a categorical model
+    /// (labels are checked against it), nil for regression (targets must match the output shape).
+    /// Relative paths are relative to the spec file's folder.
+    public static func load(
+        _ source: DataSource, spec: ModelSpec, classes: Int?, limits: DataLimits = .default
+    ) throws -> Dataset {
+        switch source {
+        case .builtin(let name, let split):
+            guard name == "digits" else {
+                throw DataError(file: nil, "unknown builtin dataset '\(name)' (available: digits)")
+            }
+            let data = try builtinDigits(split: split)
+            guard sameLayout(stored: data.exampleShape, expected: spec.input.shape) || spec.input.shape == [data.exampleSize] else {
+                throw DataError(file: nil, "builtin digits examples have shape \(data.exampleShape) but input.shape is \(spec.input.shape)")
+            }
+            if let classes {
+                try checkLabels(data.labels ?? [], classes: classes, file: "builtin digits (\(split))")
+            }
+            var shaped = data
+            shaped.exampleShape = spec.input.shape
+            return shaped
+        case .files(let format, let x, let y, let scale):
+            return try load(
+                format: format, x: resolve(x, specPath: spec.source.path), y: y.map { resolve($0, specPath: spec.source.path) },
+                scale: scale, spec: spec, classes: classes, limits: limits)
+        }
+    }
+
+    /// Loads files whose paths are used as given (e.g. `predict --input`, relative to the working folder).
+    public static func load(
+        format: DataFormat, x: String, y: String?, scale: Double?, spec: ModelSpec, classes: Int?,
+        limits: DataLimits = .default
+    ) throws -> Dataset {
+        let (xArray, xPath) = (try read(format, x, limits: limits), x)
+        let count = xArray.shape.first ?? 0
+        guard count > 0, xArray.count > 0 else { throw DataError(file: xPath, "holds no examples") }
+        let inputs = try examples(xArray, format: format, file: xPath, spec: spec, scale: scale)
+        var data = Dataset(exampleShape: spec.input.shape, count: count, inputs: inputs)
+        guard let y else { return data }
+        let yArray = try read(format, y, limits: limits)
+        let yCount = yArray.shape.first ?? 0
+        guard yCount == count else {
+            throw DataError(file: y, "holds \(yCount) \(classes == nil ? "targets" : "labels") but \(xPath) holds \(count) examples")
+        }
+        let perExample = yArray.shape.dropFirst().reduce(1, *)
+        if let classes {
+            guard perExample == 1 else {
+                throw DataError(file: y, "labels have shape \(yArray.shape); expected one class index per example, shape [\(count)]")
+            }
+            var labels = [Int32](repeating: 0, count: count)
+            for i in 0..<count {
+                guard let v = yArray.integer(at: i) else {
+                    throw DataError(file: y, "label of example \(i) is \(yArray.doubles()[i]), not a class index")
+                }
+                guard v >= 0, v < classes else {
+                    throw DataError(file: y, "label \(v) of example \(i) is outside 0...\(classes - 1) (the model has \(classes) classes)")
+                }
+                labels[i] = Int32(v)
+            }
+            data.labels = labels
+        } else {
+            let targetShape = spec.outputShape
+            guard perExample == targetShape.reduce(1, *) else {
+                throw DataError(file: y, "targets have shape \(yArray.shape) but the model's output shape is \(targetShape), so \(targetShape.reduce(1, *)) values per example were expected")
+            }
+            data.targets = yArray.floats()
+            guard data.targets!.allSatisfy(\.isFinite) else { throw DataError(file: y, "targets include a value that is not finite") }
+            data.targetShape = targetShape
+        }
+        return data
+    }
+
+    /// The bundled digits (UCI optical digits, 8×8 grey levels 0-16), scaled by 1/16 to [0, 1], shape [8, 8, 1].
+    public static func builtinDigits(split: String) throws -> Dataset {
+        guard split == "train" || split == "test" else {
+            throw DataError(file: nil, "builtin digits has no split '\(split)' (available: train, test)")
+        }
+        guard let folder = Bundle.module.resourceURL?.appendingPathComponent("digits") else {
+            throw DataError(file: nil, "the bundled digits data is missing from this installation")
+        }
+        let images = try IDX.read(path: folder.appendingPathComponent("\(split)-images.idx3-ubyte").path)
+        let labels = try IDX.read(path: folder.appendingPathComponent("\(split)-labels.idx1-ubyte").path)
+        guard images.shape.count == 3, images.shape[1] == 8, images.shape[2] == 8, labels.shape == [images.shape[0]] else {
+            throw DataError(file: nil, "the bundled digits data has unexpected shapes \(images.shape) and \(labels.shape)")
+        }
+        let n = images.shape[0]
+        return Dataset(
+            exampleShape: [8, 8, 1], count: n, inputs: images.floats(scale: 1.0 / 16),
+            labels: (0..<n).map { Int32(labels.integer(at: $0) ?? -1) })
+    }
+
+    /// A path from a spec: absolute as is, relative to the spec file's folder otherwise
+    /// (to the working folder for a spec that did not come from a file).
+    public static func resolve(_ path: String, specPath: String) -> String {
+        if path.hasPrefix("/") || specPath.hasPrefix("<") { return path }
+        guard let slash = specPath.lastIndex(of: "/") else { return path }
+        return String(specPath[...slash]) + path
+    }
+
+    // MARK: - Helpers
+
+    static func read(_ format: DataFormat, _ path: String, limits: DataLimits) throws -> NumericArray {
+        switch format {
+        case .idx: return try IDX.read(path: path, limits: limits)
+        case .npy: return try NPY.readArray(path: path, limits: limits)
+        case .csv:
+            let table = try CSVData.read(path: path, limits: limits)
+            return NumericArray(shape: [table.rows, table.columns], doubles: table.values)
+        }
+    }
+
+    /// Whether an example stored with shape `stored` holds the layout `expected`, ignoring dimensions of size 1
+    /// (so MNIST's [28, 28] images serve an input of shape [28, 28, 1]).
+    static func sameLayout(stored: [Int], expected: [Int]) -> Bool {
+        stored == expected || stored.filter { $0 != 1 } == expected.filter { $0 != 1 }
+    }
+
+    /// The inputs as channels-last floats, checked against input.shape and the spec's layout.
+    static func examples(_ array: NumericArray, format: DataFormat, file: String, spec: ModelSpec, scale: Double?) throws -> [Float] {
+        let shape = spec.input.shape
+        let channelsFirst = spec.input.layout == .channelsFirst && shape.count >= 2
+        // The shape one example has on disk.
+        let onDisk = channelsFirst ? [shape.last!] + shape.dropLast() : shape
+        let stored = Array(array.shape.dropFirst())
+        let size = shape.reduce(1, *)
+        if format == .csv {
+            guard stored == [size] else {
+                throw DataError(file: file, "rows have \(stored.first ?? 0) values but input.shape \(shape) needs \(size)")
+            }
+        } else {
+            guard sameLayout(stored: stored, expected: onDisk) else {
+                let layout = channelsFirst ? " (channels_first: \(onDisk) on disk)" : ""
+                throw DataError(file: file, "examples have shape \(stored) but input.shape is \(shape)\(layout)")
+            }
+        }
+        var values = array.floats(scale: scale)
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw DataError(file: file, "value \(bad) (example \(bad / max(size, 1))) is not finite")
+        }
+        if channelsFirst && shape.last! > 1 {
+            values = toChannelsLast(values, count: array.shape[0], channels: shape.last!, positions: size / shape.last!)
+        }
+        return values
+    }
+
+    /// [n, C, positions] → [n, positions, C].
+    static func toChannelsLast(_ x: [Float], count: Int, channels: Int, positions: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: x.count)
+        let size = channels * positions
+        for n in 0..<count {
+            for c in 0..<channels {
+                for p in 0..<positions {
+                    out[n * size + p * channels + c] = x[n * size + c * positions + p]
+                }
+            }
+        }
+        return out
+    }
+
+    static func checkLabels(_ labels: [Int32], classes: Int, file: String) throws {
+        if let i = labels.firstIndex(where: { $0 < 0 || Int($0) >= classes }) {
+            throw DataError(file: file, "label \(labels[i]) of example \(i) is outside 0...\(classes - 1) (the model has \(classes) classes)")
+        }
+    }
+}
