@@ -36,10 +36,11 @@ enum TestNetworks {
     }
 
     /// A labelled data set whose class is which of `classes` fixed random patterns (plus noise) an example shows.
-    static func patterns(shape: [Int], classes: Int, count: Int, noise: Double, seed: UInt64) -> Dataset {
+    /// `split` picks the noise: the same `seed` with another split gives new examples of the same classes.
+    static func patterns(shape: [Int], classes: Int, count: Int, noise: Double, seed: UInt64, split: UInt64 = 0) -> Dataset {
         let n = shape.reduce(1, *)
         let prototypes = normals(classes * n, seed: seed)
-        let jitter = normals(count * n, seed: seed + 1, scale: noise)
+        let jitter = normals(count * n, seed: seed &+ 1 &+ split &* 7919, scale: noise)
         var inputs = [Float](repeating: 0, count: count * n)
         var labels = [Int32](repeating: 0, count: count)
         for e in 0..<count {

@@ -18,7 +18,7 @@ import BayesNetSpec
     }
 
     static let train = TestNetworks.patterns(shape: [8, 8, 1], classes: 3, count: 90, noise: 0.8, seed: 100)
-    static let test = TestNetworks.patterns(shape: [8, 8, 1], classes: 3, count: 30, noise: 0.8, seed: 100)
+    static let test = TestNetworks.patterns(shape: [8, 8, 1], classes: 3, count: 30, noise: 0.8, seed: 100, split: 1)
 
     static func metricsWithoutTimes(_ directory: String) throws -> String {
         let text = try String(contentsOfFile: directory + "/metrics.jsonl", encoding: .utf8)
