@@ -65,6 +65,7 @@ final class ConvolutionKernelGradient<S: TensorScalar> {
         patches = Buffer(count: sliceRows * taps * inChannels)
     }
 
+    @_specialize(where S == Float) @_specialize(where S == Double)
     func compute(x: UnsafePointer<S>, dy: UnsafePointer<S>, dkernel: UnsafeMutablePointer<S>, batch: Int,
                  accumulate: Bool) {
         let rows = batch * positions

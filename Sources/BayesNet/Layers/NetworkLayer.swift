@@ -44,6 +44,7 @@ final class PoolLayer<S: TensorScalar>: NetworkLayer<S> {
         super.init(name: name, inputCount: geometry.inputCount, outputCount: geometry.outputCount)
     }
 
+    @_specialize(where S == Float) @_specialize(where S == Double)
     override func forward(_ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, batch: Int, noise: NoiseContext) {
         if isMax {
             Pooling.maxForward(x: x, y: y, batch: batch, geometry: geometry)
@@ -52,6 +53,7 @@ final class PoolLayer<S: TensorScalar>: NetworkLayer<S> {
         }
     }
 
+    @_specialize(where S == Float) @_specialize(where S == Double)
     override func backward(x: UnsafePointer<S>, y: UnsafePointer<S>, dy: UnsafeMutablePointer<S>,
                            dx: UnsafeMutablePointer<S>?, batch: Int) {
         guard let dx else { return }

@@ -132,6 +132,7 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
     }
 
     /// Draws ε for kernel and bias and sets σ; the draws depend only on (seed, layer, purpose, step).
+    @_specialize(where S == Float) @_specialize(where S == Double)
     private func drawWeightNoise(_ noise: NoiseContext) {
         guard let kernelRho, let biasRho else { return }
         for i in 0..<kernelRho.count {
@@ -144,6 +145,7 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
         streams.stream(Self.purposeBias, noise).fillNormal(biasEpsilon.pointer, count: biasEpsilon.count)
     }
 
+    @_specialize(where S == Float) @_specialize(where S == Double)
     override func forward(_ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, batch: Int, noise: NoiseContext) {
         let sampling = variational != nil && variational?.posteriorValue == .sample && !noise.useMean
         lastSampled = sampling
@@ -175,6 +177,7 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
     }
 
     /// out += s_out ⊙ conv(s_in ⊙ x, ΔW).
+    @_specialize(where S == Float) @_specialize(where S == Double)
     private func flipoutPerturbation(_ x: UnsafePointer<S>, into out: UnsafeMutablePointer<S>, batch: Int,
                                      noise: NoiseContext) {
         let perElement = variational?.signs == .perElement
@@ -205,6 +208,7 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
     }
 
     /// dst = signs ⊙ src, with one sign per (example, channel) or per element.
+    @_specialize(where S == Float) @_specialize(where S == Double)
     private func applySigns(_ signs: UnsafePointer<S>, to src: UnsafePointer<S>, into dst: UnsafeMutablePointer<S>,
                             batch: Int, perExample count: Int, channels: Int, perElement: Bool) {
         if perElement {
@@ -222,6 +226,7 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
         }
     }
 
+    @_specialize(where S == Float) @_specialize(where S == Double)
     override func backward(x: UnsafePointer<S>, y: UnsafePointer<S>, dy: UnsafeMutablePointer<S>,
                            dx: UnsafeMutablePointer<S>?, batch: Int) {
         let outCount = batch * map.outputCount
@@ -288,6 +293,7 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
     }
 
     /// dρ += dW ⊙ ε ⊙ sigmoid(ρ), since W depends on ρ through σ ⊙ ε.
+    @_specialize(where S == Float) @_specialize(where S == Double)
     private func addRhoGradient(_ rho: Parameter<S>, from dDraw: UnsafePointer<S>) {
         let eps = kernelEpsilon.pointer
         for i in 0..<rho.count {
@@ -296,6 +302,7 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
         }
     }
 
+    @_specialize(where S == Float) @_specialize(where S == Double)
     override func divergence(gradientScale: Double, accumulateGradients: Bool) -> Double {
         guard let variational, let kernelRho, let biasRho, penaltyWeight > 0 else { return 0 }
         let weight = S(penaltyWeight * gradientScale)

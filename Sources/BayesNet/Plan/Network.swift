@@ -116,6 +116,7 @@ public final class Network<S: TensorScalar> {
 
     func activation(after layerIndex: Int) -> UnsafeMutablePointer<S> { activations[layerIndex + 1] }
 
+    @_specialize(where S == Float) @_specialize(where S == Double)
     public func forward(batch: Int, noise: NoiseContext) {
         precondition(batch <= maxBatch, "batch \(batch) exceeds the plan's \(maxBatch)")
         for (i, layer) in layers.enumerated() where !layer.isIdentity {
@@ -124,6 +125,7 @@ public final class Network<S: TensorScalar> {
     }
 
     /// Back-propagates `outputGradient`, adding into every parameter's gradient.
+    @_specialize(where S == Float) @_specialize(where S == Double)
     public func backward(batch: Int) {
         for i in stride(from: layers.count - 1, through: 0, by: -1) where !layers[i].isIdentity {
             layers[i].backward(x: activations[i], y: activations[i + 1], dy: gradients[i + 1],
@@ -132,12 +134,14 @@ public final class Network<S: TensorScalar> {
     }
 
     /// Σ penalty_weight · KL over the layers for the last forward pass; gradients scaled by `gradientScale` added.
+    @_specialize(where S == Float) @_specialize(where S == Double)
     public func divergence(gradientScale: Double = 1, accumulateGradients: Bool = true) -> Double {
         var total = 0.0
         for layer in layers { total += layer.divergence(gradientScale: gradientScale, accumulateGradients: accumulateGradients) }
         return total
     }
 
+    @_specialize(where S == Float) @_specialize(where S == Double)
     public func zeroGradients() {
         for p in parameters { p.gradient.pointer.update(repeating: 0, count: p.count) }
     }

@@ -127,7 +127,8 @@ public final class TrainingSession<S: TensorScalar> {
     public var stepsPerEpoch: Int { (train.count + batchSize - 1) / batchSize }
 
     /// Copies the examples `indices` into the network's input (and labels or targets).
-    func load(_ data: Dataset, indices: some Collection<Int>) {
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    func load(_ data: Dataset, indices: ArraySlice<Int>) {
         let n = network.inputCount
         let input = network.input
         data.inputs.withUnsafeBufferPointer { src in
@@ -148,6 +149,7 @@ public final class TrainingSession<S: TensorScalar> {
     }
 
     /// Mean NLL over the batch of the network's current output; writes its gradient (times `scale`) when asked.
+    @_specialize(where S == Float) @_specialize(where S == Double)
     func negativeLogLikelihood(batch: Int, gradientScale: Double?) -> (nll: Double, correct: Int) {
         let out = network.output
         var correct = 0
@@ -181,6 +183,7 @@ public final class TrainingSession<S: TensorScalar> {
     }
 
     /// One optimizer step on the examples `indices`: `samples` forward/backward passes, then the update.
+    @_specialize(where S == Float) @_specialize(where S == Double)
     func trainStep(indices: ArraySlice<Int>) throws -> (loss: Double, nll: Double, kl: Double, correct: Int) {
         let batch = indices.count
         load(train, indices: indices)
@@ -216,6 +219,7 @@ public final class TrainingSession<S: TensorScalar> {
         return (nll + kl, nll, kl, correct)
     }
 
+    @_specialize(where S == Float) @_specialize(where S == Double)
     func applyOptimizer() {
         switch spec.train.optimizer {
         case .adam(let lr, let beta1, let beta2, let epsilon):
@@ -238,6 +242,7 @@ public final class TrainingSession<S: TensorScalar> {
     }
 
     /// Trains one epoch (the last batch may be smaller) and returns its figures; `seconds` is left for the caller.
+    @_specialize(where S == Float) @_specialize(where S == Double)
     public func runEpoch() throws -> EpochMetrics {
         let order = order(forEpoch: epoch)
         var lossSum = 0.0, nllSum = 0.0, klSum = 0.0, correct = 0
@@ -265,13 +270,14 @@ public final class TrainingSession<S: TensorScalar> {
     }
 
     /// One posterior sample per example over the test data: the per-epoch check of metrics.jsonl.
+    @_specialize(where S == Float) @_specialize(where S == Double)
     func quickTest(_ data: Dataset) -> (accuracy: Double, nll: Double) {
         let evalBatch = network.maxBatch
         var nll = 0.0, correct = 0
         var start = 0
         while start < data.count {
             let end = min(start + evalBatch, data.count)
-            load(data, indices: start..<end)
+            load(data, indices: ArraySlice(start..<end))
             network.forward(batch: end - start, noise: NoiseContext(seed: network.seed, step: UInt64(epoch),
                                                                     evaluation: true, exampleOffset: start))
             let r = negativeLogLikelihood(batch: end - start, gradientScale: nil)
