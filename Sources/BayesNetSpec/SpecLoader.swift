@@ -13,9 +13,7 @@ public enum SpecLoader {
     public static func load(path: String) -> SpecLoadResult {
         switch readFile(path) {
         case .success(let text): return load(text: text, path: path)
-        case .failure(let message):
-            let d = Diagnostic(message: message, location: SourceLocation(file: path, line: 1, column: 1))
-            return SpecLoadResult(spec: nil, diagnostics: [d], source: SpecSource(path: path, text: ""))
+        case .failure(let message): return load(failure: message, path: path)
         }
     }
 
@@ -62,6 +60,26 @@ public enum SpecLoader {
             }
         }
         if ferror(f) != 0 { return .failure("cannot read spec file: \(String(cString: strerror(errno)))") }
+        return decode(bytes)
+    }
+
+    /// Loads a spec from the bytes of a file, checking its size and encoding as `load(path:)` does.
+    public static func load(bytes: [UInt8], path: String = "<bytes>") -> SpecLoadResult {
+        if bytes.count > maxFileBytes {
+            return load(failure: "spec file is larger than \(maxFileBytes / (1 << 20)) MiB; a spec is a short YAML file", path: path)
+        }
+        switch decode(bytes) {
+        case .success(let text): return load(text: text, path: path)
+        case .failure(let message): return load(failure: message, path: path)
+        }
+    }
+
+    private static func load(failure message: String, path: String) -> SpecLoadResult {
+        let d = Diagnostic(message: message, location: SourceLocation(file: path, line: 1, column: 1))
+        return SpecLoadResult(spec: nil, diagnostics: [d], source: SpecSource(path: path, text: ""))
+    }
+
+    private static func decode(_ bytes: [UInt8]) -> ReadResult {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             var line = 1
             for l in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
