@@ -28,24 +28,15 @@ struct LineChart {
     var series: [LineSeries]
     /// Keeps the left axis inside these bounds (e.g. 0...1 for accuracies).
     var leftBounds: ClosedRange<Double>?
+    /// Lets the left axis turn logarithmic when its positive values span more than a factor of 20, so
+    /// that an NLL far below a KL-dominated loss still shows its shape.
+    var allowLogarithmicLeft = false
     var width = 580.0
     var height = 330.0
 
     func svg(label: String) -> String {
         var c = SVGCanvas(width: width, height: height)
         let hasRight = rightLabel != nil && series.contains { $0.onRightAxis }
-        let left = 70.0, right = width - (hasRight ? 70 : 20)
-        let legendItems = series.map {
-            LegendItem(text: $0.name + ($0.onRightAxis && hasRight ? " (right axis)" : ""), color: $0.color,
-                       swatch: $0.dashed ? .dashed : .line)
-        }
-        let top = c.legend(legendItems, x: left, y: 18, maxX: right) + 12
-        let bottom = height - 52
-
-        let all = series.flatMap { $0.points }
-        let xs = all.map(\.x)
-        let xTicks = Ticks(low: xs.min() ?? 1, high: xs.max() ?? 1, target: 8, integer: true)
-        let xScale = Scale(domain: (xTicks.low, xTicks.high), range: (left, right))
 
         func yTicks(_ points: [(x: Double, y: Double)], bounds: ClosedRange<Double>?) -> Ticks {
             let ys = points.map(\.y)
@@ -58,8 +49,31 @@ struct LineChart {
             }
             return ticks
         }
-        let leftTicks = yTicks(series.filter { !$0.onRightAxis || !hasRight }.flatMap(\.points), bounds: leftBounds)
-        let leftScale = Scale(domain: (leftTicks.low, leftTicks.high), range: (bottom, top))
+        let leftPoints = series.filter { !$0.onRightAxis || !hasRight }.flatMap(\.points)
+        let leftYs = leftPoints.map(\.y)
+        let leftTicks: Ticks
+        if allowLogarithmicLeft, let lo = leftYs.min(), let hi = leftYs.max(), lo > 0, hi / lo > 20 {
+            leftTicks = Ticks(logLow: lo, high: hi)
+        } else {
+            leftTicks = yTicks(leftPoints, bounds: leftBounds)
+        }
+        let rightTicks = hasRight ? yTicks(series.filter(\.onRightAxis).flatMap(\.points), bounds: nil) : nil
+        // Margins wide enough for the longest tick label plus the rotated axis title.
+        let left = 34 + leftTicks.maxLabelWidth(size: 11) + 8
+        let right = width - (rightTicks.map { 34 + $0.maxLabelWidth(size: 11) + 10 } ?? 20)
+
+        let legendItems = series.map {
+            LegendItem(text: $0.name + ($0.onRightAxis && hasRight ? " (right axis)" : ""), color: $0.color,
+                       swatch: $0.dashed ? .dashed : .line)
+        }
+        let top = c.legend(legendItems, x: left, y: 18, maxX: right) + 12
+        let bottom = height - 52
+
+        let xs = series.flatMap { $0.points }.map(\.x)
+        let xTicks = Ticks(low: xs.min() ?? 1, high: xs.max() ?? 1,
+                           target: min(8, Int((right - left) / 50)), integer: true)
+        let xScale = Scale(domain: (xTicks.low, xTicks.high), range: (left, right))
+        let leftScale = Scale(leftTicks, range: (bottom, top))
 
         for v in leftTicks.values {
             let y = leftScale(v)
@@ -74,12 +88,12 @@ struct LineChart {
         c.line(left, bottom, right, bottom, stroke: Palette.axis)
         c.line(left, top, left, bottom, stroke: Palette.axis)
         c.text(xLabel, (left + right) / 2, height - 12, anchor: .middle, size: 12, cls: "axis-label")
-        c.text(yLabel, 16, (top + bottom) / 2, anchor: .middle, size: 12, rotate: -90, cls: "axis-label")
+        c.text(yLabel + (leftTicks.logarithmic ? " (log scale)" : ""), 16, (top + bottom) / 2, anchor: .middle,
+               size: 12, rotate: -90, cls: "axis-label")
 
         var rightScale: Scale?
-        if hasRight, let rightLabel {
+        if let ticks = rightTicks, let rightLabel {
             let rightSeries = series.filter(\.onRightAxis)
-            let ticks = yTicks(rightSeries.flatMap(\.points), bounds: nil)
             let scale = Scale(domain: (ticks.low, ticks.high), range: (bottom, top))
             let color = rightSeries.first?.color ?? Palette.axis
             c.line(right, top, right, bottom, stroke: color)
@@ -138,15 +152,15 @@ struct GroupedHistogram {
 
     func svg(label: String) -> String {
         var c = SVGCanvas(width: width, height: height)
-        let left = 70.0, right = width - 20
+        let (fractions, upper) = fractions()
+        let yTicks = Ticks(low: 0, high: max(fractions.flatMap { $0 }.max() ?? 0, 0.01), target: 5)
+        let left = 34 + yTicks.maxLabelWidth(size: 11) + 8, right = width - 20
         let items = groups.map {
             LegendItem(text: "\($0.name) (\(Format.integer($0.values.count)))", color: $0.color, swatch: .bar,
                        opacity: 0.85)
         }
         let top = c.legend(items, x: left, y: 18, maxX: right) + 12
         let bottom = height - 52
-        let (fractions, upper) = fractions()
-        let yTicks = Ticks(low: 0, high: max(fractions.flatMap { $0 }.max() ?? 0, 0.01), target: 5)
         let xTicks = Ticks(low: 0, high: upper, target: 6)
         let xScale = Scale(domain: (0, upper), range: (left, right))
         let yScale = Scale(domain: (0, yTicks.high), range: (bottom, top))
@@ -200,7 +214,7 @@ struct ReliabilityDiagram {
         let top = c.legend(items, x: left, y: 18, maxX: right) + 12
         // Laid out from the bottom up so that a wrapped legend shrinks the main panel instead of
         // pushing the axis labels into each other.
-        let countBottom = height - 42, countTop = countBottom - 70
+        let countBottom = height - 50, countTop = countBottom - 70
         let mainBottom = countTop - 26
         let bins = max(1, reliability.bins)
         let x = Scale(domain: (0, 1), range: (left, right))

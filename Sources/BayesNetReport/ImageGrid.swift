@@ -16,7 +16,7 @@ struct ImageGrid {
 
     /// The `count` predictions with the highest mutual information, ties broken by index.
     static func mostUncertain(_ predictions: [Prediction], count: Int = 16) -> [Prediction] {
-        Array(predictions.sorted {
+        Array(predictions.filter { $0.mutualInformation.isFinite }.sorted {
             $0.mutualInformation != $1.mutualInformation ? $0.mutualInformation > $1.mutualInformation
                 : $0.index < $1.index
         }.prefix(count))
@@ -34,6 +34,11 @@ struct ImageGrid {
         }
     }
 
+    /// Three decimals, or three significant digits for the tiny values of a nearly deterministic posterior.
+    static func miText(_ value: Double) -> String {
+        abs(value) >= 0.01 ? Format.fixed(value, 3) : Format.significant(value, 3)
+    }
+
     static func html(inputs: NPYArray, predictions: [Prediction], displaySize: Int = 84) -> String {
         guard let (h, w, channels) = imageGeometry(inputs) else { return "" }
         let scale = max(1, displaySize / max(h, w))
@@ -46,7 +51,7 @@ struct ImageGrid {
             <figure class="example \(verdict)" data-index="\(p.index)">\
             <img src="\(uri)" width="\(displayW)" height="\(displayH)" alt="test example \(p.index)">\
             <figcaption><span class="pred">predicted \(p.predicted)</span> <span class="true">true \(p.label)</span>\
-            <br><span class="mi">MI \(Format.fixed(p.mutualInformation, 3))</span> · #\(p.index)</figcaption>\
+            <br><span class="mi">MI \(miText(p.mutualInformation))</span> · #\(p.index)</figcaption>\
             </figure>
             """)
         }

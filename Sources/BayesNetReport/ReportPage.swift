@@ -37,8 +37,7 @@ struct ReportPage {
         <body>
         <main>
         \(sections.joined(separator: "\n"))
-        <footer>Drawn by <code>bayesnet report</code> from summary.json, metrics.jsonl, predictions.csv\
-        \(run.testInputs != nil ? " and test-inputs.npy" : "").</footer>
+        <footer>Drawn by <code>bayesnet report</code> from \(sourceFiles).</footer>
         </main>
         </body>
         </html>
@@ -46,13 +45,21 @@ struct ReportPage {
         """
     }
 
+    var sourceFiles: String {
+        var files = [RunFolder.summaryFile, RunFolder.metricsFile]
+        if !run.predictions.isEmpty { files.append(RunFolder.predictionsFile) }
+        if run.testInputs != nil { files.append(RunFolder.testInputsFile) }
+        return files.dropLast().joined(separator: ", ") + " and " + files.last!
+    }
+
     func header() -> String {
         var facts: [String] = []
-        if let e = summary.epochs { facts.append(number("epochs", e) + " epochs") }
-        if let s = summary.steps { facts.append(number("steps", s) + " steps") }
-        if let t = summary.trainingExamples { facts.append(number("training_examples", t) + " training examples") }
-        if let n = summary.evaluation?.examples { facts.append(number("evaluation.examples", n) + " test examples") }
-        if let s = summary.evaluation?.samples { facts.append(number("evaluation.samples", s) + " posterior samples") }
+        func counted(_ key: String, _ n: Int, _ noun: String) -> String { number(key, n) + " " + noun + (n == 1 ? "" : "s") }
+        if let e = summary.epochs { facts.append(counted("epochs", e, "epoch")) }
+        if let s = summary.steps { facts.append(counted("steps", s, "step")) }
+        if let t = summary.trainingExamples { facts.append(counted("training_examples", t, "training example")) }
+        if let n = summary.evaluation?.examples { facts.append(counted("evaluation.examples", n, "test example")) }
+        if let s = summary.evaluation?.samples { facts.append(counted("evaluation.samples", s, "posterior sample")) }
         if let w = summary.wallSeconds {
             facts.append("<span class=\"num\" data-key=\"wall_seconds\" data-value=\"\(w)\">\(Format.seconds(w))</span> wall time")
         }
@@ -80,7 +87,7 @@ struct ReportPage {
         let body = cards.map { "<div class=\"card\"><div class=\"value\">\($0.1)</div><div class=\"name\">\($0.0)</div></div>" }
         return """
         <section id="headline"><div class="cards">\(body.joined())</div>
-        <p class="note">Predictive figures on the test set: the mean of the softmax outputs\(samples).</p></section>
+        <p class="note">Predictive figures on the test set: \(summary.isCategorical ? "the mean of the softmax outputs" : "the predictive distribution")\(samples).</p></section>
         """
     }
 
@@ -94,7 +101,7 @@ struct ReportPage {
             return "<section id=\"training\"><h2>Training</h2><p class=\"note\">metrics.jsonl holds no epochs.</p></section>"
         }
         func points(_ f: (EpochMetrics) -> Double?) -> [(x: Double, y: Double)] {
-            m.compactMap { e in f(e).map { (Double(e.epoch), $0) } }
+            m.compactMap { e in f(e).flatMap { $0.isFinite ? (Double(e.epoch), $0) : nil } }
         }
         let loss = LineChart(
             xLabel: "epoch", yLabel: "nats per example", rightLabel: "KL term (nats)",
@@ -102,9 +109,14 @@ struct ReportPage {
                 LineSeries(name: "loss", points: points { $0.loss }, color: Palette.blue),
                 LineSeries(name: "NLL", points: points { $0.nll }, color: Palette.orange, dashed: true),
                 LineSeries(name: "penalty-weighted KL", points: points { $0.kl }, color: Palette.green, onRightAxis: true),
-            ],
+            ] + (m.contains { $0.testNll != nil }
+                ? [LineSeries(name: "test NLL", points: points { $0.testNll }, color: Palette.purple, dashed: true)] : []),
+            allowLogarithmicLeft: true,
             width: Self.chartWidth)
         var lossCaption = "Loss = NLL + penalty-weighted KL, means over each epoch's steps; the KL term is on the right axis."
+        if m.contains(where: { $0.testNll != nil }) {
+            lossCaption += " Test NLL: one posterior sample per test example after each epoch."
+        }
         if let f = summary.final {
             var parts: [String] = []
             if let v = f.loss { parts.append("loss " + number("final.loss", v, decimals: 4)) }
@@ -187,8 +199,8 @@ struct ReportPage {
         let right = run.predictions.filter(\.correct), wrong = run.predictions.filter { !$0.correct }
         func chart(_ label: String, _ f: (Prediction) -> Double) -> String {
             GroupedHistogram(xLabel: label, groups: [
-                HistogramGroup(name: "correct", values: right.map(f), color: Palette.blue),
-                HistogramGroup(name: "wrong", values: wrong.map(f), color: Palette.vermilion),
+                HistogramGroup(name: "correct", values: right.map(f).filter(\.isFinite), color: Palette.blue),
+                HistogramGroup(name: "wrong", values: wrong.map(f).filter(\.isFinite), color: Palette.vermilion),
             ], width: Self.chartWidth).svg(label: label + " histogram")
         }
         let split = "\(Format.integer(right.count)) correct and \(Format.integer(wrong.count)) wrong predictions, "
@@ -243,7 +255,7 @@ struct ReportPage {
         }
         var settings: [(String, String)] = []
         settings.append(("name", escape(summary.name)))
-        if let v = summary.seed { settings.append(("seed", "<span class=\"num\" data-key=\"seed\" data-value=\"\(v)\">\(v)</span>")) }
+        if let v = summary.seed { settings.append(("seed", "<span class=\"num\" data-key=\"seed\" data-value=\"\(escape(v))\">\(escape(v))</span>")) }
         if let v = summary.specSha256 { settings.append(("spec SHA-256", "<code>\(escape(v))</code>")) }
         if let v = summary.threads { settings.append(("threads", number("threads", v))) }
         if let v = summary.wallSeconds { settings.append(("wall time", number("wall_seconds", v, decimals: 2) + " s")) }

@@ -4,7 +4,8 @@ import Foundation
 /// can still be drawn from a regression run or an older run that lacks some of them.
 public struct RunSummary: Decodable, Sendable, Equatable {
     public var name: String
-    public var seed: Int?
+    /// Kept as text: a 64-bit seed beyond Int.max is written as a string.
+    public var seed: String?
     public var specSha256: String?
     public var threads: Int?
     public var wallSeconds: Double?
@@ -66,6 +67,34 @@ public struct RunSummary: Decodable, Sendable, Equatable {
         public var macs: Int
     }
 
+    enum CodingKeys: String, CodingKey {
+        case name, seed, specSha256, threads, wallSeconds, trainSeconds, epochs, steps, trainingExamples, final,
+             evaluation, layers, totals
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        if let n = try? c.decodeIfPresent(UInt64.self, forKey: .seed) {
+            seed = String(n)
+        } else if let n = try? c.decodeIfPresent(Int.self, forKey: .seed) {
+            seed = String(n)
+        } else {
+            seed = try c.decodeIfPresent(String.self, forKey: .seed)
+        }
+        specSha256 = try c.decodeIfPresent(String.self, forKey: .specSha256)
+        threads = try c.decodeIfPresent(Int.self, forKey: .threads)
+        wallSeconds = try c.decodeIfPresent(Double.self, forKey: .wallSeconds)
+        trainSeconds = try c.decodeIfPresent(Double.self, forKey: .trainSeconds)
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs)
+        steps = try c.decodeIfPresent(Int.self, forKey: .steps)
+        trainingExamples = try c.decodeIfPresent(Int.self, forKey: .trainingExamples)
+        final = try c.decodeIfPresent(FinalFigures.self, forKey: .final)
+        evaluation = try c.decodeIfPresent(Evaluation.self, forKey: .evaluation)
+        layers = try c.decodeIfPresent([LayerRow].self, forKey: .layers) ?? []
+        totals = try c.decodeIfPresent(Totals.self, forKey: .totals)
+    }
+
     /// True when the evaluation is a classifier's (it has an accuracy), so predictions.csv is expected.
     public var isCategorical: Bool { evaluation?.predictive?.accuracy != nil }
 }
@@ -74,9 +103,10 @@ public struct RunSummary: Decodable, Sendable, Equatable {
 public struct EpochMetrics: Decodable, Sendable, Equatable {
     public var epoch: Int
     public var step: Int?
-    public var loss: Double
-    public var nll: Double
-    public var kl: Double
+    /// `nil` when the run wrote null (a non-finite value, e.g. after divergence).
+    public var loss: Double?
+    public var nll: Double?
+    public var kl: Double?
     public var trainAccuracy: Double?
     public var testAccuracy: Double?
     public var testNll: Double?
@@ -238,8 +268,9 @@ public struct RunFolder: Sendable {
             }
             func real(_ key: String) throws(ReportError) -> Double {
                 let text = fields[column[key]!]
-                guard let value = Double(text), value.isFinite else {
-                    throw .malformed(file: file, line: lineNumber, reason: "\(key) is not a finite number: \"\(text)\"")
+                // nan and inf pass (a diverged run prints them); the charts leave them out.
+                guard let value = Double(text) else {
+                    throw .malformed(file: file, line: lineNumber, reason: "\(key) is not a number: \"\(text)\"")
                 }
                 return value
             }

@@ -42,7 +42,12 @@ enum Format {
         let magnitude = abs(value)
         if magnitude >= 1e-3 && magnitude < 1e6 {
             let decimals = max(0, digits - 1 - Int(floor(log10(magnitude))))
-            return fixed(value, decimals)
+            var text = fixed(value, decimals)
+            if text.contains(".") {
+                while text.hasSuffix("0") { text.removeLast() }
+                if text.hasSuffix(".") { text.removeLast() }
+            }
+            return text
         }
         return String(format: "%.\(digits - 1)e", value)
     }
@@ -90,16 +95,54 @@ struct Ticks {
         self.decimals = max(0, -Int(floor(log10(step) + 1e-9)))
     }
 
-    func label(_ v: Double) -> String { Format.fixed(v, decimals) }
+    /// Ticks at 1, 2 and 5 times powers of ten (only the powers when the range spans many decades),
+    /// for a logarithmic axis; both bounds must be positive.
+    init(logLow low: Double, high: Double) {
+        let lo = Int(floor(log10(low) + 1e-9)), hi = Int(ceil(log10(high) - 1e-9))
+        let multiples: [Double] = hi - lo <= 3 ? [1, 2, 5] : [1]
+        var candidates: [Double] = []
+        for exponent in lo...max(lo, hi) {
+            for m in multiples { candidates.append(m * pow(10, Double(exponent))) }
+        }
+        let first = candidates.last { $0 <= low * (1 + 1e-9) } ?? candidates[0]
+        let last = candidates.first { $0 >= high * (1 - 1e-9) } ?? candidates[candidates.count - 1]
+        values = candidates.filter { $0 >= first && $0 <= last }
+        if values.count < 2 { values = [first, first * 10] }
+        decimals = 0
+        logarithmic = true
+    }
+
+    var logarithmic = false
+
+    func label(_ v: Double) -> String {
+        guard logarithmic else { return Format.fixed(v, decimals) }
+        return Format.fixed(v, max(0, -Int(floor(log10(v) + 1e-9))))
+    }
+
+    func maxLabelWidth(size: Double) -> Double { values.map { textWidth(label($0), size: size) }.max() ?? 0 }
 }
 
 /// A linear map from data to pixels.
 struct Scale {
     var domain: (Double, Double)
     var range: (Double, Double)
+    var logarithmic = false
+
+    /// The scale of an axis with these ticks.
+    init(_ ticks: Ticks, range: (Double, Double)) {
+        self.init(domain: (ticks.low, ticks.high), range: range, logarithmic: ticks.logarithmic)
+    }
+
+    init(domain: (Double, Double), range: (Double, Double), logarithmic: Bool = false) {
+        self.domain = domain
+        self.range = range
+        self.logarithmic = logarithmic
+    }
+
     func callAsFunction(_ v: Double) -> Double {
-        let span = domain.1 - domain.0
-        let t = span == 0 ? 0.5 : (v - domain.0) / span
+        let f: (Double) -> Double = logarithmic ? { log10(max($0, 1e-300)) } : { $0 }
+        let span = f(domain.1) - f(domain.0)
+        let t = span == 0 ? 0.5 : (f(v) - f(domain.0)) / span
         return range.0 + t * (range.1 - range.0)
     }
 }

@@ -58,3 +58,73 @@ import Testing
         #expect(escape("<a & \"b\">") == "&lt;a &amp; &quot;b&quot;&gt;")
     }
 }
+
+@Suite struct LineChartScaleTests {
+    func chart(_ ys: [Double], logAllowed: Bool = true) -> String {
+        LineChart(xLabel: "epoch", yLabel: "nats", rightLabel: nil,
+                  series: [LineSeries(name: "a", points: ys.enumerated().map { (Double($0.offset + 1), $0.element) },
+                                      color: "#000")],
+                  allowLogarithmicLeft: logAllowed).svg(label: "t")
+    }
+
+    @Test func leftAxisTurnsLogarithmicWhenValuesSpanMoreThanTwentyFold() {
+        let svg = chart([4, 1, 0.1, 0.05])
+        #expect(svg.contains(">nats (log scale)</text>"))
+        let ticks = HTMLProbe(html: svg).captures("class=\"tick\">([^<]*)</text>")
+        #expect(ticks.prefix(7) == ["0.05", "0.1", "0.2", "0.5", "1", "2", "5"])
+    }
+
+    @Test func leftAxisStaysLinearForANarrowRange() {
+        #expect(chart([3, 2, 1, 0.5]).contains(">nats</text>"))
+    }
+
+    @Test func leftAxisStaysLinearWhenAValueIsNotPositive() {
+        #expect(chart([40, 10, 1, -0.5]).contains(">nats</text>"))
+    }
+
+    @Test func manyDecadesGetOneTickPerPowerOfTen() {
+        let ticks = HTMLProbe(html: chart([44, 2, 0.03])).captures("class=\"tick\">([^<]*)</text>")
+        #expect(ticks.prefix(5) == ["0.01", "0.1", "1", "10", "100"])
+    }
+}
+
+@Suite struct FormatTests {
+    @Test func significantDigitsDropTrailingZeros() {
+        #expect(Format.significant(0.002) == "0.002")
+        #expect(Format.significant(1.0 / 1500) == "6.667e-04")
+        #expect(Format.significant(0.012345) == "0.01235")
+    }
+
+    @Test func integersGetThousandsSeparators() {
+        #expect(Format.integer(140_688) == "140,688")
+        #expect(Format.integer(-1_000) == "-1,000")
+        #expect(Format.integer(999) == "999")
+    }
+
+    @Test func negativeZeroIsShownAsZero() {
+        #expect(Format.fixed(-0.00001, 3) == "0.000")
+    }
+}
+
+@Suite struct ImageGridTests {
+    @Test func mutualInformationKeepsThreeDecimalsOrThreeSignificantDigits() {
+        #expect(ImageGrid.miText(1.3) == "1.300")
+        #expect(ImageGrid.miText(0.004123) == "0.00412")
+    }
+
+    @Test func onlyTwoDimensionalOrOneAndThreeChannelExamplesAreImages() {
+        func geometry(_ shape: [Int]) -> Bool { ImageGrid.imageGeometry(NPYArray(shape: shape, values: [])) != nil }
+        #expect(geometry([0, 8, 8]))
+        #expect(geometry([0, 8, 8, 1]))
+        #expect(geometry([0, 32, 32, 3]))
+        #expect(!geometry([0, 8, 8, 2]))
+        #expect(!geometry([0, 64]))
+        #expect(!geometry([0, 4, 4, 4, 1]))
+    }
+
+    @Test func pixelsAreStretchedOverTheExamplesOwnRange() {
+        let inputs = NPYArray(shape: [2, 1, 3], values: [0, 0, 0, -1, 0, 1])
+        #expect(ImageGrid.pixels(of: inputs, example: 1) == [0, 128, 255])
+        #expect(ImageGrid.pixels(of: inputs, example: 0) == [0, 0, 0])
+    }
+}

@@ -21,11 +21,12 @@ func renderFixture(_ fixture: RunFolderFixture = RunFolderFixture()) throws -> (
         }
     }
 
-    @Test func lossChartDrawsLossNLLAndKLOnASecondAxis() throws {
+    @Test func lossChartDrawsLossNLLTestNLLAndKLOnASecondAxis() throws {
         let (folder, html) = try renderFixture()
         defer { try? FileManager.default.removeItem(at: folder) }
         let chart = try #require(HTMLProbe(html: html).element(id: "chart-loss"))
-        #expect(HTMLProbe(html: html).count("<polyline[^>]*class=\"series\"", in: chart) == 3)
+        #expect(HTMLProbe(html: html).count("<polyline[^>]*class=\"series\"", in: chart) == 4)
+        #expect(chart.contains(">test NLL</text>"))
         #expect(chart.contains(">loss</text>"))
         #expect(chart.contains(">NLL</text>"))
         #expect(chart.contains(">penalty-weighted KL (right axis)</text>"))

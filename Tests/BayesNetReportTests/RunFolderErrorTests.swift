@@ -70,10 +70,10 @@ func remove(_ file: String, in folder: URL) throws {
         let error = try #require(try loadError { folder in
             let url = folder.appendingPathComponent("metrics.jsonl")
             var lines = try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map(String.init)
-            lines[2] = "{\"epoch\": 3, \"loss\": 0.5}"
+            lines[2] = "{\"loss\": 0.5}"
             try Data(lines.joined(separator: "\n").utf8).write(to: url)
         })
-        #expect(error.description.hasSuffix("metrics.jsonl:3: missing field \"nll\""))
+        #expect(error.description.hasSuffix("metrics.jsonl:3: missing field \"epoch\""))
     }
 
     @Test func predictionsHeaderLackingAColumnNamesIt() throws {
@@ -90,7 +90,7 @@ func remove(_ file: String, in folder: URL) throws {
             lines[4] = fields.joined(separator: ",")
             try Data(lines.joined(separator: "\n").utf8).write(to: url)
         })
-        #expect(error.description.hasSuffix("predictions.csv:5: confidence is not a finite number: \"high\""))
+        #expect(error.description.hasSuffix("predictions.csv:5: confidence is not a number: \"high\""))
     }
 
     @Test func predictionRowCountMustMatchTheSummary() throws {
@@ -148,6 +148,9 @@ func remove(_ file: String, in folder: URL) throws {
         #expect(page.element(id: "chart-loss") != nil)
         #expect(page.element(id: "chart-reliability") == nil)
         #expect(page.taggedNumbers().contains { $0.key == "evaluation.predictive.rmse" && $0.value == "0.31" })
+        // Nothing on the page speaks of a classifier's outputs or files it did not read.
+        #expect(!html.contains("softmax"))
+        #expect(html.contains("from summary.json and metrics.jsonl."))
     }
 }
 
@@ -160,5 +163,43 @@ func remove(_ file: String, in folder: URL) throws {
         #expect(throws: ReportError.cannotWrite(path: target, reason: "no such directory \(URL(fileURLWithPath: target).deletingLastPathComponent().path)")) {
             try Report.write(runDirectory: folder.path, output: target)
         }
+    }
+}
+
+@Suite struct DivergedRunTests {
+    @Test func nullFiguresOfADivergedEpochAreLeftOutOfTheCurves() throws {
+        let folder = temporaryFolder("diverged")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try RunFolderFixture().write(to: folder)
+        try replace("metrics.jsonl", in: folder, with: """
+            {"epoch": 1, "step": 24, "loss": 2.5, "nll": 2.1, "kl": 0.4, "train_accuracy": 0.3}
+            {"epoch": 2, "step": 48, "loss": 1.5, "nll": 1.2, "kl": 0.3, "train_accuracy": 0.6}
+            {"epoch": 3, "step": 72, "loss": null, "nll": null, "kl": 0.3, "train_accuracy": 0.1}
+
+            """)
+        let html = try Report.html(runDirectory: folder.path)
+        let chart = try #require(HTMLProbe(html: html).element(id: "chart-loss"))
+        let polylines = HTMLProbe(html: html).captures("<polyline points=\"([^\"]*)\"", in: chart)
+        #expect(polylines.map { $0.split(separator: " ").count } == [2, 2, 3])   // loss, NLL, KL
+    }
+
+    @Test func notANumberPredictionsAreLeftOutOfTheHistograms() throws {
+        let folder = temporaryFolder("nan")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try RunFolderFixture().write(to: folder)
+        let url = folder.appendingPathComponent("predictions.csv")
+        var lines = try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map(String.init)
+        lines[1] = "0,0,3,nan,nan,nan,nan,0"
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: url)
+        let html = try Report.html(runDirectory: folder.path)
+        let wrong = RunFolderFixture().predictions().filter { !$0.correct }.count + (RunFolderFixture().predictions()[0].correct ? 1 : 0)
+        let chart = try #require(HTMLProbe(html: html).element(id: "chart-entropy"))
+        #expect(chart.contains(">wrong (\(wrong - 1))</text>"))
+        #expect(!html.contains("data-index=\"0\""))
+    }
+
+    @Test func seedBeyondIntMaxWrittenAsTextIsShown() throws {
+        let summary = try RunFolder.parseSummary(Data("{\"name\": \"x\", \"seed\": \"18446744073709551615\", \"layers\": []}".utf8))
+        #expect(summary.seed == "18446744073709551615")
     }
 }

@@ -27,6 +27,8 @@ struct RunFolderFixture {
     /// Shape of one test input; [8, 8, 1] for digits, [10] for a table of features.
     var inputShape = [8, 8, 1]
     var writeInputs = true
+    /// Scales the KL term of the curves, to try tiny or large penalties.
+    var klScale = 1.0
 
     struct Layer { var name: String; var type: String; var shape: [Int]; var parameters: Int; var macs: Int; var weight: Double? }
 
@@ -109,7 +111,7 @@ struct RunFolderFixture {
         for e in 1...epochs {
             let t = Double(e)
             let nll = 2.2 * exp(-t / 3.5) + 0.05 + 0.01 * rng.uniform()
-            let kl = 0.9 * exp(-t / 12) + 0.25
+            let kl = (0.9 * exp(-t / 12) + 0.25) * klScale
             let train = min(0.995, 1 - 0.88 * exp(-t / 3) - 0.01 * rng.uniform())
             let test = min(0.99, 1 - 0.9 * exp(-t / 3.2) - 0.03 * rng.uniform())
             lines.append("{\"epoch\": \(e), \"step\": \(e * stepsPerEpoch), \"loss\": \(nll + kl), \"nll\": \(nll), "

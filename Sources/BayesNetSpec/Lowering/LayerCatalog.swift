@@ -54,7 +54,7 @@ enum LayerCatalog {
         return t
     }()
 
-    static var allNames: [String] { types.keys.sorted() }
+    static let allNames: [String] = types.keys.sorted()
 
     static let geometry = [
         ArgumentName("filter_shape", "kernel_size"), ArgumentName("rank"), ArgumentName("strides"),

@@ -111,8 +111,11 @@ struct Lowering {
     }
 
     mutating func inputSpec(_ f: Field) -> InputSpec? {
+        guard f.value.pairs != nil else {
+            r.error("`input` must be a mapping such as `{shape: [8, 8, 1]}`, found \(f.value.kindDescription)", at: f.value)
+            return nil
+        }
         let fs = r.fields(of: f.value, context: "`input`", names: [ArgumentName("shape"), ArgumentName("layout")])
-        if f.value.pairs == nil { return nil }
         var layout = Layout.channelsLast
         if let l = fs["layout"] {
             layout = r.choice(l.value, name: "layout", what: "layout", options: [("channels_last", Layout.channelsLast), ("channels_first", .channelsFirst)]) ?? .channelsLast

@@ -1,0 +1,137 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One equal-width confidence bin of a reliability diagram: examples whose confidence lies in (lower, upper]
+/// (the first bin also takes confidence 0).
+public struct ReliabilityBin: Sendable, Equatable {
+    public var lower: Double
+    public var upper: Double
+    public var count: Int
+    /// Mean confidence of the bin's examples (0 for an empty bin).
+    public var meanConfidence: Double
+    /// Fraction of them classified correctly (0 for an empty bin).
+    public var accuracy: Double
+}
+
+public struct ClassificationMetrics: Sendable, Equatable {
+    public var count: Int
+    public var accuracy: Double
+    /// Mean −log p̄(label) of the predictive mean, each probability floored at `Metrics.probabilityFloor`.
+    public var nll: Double
+    /// Expected calibration error: Σ_bins (n_b / N) |accuracy_b − confidence_b|.
+    public var ece: Double
+    /// Mean over examples of Σ_classes (p̄_c − onehot_c)².
+    public var brier: Double
+    /// Mean predictive entropy (nats).
+    public var entropy: Double
+    public var expectedEntropy: Double
+    public var mutualInformation: Double
+    public var reliability: [ReliabilityBin]
+}
+
+public struct RegressionMetrics: Sendable, Equatable {
+    public var count: Int
+    /// Root mean squared error of the mean prediction, over all target values.
+    public var rmse: Double
+    /// Mean over target values of −log of the predictive density: the mixture (1/S) Σ_s N(y; μ_s, scale²).
+    public var nll: Double
+}
+
+public enum Metrics {
+    /// Probabilities below this count as this in the NLL, so one confidently wrong example gives a large
+    /// but finite loss (−log 1e-12 ≈ 27.6).
+    public static let probabilityFloor = 1e-12
+
+    /// probabilities: [samples][N*C] softmax outputs of S posterior samples; labels [N].
+    public static func classification(
+        sampleProbabilities: [[Float]], labels: [Int32], classes: Int, bins: Int = 15
+    ) -> (ClassificationMetrics, perExample: [ExampleUncertainty]) {
+        var acc = PredictiveAccumulator(examples: labels.count, classes: classes)
+        for p in sampleProbabilities { acc.add(p) }
+        return classification(acc, labels: labels, bins: bins)
+    }
+
+    /// Metrics of the predictive distribution collected in `accumulator`.
+    public static func classification(
+        _ accumulator: PredictiveAccumulator, labels: [Int32], bins: Int = 15
+    ) -> (ClassificationMetrics, perExample: [ExampleUncertainty]) {
+        precondition(labels.count == accumulator.examples, "\(labels.count) labels for \(accumulator.examples) examples")
+        let classes = accumulator.classes
+        let mean = accumulator.meanProbabilities
+        let per = accumulator.perExample
+        let n = labels.count
+        let binCount = max(bins, 1)
+        var binCounts = [Int](repeating: 0, count: binCount)
+        var binConfidence = [Double](repeating: 0, count: binCount)
+        var binCorrect = [Double](repeating: 0, count: binCount)
+        var correct = 0.0, nll = 0.0, brier = 0.0, entropy = 0.0, expected = 0.0, mi = 0.0
+        for i in 0..<n {
+            let label = Int(labels[i])
+            let u = per[i]
+            let hit = u.predicted == label ? 1.0 : 0.0
+            correct += hit
+            let pTrue = label >= 0 && label < classes ? mean[i * classes + label] : 0
+            nll -= log(max(pTrue, probabilityFloor))
+            for k in 0..<classes {
+                let d = mean[i * classes + k] - (k == label ? 1 : 0)
+                brier += d * d
+            }
+            entropy += u.predictiveEntropy
+            expected += u.expectedEntropy
+            mi += u.mutualInformation
+            let b = min(max(Int((u.confidence * Double(binCount)).rounded(.up)) - 1, 0), binCount - 1)
+            binCounts[b] += 1
+            binConfidence[b] += u.confidence
+            binCorrect[b] += hit
+        }
+        let total = Double(max(n, 1))
+        var ece = 0.0
+        var reliability: [ReliabilityBin] = []
+        for b in 0..<binCount {
+            let c = binCounts[b]
+            let conf = c > 0 ? binConfidence[b] / Double(c) : 0
+            let accuracy = c > 0 ? binCorrect[b] / Double(c) : 0
+            ece += Double(c) / total * abs(accuracy - conf)
+            reliability.append(ReliabilityBin(
+                lower: Double(b) / Double(binCount), upper: Double(b + 1) / Double(binCount), count: c,
+                meanConfidence: conf, accuracy: accuracy))
+        }
+        let metrics = ClassificationMetrics(
+            count: n, accuracy: correct / total, nll: nll / total, ece: ece, brier: brier / total,
+            entropy: entropy / total, expectedEntropy: expected / total, mutualInformation: mi / total,
+            reliability: reliability)
+        return (metrics, per)
+    }
+
+    /// samplePredictions: [samples][N*D] network outputs (the Gaussian means) of S posterior samples;
+    /// targets [N*D]; scale: the likelihood's fixed standard deviation.
+    public static func regression(samplePredictions: [[Float]], targets: [Float], scale: Double, examples: Int) -> RegressionMetrics {
+        let m = targets.count
+        let s = samplePredictions.count
+        guard m > 0, s > 0 else { return RegressionMetrics(count: examples, rmse: 0, nll: 0) }
+        precondition(samplePredictions.allSatisfy { $0.count == m }, "every sample needs one prediction per target value")
+        let logNorm = 0.5 * log(2 * Double.pi * scale * scale) + log(Double(s))
+        var squared = 0.0, nll = 0.0
+        var terms = [Double](repeating: 0, count: s)
+        for j in 0..<m {
+            let y = Double(targets[j])
+            var meanPrediction = 0.0
+            for k in 0..<s {
+                let mu = Double(samplePredictions[k][j])
+                meanPrediction += mu
+                terms[k] = -0.5 * (y - mu) * (y - mu) / (scale * scale)
+            }
+            meanPrediction /= Double(s)
+            squared += (y - meanPrediction) * (y - meanPrediction)
+            let top = terms.max()!
+            let lse = top + log(terms.reduce(0) { $0 + exp($1 - top) })
+            nll += logNorm - lse
+        }
+        return RegressionMetrics(count: examples, rmse: (squared / Double(m)).squareRoot(), nll: nll / Double(m))
+    }
+}
