@@ -6,25 +6,23 @@ import Darwin
 
 /// The spec library's entry point: reads a spec, parses its YAML, lowers it to the IR and validates it.
 public enum SpecLoader {
-    /// Largest spec file read (a spec is a few kilobytes; this keeps a wrong path from reading a disk image).
-    public static let maxFileBytes = 4 << 20
+    /// Largest spec file read by default (a spec is a few kilobytes; this keeps a wrong path from reading a disk image).
+    public static let maxFileBytes = SpecLimits.default.maxFileBytes
 
     /// Reads, parses, lowers and validates. Never throws, never crashes: problems come back as diagnostics.
-    public static func load(path: String) -> SpecLoadResult {
-        switch readFile(path) {
-        case .success(let text): return load(text: text, path: path)
-        case .failure(let message):
-            let d = Diagnostic(message: message, location: SourceLocation(file: path, line: 1, column: 1))
-            return SpecLoadResult(spec: nil, diagnostics: [d], source: SpecSource(path: path, text: ""))
+    public static func load(path: String, limits: SpecLimits = .default) -> SpecLoadResult {
+        switch readFile(path, limits: limits) {
+        case .success(let text): return load(text: text, path: path, limits: limits)
+        case .failure(let message): return load(failure: message, path: path)
         }
     }
 
-    public static func load(text: String, path: String = "<string>") -> SpecLoadResult {
+    public static func load(text: String, path: String = "<string>", limits: SpecLimits = .default) -> SpecLoadResult {
         let source = SpecSource(path: path, text: text)
         var diagnostics: [Diagnostic] = []
         var spec: ModelSpec?
-        if let root = YAMLParser(file: path).parse(text, diagnostics: &diagnostics) {
-            var lowering = Lowering(source: source)
+        if let root = YAMLParser(file: path, limits: limits).parse(text, diagnostics: &diagnostics) {
+            var lowering = Lowering(source: source, limits: limits)
             spec = lowering.lower(root)
             diagnostics += lowering.r.diagnostics
         }
@@ -50,7 +48,7 @@ public enum SpecLoader {
 
     private enum ReadResult { case success(String), failure(String) }
 
-    private static func readFile(_ path: String) -> ReadResult {
+    private static func readFile(_ path: String, limits: SpecLimits) -> ReadResult {
         guard let f = fopen(path, "rb") else {
             return .failure("cannot read spec file: \(String(cString: strerror(errno)))")
         }
@@ -61,11 +59,31 @@ public enum SpecLoader {
             let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
             if n == 0 { break }
             bytes += chunk[0..<n]
-            if bytes.count > maxFileBytes {
-                return .failure("spec file is larger than \(maxFileBytes / (1 << 20)) MiB; a spec is a short YAML file")
-            }
+            if bytes.count > limits.maxFileBytes { return .failure(tooLarge(limits)) }
         }
         if ferror(f) != 0 { return .failure("cannot read spec file: \(String(cString: strerror(errno)))") }
+        return decode(bytes)
+    }
+
+    /// Loads a spec from the bytes of a file, checking its size and encoding as `load(path:)` does.
+    public static func load(bytes: [UInt8], path: String = "<bytes>", limits: SpecLimits = .default) -> SpecLoadResult {
+        if bytes.count > limits.maxFileBytes { return load(failure: tooLarge(limits), path: path) }
+        switch decode(bytes) {
+        case .success(let text): return load(text: text, path: path, limits: limits)
+        case .failure(let message): return load(failure: message, path: path)
+        }
+    }
+
+    private static func tooLarge(_ limits: SpecLimits) -> String {
+        "spec file is larger than the limit of \(Lowering.bytesText(Double(limits.maxFileBytes))) (raise it with \(SpecLimits.Option.maxFileBytes)); a spec is a short YAML file"
+    }
+
+    private static func load(failure message: String, path: String) -> SpecLoadResult {
+        let d = Diagnostic(message: message, location: SourceLocation(file: path, line: 1, column: 1))
+        return SpecLoadResult(spec: nil, diagnostics: [d], source: SpecSource(path: path, text: ""))
+    }
+
+    private static func decode(_ bytes: [UInt8]) -> ReadResult {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             var line = 1
             for l in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {

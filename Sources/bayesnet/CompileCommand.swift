@@ -11,11 +11,14 @@ struct CompileCommand: ParsableCommand {
     @Argument(help: "A spec file (YAML).")
     var spec: String
 
+    @OptionGroup(title: "Limits")
+    var limits: SpecLimitOptions
+
     @Option(name: .shortAndLong, help: "Write the JSON to this file instead of standard output.")
     var output: String?
 
     func run() throws {
-        let result = SpecLoader.load(path: spec)
+        let result = SpecLoader.load(path: spec, limits: limits.limits)
         Console.report(result)
         guard let model = result.spec else { throw ExitCode(1) }
         let json = model.compiledJSON()

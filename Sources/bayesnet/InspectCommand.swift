@@ -10,8 +10,11 @@ struct InspectCommand: ParsableCommand {
     @Argument(help: "A spec file (YAML).")
     var spec: String
 
+    @OptionGroup(title: "Limits")
+    var limits: SpecLimitOptions
+
     func run() throws {
-        let result = SpecLoader.load(path: spec)
+        let result = SpecLoader.load(path: spec, limits: limits.limits)
         Console.report(result)
         guard let model = result.spec else { throw ExitCode(1) }
         Console.out(model.summaryTable())

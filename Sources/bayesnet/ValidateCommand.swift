@@ -16,6 +16,9 @@ struct ValidateCommand: ParsableCommand {
     @Option(help: "Diagnostics as `text` (on standard error) or `json` (an array on standard output).")
     var format: Format = .text
 
+    @OptionGroup(title: "Limits")
+    var limits: SpecLimitOptions
+
     func validate() throws {
         if specs.isEmpty { throw ValidationError("give at least one spec file") }
     }
@@ -24,7 +27,7 @@ struct ValidateCommand: ParsableCommand {
         var all: [Diagnostic] = []
         var invalid = 0
         for path in specs {
-            let result = SpecLoader.load(path: path)
+            let result = SpecLoader.load(path: path, limits: limits.limits)
             if !result.isValid { invalid += 1 }
             switch format {
             case .text:

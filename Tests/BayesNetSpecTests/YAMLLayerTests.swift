@@ -64,7 +64,7 @@ func parse(_ text: String, limits: YAMLParser.Limits = .init()) -> (YAMLNode?, [
         var limits = YAMLParser.Limits()
         limits.maxDepth = 3
         #expect(parse("a: [[1]]", limits: limits).1.isEmpty)
-        #expect(parse("a: [[[1]]]", limits: limits).1.map(\.message) == ["nesting deeper than 3 levels"])
+        #expect(parse("a: [[[1]]]", limits: limits).1.map(\.message) == ["nesting deeper than 3 levels (raise the limit with --max-nesting)"])
     }
 
     @Test func aliasExpansionIsBoundedWithoutExpanding() {

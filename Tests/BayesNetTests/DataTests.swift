@@ -60,7 +60,7 @@ private func bigEndian32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 1
     @Test func elementLimitIsNamed() {
         let bytes: [UInt8] = [0, 0, 8, 1] + bigEndian32(1000) + [UInt8](repeating: 0, count: 1000)
         let message = dataErrorMessage { _ = try IDX.decode(bytes, limits: DataLimits(maxElements: 999)) }
-        #expect(message.contains("1000 elements, more than the limit of 999"))
+        #expect(message == "shape [1000] has 1000 elements, more than the memory budget of 3.9 KiB (999 float32 values; raise it with --memory-budget)")
     }
 
     @Test func fileSizeLimitIsCheckedBeforeReading() {
@@ -68,7 +68,7 @@ private func bigEndian32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 1
         defer { folder.remove() }
         let path = folder.write("big.idx", [0, 0, 8, 1] + bigEndian32(100) + [UInt8](repeating: 0, count: 100))
         let message = dataErrorMessage { _ = try IDX.read(path: path, limits: DataLimits(maxFileBytes: 50)) }
-        #expect(message == "\(path): file is 108 bytes, larger than the limit of 50 bytes (raise the file size limit to read it)")
+        #expect(message == "\(path): file is 108 bytes, larger than the limit of 50 bytes (raise it with --max-file-size)")
     }
 
     @Test func aFolderIsNotAFile() {
@@ -305,7 +305,7 @@ private func bigEndian32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 1
         defer { folder.remove() }
         let x = folder.write("x.npy", NPY.encode(NumericArray(shape: [0, 4], floats: [])))
         #expect(dataErrorMessage { _ = try DataLoader.load(format: .npy, x: x, y: nil, scale: nil, spec: makeSpec(inputShape: [4]), classes: nil) }
-            == "\(x): holds no examples")
+            == "\(x): shape [0, 4] has a dimension of 0 (dimension 1), so the array holds no values")
         let csv = folder.write("x.csv", text: "a,b,c,d\n")
         #expect(dataErrorMessage { _ = try DataLoader.load(format: .csv, x: csv, y: nil, scale: nil, spec: makeSpec(inputShape: [4]), classes: nil) }
             == "\(csv): holds no examples")

@@ -160,7 +160,7 @@ public enum SafeTensors {
             }
             let count: Int
             do {
-                count = try limits.elementCount(shape, file: nil)
+                count = try limits.elementCount(shape, file: nil, allowZero: true)
             } catch let e as DataError {
                 throw fail("tensor '\(name)': \(e.message)")
             }

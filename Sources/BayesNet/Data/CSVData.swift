@@ -60,7 +60,7 @@ public enum CSVData {
             }
             rows += 1
             guard values.count <= limits.maxElements else {
-                throw DataError(file: nil, "more than the limit of \(limits.maxElements) values (raise the element limit to read it)")
+                throw DataError(file: nil, "at line \(lineNumber) the table holds \(values.count) values, \(limits.overBudget())")
             }
         }
         return Table(header: header, rows: rows, columns: max(columns, 0), values: values)

@@ -27,11 +27,13 @@ public struct DataError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 }
 
-/// Bounds on what a reader accepts, checked before anything large is allocated.
+/// Bounds on what a reader accepts, checked before anything large is allocated. Every error that one of them
+/// causes names the limit and the command-line option that raises it.
 public struct DataLimits: Sendable, Equatable {
-    /// Largest file read, in bytes.
+    /// Largest file read, in bytes. `--max-file-size`.
     public var maxFileBytes: Int
-    /// Largest number of elements in one array (a memory budget: 4 bytes each once converted to Float).
+    /// Largest number of elements in one array: the memory budget, 4 bytes each once converted to Float.
+    /// `--memory-budget` (in bytes).
     public var maxElements: Int
 
     public init(maxFileBytes: Int = 2 << 30, maxElements: Int = 1 << 29) {
@@ -39,10 +41,30 @@ public struct DataLimits: Sendable, Equatable {
         self.maxElements = maxElements
     }
 
+    /// Limits from byte sizes as the options give them: the budget counts 4 bytes per element.
+    public init(maxFileBytes: Int, memoryBudget: Int) {
+        self.init(maxFileBytes: maxFileBytes, maxElements: max(memoryBudget / 4, 0))
+    }
+
     public static let `default` = DataLimits()
 
-    /// Product of `dims`, or an error when it overflows or exceeds `maxElements`.
-    func elementCount(_ dims: [Int], file: String?) throws -> Int {
+    /// The options that raise each limit (the `bayesnet` commands that read data accept them).
+    public enum Option {
+        public static let maxFileBytes = "--max-file-size"
+        public static let memoryBudget = "--memory-budget"
+    }
+
+    /// The memory budget as bytes of float32 values.
+    public var memoryBudget: Int { maxElements.multipliedReportingOverflow(by: 4).overflow ? .max : maxElements * 4 }
+
+    /// "more than the memory budget of 4 KiB (1000 float32 values; raise it with --memory-budget)".
+    func overBudget() -> String {
+        "more than the memory budget of \(byteText(memoryBudget)) (\(maxElements) float32 values; raise it with \(Option.memoryBudget))"
+    }
+
+    /// Product of `dims`, or an error when a dimension is 0 (unless `allowZero`), the product overflows, or it
+    /// exceeds the memory budget.
+    func elementCount(_ dims: [Int], file: String?, allowZero: Bool = false) throws -> Int {
         var n = 1
         for d in dims {
             guard d >= 0 else { throw DataError(file: file, "negative dimension \(d) in shape \(dims)") }
@@ -52,11 +74,24 @@ public struct DataLimits: Sendable, Equatable {
             }
             n = p
         }
+        if !allowZero, let k = dims.firstIndex(of: 0) {
+            throw DataError(file: file, "shape \(dims) has a dimension of 0 (dimension \(k + 1)), so the array holds no values")
+        }
         guard n <= maxElements else {
-            throw DataError(file: file, "shape \(dims) has \(n) elements, more than the limit of \(maxElements) (raise the element limit to read it)")
+            throw DataError(file: file, "shape \(dims) has \(n) elements, \(overBudget())")
         }
         return n
     }
+}
+
+/// `1536` → "1.5 KiB".
+func byteText(_ bytes: Int) -> String {
+    let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+    var value = Double(bytes), unit = 0
+    while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
+    if unit == 0 { return "\(bytes) bytes" }
+    let tenths = (value * 10).rounded()
+    return tenths.truncatingRemainder(dividingBy: 10) == 0 ? "\(Int(tenths / 10)) \(units[unit])" : "\(tenths / 10) \(units[unit])"
 }
 
 /// Whole-file reads with the size checked first.
@@ -77,7 +112,7 @@ enum DataFile {
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw DataError(file: path, "is not a regular file") }
         let size = Int(st.st_size)
         guard size <= limits.maxFileBytes else {
-            throw DataError(file: path, "file is \(size) bytes, larger than the limit of \(limits.maxFileBytes) bytes (raise the file size limit to read it)")
+            throw DataError(file: path, "file is \(size) bytes, larger than the limit of \(byteText(limits.maxFileBytes)) (raise it with \(DataLimits.Option.maxFileBytes))")
         }
         var bytes = [UInt8](repeating: 0, count: size)
         var done = 0

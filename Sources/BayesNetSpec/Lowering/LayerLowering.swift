@@ -1,6 +1,3 @@
-/// Largest tensor (parameters of one layer, or one example's activations) the front-end lets through.
-let maxTensorBytes = 8 << 30
-
 extension Lowering {
     /// A layer list item split into its type and arguments.
     struct LayerItem {
@@ -81,7 +78,7 @@ extension Lowering {
                 if let n = checkedProduct(input) { output = [n]; op = .flatten } else { tooLarge(item, what: "its output", count: nil) }
             }
         }
-        if let output, let n = checkedProduct(output), n.multipliedReportingOverflow(by: dtype.size).partialValue > maxTensorBytes || n > maxTensorBytes {
+        if let output, let n = checkedProduct(output), n.multipliedReportingOverflow(by: dtype.size).partialValue > limits.maxTensorBytes || n > limits.maxTensorBytes {
             tooLarge(item, what: "one example's output \(shapeText(output))", count: n)
             return (nil, nil)
         }
@@ -105,7 +102,7 @@ extension Lowering {
 
     mutating func tooLarge(_ item: LayerItem, what: String, count: Int?) {
         let figure = count.map { "\($0) values (\(Self.bytesText(Double($0) * Double(dtype.size))) as \(dtype.rawValue))" } ?? "more values than a 64-bit count holds"
-        r.error("`\(item.typeName)` is too large: \(what) would need \(figure), more than the \(Self.bytesText(Double(maxTensorBytes))) one tensor may use", at: item.typeNode)
+        r.error("`\(item.typeName)` is too large: \(what) would need \(figure), more than the \(Self.bytesText(Double(limits.maxTensorBytes))) one tensor may use (raise the limit with \(SpecLimits.Option.maxTensorBytes))", at: item.typeNode)
     }
 
     static func bytesText(_ b: Double) -> String {

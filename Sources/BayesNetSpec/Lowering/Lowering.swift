@@ -3,8 +3,12 @@ struct Lowering {
     var r = Reader()
     let source: SpecSource
     var dtype: DType = .float32
+    let limits: SpecLimits
 
-    init(source: SpecSource) { self.source = source }
+    init(source: SpecSource, limits: SpecLimits = .default) {
+        self.source = source
+        self.limits = limits
+    }
 
     static let topLevel = [
         ArgumentName("bayesnet"), ArgumentName("name"), ArgumentName("seed"), ArgumentName("dtype"), ArgumentName("input"),
@@ -151,8 +155,8 @@ struct Lowering {
             guard let v = r.positive(item, name: "shape") else { return nil }
             dims.append(v)
         }
-        guard let n = checkedProduct(dims), n <= maxTensorBytes / dtype.size else {
-            r.error("`shape` \(shapeText(dims)) is too large: one example would need more than the \(Self.bytesText(Double(maxTensorBytes))) one tensor may use", at: s.value)
+        guard let n = checkedProduct(dims), n <= limits.maxTensorBytes / dtype.size else {
+            r.error("`shape` \(shapeText(dims)) is too large: one example would need more than the \(Self.bytesText(Double(limits.maxTensorBytes))) one tensor may use (raise the limit with \(SpecLimits.Option.maxTensorBytes))", at: s.value)
             return nil
         }
         if layout == .channelsFirst, dims.count > 1 { dims = Array(dims.dropFirst()) + [dims[0]] }

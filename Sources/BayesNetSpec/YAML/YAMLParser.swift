@@ -3,12 +3,7 @@ import CYAML
 /// Builds a `YAMLNode` tree from libyaml's event stream, resolving anchors, aliases and merge keys,
 /// refusing duplicate keys, and bounding nesting depth and alias expansion.
 struct YAMLParser {
-    struct Limits: Sendable {
-        /// Deepest nesting of mappings and lists.
-        var maxDepth = 64
-        /// Nodes in the document once every alias is expanded (bounds "billion laughs" documents).
-        var maxExpandedNodes = 100_000
-    }
+    typealias Limits = SpecLimits
 
     let file: String
     var limits = Limits()
@@ -311,7 +306,7 @@ private struct TreeBuilder {
 
     private mutating func depthAllowed(_ depth: Int, at location: SourceLocation) -> Bool {
         if depth > limits.maxDepth {
-            diagnostics.append(Diagnostic(message: "nesting deeper than \(limits.maxDepth) levels", location: location))
+            diagnostics.append(Diagnostic(message: "nesting deeper than \(limits.maxDepth) levels (raise the limit with \(SpecLimits.Option.maxDepth))", location: location))
             aborted = true
             return false
         }
@@ -322,7 +317,7 @@ private struct TreeBuilder {
         expanded &+= nodes
         if expanded > limits.maxExpandedNodes || expanded < 0 {
             diagnostics.append(Diagnostic(
-                message: "the document expands to more than \(limits.maxExpandedNodes) nodes once aliases are expanded",
+                message: "the document expands to more than \(limits.maxExpandedNodes) nodes once aliases are expanded (raise the limit with \(SpecLimits.Option.maxExpandedNodes))",
                 location: location, help: "aliases that repeat aliases grow exponentially; write the values out instead"))
             aborted = true
             return false
