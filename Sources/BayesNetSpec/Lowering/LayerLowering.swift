@@ -326,7 +326,7 @@ extension Lowering {
                                dilations: dilations, padding: pad, estimator: estimator, activation: act,
                                kernelInitializer: kInit, biasInitializer: bInit, variational: vari)
         let count = checkedProduct(conv.kernelShape + [1]).flatMap { checkedSum($0, outputSize) }.flatMap { checkedProduct([$0, vari != nil ? 2 : 1]) }
-        guard let count, checkedProduct([count, dtype.size]).map({ $0 <= maxTensorBytes }) == true else {
+        guard let count, checkedProduct([count, dtype.size]).map({ $0 <= limits.maxTensorBytes }) == true else {
             tooLarge(item, what: "its parameters (kernel \(shapeText(conv.kernelShape)) and bias\(vari != nil ? ", loc and scale" : ""))", count: count)
             return (nil, nil)
         }
@@ -354,7 +354,7 @@ extension Lowering {
         let a = Affine(inputSize: input[0], outputSize: outputSize, estimator: estimator, activation: act,
                        kernelInitializer: kInit, biasInitializer: bInit, variational: vari)
         let count = checkedProduct(a.kernelShape + [1]).flatMap { checkedSum($0, outputSize) }.flatMap { checkedProduct([$0, vari != nil ? 2 : 1]) }
-        guard let count, checkedProduct([count, dtype.size]).map({ $0 <= maxTensorBytes }) == true else {
+        guard let count, checkedProduct([count, dtype.size]).map({ $0 <= limits.maxTensorBytes }) == true else {
             tooLarge(item, what: "its parameters (kernel \(shapeText(a.kernelShape)) and bias\(vari != nil ? ", loc and scale" : ""))", count: count)
             return (nil, nil)
         }
