@@ -23,17 +23,17 @@ import Testing
 
     @Test func hugeSameFilterIsTooLarge() {
         let ds = SpecLoader.load(text: spec("  - Conv1D: {filters: 2, kernel_size: \(Self.max), dilations: \(Self.max), padding: same}", input: "[8, 1]")).diagnostics
-        #expect(ds.map(\.message) == ["`Conv1D` is too large: its parameters (kernel [\(Self.max), 1, 2] and bias) would need more values than a 64-bit count holds, more than the 8.0 GiB one tensor may use"])
+        #expect(ds.map(\.message) == ["`Conv1D` is too large: its parameters (kernel [\(Self.max), 1, 2] and bias) would need more values than a 64-bit count holds, more than the 8.0 GiB one tensor may use (raise the limit with --max-tensor-size)"])
     }
 
     @Test func hugeUnitsAreTooLarge() {
         let ds = SpecLoader.load(text: spec("  - Dense: {units: \(Self.max)}", input: "[4]")).diagnostics
-        #expect(ds.map(\.message) == ["`Dense` is too large: its parameters (kernel [4, \(Self.max)] and bias) would need more values than a 64-bit count holds, more than the 8.0 GiB one tensor may use"])
+        #expect(ds.map(\.message) == ["`Dense` is too large: its parameters (kernel [4, \(Self.max)] and bias) would need more values than a 64-bit count holds, more than the 8.0 GiB one tensor may use (raise the limit with --max-tensor-size)"])
     }
 
     @Test func hugeActivationIsRefusedWithTheFigure() {
         let ds = SpecLoader.load(text: spec("  - Conv2D: {filters: 100000, kernel_size: 1, padding: same}", input: "[4096, 4096, 1]")).diagnostics
-        #expect(ds.map(\.message) == ["`Conv2D` is too large: one example's output [4096, 4096, 100000] would need 1677721600000 values (6.1 TiB as float32), more than the 8.0 GiB one tensor may use"])
+        #expect(ds.map(\.message) == ["`Conv2D` is too large: one example's output [4096, 4096, 100000] would need 1677721600000 values (6.1 TiB as float32), more than the 8.0 GiB one tensor may use (raise the limit with --max-tensor-size)"])
     }
 
     @Test func largestSeedIsAccepted() throws {
