@@ -13,6 +13,7 @@ struct Bayesnet: ParsableCommand {
             EvaluateCommand.self,
             PredictCommand.self,
             ReportCommand.self,
+            BenchCommand.self,
         ]
     )
 }

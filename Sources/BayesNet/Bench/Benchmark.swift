@@ -1,0 +1,215 @@
+import Foundation
+import BayesNetRuntime
+import BayesNetSpec
+
+/// What `bayesnet bench` times: training steps, prediction passes, or both.
+public enum BenchMode: String, Sendable, CaseIterable {
+    case train, predict, both
+}
+
+/// How a benchmark runs. Absent values come from the spec (`train.batch_size`).
+public struct BenchOptions: Sendable, Equatable {
+    public var batch: Int?
+    public var steps: Int
+    public var warmup: Int
+    public var mode: BenchMode
+    public var seed: UInt64
+
+    public init(batch: Int? = nil, steps: Int = 20, warmup: Int = 3, mode: BenchMode = .both, seed: UInt64 = 1) {
+        self.batch = batch
+        self.steps = steps
+        self.warmup = warmup
+        self.mode = mode
+        self.seed = seed
+    }
+}
+
+/// The timings of one mode: every step's milliseconds and the figures drawn from them.
+public struct BenchResult: Sendable, Equatable {
+    public var mode: BenchMode
+    public var batch: Int
+    public var threads: Int
+    /// Milliseconds of each timed step, in the order run.
+    public var milliseconds: [Double]
+    /// Floating-point operations of one step: 2 per multiply-add, a Flipout layer counting both of its
+    /// products; a training step counts three forward passes (backward is twice forward).
+    public var flopsPerStep: Double
+    /// The process's peak resident memory while this mode ran (VmHWM), when the system reports it.
+    public var peakResidentBytes: Int?
+
+    public var median: Double { Self.quantile(milliseconds, 0.5) }
+    public var minimum: Double { milliseconds.min() ?? 0 }
+    public var maximum: Double { milliseconds.max() ?? 0 }
+    /// The middle half of the steps: 25th to 75th percentile.
+    public var interquartile: (low: Double, high: Double) {
+        (Self.quantile(milliseconds, 0.25), Self.quantile(milliseconds, 0.75))
+    }
+    public var imagesPerSecond: Double { median > 0 ? Double(batch) * 1000 / median : 0 }
+    public var gflops: Double { median > 0 ? flopsPerStep / (median * 1e6) : 0 }
+
+    /// Linear interpolation between the order statistics, as numpy's default percentile.
+    static func quantile(_ values: [Double], _ q: Double) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        let position = q * Double(sorted.count - 1)
+        let lower = Int(position.rounded(.down))
+        let upper = min(lower + 1, sorted.count - 1)
+        let fraction = position - Double(lower)
+        return sorted[lower] + (sorted[upper] - sorted[lower]) * fraction
+    }
+
+    public var json: JSONValue {
+        let q = interquartile
+        var pairs: [(String, JSONValue)] = [
+            ("mode", .string(mode.rawValue)), ("batch", .int(batch)), ("threads", .int(threads)),
+            ("steps", .int(milliseconds.count)), ("median_ms", .finite(median)), ("min_ms", .finite(minimum)),
+            ("max_ms", .finite(maximum)), ("p25_ms", .finite(q.low)), ("p75_ms", .finite(q.high)),
+            ("images_per_second", .finite(imagesPerSecond)), ("gflop_per_step", .finite(flopsPerStep / 1e9)),
+            ("gflops", .finite(gflops)),
+        ]
+        pairs.append(("peak_resident_bytes", peakResidentBytes.map { .int($0) } ?? .null))
+        pairs.append(("step_ms", .array(milliseconds.map { .finite($0) })))
+        return .object(pairs)
+    }
+}
+
+/// Why a benchmark cannot run.
+public struct BenchError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Times training steps and prediction passes of a spec on random data of its input shape.
+///
+/// The data, the labels and every weight draw come from fixed seeds, so two runs do the same arithmetic.
+/// A training step is the one `bayesnet run` takes (forward with one weight sample, NLL, KL, backward, the
+/// optimizer update); a prediction pass is one forward pass with one weight sample.
+public enum Benchmark {
+    /// Multiply-adds of one example's forward pass, as `bayesnet inspect` counts them.
+    public static func forwardMACs(_ spec: ModelSpec) -> Int {
+        spec.layerSummaries.reduce(0) { $0 + $1.macs }
+    }
+
+    /// Random inputs in [0, 1), uniform labels for a categorical likelihood, zero targets for a normal one.
+    public static func randomData(_ spec: ModelSpec, count: Int, seed: UInt64) -> Dataset {
+        let size = spec.input.shape.reduce(1, *)
+        let inputStream = RandomStream(seed: seed, name: "bench/inputs", step: 0)
+        var inputs = [Float](repeating: 0, count: count * size)
+        for i in 0..<inputs.count { inputs[i] = inputStream.uniform(at: i, as: Float.self) }
+        let outputs = spec.outputShape.reduce(1, *)
+        switch spec.likelihood {
+        case .normal?:
+            return Dataset(exampleShape: spec.input.shape, count: count, inputs: inputs,
+                           targets: [Float](repeating: 0, count: count * outputs), targetShape: spec.outputShape)
+        case .categorical?, nil:
+            let labelStream = RandomStream(seed: seed, name: "bench/labels", step: 0)
+            let labels = (0..<count).map { Int32(labelStream.bits(at: $0) % UInt64(max(outputs, 1))) }
+            return Dataset(exampleShape: spec.input.shape, count: count, inputs: inputs, labels: labels)
+        }
+    }
+
+    /// Runs the modes `options` asks for; `progress` hears each mode's name before it starts.
+    public static func run(spec: ModelSpec, options: BenchOptions,
+                           progress: ((BenchMode) -> Void)? = nil) throws -> [BenchResult] {
+        guard spec.likelihood != nil else {
+            throw BenchError("the spec has no `likelihood`, so a training step has no loss (add `likelihood: categorical`)")
+        }
+        let batch = options.batch ?? spec.train.batchSize
+        guard batch >= 1 else { throw BenchError("the batch size must be at least 1") }
+        let data = randomData(spec, count: batch, seed: options.seed)
+        // The plan's buffers are sized for the larger of the training and evaluation batches; the benchmark
+        // runs only `batch`, so the evaluation batch must not inflate the memory it reports.
+        var planned = spec
+        planned.evaluate.batchSize = batch
+        let session: TrainingSession<Float>
+        do {
+            session = try TrainingSession<Float>(spec: planned, seed: options.seed, train: data, test: nil,
+                                                 batchSize: batch)
+        } catch let error as TrainingError {
+            throw BenchError(error.description)
+        }
+        let forwardFLOPs = 2 * Double(forwardMACs(spec)) * Double(batch)
+        let modes: [BenchMode] = options.mode == .both ? [.train, .predict] : [options.mode]
+        var results: [BenchResult] = []
+        for mode in modes {
+            progress?(mode)
+            ResidentMemory.resetPeak()
+            let times: [Double]
+            switch mode {
+            case .train, .both:
+                times = try timeTraining(session, batch: batch, warmup: options.warmup, steps: options.steps)
+            case .predict:
+                times = timePrediction(session.network, batch: batch, warmup: options.warmup, steps: options.steps)
+            }
+            results.append(BenchResult(mode: mode, batch: batch, threads: Runtime.threadCount, milliseconds: times,
+                                       flopsPerStep: forwardFLOPs * (mode == .train ? 3 : 1),
+                                       peakResidentBytes: ResidentMemory.peakBytes()))
+        }
+        return results
+    }
+
+    static func timeTraining(_ session: TrainingSession<Float>, batch: Int, warmup: Int, steps: Int) throws -> [Double] {
+        let indices = ArraySlice(0..<batch)
+        for _ in 0..<warmup { _ = try session.trainStep(indices: indices) }
+        var times: [Double] = []
+        times.reserveCapacity(steps)
+        for _ in 0..<steps {
+            let start = Clock.nanoseconds()
+            _ = try session.trainStep(indices: indices)
+            times.append(Double(Clock.nanoseconds() - start) / 1e6)
+        }
+        return times
+    }
+
+    static func timePrediction(_ network: Network<Float>, batch: Int, warmup: Int, steps: Int) -> [Double] {
+        let size = network.inputCount
+        let inputStream = RandomStream(seed: network.seed, name: "bench/inputs", step: 0)
+        for i in 0..<(batch * size) { network.input[i] = inputStream.uniform(at: i, as: Float.self) }
+        var times: [Double] = []
+        times.reserveCapacity(steps)
+        for s in 0..<(warmup + steps) {
+            let noise = NoiseContext(seed: network.seed, step: UInt64(s), evaluation: true)
+            let start = Clock.nanoseconds()
+            network.forward(batch: batch, noise: noise)
+            if s >= warmup { times.append(Double(Clock.nanoseconds() - start) / 1e6) }
+        }
+        return times
+    }
+}
+
+/// A monotonic clock that does not allocate.
+enum Clock {
+    static func nanoseconds() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+    }
+}
+
+/// The process's resident memory as Linux reports it in /proc/self/status.
+public enum ResidentMemory {
+    /// VmHWM, the peak resident set size, in bytes; nil where /proc is not available.
+    public static func peakBytes() -> Int? { field("VmHWM:") }
+
+    /// VmRSS, the current resident set size, in bytes.
+    public static func currentBytes() -> Int? { field("VmRSS:") }
+
+    /// Starts a new peak from the current resident size (writing 5 to /proc/self/clear_refs).
+    public static func resetPeak() {
+        let fd = open("/proc/self/clear_refs", O_WRONLY)
+        guard fd >= 0 else { return }
+        _ = "5".withCString { write(fd, $0, 1) }
+        close(fd)
+    }
+
+    static func field(_ name: String) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(name) {
+            let parts = line.dropFirst(name.count).split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard let value = parts.first.flatMap({ Int($0) }) else { return nil }
+            let unit = parts.count > 1 ? parts[1].lowercased() : "kb"
+            return unit == "kb" ? value * 1024 : value
+        }
+        return nil
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import ArgumentParser
+import BayesNet
+import BayesNetSpec
+import BayesNetRuntime
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time training steps and prediction passes of a spec on random data.",
+        discussion: """
+            A training step is forward with one weight sample, NLL, KL, backward and the optimizer update; a \
+            prediction pass is one forward pass with one weight sample. Reports the median and spread of \
+            milliseconds per step, images per second, GFLOP/s (the multiply-adds `inspect` shows, times 2; \
+            a training step counts three forward passes) and the peak resident memory.
+            """
+    )
+
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case train, predict, both }
+
+    @Argument(help: "The spec file.")
+    var spec: String
+
+    @Option(help: "Examples per step (default: the spec's train.batch_size).")
+    var batch: Int?
+
+    @Option(help: "Timed steps per mode.")
+    var steps: Int = 20
+
+    @Option(help: "Untimed steps run first.")
+    var warmup: Int = 3
+
+    @Option(help: "Worker threads for the kernels (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "train, predict or both.")
+    var mode: Mode = .both
+
+    @Option(help: "The seed of the random data and weights.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Also write the figures and every step's time as JSON to this file.")
+    var json: String?
+
+    func validate() throws {
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if warmup < 0 { throw ValidationError("--warmup must not be negative") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        let model = try loadSpecOrExit(spec)
+        applyThreads(threads)
+        let options = BenchOptions(batch: batch, steps: steps, warmup: warmup,
+                                   mode: BenchMode(rawValue: mode.rawValue) ?? .both, seed: seed)
+        let results: [BenchResult]
+        do {
+            results = try Benchmark.run(spec: model, options: options)
+        } catch let error as BenchError {
+            printError("error: \(error.description)")
+            throw ExitCode(1)
+        } catch let error as TrainingError {
+            printError("error: \(error.description)")
+            throw ExitCode(1)
+        }
+        let macs = Benchmark.forwardMACs(model)
+        print("\(model.name): batch \(results.first?.batch ?? 0), \(Runtime.threadCount) thread(s), "
+              + "\(steps) steps after \(warmup) warm-up, \(String(format: "%.3f", 2 * Double(macs) / 1e9)) GFLOP per example forward")
+        for r in results {
+            let q = r.interquartile
+            let memory = r.peakResidentBytes.map { String(format: "%.0f MiB", Double($0) / 1_048_576) } ?? "n/a"
+            print(String(format: "%-8@ %9.2f ms/step (p25 %.2f, p75 %.2f, min %.2f, max %.2f)  %9.1f images/s  %7.1f GFLOP/s  peak RSS %@",
+                         r.mode.rawValue as NSString, r.median, q.low, q.high, r.minimum, r.maximum, r.imagesPerSecond,
+                         r.gflops, memory as NSString))
+        }
+        if let json {
+            let document = JSONValue.object([
+                ("spec", .string(model.name)), ("forward_macs_per_example", .int(macs)),
+                ("warmup", .int(warmup)), ("results", .array(results.map(\.json))),
+            ])
+            if let problem = Console.writeAtomically(document.rendered(indent: 2) + "\n", to: json) {
+                printError("error: \(problem)")
+                throw ExitCode(1)
+            }
+        }
+    }
+}
