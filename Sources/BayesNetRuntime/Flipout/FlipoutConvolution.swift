@@ -1,0 +1,290 @@
+import CKernels
+
+/// A Flipout convolution with signs per (example, channel), run as one convolution per example.
+///
+/// `conv(x, μ) + s_out ⊙ conv(s_in ⊙ x, ΔW)` equals `conv(x, W_b)` with the per-example kernel
+/// `W_b = μ + (s_in ⊗ s_out) ⊙ ΔW`: the signs only flip rows (input channels) and columns (output channels)
+/// of ΔW. Forming W_b costs one pass over the kernel per example, against the positions × kernel
+/// multiply-adds of the product itself, so the layer does the work of one convolution instead of two, and
+/// packs each input patch once. The backward pass likewise: dx = convᵀ(dy, W_b), and with the per-example
+/// kernel gradient G_b = patchesᵀ · dy_b, dμ = Σ_b G_b and dΔW = Σ_b (s_in ⊗ s_out) ⊙ G_b.
+///
+/// Sums are reassociated against the two-convolution form (μ and ±ΔW are added before the product, not
+/// after), so results agree with it to rounding. Every sum runs in a fixed order, independent of the thread
+/// count.
+public enum FlipoutConvolution {
+    /// Whether the fused path has kernels for this scalar type.
+    public static func supports<S: TensorScalar>(_: S.Type) -> Bool {
+        S.self == Float.self || S.self == Double.self
+    }
+
+    /// Scratch for one layer, sized when the plan is built: per-example kernels and kernel gradients.
+    public final class Workspace<S: TensorScalar> {
+        public let geometry: ConvGeometry
+        /// Per-example buffers that may be in use at once.
+        let slots: Int
+        /// slots × kernelCount: W_b (forward), its flipped transpose (input gradient), or G_b.
+        let kernels: UnsafeMutablePointer<S>
+        /// slots × scatterRows × patchSize: im2col-shaped rows of the scattered input gradient.
+        let columns: UnsafeMutablePointer<S>
+        static var scatterRows: Int { 128 }
+
+        public init(geometry: ConvGeometry, maxBatch: Int) {
+            self.geometry = geometry
+            let perKernel = max(1, geometry.kernelCount)
+            // Enough slots that every thread has several examples in flight, and more while they stay small,
+            // so the kernel-gradient reduction takes few rounds.
+            let threads = max(1, Runtime.threadCount)
+            slots = max(1, min(max(1, maxBatch), max(2 * threads, (1 << 20) / perKernel)))
+            kernels = .allocate(capacity: slots * perKernel)
+            kernels.initialize(repeating: 0, count: slots * perKernel)
+            let columnCount = slots * Self.scatterRows * max(1, geometry.patchSize)
+            columns = .allocate(capacity: columnCount)
+            columns.initialize(repeating: 0, count: columnCount)
+        }
+
+        deinit {
+            kernels.deallocate()
+            columns.deallocate()
+        }
+    }
+
+    /// y = conv(x, μ) + s_out ⊙ conv(s_in ⊙ x, ΔW) + bias. Signs: [batch, inChannels] and [batch, outChannels].
+    public static func forward<S: TensorScalar>(x: UnsafePointer<S>, mean: UnsafePointer<S>, delta: UnsafePointer<S>,
+                                                bias: UnsafePointer<S>?, signIn: UnsafePointer<S>,
+                                                signOut: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int,
+                                                workspace: Workspace<S>) {
+        if batch <= 0 || workspace.geometry.outputPositions == 0 { return }
+        if S.self == Float.self {
+            FlipoutFast.forward(x: x.cast(Float.self), mean: mean.cast(Float.self), delta: delta.cast(Float.self),
+                                bias: bias?.cast(Float.self), signIn: signIn.cast(Float.self),
+                                signOut: signOut.cast(Float.self), y: y.cast(Float.self), batch: batch,
+                                ws: unsafeDowncast(workspace, to: Workspace<Float>.self))
+        } else if S.self == Double.self {
+            FlipoutFast.forward(x: x.cast(Double.self), mean: mean.cast(Double.self), delta: delta.cast(Double.self),
+                                bias: bias?.cast(Double.self), signIn: signIn.cast(Double.self),
+                                signOut: signOut.cast(Double.self), y: y.cast(Double.self), batch: batch,
+                                ws: unsafeDowncast(workspace, to: Workspace<Double>.self))
+        } else {
+            preconditionFailure("FlipoutConvolution: no kernels for \(S.self); check supports(_:) first")
+        }
+    }
+
+    /// dx = d(sum(y * dy))/dx (overwritten).
+    public static func backwardInput<S: TensorScalar>(dy: UnsafePointer<S>, mean: UnsafePointer<S>,
+                                                      delta: UnsafePointer<S>, signIn: UnsafePointer<S>,
+                                                      signOut: UnsafePointer<S>, dx: UnsafeMutablePointer<S>,
+                                                      batch: Int, workspace: Workspace<S>) {
+        if batch <= 0 { return }
+        if S.self == Float.self {
+            FlipoutFast.backwardInput(dy: dy.cast(Float.self), mean: mean.cast(Float.self),
+                                      delta: delta.cast(Float.self), signIn: signIn.cast(Float.self),
+                                      signOut: signOut.cast(Float.self), dx: dx.cast(Float.self), batch: batch,
+                                      ws: unsafeDowncast(workspace, to: Workspace<Float>.self))
+        } else if S.self == Double.self {
+            FlipoutFast.backwardInput(dy: dy.cast(Double.self), mean: mean.cast(Double.self),
+                                      delta: delta.cast(Double.self), signIn: signIn.cast(Double.self),
+                                      signOut: signOut.cast(Double.self), dx: dx.cast(Double.self), batch: batch,
+                                      ws: unsafeDowncast(workspace, to: Workspace<Double>.self))
+        } else {
+            preconditionFailure("FlipoutConvolution: no kernels for \(S.self); check supports(_:) first")
+        }
+    }
+
+    /// dMean += d/dμ and dDelta = d/dΔW (overwritten) of sum(y * dy).
+    public static func backwardKernel<S: TensorScalar>(x: UnsafePointer<S>, dy: UnsafePointer<S>,
+                                                       signIn: UnsafePointer<S>, signOut: UnsafePointer<S>,
+                                                       dMean: UnsafeMutablePointer<S>,
+                                                       dDelta: UnsafeMutablePointer<S>, batch: Int,
+                                                       workspace: Workspace<S>) {
+        if S.self == Float.self {
+            FlipoutFast.backwardKernel(x: x.cast(Float.self), dy: dy.cast(Float.self), signIn: signIn.cast(Float.self),
+                                       signOut: signOut.cast(Float.self), dMean: dMean.cast(Float.self),
+                                       dDelta: dDelta.cast(Float.self), batch: batch,
+                                       ws: unsafeDowncast(workspace, to: Workspace<Float>.self))
+        } else if S.self == Double.self {
+            FlipoutFast.backwardKernel(x: x.cast(Double.self), dy: dy.cast(Double.self),
+                                       signIn: signIn.cast(Double.self), signOut: signOut.cast(Double.self),
+                                       dMean: dMean.cast(Double.self), dDelta: dDelta.cast(Double.self),
+                                       batch: batch, ws: unsafeDowncast(workspace, to: Workspace<Double>.self))
+        } else {
+            preconditionFailure("FlipoutConvolution: no kernels for \(S.self); check supports(_:) first")
+        }
+    }
+}
+
+enum FlipoutFast {
+    /// W_b[t, i, o] = μ + (s_in[i] · s_out[o]) · ΔW; the sign product is exact, so W_b is rounded once.
+    @inline(__always)
+    static func exampleKernel<S: FastScalar>(mean: UnsafePointer<S>, delta: UnsafePointer<S>, sIn: UnsafePointer<S>,
+                                             sOut: UnsafePointer<S>, taps: Int, cin: Int, cout: Int,
+                                             into w: UnsafeMutablePointer<S>) {
+        var j = 0
+        for _ in 0..<taps {
+            for i in 0..<cin {
+                let si = sIn[i]
+                for o in 0..<cout { w[j + o] = mean[j + o] + (si * sOut[o]) * delta[j + o] }
+                j += cout
+            }
+        }
+    }
+
+    /// The flipped transpose of W_b, F[t', o, i] = W_b[taps-1-t', i, o]: the kernel of the input gradient
+    /// written as a convolution of dy.
+    @inline(__always)
+    static func flippedExampleKernel<S: FastScalar>(mean: UnsafePointer<S>, delta: UnsafePointer<S>,
+                                                    sIn: UnsafePointer<S>, sOut: UnsafePointer<S>, taps: Int,
+                                                    cin: Int, cout: Int, into f: UnsafeMutablePointer<S>) {
+        for t in 0..<taps {
+            let src = (taps - 1 - t) * cin * cout, dst = f + t * cout * cin
+            for i in 0..<cin {
+                let si = sIn[i]
+                for o in 0..<cout {
+                    dst[o * cin + i] = mean[src + i * cout + o] + (si * sOut[o]) * delta[src + i * cout + o]
+                }
+            }
+        }
+    }
+
+    static func forward<S: FastScalar>(x: UnsafePointer<S>, mean: UnsafePointer<S>, delta: UnsafePointer<S>,
+                                       bias: UnsafePointer<S>?, signIn: UnsafePointer<S>, signOut: UnsafePointer<S>,
+                                       y: UnsafeMutablePointer<S>, batch: Int, ws: FlipoutConvolution.Workspace<S>) {
+        let g = ws.geometry
+        let positions = g.outputPositions, kk = g.patchSize, n = g.outChannels, cin = g.inChannels
+        let kc = g.kernelCount
+        var geom = ConvFast.cGeometry(g)
+        withUnsafePointer(to: &geom) { gp in
+            // One example per task while there are enough examples for every thread; else rows of one example.
+            let parts = min(ws.slots, batch)
+            if parts >= Runtime.threadCount || positions < 2 * FastGemm.minRowsPerTask {
+                Runtime.parallelFor(parts) { part in
+                    let w = ws.kernels + part * kc
+                    for b in sliceRange(batch, part: part, of: parts) {
+                        exampleKernel(mean: mean, delta: delta, sIn: signIn + b * cin, sOut: signOut + b * n,
+                                      taps: g.taps, cin: cin, cout: n, into: w)
+                        let m0 = b * positions, m1 = m0 + positions
+                        if let bias { for r in m0..<m1 { (y + r * n).update(from: bias, count: n) } }
+                        S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: x, lda: 0, geom: gp, row0: 0,
+                                   m0: m0, m1: m1, n: n, k: kk, alpha: 1, b: w, ldb: n, transB: false,
+                                   beta: bias == nil ? 0 : 1, c: y, ldc: n)
+                    }
+                }
+                return
+            }
+            let w = ws.kernels
+            let tasks = FastGemm.rowTasks(positions)
+            for b in 0..<batch {
+                exampleKernel(mean: mean, delta: delta, sIn: signIn + b * cin, sOut: signOut + b * n, taps: g.taps,
+                              cin: cin, cout: n, into: w)
+                Runtime.parallelFor(tasks) { part in
+                    let rows = sliceRange(positions, part: part, of: tasks)
+                    let m0 = b * positions + rows.lowerBound, m1 = b * positions + rows.upperBound
+                    if let bias { for r in m0..<m1 { (y + r * n).update(from: bias, count: n) } }
+                    S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: x, lda: 0, geom: gp, row0: 0,
+                               m0: m0, m1: m1, n: n, k: kk, alpha: 1, b: w, ldb: n, transB: false,
+                               beta: bias == nil ? 0 : 1, c: y, ldc: n)
+                }
+            }
+        }
+    }
+
+    static func backwardInput<S: FastScalar>(dy: UnsafePointer<S>, mean: UnsafePointer<S>, delta: UnsafePointer<S>,
+                                             signIn: UnsafePointer<S>, signOut: UnsafePointer<S>,
+                                             dx: UnsafeMutablePointer<S>, batch: Int,
+                                             ws: FlipoutConvolution.Workspace<S>) {
+        let g = ws.geometry
+        let cin = g.inChannels, cout = g.outChannels, taps = g.taps, kc = g.kernelCount
+        let parts = min(ws.slots, batch)
+        if g.stride3.allSatisfy({ $0 == 1 }) && cin >= 8 {
+            // Unit strides: the input gradient is a convolution of dy with the flipped, transposed kernel,
+            // padded by (k-1)·d - padBefore.
+            func t(_ a: [Int]) -> (Int, Int, Int) { (a[0], a[1], a[2]) }
+            let pad = (0..<3).map { (g.filter3[$0] - 1) * g.dilation3[$0] - g.pad3[$0] }
+            var geom = bn_conv_geom(in: t(g.out3), out: t(g.in3), filter: t(g.filter3), stride: (1, 1, 1),
+                                    dilation: t(g.dilation3), pad: t(pad), inChannels: cout)
+            let positions = g.inputPositions
+            withUnsafePointer(to: &geom) { gp in
+                Runtime.parallelFor(parts) { part in
+                    let f = ws.kernels + part * kc
+                    for b in sliceRange(batch, part: part, of: parts) {
+                        flippedExampleKernel(mean: mean, delta: delta, sIn: signIn + b * cin, sOut: signOut + b * cout,
+                                             taps: taps, cin: cin, cout: cout, into: f)
+                        S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: dy, lda: 0, geom: gp, row0: 0,
+                                   m0: b * positions, m1: (b + 1) * positions, n: cin, k: taps * cout, alpha: 1,
+                                   b: f, ldb: cin, transB: false, beta: 0, c: dx, ldc: cin)
+                    }
+                }
+            }
+            return
+        }
+        // Any strides: dy_b · W_bᵀ gives im2col-shaped rows, added back where they came from.
+        let kk = g.patchSize, positions = g.outputPositions, chunk = FlipoutConvolution.Workspace<S>.scatterRows
+        var geom = ConvFast.cGeometry(g)
+        withUnsafePointer(to: &geom) { gp in
+            Runtime.parallelFor(parts) { part in
+                let w = ws.kernels + part * kc
+                let col = ws.columns + part * chunk * kk
+                for b in sliceRange(batch, part: part, of: parts) {
+                    exampleKernel(mean: mean, delta: delta, sIn: signIn + b * cin, sOut: signOut + b * cout,
+                                  taps: taps, cin: cin, cout: cout, into: w)
+                    (dx + b * g.inputCount).update(repeating: 0, count: g.inputCount)
+                    var r0 = b * positions
+                    let end = r0 + positions
+                    while r0 < end {
+                        let cnt = min(chunk, end - r0)
+                        S.gemmRows(kind: Int32(BN_A_MATRIX), transA: false, a: dy + r0 * cout, lda: cout, geom: nil,
+                                   row0: 0, m0: 0, m1: cnt, n: kk, k: cout, alpha: 1, b: w, ldb: cout, transB: true,
+                                   beta: 0, c: col, ldc: kk)
+                        S.col2imAdd(gp, src: col, ld: kk, row0: r0, rows: cnt, dx: dx)
+                        r0 += cnt
+                    }
+                }
+            }
+        }
+    }
+
+    static func backwardKernel<S: FastScalar>(x: UnsafePointer<S>, dy: UnsafePointer<S>, signIn: UnsafePointer<S>,
+                                              signOut: UnsafePointer<S>, dMean: UnsafeMutablePointer<S>,
+                                              dDelta: UnsafeMutablePointer<S>, batch: Int,
+                                              ws: FlipoutConvolution.Workspace<S>) {
+        let g = ws.geometry
+        let positions = g.outputPositions, kk = g.patchSize, n = g.outChannels, cin = g.inChannels
+        let kc = g.kernelCount, taps = g.taps
+        dDelta.update(repeating: 0, count: kc)
+        if batch <= 0 { return }
+        var geom = ConvFast.cGeometry(g)
+        let reduceParts = Runtime.partitions(taps * cin, grain: max(1, 4096 / max(n, 1)))
+        withUnsafePointer(to: &geom) { gp in
+            // Rounds of up to `slots` examples: each example's G_b in its own slot, then the slots added into
+            // dμ and dΔW in example order, element by element, so no sum depends on the thread count.
+            var first = 0
+            while first < batch {
+                let count = min(ws.slots, batch - first)
+                let base = first
+                Runtime.parallelFor(count) { s in
+                    let b = base + s
+                    S.gemmRows(kind: Int32(BN_A_IM2COL_T), transA: false, a: x, lda: 0, geom: gp,
+                               row0: b * positions, m0: 0, m1: kk, n: n, k: positions, alpha: 1,
+                               b: dy + b * positions * n, ldb: n, transB: false, beta: 0, c: ws.kernels + s * kc,
+                               ldc: n)
+                }
+                Runtime.parallelFor(reduceParts) { part in
+                    for row in sliceRange(taps * cin, part: part, of: reduceParts) {
+                        let i = row % cin
+                        let dm = dMean + row * n, dd = dDelta + row * n
+                        for s in 0..<count {
+                            let b = base + s
+                            let gb = ws.kernels + s * kc + row * n
+                            let si = signIn[b * cin + i], so = signOut + b * n
+                            for o in 0..<n {
+                                dm[o] += gb[o]
+                                dd[o] += (si * so[o]) * gb[o]
+                            }
+                        }
+                    }
+                }
+                first += count
+            }
+        }
+    }
+}
