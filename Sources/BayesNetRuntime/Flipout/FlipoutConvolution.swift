@@ -199,9 +199,9 @@ enum FlipoutFast {
             // Unit strides: the input gradient is a convolution of dy with the flipped, transposed kernel,
             // padded by (k-1)·d - padBefore.
             func t(_ a: [Int]) -> (Int, Int, Int) { (a[0], a[1], a[2]) }
-            let pad = (0..<3).map { (g.filter3[$0] - 1) * g.dilation3[$0] - g.pad3[$0] }
+            func pad(_ d: Int) -> Int { (g.filter3[d] - 1) * g.dilation3[d] - g.pad3[d] }
             var geom = bn_conv_geom(in: t(g.out3), out: t(g.in3), filter: t(g.filter3), stride: (1, 1, 1),
-                                    dilation: t(g.dilation3), pad: t(pad), inChannels: cout)
+                                    dilation: t(g.dilation3), pad: (pad(0), pad(1), pad(2)), inChannels: cout)
             let positions = g.inputPositions
             withUnsafePointer(to: &geom) { gp in
                 Runtime.parallelFor(parts) { part in
