@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension Diagnostic {
     /// `file:line:col: error: message`, the source line, a caret under the column, and `help:` when there is one.
     public func rendered(source: SpecSource, color: Bool = false) -> String {
@@ -18,19 +26,22 @@ extension Diagnostic {
         return out
     }
 
-    /// The 1-based `n`th line of `text`, or nil.
+    /// The 1-based `n`th line of `text` (lines end at "\n"; a "\r" before it is dropped), or nil.
+    /// Scans bytes with memchr: it runs once per diagnostic, and a 64 KiB spec can have thousands of them.
     static func line(_ n: Int, of text: String) -> String? {
         guard n >= 1 else { return nil }
-        var current = 1
-        for l in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if current == n {
-                var s = String(l)
-                if s.hasSuffix("\r") { s.removeLast() }
-                return s
+        var text = text
+        return text.withUTF8 { bytes -> String? in
+            guard var p = bytes.baseAddress else { return n == 1 ? "" : nil }
+            let end = p + bytes.count
+            for _ in 1..<n {
+                guard let newline = memchr(p, 0x0A, end - p) else { return nil }
+                p = UnsafePointer(newline.assumingMemoryBound(to: UInt8.self)) + 1
             }
-            current += 1
+            var stop = memchr(p, 0x0A, end - p).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) } ?? end
+            if stop > p, stop[-1] == 0x0D { stop -= 1 }
+            return String(decoding: UnsafeBufferPointer(start: p, count: stop - p), as: UTF8.self)
         }
-        return nil
     }
 }
 
