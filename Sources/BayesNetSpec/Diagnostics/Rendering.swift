@@ -18,12 +18,29 @@ extension Diagnostic {
         }
         var out = "\(bold)\(location):\(reset) \(tint)\(severity.rawValue):\(reset) \(bold)\(message)\(reset)"
         if location.file == source.path, !source.text.isEmpty, let line = Self.line(location.line, of: source.text) {
-            let chars = Array(line)
-            let prefix = chars.prefix(max(0, location.column - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
-            out += "\n    \(line)\n    \(prefix)\(color ? "\u{1B}[1;32m" : "")^\(reset)"
+            let (shown, before) = Self.excerpt(line, column: location.column)
+            let prefix = before.map { $0 == "\t" ? "\t" : " " }.joined()
+            out += "\n    \(shown)\n    \(prefix)\(color ? "\u{1B}[1;32m" : "")^\(reset)"
         }
         if let help { out += "\n\(color ? "\u{1B}[1;36m" : "")help:\(reset) \(help)" }
         return out
+    }
+
+    /// Longest source line shown whole, in bytes; longer ones show a window around the column.
+    static let maxShownLine = 160
+
+    /// The line as shown under the message, and the characters before the caret (tabs kept so it lines up).
+    static func excerpt(_ line: String, column: Int) -> (String, [String]) {
+        let before = max(0, column - 1)
+        if line.utf8.count <= maxShownLine { return (line, Array(line).prefix(before).map(String.init)) }
+        let u = line.unicodeScalars
+        let from = u.index(u.startIndex, offsetBy: max(0, before - 60), limitedBy: u.endIndex) ?? u.endIndex
+        let to = u.index(from, offsetBy: 120, limitedBy: u.endIndex) ?? u.endIndex
+        let lead = from > u.startIndex ? "…" : "", trail = to < u.endIndex ? "…" : ""
+        let skipped = u.distance(from: u.startIndex, to: from)
+        let window = Array(u[from..<to])
+        let caret = (lead.isEmpty ? [] : [" "]) + window.prefix(max(0, before - skipped)).map { String(Character($0)) }
+        return (lead + String(String.UnicodeScalarView(window)) + trail, caret)
     }
 
     /// The 1-based `n`th line of `text` (lines end at "\n"; a "\r" before it is dropped), or nil.
