@@ -1,3 +1,5 @@
+import CKernels
+
 /// Elementwise activations, as TensorFlow defines them.
 public enum ActivationKind: Sendable, Equatable {
     case linear, relu, elu, tanh, sigmoid, softplus
@@ -13,7 +15,7 @@ public enum Activations {
     @inlinable
     public static func forward<S: TensorScalar>(_ kind: ActivationKind, x: UnsafePointer<S>,
                                                 y: UnsafeMutablePointer<S>, count: Int) {
-        let parts = Runtime.partitions(count, grain: grain)
+        let parts = Runtime.partitions(count, grain: grain, perThread: 4)
         Runtime.parallelFor(parts) { part in
             let r = sliceRange(count, part: part, of: parts)
             forwardRange(kind, x: x, y: y, range: r)
@@ -23,6 +25,10 @@ public enum Activations {
     @inlinable
     static func forwardRange<S: TensorScalar>(_ kind: ActivationKind, x: UnsafePointer<S>,
                                               y: UnsafeMutablePointer<S>, range: Range<Int>) {
+        if S.self == Float.self, let code = vectorCode(kind) {
+            bn_activation_forward_f32(code, x.cast(Float.self) + range.lowerBound, y.cast(Float.self) + range.lowerBound, range.count)
+            return
+        }
         switch kind {
         case .linear:
             if UnsafePointer(y) != x { (y + range.lowerBound).update(from: x + range.lowerBound, count: range.count) }
@@ -47,7 +53,7 @@ public enum Activations {
     @inlinable
     public static func backward<S: TensorScalar>(_ kind: ActivationKind, x: UnsafePointer<S>, y: UnsafePointer<S>,
                                                  dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, count: Int) {
-        let parts = Runtime.partitions(count, grain: grain)
+        let parts = Runtime.partitions(count, grain: grain, perThread: 4)
         Runtime.parallelFor(parts) { part in
             let r = sliceRange(count, part: part, of: parts)
             backwardRange(kind, x: x, y: y, dy: dy, dx: dx, range: r)
@@ -57,13 +63,19 @@ public enum Activations {
     @inlinable
     static func backwardRange<S: TensorScalar>(_ kind: ActivationKind, x: UnsafePointer<S>, y: UnsafePointer<S>,
                                                dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, range: Range<Int>) {
+        if S.self == Float.self, kind == .softplus {
+            bn_softplus_backward_f32(x.cast(Float.self) + range.lowerBound, dy.cast(Float.self) + range.lowerBound,
+                                     dx.cast(Float.self) + range.lowerBound, range.count)
+            return
+        }
         switch kind {
         case .linear:
             if UnsafePointer(dx) != dy { (dx + range.lowerBound).update(from: dy + range.lowerBound, count: range.count) }
+        // Selects rather than branches: the sign of x is unpredictable.
         case .relu:
-            for i in range { dx[i] = x[i] > 0 ? dy[i] : 0 }
+            for i in range { let d = dy[i]; dx[i] = x[i] > 0 ? d : 0 }
         case .elu:
-            for i in range { dx[i] = x[i] > 0 ? dy[i] : dy[i] * (y[i] + 1) }
+            for i in range { let d = dy[i], e = d * (y[i] + 1); dx[i] = x[i] > 0 ? d : e }
         case .tanh:
             for i in range { let t = y[i]; dx[i] = dy[i] * (1 - t * t) }
         case .sigmoid:
@@ -72,7 +84,19 @@ public enum Activations {
             for i in range { dx[i] = dy[i] * sigmoid(x[i]) }
         case .leakyRelu(let alpha):
             let a = S(alpha)
-            for i in range { dx[i] = x[i] > 0 ? dy[i] : a * dy[i] }
+            for i in range { let d = dy[i], e = a * d; dx[i] = x[i] > 0 ? d : e }
+        }
+    }
+
+    /// The C kernels' code for activations with transcendental parts (single precision only).
+    @inlinable
+    static func vectorCode(_ kind: ActivationKind) -> Int32? {
+        switch kind {
+        case .elu: Int32(BN_ACT_ELU)
+        case .tanh: Int32(BN_ACT_TANH)
+        case .sigmoid: Int32(BN_ACT_SIGMOID)
+        case .softplus: Int32(BN_ACT_SOFTPLUS)
+        default: nil
         }
     }
 

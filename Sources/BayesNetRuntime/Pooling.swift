@@ -1,6 +1,8 @@
 /// N-d max and average pooling (rank 1...3), channels-last, padded like TensorFlow's `tf.nn.pool`:
 /// padded positions never win a max and are not counted by an average.
 public enum Pooling {
+    /// Padded positions never win. Written as selects, not branches: on real data the comparison is a coin
+    /// flip that a branch predictor cannot learn.
     @inlinable
     public static func maxForward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int,
                                                    geometry g: PoolGeometry) {
@@ -11,33 +13,51 @@ public enum Pooling {
             let xe = x + example * g.inputCount
             window { inPos in
                 let xi = xe + inPos * c
-                for ch in 0..<c where xi[ch] > yo[ch] || xi[ch].isNaN { yo[ch] = xi[ch] }
+                for ch in 0..<c {
+                    let v = xi[ch], m = yo[ch]
+                    yo[ch] = v > m ? v : m
+                }
             }
         }
     }
 
-    /// dx is overwritten: each output's gradient goes to the first input (in scan order) equal to its max.
+    /// dx is overwritten: each output's gradient goes to the first input (in scan order) holding the window's
+    /// maximum. The maximum is found again from x, so the routing never depends on `y` having been kept intact;
+    /// `y` is accepted for symmetry with the forward pass.
     @inlinable
     public static func maxBackward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafePointer<S>, dy: UnsafePointer<S>,
                                                     dx: UnsafeMutablePointer<S>, batch: Int, geometry g: PoolGeometry) {
         let c = g.channels
-        let parts = Runtime.partitions(batch)
+        let parts = Runtime.partitions(batch, perThread: 4)
         Runtime.parallelFor(parts) { part in
             let examples = sliceRange(batch, part: part, of: parts)
             (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
-            let found = UnsafeMutablePointer<Bool>.allocate(capacity: c)
-            defer { found.deallocate() }
+            // `remaining` is 1 until a channel's maximum has been found: arithmetic instead of branches, so the
+            // loops over channels vectorise and never mispredict.
+            let best = UnsafeMutablePointer<S>.allocate(capacity: c)
+            let remaining = UnsafeMutablePointer<S>.allocate(capacity: c)
+            defer { best.deallocate(); remaining.deallocate() }
+            let outPositions = g.outputCount / c
             for example in examples {
                 let xe = x + example * g.inputCount, dxe = dx + example * g.inputCount
-                let outPositions = g.outputCount / c
                 for outPos in 0..<outPositions {
-                    let o = (example * outPositions + outPos) * c
-                    found.update(repeating: false, count: c)
+                    best.update(repeating: -S.infinity, count: c)
+                    visitWindow(g, outPos) { inPos in
+                        let xi = xe + inPos * c
+                        for ch in 0..<c {
+                            let v = xi[ch], m = best[ch]
+                            best[ch] = v > m ? v : m
+                        }
+                    }
+                    let d = dy + (example * outPositions + outPos) * c
+                    remaining.update(repeating: 1, count: c)
                     visitWindow(g, outPos) { inPos in
                         let xi = xe + inPos * c, di = dxe + inPos * c
-                        for ch in 0..<c where !found[ch] && xi[ch] == y[o + ch] {
-                            found[ch] = true
-                            di[ch] += dy[o + ch]
+                        for ch in 0..<c {
+                            let hit: S = xi[ch] == best[ch] ? 1 : 0
+                            let take = hit * remaining[ch]
+                            di[ch] += take * d[ch]
+                            remaining[ch] -= take
                         }
                     }
                 }
@@ -70,7 +90,7 @@ public enum Pooling {
     public static func averageBackward<S: TensorScalar>(dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, batch: Int,
                                                         geometry g: PoolGeometry) {
         let c = g.channels
-        let parts = Runtime.partitions(batch)
+        let parts = Runtime.partitions(batch, perThread: 4)
         Runtime.parallelFor(parts) { part in
             let examples = sliceRange(batch, part: part, of: parts)
             (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
@@ -95,7 +115,7 @@ public enum Pooling {
     static func forEachWindow(batch: Int, _ g: PoolGeometry,
                               _ body: (Int, Int, ((Int) -> Void) -> Void) -> Void) {
         let outPositions = g.outputCount / g.channels
-        let parts = Runtime.partitions(batch)
+        let parts = Runtime.partitions(batch, perThread: 4)
         Runtime.parallelFor(parts) { part in
             for example in sliceRange(batch, part: part, of: parts) {
                 for outPos in 0..<outPositions {

@@ -1,4 +1,11 @@
 import CKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// Facts about the machine the kernels run on.
 public enum Runtime {
@@ -24,6 +31,26 @@ public enum Runtime {
             case .avx512: Runtime.hasAVX512
             }
         }
+    }
+
+    /// FLOP/s of one thread running nothing but independent FMAs of this kernel's vector width: the
+    /// per-core ceiling to compare GEMM figures with (0 if unsupported).
+    public static func peakFlops(_ kernel: GemmKernel, seconds: Double = 0.2) -> Double {
+        var iterations = 1 << 16
+        while true {
+            let start = monotonicSeconds()
+            let flops = bn_fma_peak_loop(Int32(kernel.rawValue), iterations)
+            let elapsed = monotonicSeconds() - start
+            if flops == 0 { return 0 }
+            if elapsed >= seconds { return flops / elapsed }
+            iterations *= 2
+        }
+    }
+
+    static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
     /// The micro-kernel in use: the widest the CPU supports unless set. Setting an unsupported kernel is ignored.

@@ -26,6 +26,10 @@ public enum SpecLoader {
             spec = lowering.lower(root)
             diagnostics += lowering.r.diagnostics
         }
+        if spec == nil && !diagnostics.contains(where: { $0.severity == .error }) {
+            // Every failing path reports; this keeps "no spec" from ever coming back without a reason.
+            diagnostics.append(Diagnostic(message: "could not read a spec from this YAML document", location: SourceLocation(file: path, line: 1, column: 1)))
+        }
         diagnostics = capped(ordered(diagnostics), limits.maxDiagnostics)
         if diagnostics.contains(where: { $0.severity == .error }) { spec = nil }
         return SpecLoadResult(spec: spec, diagnostics: diagnostics, source: source)

@@ -16,14 +16,20 @@
 #define MR_MAX 16
 #define NR_MAX 32
 
-typedef void (*bn_kernel_fn)(long kc, const float *a, const float *b, float *c, long ldc, float alpha,
+/// A micro-kernel: C[mr x nr] = alpha * Apanel * Bpanel + beta * C. The A panel is either column-major
+/// (kc steps of mr values; `lda` unused) or row-major (mr rows of `lda` floats), whichever its source packs
+/// with contiguous writes.
+typedef void (*bn_kernel_fn)(long kc, const float *a, long lda, const float *b, float *c, long ldc, float alpha,
                              float beta);
 
 // ---------------------------------------------------------------------------------------------
 // Portable kernel, 6 x 16, plain C (the compiler vectorises what the target allows).
 
-static void kernel_portable(long kc, const float *a, const float *b, float *c, long ldc, float alpha,
+static void store_tile_portable(float acc[6][16], float *c, long ldc, float alpha, float beta);
+
+static void kernel_portable(long kc, const float *a, long lda, const float *b, float *c, long ldc, float alpha,
                             float beta) {
+    (void)lda;
     float acc[6][16];
     memset(acc, 0, sizeof acc);
     for (long p = 0; p < kc; p++) {
@@ -34,6 +40,38 @@ static void kernel_portable(long kc, const float *a, const float *b, float *c, l
         a += 6;
         b += 16;
     }
+    store_tile_portable(acc, c, ldc, alpha, beta);
+}
+
+static void kernel_portable_rows(long kc, const float *a, long lda, const float *b, float *c, long ldc,
+                                 float alpha, float beta) {
+    float acc[6][16];
+    memset(acc, 0, sizeof acc);
+    for (long p = 0; p < kc; p++) {
+        for (int r = 0; r < 6; r++) {
+            float ar = a[r * lda + p];
+            for (int j = 0; j < 16; j++) acc[r][j] += ar * b[j];
+        }
+        b += 16;
+    }
+    store_tile_portable(acc, c, ldc, alpha, beta);
+}
+
+static void kernel_portable_ptrs(long kc, const float *const *ap, const float *b, float *c, long ldc,
+                                 float alpha, float beta) {
+    float acc[6][16];
+    memset(acc, 0, sizeof acc);
+    for (long p = 0; p < kc; p++) {
+        for (int r = 0; r < 6; r++) {
+            float ar = ap[r][p];
+            for (int j = 0; j < 16; j++) acc[r][j] += ar * b[j];
+        }
+        b += 16;
+    }
+    store_tile_portable(acc, c, ldc, alpha, beta);
+}
+
+static void store_tile_portable(float acc[6][16], float *c, long ldc, float alpha, float beta) {
     for (int r = 0; r < 6; r++) {
         float *cr = c + r * ldc;
         if (beta == 0.0f) {
@@ -47,26 +85,28 @@ static void kernel_portable(long kc, const float *a, const float *b, float *c, l
 #ifdef BN_X86
 // ---------------------------------------------------------------------------------------------
 // AVX2 + FMA kernel, 6 x 16: twelve ymm accumulators, two B loads and six broadcasts per step.
+// The core reads row r of A from ap[r] + p·step: column-major panels, row-major panels and rows anywhere
+// (implicit im2col straight from the input) share it.
 
-__attribute__((target("avx2,fma")))
-static void kernel_avx2(long kc, const float *a, const float *b, float *c, long ldc, float alpha,
-                        float beta) {
+__attribute__((target("avx2,fma"), always_inline))
+static inline void avx2_core(long kc, const float *const *ap, long step, const float *b, float *c, long ldc,
+                             float alpha, float beta) {
+    const float *a0 = ap[0], *a1 = ap[1], *a2 = ap[2], *a3 = ap[3], *a4 = ap[4], *a5 = ap[5];
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
     __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
     __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
     __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
     __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-    for (long p = 0; p < kc; p++) {
+    for (long p = 0, q = 0; p < kc; p++, q += step) {
         __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
         __m256 ar;
-        ar = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(ar, b0, c00); c01 = _mm256_fmadd_ps(ar, b1, c01);
-        ar = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(ar, b0, c10); c11 = _mm256_fmadd_ps(ar, b1, c11);
-        ar = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(ar, b0, c20); c21 = _mm256_fmadd_ps(ar, b1, c21);
-        ar = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(ar, b0, c30); c31 = _mm256_fmadd_ps(ar, b1, c31);
-        ar = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(ar, b0, c40); c41 = _mm256_fmadd_ps(ar, b1, c41);
-        ar = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(ar, b0, c50); c51 = _mm256_fmadd_ps(ar, b1, c51);
-        a += 6;
+        ar = _mm256_broadcast_ss(a0 + q); c00 = _mm256_fmadd_ps(ar, b0, c00); c01 = _mm256_fmadd_ps(ar, b1, c01);
+        ar = _mm256_broadcast_ss(a1 + q); c10 = _mm256_fmadd_ps(ar, b0, c10); c11 = _mm256_fmadd_ps(ar, b1, c11);
+        ar = _mm256_broadcast_ss(a2 + q); c20 = _mm256_fmadd_ps(ar, b0, c20); c21 = _mm256_fmadd_ps(ar, b1, c21);
+        ar = _mm256_broadcast_ss(a3 + q); c30 = _mm256_fmadd_ps(ar, b0, c30); c31 = _mm256_fmadd_ps(ar, b1, c31);
+        ar = _mm256_broadcast_ss(a4 + q); c40 = _mm256_fmadd_ps(ar, b0, c40); c41 = _mm256_fmadd_ps(ar, b1, c41);
+        ar = _mm256_broadcast_ss(a5 + q); c50 = _mm256_fmadd_ps(ar, b0, c50); c51 = _mm256_fmadd_ps(ar, b1, c51);
         b += 16;
     }
     __m256 va = _mm256_set1_ps(alpha);
@@ -87,45 +127,166 @@ static void kernel_avx2(long kc, const float *a, const float *b, float *c, long 
 #undef BN_STORE2
 }
 
-// ---------------------------------------------------------------------------------------------
-// AVX-512 kernel, 12 x 32: twenty-four zmm accumulators, two B loads, broadcasts folded into the FMAs.
+__attribute__((target("avx2,fma")))
+static void kernel_avx2(long kc, const float *a, long lda, const float *b, float *c, long ldc, float alpha,
+                        float beta) {
+    (void)lda;
+    const float *ap[6] = { a, a + 1, a + 2, a + 3, a + 4, a + 5 };
+    avx2_core(kc, ap, 6, b, c, ldc, alpha, beta);
+}
 
-__attribute__((target("avx512f,fma")))
-static void kernel_avx512(long kc, const float *a, const float *b, float *c, long ldc, float alpha,
-                          float beta) {
-    __m512 acc[12][2];
-    for (int r = 0; r < 12; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
-    for (long p = 0; p < kc; p++) {
+__attribute__((target("avx2,fma")))
+static void kernel_avx2_rows(long kc, const float *a, long lda, const float *b, float *c, long ldc,
+                             float alpha, float beta) {
+    const float *ap[6] = { a, a + lda, a + 2 * lda, a + 3 * lda, a + 4 * lda, a + 5 * lda };
+    avx2_core(kc, ap, 1, b, c, ldc, alpha, beta);
+}
+
+__attribute__((target("avx2,fma")))
+static void kernel_avx2_ptrs(long kc, const float *const *ap, const float *b, float *c, long ldc, float alpha,
+                             float beta) {
+    avx2_core(kc, ap, 1, b, c, ldc, alpha, beta);
+}
+
+// ---------------------------------------------------------------------------------------------
+// AVX-512 kernel, 12 x 32: twenty-four zmm accumulators, two B loads, twelve broadcasts per step.
+
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void avx512_core(long kc, const float *const *ap, long step, const float *b, float *c, long ldc,
+                               float alpha, float beta) {
+    const float *a0 = ap[0], *a1 = ap[1], *a2 = ap[2], *a3 = ap[3], *a4 = ap[4], *a5 = ap[5];
+    const float *a6 = ap[6], *a7 = ap[7], *a8 = ap[8], *a9 = ap[9], *a10 = ap[10], *a11 = ap[11];
+    __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps(), c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
+    __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps(), c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
+    __m512 c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps(), c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
+    __m512 c60 = _mm512_setzero_ps(), c61 = _mm512_setzero_ps(), c70 = _mm512_setzero_ps(), c71 = _mm512_setzero_ps();
+    __m512 c80 = _mm512_setzero_ps(), c81 = _mm512_setzero_ps(), c90 = _mm512_setzero_ps(), c91 = _mm512_setzero_ps();
+    __m512 cA0 = _mm512_setzero_ps(), cA1 = _mm512_setzero_ps(), cB0 = _mm512_setzero_ps(), cB1 = _mm512_setzero_ps();
+    for (long p = 0, q = 0; p < kc; p++, q += step) {
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-#pragma GCC unroll 12
-        for (int r = 0; r < 12; r++) {
-            __m512 ar = _mm512_set1_ps(a[r]);
-            acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
-        }
-        a += 12;
+        __m512 ar;
+#define BN_ROW(ap, x0, x1) \
+        ar = _mm512_set1_ps((ap)[q]); x0 = _mm512_fmadd_ps(ar, b0, x0); x1 = _mm512_fmadd_ps(ar, b1, x1);
+        BN_ROW(a0, c00, c01) BN_ROW(a1, c10, c11) BN_ROW(a2, c20, c21) BN_ROW(a3, c30, c31)
+        BN_ROW(a4, c40, c41) BN_ROW(a5, c50, c51) BN_ROW(a6, c60, c61) BN_ROW(a7, c70, c71)
+        BN_ROW(a8, c80, c81) BN_ROW(a9, c90, c91) BN_ROW(a10, cA0, cA1) BN_ROW(a11, cB0, cB1)
+#undef BN_ROW
         b += 32;
     }
     __m512 va = _mm512_set1_ps(alpha);
-    for (int r = 0; r < 12; r++) {
-        float *cr = c + r * ldc;
-        if (beta == 0.0f) {
-            _mm512_storeu_ps(cr, _mm512_mul_ps(va, acc[r][0]));
-            _mm512_storeu_ps(cr + 16, _mm512_mul_ps(va, acc[r][1]));
-        } else {
-            __m512 vb = _mm512_set1_ps(beta);
-            _mm512_storeu_ps(cr, _mm512_fmadd_ps(va, acc[r][0], _mm512_mul_ps(vb, _mm512_loadu_ps(cr))));
-            _mm512_storeu_ps(cr + 16, _mm512_fmadd_ps(va, acc[r][1], _mm512_mul_ps(vb, _mm512_loadu_ps(cr + 16))));
-        }
+#define BN_STORE2(r, x0, x1)                                                                   \
+    do {                                                                                       \
+        float *cr = c + (r) * ldc;                                                             \
+        if (beta == 0.0f) {                                                                    \
+            _mm512_storeu_ps(cr, _mm512_mul_ps(va, x0));                                       \
+            _mm512_storeu_ps(cr + 16, _mm512_mul_ps(va, x1));                                  \
+        } else {                                                                               \
+            __m512 vb = _mm512_set1_ps(beta);                                                  \
+            _mm512_storeu_ps(cr, _mm512_fmadd_ps(va, x0, _mm512_mul_ps(vb, _mm512_loadu_ps(cr)))); \
+            _mm512_storeu_ps(cr + 16, _mm512_fmadd_ps(va, x1, _mm512_mul_ps(vb, _mm512_loadu_ps(cr + 16)))); \
+        }                                                                                      \
+    } while (0)
+    BN_STORE2(0, c00, c01); BN_STORE2(1, c10, c11); BN_STORE2(2, c20, c21); BN_STORE2(3, c30, c31);
+    BN_STORE2(4, c40, c41); BN_STORE2(5, c50, c51); BN_STORE2(6, c60, c61); BN_STORE2(7, c70, c71);
+    BN_STORE2(8, c80, c81); BN_STORE2(9, c90, c91); BN_STORE2(10, cA0, cA1); BN_STORE2(11, cB0, cB1);
+#undef BN_STORE2
+}
+
+// AVX-512 kernel, 12 x 16, for products with at most 16 columns (the 12 x 32 tile would be half empty).
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void avx512_core16(long kc, const float *const *ap, long step, const float *b, float *c, long ldc,
+                                 float alpha, float beta) {
+    const float *a0 = ap[0], *a1 = ap[1], *a2 = ap[2], *a3 = ap[3], *a4 = ap[4], *a5 = ap[5];
+    const float *a6 = ap[6], *a7 = ap[7], *a8 = ap[8], *a9 = ap[9], *a10 = ap[10], *a11 = ap[11];
+    __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps(), c3 = _mm512_setzero_ps();
+    __m512 c4 = _mm512_setzero_ps(), c5 = _mm512_setzero_ps(), c6 = _mm512_setzero_ps(), c7 = _mm512_setzero_ps();
+    __m512 c8 = _mm512_setzero_ps(), c9 = _mm512_setzero_ps(), cA = _mm512_setzero_ps(), cB = _mm512_setzero_ps();
+    for (long p = 0, q = 0; p < kc; p++, q += step) {
+        __m512 b0 = _mm512_load_ps(b);
+        c0 = _mm512_fmadd_ps(_mm512_set1_ps(a0[q]), b0, c0);
+        c1 = _mm512_fmadd_ps(_mm512_set1_ps(a1[q]), b0, c1);
+        c2 = _mm512_fmadd_ps(_mm512_set1_ps(a2[q]), b0, c2);
+        c3 = _mm512_fmadd_ps(_mm512_set1_ps(a3[q]), b0, c3);
+        c4 = _mm512_fmadd_ps(_mm512_set1_ps(a4[q]), b0, c4);
+        c5 = _mm512_fmadd_ps(_mm512_set1_ps(a5[q]), b0, c5);
+        c6 = _mm512_fmadd_ps(_mm512_set1_ps(a6[q]), b0, c6);
+        c7 = _mm512_fmadd_ps(_mm512_set1_ps(a7[q]), b0, c7);
+        c8 = _mm512_fmadd_ps(_mm512_set1_ps(a8[q]), b0, c8);
+        c9 = _mm512_fmadd_ps(_mm512_set1_ps(a9[q]), b0, c9);
+        cA = _mm512_fmadd_ps(_mm512_set1_ps(a10[q]), b0, cA);
+        cB = _mm512_fmadd_ps(_mm512_set1_ps(a11[q]), b0, cB);
+        b += 16;
     }
+    __m512 va = _mm512_set1_ps(alpha);
+#define BN_STORE1(r, x0)                                                                       \
+    do {                                                                                       \
+        float *cr = c + (r) * ldc;                                                             \
+        if (beta == 0.0f) _mm512_storeu_ps(cr, _mm512_mul_ps(va, x0));                         \
+        else _mm512_storeu_ps(cr, _mm512_fmadd_ps(va, x0, _mm512_mul_ps(_mm512_set1_ps(beta), _mm512_loadu_ps(cr)))); \
+    } while (0)
+    BN_STORE1(0, c0); BN_STORE1(1, c1); BN_STORE1(2, c2); BN_STORE1(3, c3); BN_STORE1(4, c4); BN_STORE1(5, c5);
+    BN_STORE1(6, c6); BN_STORE1(7, c7); BN_STORE1(8, c8); BN_STORE1(9, c9); BN_STORE1(10, cA); BN_STORE1(11, cB);
+#undef BN_STORE1
+}
+
+#define BN_COLS12(a) { a, a + 1, a + 2, a + 3, a + 4, a + 5, a + 6, a + 7, a + 8, a + 9, a + 10, a + 11 }
+#define BN_ROWS12(a, l) { a, a + l, a + 2 * l, a + 3 * l, a + 4 * l, a + 5 * l, a + 6 * l, a + 7 * l, a + 8 * l, \
+                          a + 9 * l, a + 10 * l, a + 11 * l }
+
+__attribute__((target("avx512f,fma")))
+static void kernel_avx512_16(long kc, const float *a, long lda, const float *b, float *c, long ldc, float alpha,
+                             float beta) {
+    (void)lda;
+    const float *ap[12] = BN_COLS12(a);
+    avx512_core16(kc, ap, 12, b, c, ldc, alpha, beta);
+}
+
+__attribute__((target("avx512f,fma")))
+static void kernel_avx512_16_rows(long kc, const float *a, long lda, const float *b, float *c, long ldc,
+                                  float alpha, float beta) {
+    const float *ap[12] = BN_ROWS12(a, lda);
+    avx512_core16(kc, ap, 1, b, c, ldc, alpha, beta);
+}
+
+__attribute__((target("avx512f,fma")))
+static void kernel_avx512_16_ptrs(long kc, const float *const *ap, const float *b, float *c, long ldc,
+                                  float alpha, float beta) {
+    avx512_core16(kc, ap, 1, b, c, ldc, alpha, beta);
+}
+
+__attribute__((target("avx512f,fma")))
+static void kernel_avx512(long kc, const float *a, long lda, const float *b, float *c, long ldc, float alpha,
+                          float beta) {
+    (void)lda;
+    const float *ap[12] = BN_COLS12(a);
+    avx512_core(kc, ap, 12, b, c, ldc, alpha, beta);
+}
+
+__attribute__((target("avx512f,fma")))
+static void kernel_avx512_rows(long kc, const float *a, long lda, const float *b, float *c, long ldc,
+                               float alpha, float beta) {
+    const float *ap[12] = BN_ROWS12(a, lda);
+    avx512_core(kc, ap, 1, b, c, ldc, alpha, beta);
+}
+
+__attribute__((target("avx512f,fma")))
+static void kernel_avx512_ptrs(long kc, const float *const *ap, const float *b, float *c, long ldc, float alpha,
+                               float beta) {
+    avx512_core(kc, ap, 1, b, c, ldc, alpha, beta);
 }
 #endif
 
 // ---------------------------------------------------------------------------------------------
 // Kernel selection.
 
+/// A micro-kernel whose mr rows of A are read straight from mr pointers (kc contiguous values each).
+typedef void (*bn_kernel_ptrs_fn)(long kc, const float *const *ap, const float *b, float *c, long ldc, float alpha,
+                                  float beta);
+
 typedef struct {
-    bn_kernel_fn fn;
+    bn_kernel_fn cols;        // column-major A panels
+    bn_kernel_fn rows;        // row-major A panels
+    bn_kernel_ptrs_fn ptrs;   // rows anywhere in memory
     int mr, nr;
 } bn_kernel_info;
 
@@ -156,183 +317,33 @@ int bn_sgemm_set_kernel(int kernel) {
     return 1;
 }
 
-static bn_kernel_info kernel_info(void) {
-    bn_kernel_info info = { kernel_portable, 6, 16 };
+/// The kernel family in use, narrowed to a 16-column tile when C has at most 16 columns.
+static bn_kernel_info kernel_info(long n) {
+    bn_kernel_info info = { kernel_portable, kernel_portable_rows, kernel_portable_ptrs, 6, 16 };
 #ifdef BN_X86
     switch (bn_sgemm_kernel()) {
-    case BN_KERNEL_AVX2: info.fn = kernel_avx2; info.mr = 6; info.nr = 16; break;
-    case BN_KERNEL_AVX512: info.fn = kernel_avx512; info.mr = 12; info.nr = 32; break;
+    case BN_KERNEL_AVX2:
+        info.cols = kernel_avx2; info.rows = kernel_avx2_rows; info.ptrs = kernel_avx2_ptrs;
+        info.mr = 6; info.nr = 16;
+        break;
+    case BN_KERNEL_AVX512:
+        if (n <= 16) {
+            info.cols = kernel_avx512_16; info.rows = kernel_avx512_16_rows; info.ptrs = kernel_avx512_16_ptrs;
+            info.mr = 12; info.nr = 16;
+        } else {
+            info.cols = kernel_avx512; info.rows = kernel_avx512_rows; info.ptrs = kernel_avx512_ptrs;
+            info.mr = 12; info.nr = 32;
+        }
+        break;
     default: break;
     }
 #endif
     return info;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Implicit im2col.
-
-void bn_im2col_segment(const bn_conv_geom *g, const float *x, long row, long col0, long count,
-                       float *dst, long stride) {
-    const long C = g->inChannels;
-    const long od = g->out[0], oh = g->out[1], ow = g->out[2];
-    const long positions = od * oh * ow;
-    long example = row / positions, pos = row % positions;
-    long oz = pos / (oh * ow), rem = pos % (oh * ow);
-    long oy = rem / ow, ox = rem % ow;
-    long z0 = oz * g->stride[0] - g->pad[0];
-    long y0 = oy * g->stride[1] - g->pad[1];
-    long x0 = ox * g->stride[2] - g->pad[2];
-    const float *xe = x + example * (g->in[0] * g->in[1] * g->in[2] * C);
-    long tap = col0 / C, ch = col0 % C;
-    const long fh = g->filter[1], fw = g->filter[2];
-    while (count > 0) {
-        long run = C - ch;
-        if (run > count) run = count;
-        long tz = tap / (fh * fw), tr = tap % (fh * fw);
-        long ty = tr / fw, tx = tr % fw;
-        long iz = z0 + tz * g->dilation[0], iy = y0 + ty * g->dilation[1], ix = x0 + tx * g->dilation[2];
-        if (iz >= 0 && iz < g->in[0] && iy >= 0 && iy < g->in[1] && ix >= 0 && ix < g->in[2]) {
-            const float *src = xe + ((iz * g->in[1] + iy) * g->in[2] + ix) * C + ch;
-            if (stride == 1) {
-                memcpy(dst, src, (size_t)run * sizeof(float));
-            } else {
-                for (long i = 0; i < run; i++) dst[i * stride] = src[i];
-            }
-        } else {
-            for (long i = 0; i < run; i++) dst[i * stride] = 0.0f;
-        }
-        dst += run * stride;
-        count -= run;
-        ch = 0;
-        tap++;
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Packing.
-
-/// Packs op(A)[i0 ..< i0+mc][p0 ..< p0+kc] into panels of mr rows, each kc x mr, zero-padded.
-static void pack_a(const bn_a_source *A, long i0, long mc, long p0, long kc, int mr, float *dst) {
-    for (long ir = 0; ir < mc; ir += mr) {
-        long rows = mc - ir < mr ? mc - ir : mr;
-        float *panel = dst + ir * kc;
-        switch (A->kind) {
-        case BN_A_MATRIX:
-            if (!A->trans) {
-                for (long r = 0; r < rows; r++) {
-                    const float *src = A->a + (i0 + ir + r) * A->lda + p0;
-                    for (long p = 0; p < kc; p++) panel[p * mr + r] = src[p];
-                }
-            } else {
-                for (long p = 0; p < kc; p++) {
-                    const float *src = A->a + (p0 + p) * A->lda + i0 + ir;
-                    float *d = panel + p * mr;
-                    long r = 0;
-                    for (; r < rows; r++) d[r] = src[r];
-                    for (; r < mr; r++) d[r] = 0.0f;
-                }
-                continue;
-            }
-            break;
-        case BN_A_IM2COL:
-            for (long r = 0; r < rows; r++)
-                bn_im2col_segment(A->geom, A->a, i0 + ir + r, p0, kc, panel + r, mr);
-            break;
-        case BN_A_IM2COL_T:
-            for (long p = 0; p < kc; p++) {
-                float *d = panel + p * mr;
-                bn_im2col_segment(A->geom, A->a, A->row0 + p0 + p, i0 + ir, rows, d, 1);
-                for (long r = rows; r < mr; r++) d[r] = 0.0f;
-            }
-            continue;
-        }
-        for (long r = rows; r < mr; r++)
-            for (long p = 0; p < kc; p++) panel[p * mr + r] = 0.0f;
-    }
-}
-
-/// Packs op(B)[p0 ..< p0+kc][j0 ..< j0+nc] into panels of nr columns, each kc x nr, zero-padded.
-static void pack_b(const float *b, long ldb, int transB, long p0, long kc, long j0, long nc, int nr,
-                   float *dst) {
-    for (long jr = 0; jr < nc; jr += nr) {
-        long cols = nc - jr < nr ? nc - jr : nr;
-        float *panel = dst + jr * kc;
-        if (!transB) {
-            for (long p = 0; p < kc; p++) {
-                const float *src = b + (p0 + p) * ldb + j0 + jr;
-                float *d = panel + p * nr;
-                long j = 0;
-                for (; j < cols; j++) d[j] = src[j];
-                for (; j < nr; j++) d[j] = 0.0f;
-            }
-        } else {
-            for (long j = 0; j < cols; j++) {
-                const float *src = b + (j0 + jr + j) * ldb + p0;
-                for (long p = 0; p < kc; p++) panel[p * nr + j] = src[p];
-            }
-            for (long j = cols; j < nr; j++)
-                for (long p = 0; p < kc; p++) panel[p * nr + j] = 0.0f;
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The blocked driver.
-
-static void scale_rows(float *c, long ldc, long m0, long m1, long n, float beta) {
-    for (long i = m0; i < m1; i++) {
-        float *ci = c + i * ldc;
-        if (beta == 0.0f) memset(ci, 0, (size_t)n * sizeof(float));
-        else if (beta != 1.0f) for (long j = 0; j < n; j++) ci[j] *= beta;
-    }
-}
-
-void bn_sgemm_rows(const bn_a_source *A, long m0, long m1, long n, long k, float alpha,
-                   const float *b, long ldb, int transB, float beta, float *c, long ldc) {
-    if (m1 <= m0 || n <= 0) return;
-    if (k <= 0 || alpha == 0.0f) { scale_rows(c, ldc, m0, m1, n, beta); return; }
-    bn_kernel_info K = kernel_info();
-    const int mr = K.mr, nr = K.nr;
-    long ncap = n < NC ? n : NC;
-    long kcap = k < KC ? k : KC;
-    size_t bsize = (size_t)((ncap + nr - 1) / nr * nr) * kcap;
-    size_t asize = (size_t)MC_ROWS * kcap;
-    float *bpack = aligned_alloc(64, ((bsize * sizeof(float)) + 63) / 64 * 64);
-    float *apack = aligned_alloc(64, ((asize * sizeof(float)) + 63) / 64 * 64);
-    float edge[MR_MAX * NR_MAX] __attribute__((aligned(64)));
-
-    for (long jc = 0; jc < n; jc += NC) {
-        long nc = n - jc < NC ? n - jc : NC;
-        for (long pc = 0; pc < k; pc += KC) {
-            long kc = k - pc < KC ? k - pc : KC;
-            float bt = pc == 0 ? beta : 1.0f;
-            pack_b(b, ldb, transB, pc, kc, jc, nc, nr, bpack);
-            for (long ic = m0; ic < m1; ic += MC_ROWS) {
-                long mc = m1 - ic < MC_ROWS ? m1 - ic : MC_ROWS;
-                pack_a(A, ic, mc, pc, kc, mr, apack);
-                for (long jr = 0; jr < nc; jr += nr) {
-                    long cols = nc - jr < nr ? nc - jr : nr;
-                    const float *bp = bpack + jr * kc;
-                    for (long ir = 0; ir < mc; ir += mr) {
-                        long rows = mc - ir < mr ? mc - ir : mr;
-                        const float *ap = apack + ir * kc;
-                        float *cp = c + (ic + ir) * ldc + jc + jr;
-                        if (rows == mr && cols == nr) {
-                            K.fn(kc, ap, bp, cp, ldc, alpha, bt);
-                        } else {
-                            K.fn(kc, ap, bp, edge, nr, alpha, 0.0f);
-                            for (long r = 0; r < rows; r++) {
-                                float *cr = cp + r * ldc;
-                                const float *er = edge + r * nr;
-                                if (bt == 0.0f) for (long j = 0; j < cols; j++) cr[j] = er[j];
-                                else for (long j = 0; j < cols; j++) cr[j] = er[j] + bt * cr[j];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    free(bpack);
-    free(apack);
-}
+#define REAL float
+#define A_SOURCE bn_a_source
+#define GEMM_ROWS bn_sgemm_rows
+#define COL2IM_ADD bn_col2im_add
+#define IM2COL_SEGMENT bn_im2col_segment
+#include "gemm_driver.h"

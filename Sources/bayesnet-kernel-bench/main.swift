@@ -1,2 +1,270 @@
+// Kernel benchmark: GEMM GFLOP/s at 512³ and at convolution shapes, and the forward / backward time of a
+// 3x3 convolution layer. Each figure is the best of several repetitions, since the cores may be shared.
 import BayesNetRuntime
-print("AVX2+FMA: \(Runtime.hasAVX2FMA)")
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Wall clock, or with `--clock cpu` the process's CPU time (steadier on a shared machine, meaningful for
+/// one thread only).
+nonisolated(unsafe) var clockID = CLOCK_MONOTONIC
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(clockID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Best wall time in seconds of `body` over `repeats` runs after one warm-up.
+func best(repeats: Int, _ body: () -> Void) -> Double {
+    body()
+    var t = Double.infinity
+    for _ in 0..<repeats {
+        let start = now()
+        body()
+        t = min(t, now() - start)
+    }
+    return t
+}
+
+func randomArray(_ n: Int, seed: UInt64) -> [Float] {
+    var s = seed
+    return (0..<n).map { _ in
+        s = s &* 6364136223846793005 &+ 1442695040888963407
+        return Float(Int64(bitPattern: s >> 11) % 2000 - 1000) / 1000
+    }
+}
+
+struct Options {
+    var sections: Set<String> = ["peak", "gemm", "conv", "small", "pool"]
+    var threads: [Int] = [1, 2]
+    var repeats = 7
+    var kernels: [Runtime.GemmKernel] = Runtime.GemmKernel.allCases.filter { $0.isSupported && $0 != .portable }
+}
+
+var options = Options()
+var args = CommandLine.arguments.dropFirst()
+while let a = args.popFirst() {
+    switch a {
+    case "--threads": options.threads = (args.popFirst() ?? "").split(separator: ",").compactMap { Int($0) }
+    case "--repeats": options.repeats = Int(args.popFirst() ?? "") ?? options.repeats
+    case "--kernel":
+        let names = (args.popFirst() ?? "").split(separator: ",")
+        options.kernels = names.compactMap { n in
+            Runtime.GemmKernel.allCases.first { String(describing: $0).hasPrefix(n) }
+        }.filter(\.isSupported)
+    case "--only": options.sections = Set((args.popFirst() ?? "").split(separator: ",").map(String.init))
+    case "--clock":
+        if args.popFirst() == "cpu" { clockID = CLOCK_PROCESS_CPUTIME_ID }
+    case "--help", "-h":
+        print("usage: bayesnet-kernel-bench [--threads 1,2] [--repeats N] [--kernel avx2,avx512,portable] [--clock wall|cpu] [--only peak,gemm,conv,small,pool,double]")
+        exit(0)
+    default:
+        print("bayesnet-kernel-bench: unknown argument \(a)")
+        exit(64)
+    }
+}
+
+print("CPU: AVX2+FMA \(Runtime.hasAVX2FMA), AVX-512 \(Runtime.hasAVX512); default kernel \(Runtime.gemmKernel)")
+print("Best of \(options.repeats) runs per figure.\n")
+for kernel in options.kernels where kernel != .portable && options.sections.contains("peak") {
+    // Best of three: the ceiling is what the core can do when nothing else runs on it.
+    let perCore = (0..<3).map { _ in Runtime.peakFlops(kernel) }.max()! / 1e9
+    print("Peak, \(kernel) FMA loop: \(format6(perCore)) GFLOP/s per core (x 2 cores = \(format6(2 * perCore)));"
+          + " implied clock \(format6(perCore / Double(kernel == .avx512 ? 64 : 32))) GHz")
+    for t in options.threads where t > 1 {
+        // The same loop on t threads at once: the sum of their rates shows whether the cores share FMA units.
+        Runtime.threadCount = t
+        let rates = UnsafeMutablePointer<Double>.allocate(capacity: t)
+        defer { rates.deallocate() }
+        var together = 0.0
+        for _ in 0..<3 {
+            rates.initialize(repeating: 0, count: t)
+            Runtime.parallelFor(t) { task in rates[task] = Runtime.peakFlops(kernel, seconds: 0.2) }
+            together = max(together, (0..<t).reduce(0.0) { $0 + rates[$1] } / 1e9)
+        }
+        print("  \(t) threads at once: \(format6(together)) GFLOP/s together")
+    }
+}
+print("")
+
+struct GemmShape { var name: String; var m: Int; var n: Int; var k: Int; var transA = false; var transB = false }
+let gemmShapes = [
+    GemmShape(name: "512^3", m: 512, n: 512, k: 512),
+    GemmShape(name: "conv fwd 32x32x64 3x3 b32 (M=32768 N=64 K=576)", m: 32768, n: 64, k: 576),
+    GemmShape(name: "conv dW (M=576 N=64 K=32768, A^T)", m: 576, n: 64, k: 32768, transA: true),
+    GemmShape(name: "conv dX (M=32768 N=576 K=64, B^T)", m: 32768, n: 576, k: 64, transB: true),
+    GemmShape(name: "conv 16x16x128 3x3 b32 (M=8192 N=128 K=1152)", m: 8192, n: 128, k: 1152),
+]
+
+for kernel in options.kernels where options.sections.contains("gemm") {
+    Runtime.gemmKernel = kernel
+    print("GEMM, kernel \(kernel), GFLOP/s")
+    for shape in gemmShapes {
+        let a = randomArray(shape.m * shape.k, seed: 1), b = randomArray(shape.k * shape.n, seed: 2)
+        var c = [Float](repeating: 0, count: shape.m * shape.n)
+        var line = "  " + shape.name + String(repeating: " ", count: max(0, 52 - shape.name.count))
+        for t in options.threads {
+            Runtime.threadCount = t
+            let secs = best(repeats: options.repeats) {
+                Gemm.gemm(transA: shape.transA, transB: shape.transB, m: shape.m, n: shape.n, k: shape.k, alpha: 1,
+                          a: a, lda: shape.transA ? shape.m : shape.k, b: b, ldb: shape.transB ? shape.k : shape.n,
+                          beta: 0, c: &c, ldc: shape.n)
+            }
+            let gflops = 2 * Double(shape.m) * Double(shape.n) * Double(shape.k) / secs / 1e9
+            line += "  \(t) thr: " + String(format6(gflops))
+        }
+        print(line)
+    }
+    print("")
+}
+
+func format6(_ x: Double) -> String {
+    let r = (x * 10).rounded() / 10
+    let s = "\(r)"
+    return String(repeating: " ", count: max(0, 6 - s.count)) + s
+}
+
+// The convolution layer of the issue: input 32x32x64, 3x3, 64 filters, batch 32, SAME.
+let geometry = ConvGeometry(inputSpatial: [32, 32], inChannels: 64, outChannels: 64, filter: [3, 3], strides: [1, 1],
+                            dilations: [1, 1], padding: .same)
+let batch = 32
+let x = randomArray(batch * geometry.inputCount, seed: 3)
+let kernelValues = randomArray(geometry.kernelCount, seed: 4)
+let bias = randomArray(64, seed: 5)
+let dy = randomArray(batch * geometry.outputCount, seed: 6)
+var y = [Float](repeating: 0, count: batch * geometry.outputCount)
+var dx = [Float](repeating: 0, count: x.count)
+var dk = [Float](repeating: 0, count: kernelValues.count)
+var db = [Float](repeating: 0, count: 64)
+let flops = 2 * Double(batch) * Double(geometry.macs)
+for kernel in options.kernels where options.sections.contains("conv") {
+    Runtime.gemmKernel = kernel
+    print("Conv 32x32x64, 3x3, 64 filters, batch 32, SAME; kernel \(kernel): ms (GFLOP/s)")
+    for t in options.threads {
+        Runtime.threadCount = t
+        let fwd = best(repeats: options.repeats) {
+            Convolution.forward(x: x, kernel: kernelValues, bias: bias, y: &y, batch: batch, geometry: geometry)
+        }
+        let bwdInput = best(repeats: options.repeats) {
+            Convolution.backwardInput(dy: dy, kernel: kernelValues, dx: &dx, batch: batch, geometry: geometry,
+                                      accumulate: false)
+        }
+        let bwdKernel = best(repeats: options.repeats) {
+            Convolution.backwardKernel(x: x, dy: dy, dkernel: &dk, batch: batch, geometry: geometry, accumulate: false)
+        }
+        let bwdBias = best(repeats: options.repeats) {
+            Convolution.backwardBias(dy: dy, dbias: &db, rows: batch * geometry.outputPositions, channels: 64,
+                                     accumulate: false)
+        }
+        func ms(_ s: Double) -> String { format6(s * 1000) }
+        print("  \(t) thr: forward \(ms(fwd)) (\(format6(flops / fwd / 1e9)))"
+              + "  backward input \(ms(bwdInput)) (\(format6(flops / bwdInput / 1e9)))"
+              + "  kernel \(ms(bwdKernel)) (\(format6(flops / bwdKernel / 1e9)))"
+              + "  bias \(ms(bwdBias))  backward total \(ms(bwdInput + bwdKernel + bwdBias))")
+    }
+    print("")
+}
+
+// Small layers of the kind the digits models use, where fixed costs (dispatch, packing) matter most.
+struct SmallConv { var name: String; var spatial: [Int]; var cin: Int; var cout: Int; var batch: Int }
+let smallConvs = [
+    SmallConv(name: "8x8x1 -> 16, 3x3, batch 64", spatial: [8, 8], cin: 1, cout: 16, batch: 64),
+    SmallConv(name: "8x8x16 -> 32, 3x3, batch 64", spatial: [8, 8], cin: 16, cout: 32, batch: 64),
+    SmallConv(name: "28x28x1 -> 32, 3x3, batch 64", spatial: [28, 28], cin: 1, cout: 32, batch: 64),
+    SmallConv(name: "14x14x32 -> 64, 3x3, batch 64", spatial: [14, 14], cin: 32, cout: 64, batch: 64),
+]
+if options.sections.contains("small") {
+    print("Small convolution layers, SAME, default kernel: microseconds forward / backward input / backward kernel")
+}
+Runtime.gemmKernel = options.kernels.last ?? .portable
+for s in smallConvs where options.sections.contains("small") {
+    let g = ConvGeometry(inputSpatial: s.spatial, inChannels: s.cin, outChannels: s.cout, filter: [3, 3],
+                         strides: [1, 1], dilations: [1, 1], padding: .same)
+    let x = randomArray(s.batch * g.inputCount, seed: 7), k = randomArray(g.kernelCount, seed: 8)
+    let dy = randomArray(s.batch * g.outputCount, seed: 9)
+    var y = [Float](repeating: 0, count: dy.count), dx = [Float](repeating: 0, count: x.count)
+    var dk = [Float](repeating: 0, count: k.count)
+    var line = "  " + s.name + String(repeating: " ", count: max(0, 32 - s.name.count))
+    for t in options.threads {
+        Runtime.threadCount = t
+        let f = best(repeats: options.repeats * 4) {
+            Convolution.forward(x: x, kernel: k, bias: nil, y: &y, batch: s.batch, geometry: g)
+        }
+        let bi = best(repeats: options.repeats * 4) {
+            Convolution.backwardInput(dy: dy, kernel: k, dx: &dx, batch: s.batch, geometry: g, accumulate: false)
+        }
+        let bk = best(repeats: options.repeats * 4) {
+            Convolution.backwardKernel(x: x, dy: dy, dkernel: &dk, batch: s.batch, geometry: g, accumulate: false)
+        }
+        line += "  \(t) thr: \(format6(f * 1e6)) /\(format6(bi * 1e6)) /\(format6(bk * 1e6))"
+    }
+    print(line)
+}
+if options.sections.contains("small") { print("") }
+
+for t in options.threads where t > 1 {
+    Runtime.threadCount = t
+    let dispatch = best(repeats: 200) { Runtime.parallelFor(t) { _ in } }
+    print("Thread pool: one parallelFor of \(t) empty tasks takes \(format6(dispatch * 1e6)) us")
+}
+
+if options.sections.contains("pool") {
+    let pg = PoolGeometry(inputSpatial: [32, 32], channels: 64, window: [2, 2], strides: [2, 2], padding: .same)
+    let px = randomArray(32 * pg.inputCount, seed: 10), pdy = randomArray(32 * pg.outputCount, seed: 11)
+    var py = [Float](repeating: 0, count: pdy.count), pdx = [Float](repeating: 0, count: px.count)
+    print("Pooling 2x2 stride 2 on 32x32x64, batch 32: microseconds")
+    for t in options.threads {
+        Runtime.threadCount = t
+        let mf = best(repeats: options.repeats) { Pooling.maxForward(x: px, y: &py, batch: 32, geometry: pg) }
+        let mb = best(repeats: options.repeats) {
+            Pooling.maxBackward(x: px, y: py, dy: pdy, dx: &pdx, batch: 32, geometry: pg)
+        }
+        let af = best(repeats: options.repeats) { Pooling.averageForward(x: px, y: &py, batch: 32, geometry: pg) }
+        let ab = best(repeats: options.repeats) { Pooling.averageBackward(dy: pdy, dx: &pdx, batch: 32, geometry: pg) }
+        print("  \(t) thr: max forward \(format6(mf * 1e6)) backward \(format6(mb * 1e6));"
+              + " average forward \(format6(af * 1e6)) backward \(format6(ab * 1e6))")
+    }
+    let n = 32 * geometry.outputCount
+    let act = randomArray(n, seed: 12), upstream = randomArray(n, seed: 13)
+    var out = [Float](repeating: 0, count: n), grad = [Float](repeating: 0, count: n)
+    print("Activations over \(n) values (batch 32 of 32x32x64): microseconds forward / backward")
+    for kind in [ActivationKind.relu, .elu, .tanh, .sigmoid, .softplus] {
+        var line = "  \(kind)" + String(repeating: " ", count: max(0, 12 - "\(kind)".count))
+        for t in options.threads {
+            Runtime.threadCount = t
+            let f = best(repeats: options.repeats) { Activations.forward(kind, x: act, y: &out, count: n) }
+            let b = best(repeats: options.repeats) {
+                Activations.backward(kind, x: act, y: out, dy: upstream, dx: &grad, count: n)
+            }
+            line += "  \(t) thr: \(format6(f * 1e6)) /\(format6(b * 1e6))"
+        }
+        print(line)
+    }
+}
+
+if options.sections.contains("double") {
+    // Double precision runs the generic path; the same layer shape, batch 4.
+    let db = 4
+    let xd = randomArray(db * geometry.inputCount, seed: 3).map(Double.init)
+    let kd = kernelValues.map(Double.init)
+    var yd = [Double](repeating: 0, count: db * geometry.outputCount)
+    var dxd = [Double](repeating: 0, count: xd.count), dkd = [Double](repeating: 0, count: kd.count)
+    let dyd = randomArray(db * geometry.outputCount, seed: 6).map(Double.init)
+    let dflops = 2 * Double(db) * Double(geometry.macs)
+    print("Double precision conv 32x32x64, 3x3, 64 filters, batch \(db): ms (GFLOP/s)")
+    for t in options.threads {
+        Runtime.threadCount = t
+        let f = best(repeats: 3) { Convolution.forward(x: xd, kernel: kd, bias: nil, y: &yd, batch: db, geometry: geometry) }
+        let bi = best(repeats: 3) {
+            Convolution.backwardInput(dy: dyd, kernel: kd, dx: &dxd, batch: db, geometry: geometry, accumulate: false)
+        }
+        let bk = best(repeats: 3) {
+            Convolution.backwardKernel(x: xd, dy: dyd, dkernel: &dkd, batch: db, geometry: geometry, accumulate: false)
+        }
+        print("  \(t) thr: forward \(format6(f * 1e3)) (\(format6(dflops / f / 1e9)))  backward input"
+              + " \(format6(bi * 1e3)) (\(format6(dflops / bi / 1e9)))  kernel \(format6(bk * 1e3)) (\(format6(dflops / bk / 1e9)))")
+    }
+}

@@ -9,6 +9,9 @@ struct Bayesnet: ParsableCommand {
             ValidateCommand.self,
             InspectCommand.self,
             CompileCommand.self,
+            RunCommand.self,
+            EvaluateCommand.self,
+            PredictCommand.self,
             ReportCommand.self,
         ]
     )

@@ -195,3 +195,31 @@ private func close(_ a: [Double], _ b: [Double], _ tol: Double) -> Bool {
         #expect(abs(totalGradient(sumRho) / Double(draws) - totalGradient(aRho)) < 0.05 * abs(totalGradient(aRho)) + 0.5)
     }
 }
+
+@Suite struct ScaleAndSlopeTests {
+    @Test func agreesWithSeparateForms() {
+        for rho in [-800.0, -30, -2, 0, 0.7, 15, 800] {
+            let (scale, slope) = Softplus.scaleAndSlope(rho: rho)
+            #expect(scale == Softplus.scale(rho: rho))
+            #expect(abs(slope - Softplus.derivative(rho)) <= 1e-15 * max(1, slope))
+        }
+    }
+}
+
+@Suite struct FloatKernelTests {
+    @Test func floatMonteCarloKLAgreesWithDouble() {
+        let n = 1000
+        let loc = (0..<n).map { 0.3 * sin(Double($0)) }, rho = (0..<n).map { -7 + 6 * cos(Double($0) * 0.7) }
+        var eps = [Double](repeating: 0, count: n)
+        RandomStream(seed: 9, name: "float-kl", step: 0).fillNormal(&eps, count: n)
+        let prior = (pi: 0.5, scale1: 1.0, scale2: 2000.0)
+        var dLoc = [Double](repeating: 0, count: n), dRho = dLoc
+        let expected = Divergence.monteCarloKL(loc: loc, rho: rho, epsilon: eps, prior: prior, count: n, weight: 0.01, dLoc: &dLoc, dRho: &dRho)
+        var fLoc = [Float](repeating: 0, count: n), fRho = fLoc
+        let value = Divergence.monteCarloKL(loc: loc.map(Float.init), rho: rho.map(Float.init), epsilon: eps.map(Float.init),
+                                            prior: prior, count: n, weight: Float(0.01), dLoc: &fLoc, dRho: &fRho)
+        #expect(abs(value - expected) < 1e-5 * abs(expected))
+        #expect(zip(fLoc, dLoc).allSatisfy { abs(Double($0) - $1) <= 1e-5 * max(abs($1), 1e-3) })
+        #expect(zip(fRho, dRho).allSatisfy { abs(Double($0) - $1) <= 1e-5 * max(abs($1), 1e-3) })
+    }
+}

@@ -167,6 +167,24 @@ private func meanAndVariance(_ xs: [Double]) -> (Double, Double) {
         #expect(z.allSatisfy { $0.isFinite })
     }
 
+    @Test func normalsHaveNormalSkewAndKurtosis() {
+        let z: [Double] = normals(stream, 400_000)
+        let n = Double(z.count)
+        let skew = z.reduce(0) { $0 + $1 * $1 * $1 } / n
+        let kurtosis = z.reduce(0) { $0 + $1 * $1 * $1 * $1 } / n
+        #expect(abs(skew) < 0.02)            // SE ≈ sqrt(15 / n) ≈ 0.006
+        #expect(abs(kurtosis - 3) < 0.08)    // SE ≈ sqrt(96 / n) ≈ 0.015
+    }
+
+    @Test func normalCDFMatchesAtQuantiles() {
+        let z: [Double] = normals(stream, 400_000)
+        // Φ at -2.5, -1.5, -0.5, 0.3, 1.2, 3.
+        for (x, phi) in [(-2.5, 0.006_209_7), (-1.5, 0.066_807_2), (-0.5, 0.308_537_5), (0.3, 0.617_911_4), (1.2, 0.884_930_3), (3, 0.998_650_1)] {
+            let fraction = Double(z.filter { $0 < x }.count) / Double(z.count)
+            #expect(abs(fraction - phi) < 5 * (phi * (1 - phi) / Double(z.count)).squareRoot() + 1e-4, "at \(x)")
+        }
+    }
+
     @Test func normalPairsAreUncorrelated() {
         let z: [Double] = normals(stream, 100_000)
         var product = 0.0

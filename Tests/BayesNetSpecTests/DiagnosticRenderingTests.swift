@@ -63,3 +63,41 @@ import Testing
         #expect(result.diagnostics.first?.location.line == 4)
     }
 }
+
+@Suite struct UnicodeColumnTests {
+    @Test func columnsCountCodePointsAsLibyamlDoes() throws {
+        let text = "bayesnet: 1\ninput: {shape: [4]}\nlayers: [{Dense: {name: \u{E9}\u{301}, units: 0}}]\n"
+        let result = SpecLoader.load(text: text)
+        let d = try #require(result.diagnostics.first)
+        #expect((d.location.line, d.location.column) == (3, 36))
+        let rendered = SpecSource(path: "<string>", text: "é\u{301}: 1\n")
+        let caret = Diagnostic(message: "m", location: SourceLocation(file: "<string>", line: 1, column: 3)).rendered(source: rendered)
+        #expect(caret.hasSuffix("\n      ^"))
+    }
+}
+
+@Suite struct LineBreakTests {
+    @Test func crlfLinesShowTheirSourceLine() {
+        let result = SpecLoader.load(text: "bayesnet: 1\r\ninput: {shape: [4]}\r\nlayers: [{Dense: {units: 0}}]\r\n", path: "c.yaml")
+        #expect(result.diagnostics.map { $0.rendered(source: result.source) } == ["""
+        c.yaml:3:26: error: `units` must be positive, found 0
+            layers: [{Dense: {units: 0}}]
+                                     ^
+        """])
+    }
+
+    @Test func linesBreakWhereLibyamlBreaksThem() {
+        let text = "a\rb\r\nc\u{2028}d\u{85}e\nf"
+        #expect((1...6).map { Diagnostic.line($0, of: text) } == ["a", "b", "c", "d", "e", "f"])
+        #expect(Diagnostic.line(7, of: text) == nil)
+    }
+}
+
+@Suite struct ControlCharacterTests {
+    @Test func escapeSequencesInASpecAreShownNotSent() throws {
+        let result = SpecLoader.load(text: "bayesnet: 1\ninput: {shape: [4]}\nlayers: [{Dense: {units: 2, activation: \"\\e[31m\"}}]\n", path: "e.yaml")
+        let text = try #require(result.diagnostics.first).rendered(source: result.source)
+        #expect(!text.contains("\u{1B}"))
+        #expect(text.hasPrefix("e.yaml:3:41: error: unknown activation `\\u{1B}[31m`;"))
+    }
+}

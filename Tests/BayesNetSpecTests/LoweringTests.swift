@@ -141,3 +141,84 @@ func lenet() throws -> ModelSpec {
         #expect(s.layers[0].outputShape == [4, 6, 1])
     }
 }
+
+@Suite struct SummaryTableTests {
+    @Test func lenetTableListsEveryLayerAndTheTotals() throws {
+        let table = try lenet().summaryTable()
+        let lines = table.split(separator: "\n").map(String.init)
+        #expect(lines[0] == "Model: digits-lenet5-flipout   input [8, 8, 1]   float32")
+        #expect(lines[2].hasPrefix("Layer (type)"))
+        #expect(lines[4] == "conv_0 (ConvolutionVariationalFlipout)   [8, 8, 6]             312      19,200   auto (1/N)")
+        #expect(lines[10] == "logits (AffineVariationalFlipout)        [10]                1,700       1,680   auto (1/N)")
+        #expect(lines[12] == "Total parameters: 17,764   (variational layers count a loc and a scale per weight)")
+        #expect(lines[13] == "Total multiply-adds per example: 108,432   (Flipout layers count both products)")
+        #expect(lines[14] == "Likelihood: categorical, 10 classes")
+    }
+
+    @Test func plainNetworkTableOmitsVariationalNotes() throws {
+        let s = try #require(SpecLoader.load(text: "bayesnet: 1\ninput: {shape: [4]}\nlayers: [{Dense: {units: 1000}}]").spec)
+        let lines = s.summaryTable().split(separator: "\n").map(String.init)
+        #expect(lines.suffix(3) == ["Total parameters: 5,000", "Total multiply-adds per example: 4,000",
+                                    "Likelihood: none (the network can be inspected and used for prediction, not trained)"])
+    }
+}
+
+@Suite struct DefaultsTests {
+    @Test func unusedDefaultsAreStillChecked() {
+        let ds = SpecLoader.load(text: spec("  - Flatten", extra: "defaults:\n  Conv2D: {padding: full}\n")).diagnostics
+        #expect(ds.map { "\($0.location.line):\($0.location.column): \($0.message)" } == ["4:21: unknown padding `full`; expected `SAME` or `VALID`"])
+    }
+
+    @Test func aDefaultUsedByTwoLayersIsReportedOnce() {
+        let ds = SpecLoader.load(text: spec("  - Conv2D: {filters: 1, kernel_size: 1}\n  - Conv2D: {filters: 1, kernel_size: 1}", extra: "defaults:\n  Conv2D: {strides: 0}\n")).diagnostics
+        #expect(ds.map(\.message) == ["`strides` must be positive, found 0"])
+    }
+
+    @Test func layerArgumentsWinOverDefaultsByCanonicalName() throws {
+        let s = try #require(SpecLoader.load(text: spec("  - Conv2D: {filters: 1, kernel_size: 3}", extra: "defaults:\n  Convolution: {filter_shape: 5, output_size: 7}\n")).spec)
+        guard case .convolution(let c) = s.layers[0].op else { Issue.record("not a convolution"); return }
+        #expect(c.filterShape == [3, 3] && c.outputSize == 1)
+    }
+
+    @Test func defaultRankDoesNotOverrideARankFixingAlias() throws {
+        let s = try #require(SpecLoader.load(text: spec("  - Conv1DFlipout: {filters: 1, kernel_size: 3}", input: "[8, 1]", extra: "defaults:\n  ConvolutionVariationalFlipout: {rank: 2}\n")).spec)
+        #expect(s.layers[0].outputShape == [6, 1])
+    }
+}
+
+@Suite struct TopLevelTests {
+    @Test func xKeysHoldAnchorsAndAreIgnored() throws {
+        let text = "bayesnet: 1\nx-conv: &conv {filters: 4, kernel_size: 3}\ninput: {shape: [8, 8, 1]}\nlayers:\n  - Conv2D: *conv\n"
+        let s = try #require(SpecLoader.load(text: text).spec)
+        #expect(s.layers[0].outputShape == [6, 6, 4])
+    }
+
+    @Test func emptyLayerNameIsRefused() {
+        let ds = SpecLoader.load(text: spec("  - Flatten: {name: ''}")).diagnostics
+        #expect(ds.map { "\($0.location.line):\($0.location.column): \($0.message)" } == ["4:21: a layer name must be a non-empty single line"])
+    }
+}
+
+@Suite struct BundledDigitsTests {
+    @Test(arguments: ["[8, 8, 1]", "[8, 8]", "[64]"])
+    func digitsAcceptImageAndFlatInputs(shape: String) throws {
+        let layers = shape == "[64]" ? "  - Dense: {units: 10}" : "  - Flatten\n  - Dense: {units: 10}"
+        let text = spec(layers, input: shape, extra: "likelihood: categorical\ndata: {train: {builtin: digits}}\n")
+        #expect(SpecLoader.load(text: text).diagnostics.map(\.message) == [])
+    }
+}
+
+@Suite struct MergeKeyTests {
+    @Test func ownArgumentWinsOverAMergedAliasOfIt() throws {
+        let text = "bayesnet: 1\nx-conv: &conv {filters: 8, kernel_size: 3}\ninput: {shape: [8, 8, 1]}\nlayers:\n  - Conv2D: {<<: *conv, output_size: 16}\n"
+        let s = try #require(SpecLoader.load(text: text).spec)
+        guard case .convolution(let c) = s.layers[0].op else { Issue.record("not a convolution"); return }
+        #expect(c.outputSize == 16)
+        #expect(s.layers[0].argumentLocations["output_size"]?.line == 5)
+    }
+
+    @Test func aliasAndNameTogetherInsideOneMergedMappingAreStillRefused() {
+        let text = "bayesnet: 1\nx-conv: &conv {filters: 8, output_size: 8, kernel_size: 3}\ninput: {shape: [8, 8, 1]}\nlayers:\n  - Conv2D: {<<: *conv}\n"
+        #expect(SpecLoader.load(text: text).diagnostics.map(\.message) == ["`output_size` and `filters` are the same argument; give only one"])
+    }
+}

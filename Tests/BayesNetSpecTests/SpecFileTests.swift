@@ -13,7 +13,7 @@ func temporaryFile(_ bytes: [UInt8]) -> String {
     let fd = template.withUnsafeMutableBufferPointer { mkstemps($0.baseAddress!, 5) }
     _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     close(fd)
-    return String(cString: template)
+    return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 @Suite struct SpecFileTests {

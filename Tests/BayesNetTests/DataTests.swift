@@ -168,8 +168,18 @@ private func bigEndian32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 1
         defer { folder.remove() }
         let a = NumericArray(shape: [2, 2], floats: [1, 2, 3, 4])
         try NPY.write(a, to: folder.file("a.npy"))
-        #expect(try NPY.read(path: folder.file("a.npy")) == a)
+        #expect(try NPY.readArray(path: folder.file("a.npy")) == a)
         #expect(folder.contents() == ["a.npy"])
+    }
+
+    @Test func floatReadConvertsEveryType() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        try NPY.write(NumericArray(shape: [3, 1], storage: .int64([-2, 0, 300])), to: folder.file("i.npy"))
+        let (shape, values) = try NPY.read(path: folder.file("i.npy"))
+        #expect(shape == [3, 1] && values == [-2, 0, 300])
+        try NPY.writeFloat32([0.5, 1.5], shape: [1, 2], to: folder.file("f.npy"))
+        #expect(try NPY.readArray(path: folder.file("f.npy")) == NumericArray(shape: [1, 2], floats: [0.5, 1.5]))
     }
 }
 

@@ -12,7 +12,7 @@ private func near(_ a: Double, _ b: Double, _ tol: Double = 1e-12) -> Bool { abs
         acc.add([Float(0), 1])
         let u = acc.perExample[0]
         #expect(acc.meanProbabilities == [0.5, 0.5])
-        #expect(near(u.predictiveEntropy, log(2)) && u.expectedEntropy == 0 && near(u.mutualInformation, log(2)))
+        #expect(near(u.entropy, log(2)) && u.expectedEntropy == 0 && near(u.mutualInformation, log(2)))
         #expect(u.predicted == 0 && u.confidence == 0.5)
     }
 
@@ -21,7 +21,7 @@ private func near(_ a: Double, _ b: Double, _ tol: Double = 1e-12) -> Bool { abs
         for _ in 0..<4 { acc.add([0.2, 0.3, 0.5]) }
         let u = acc.perExample[0]
         let h = -(0.2 * log(0.2) + 0.3 * log(0.3) + 0.5 * log(0.5))
-        #expect(near(u.predictiveEntropy, h, 1e-7) && near(u.expectedEntropy, h, 1e-7))
+        #expect(near(u.entropy, h, 1e-7) && near(u.expectedEntropy, h, 1e-7))
         #expect(u.mutualInformation < 1e-7 && u.predicted == 2)
     }
 
@@ -71,12 +71,19 @@ private func near(_ a: Double, _ b: Double, _ tol: Double = 1e-12) -> Bool { abs
         let p: [Float] = [0.95, 0.05, 0.95, 0.05, 0.3, 0.7, 0.7, 0.3]
         let (m, _) = Metrics.classification(sampleProbabilities: [p], labels: [0, 1, 1, 0], classes: 2)
         #expect(near(m.ece, 0.375, 1e-7))
-        #expect(m.reliability.count == 15)
-        let top = m.reliability[14], mid = m.reliability[10]
-        #expect(top.count == 2 && near(top.accuracy, 0.5) && near(top.meanConfidence, 0.95, 1e-7))
-        #expect(mid.count == 2 && mid.accuracy == 1 && near(mid.meanConfidence, 0.7, 1e-7))
-        #expect(m.reliability.map(\.count).reduce(0, +) == 4)
+        let bins = m.reliability.bins
+        #expect(bins.count == 15)
+        let top = bins[14], mid = bins[10]
+        #expect(top.count == 2 && top.accuracy == 0.5 && near(top.meanConfidence ?? 0, 0.95, 1e-7))
+        #expect(mid.count == 2 && mid.accuracy == 1 && near(mid.meanConfidence ?? 0, 0.7, 1e-7))
+        #expect(m.reliability.count.reduce(0, +) == 4)
         #expect(near(mid.lower, 10.0 / 15) && near(mid.upper, 11.0 / 15))
+    }
+
+    @Test func emptyBinsHaveNoConfidenceOrAccuracy() {
+        let (m, _) = Metrics.classification(sampleProbabilities: [[0.95, 0.05]], labels: [0], classes: 2)
+        #expect(m.reliability.confidence.compactMap { $0 }.count == 1 && m.reliability.accuracy[14] == 1)
+        #expect(m.reliability.confidence[0] == nil && m.reliability.accuracy[0] == nil && m.reliability.count[0] == 0)
     }
 
     @Test func perfectlyCalibratedCertaintyHasZeroError() {
@@ -109,6 +116,12 @@ private func near(_ a: Double, _ b: Double, _ tol: Double = 1e-12) -> Bool { abs
         // y = 1, μ = 0, σ = 2: ½ log(2π·4) + 1/8.
         let m = Metrics.regression(samplePredictions: [[0]], targets: [1], scale: 2, examples: 1)
         #expect(near(m.nll, 0.5 * log(8 * Double.pi) + 0.125))
+    }
+
+    @Test func predictiveStdAddsSampleSpreadToTheNoise() {
+        // Means −1 and 1 (variance 1), σ = 1: sqrt(1 + 1).
+        let m = Metrics.regression(samplePredictions: [[-1], [1]], targets: [0], scale: 1, examples: 1)
+        #expect(near(m.predictiveStd, 2.0.squareRoot()))
     }
 
     @Test func nllOfSeveralSamplesIsOfTheMixture() {

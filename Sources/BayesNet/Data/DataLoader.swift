@@ -134,7 +134,7 @@ public enum DataLoader {
     static func read(_ format: DataFormat, _ path: String, limits: DataLimits) throws -> NumericArray {
         switch format {
         case .idx: return try IDX.read(path: path, limits: limits)
-        case .npy: return try NPY.read(path: path, limits: limits)
+        case .npy: return try NPY.readArray(path: path, limits: limits)
         case .csv:
             let table = try CSVData.read(path: path, limits: limits)
             return NumericArray(shape: [table.rows, table.columns], doubles: table.values)

@@ -4,7 +4,14 @@
 public enum NPY {
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
 
-    public static func read(path: String, limits: DataLimits = .default) throws -> NumericArray {
+    /// The array's shape and its values converted to Float (integers exactly up to 2^24).
+    public static func read(path: String, limits: DataLimits = .default) throws -> (shape: [Int], values: [Float]) {
+        let array = try readArray(path: path, limits: limits)
+        return (array.shape, array.floats())
+    }
+
+    /// The array with the element type it has in the file.
+    public static func readArray(path: String, limits: DataLimits = .default) throws -> NumericArray {
         let bytes = try DataFile.read(path, limits: limits)
         do {
             return try decode(bytes, limits: limits)
@@ -123,6 +130,11 @@ public enum NPY {
     /// Writes an array as `.npy` atomically (temporary file, then rename).
     public static func write(_ array: NumericArray, to path: String) throws {
         try AtomicFile.write(encode(array), to: path)
+    }
+
+    /// Writes float32 values of the given shape as `.npy`, atomically.
+    public static func writeFloat32(_ values: [Float], shape: [Int], to path: String) throws {
+        try write(NumericArray(shape: shape, floats: values), to: path)
     }
 }
 

@@ -12,10 +12,19 @@ public struct ReliabilityBin: Sendable, Equatable {
     public var lower: Double
     public var upper: Double
     public var count: Int
-    /// Mean confidence of the bin's examples (0 for an empty bin).
-    public var meanConfidence: Double
-    /// Fraction of them classified correctly (0 for an empty bin).
-    public var accuracy: Double
+    /// Mean confidence of the bin's examples (nil for an empty bin).
+    public var meanConfidence: Double?
+    /// Fraction of them classified correctly (nil for an empty bin).
+    public var accuracy: Double?
+}
+
+/// The reliability diagram behind the ECE, bin by bin and as parallel columns (for JSON and charts).
+public struct ReliabilityDiagram: Sendable, Equatable {
+    public var bins: [ReliabilityBin]
+
+    public var confidence: [Double?] { bins.map(\.meanConfidence) }
+    public var accuracy: [Double?] { bins.map(\.accuracy) }
+    public var count: [Int] { bins.map(\.count) }
 }
 
 public struct ClassificationMetrics: Sendable, Equatable {
@@ -31,15 +40,17 @@ public struct ClassificationMetrics: Sendable, Equatable {
     public var entropy: Double
     public var expectedEntropy: Double
     public var mutualInformation: Double
-    public var reliability: [ReliabilityBin]
+    public var reliability: ReliabilityDiagram
 }
 
-public struct RegressionMetrics: Sendable, Equatable {
+public struct RegressionScores: Sendable, Equatable {
     public var count: Int
     /// Root mean squared error of the mean prediction, over all target values.
     public var rmse: Double
     /// Mean over target values of −log of the predictive density: the mixture (1/S) Σ_s N(y; μ_s, scale²).
     public var nll: Double
+    /// Mean over target values of the predictive mixture's standard deviation, sqrt(Var_s μ_s + scale²).
+    public var predictiveStd: Double
 }
 
 public enum Metrics {
@@ -81,7 +92,7 @@ public enum Metrics {
                 let d = mean[i * classes + k] - (k == label ? 1 : 0)
                 brier += d * d
             }
-            entropy += u.predictiveEntropy
+            entropy += u.entropy
             expected += u.expectedEntropy
             mi += u.mutualInformation
             let b = min(max(Int((u.confidence * Double(binCount)).rounded(.up)) - 1, 0), binCount - 1)
@@ -94,9 +105,9 @@ public enum Metrics {
         var reliability: [ReliabilityBin] = []
         for b in 0..<binCount {
             let c = binCounts[b]
-            let conf = c > 0 ? binConfidence[b] / Double(c) : 0
-            let accuracy = c > 0 ? binCorrect[b] / Double(c) : 0
-            ece += Double(c) / total * abs(accuracy - conf)
+            let conf = c > 0 ? binConfidence[b] / Double(c) : nil
+            let accuracy = c > 0 ? binCorrect[b] / Double(c) : nil
+            if let conf, let accuracy { ece += Double(c) / total * abs(accuracy - conf) }
             reliability.append(ReliabilityBin(
                 lower: Double(b) / Double(binCount), upper: Double(b + 1) / Double(binCount), count: c,
                 meanConfidence: conf, accuracy: accuracy))
@@ -104,34 +115,38 @@ public enum Metrics {
         let metrics = ClassificationMetrics(
             count: n, accuracy: correct / total, nll: nll / total, ece: ece, brier: brier / total,
             entropy: entropy / total, expectedEntropy: expected / total, mutualInformation: mi / total,
-            reliability: reliability)
+            reliability: ReliabilityDiagram(bins: reliability))
         return (metrics, per)
     }
 
     /// samplePredictions: [samples][N*D] network outputs (the Gaussian means) of S posterior samples;
     /// targets [N*D]; scale: the likelihood's fixed standard deviation.
-    public static func regression(samplePredictions: [[Float]], targets: [Float], scale: Double, examples: Int) -> RegressionMetrics {
+    public static func regression(samplePredictions: [[Float]], targets: [Float], scale: Double, examples: Int) -> RegressionScores {
         let m = targets.count
         let s = samplePredictions.count
-        guard m > 0, s > 0 else { return RegressionMetrics(count: examples, rmse: 0, nll: 0) }
+        guard m > 0, s > 0 else { return RegressionScores(count: examples, rmse: 0, nll: 0, predictiveStd: 0) }
         precondition(samplePredictions.allSatisfy { $0.count == m }, "every sample needs one prediction per target value")
         let logNorm = 0.5 * log(2 * Double.pi * scale * scale) + log(Double(s))
-        var squared = 0.0, nll = 0.0
+        var squared = 0.0, nll = 0.0, std = 0.0
         var terms = [Double](repeating: 0, count: s)
         for j in 0..<m {
             let y = Double(targets[j])
-            var meanPrediction = 0.0
+            var meanPrediction = 0.0, second = 0.0
             for k in 0..<s {
                 let mu = Double(samplePredictions[k][j])
                 meanPrediction += mu
+                second += mu * mu
                 terms[k] = -0.5 * (y - mu) * (y - mu) / (scale * scale)
             }
             meanPrediction /= Double(s)
+            let variance = max(second / Double(s) - meanPrediction * meanPrediction, 0)
+            std += (variance + scale * scale).squareRoot()
             squared += (y - meanPrediction) * (y - meanPrediction)
             let top = terms.max()!
             let lse = top + log(terms.reduce(0) { $0 + exp($1 - top) })
             nll += logNorm - lse
         }
-        return RegressionMetrics(count: examples, rmse: (squared / Double(m)).squareRoot(), nll: nll / Double(m))
+        return RegressionScores(
+            count: examples, rmse: (squared / Double(m)).squareRoot(), nll: nll / Double(m), predictiveStd: std / Double(m))
     }
 }

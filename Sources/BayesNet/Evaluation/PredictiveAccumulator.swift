@@ -12,17 +12,17 @@ public struct ExampleUncertainty: Sendable, Equatable {
     public var predicted: Int
     /// That probability.
     public var confidence: Double
-    /// H[mean_s p_s]: total uncertainty.
-    public var predictiveEntropy: Double
+    /// Predictive entropy H[mean_s p_s]: total uncertainty.
+    public var entropy: Double
     /// mean_s H[p_s]: aleatoric part.
     public var expectedEntropy: Double
-    /// predictiveEntropy − expectedEntropy: epistemic part (disagreement between samples), ≥ 0.
+    /// entropy − expectedEntropy: epistemic part (disagreement between samples), ≥ 0.
     public var mutualInformation: Double
 
-    public init(predicted: Int, confidence: Double, predictiveEntropy: Double, expectedEntropy: Double, mutualInformation: Double) {
+    public init(predicted: Int, confidence: Double, entropy: Double, expectedEntropy: Double, mutualInformation: Double) {
         self.predicted = predicted
         self.confidence = confidence
-        self.predictiveEntropy = predictiveEntropy
+        self.entropy = entropy
         self.expectedEntropy = expectedEntropy
         self.mutualInformation = mutualInformation
     }
@@ -95,7 +95,7 @@ public struct PredictiveAccumulator: Sendable {
             }
             let expected = samples[n] > 0 ? entropySums[n] / Double(samples[n]) : 0
             return ExampleUncertainty(
-                predicted: best - row.startIndex, confidence: row[best], predictiveEntropy: h,
+                predicted: best - row.startIndex, confidence: row[best], entropy: h,
                 expectedEntropy: expected, mutualInformation: max(0, h - expected))
         }
     }

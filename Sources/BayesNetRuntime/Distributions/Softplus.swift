@@ -54,11 +54,32 @@ public enum Softplus {
         inverse(scale - scaleFloor)
     }
 
-    /// scale[i] = 1e-5 + softplus(rho[i]).
+    /// (1e-5 + softplus(ρ), sigmoid(ρ)): the scale and its slope d scale / dρ from one exponential.
+    @inlinable
+    public static func scaleAndSlope(rho: Double) -> (scale: Double, slope: Double) {
+        let e = exp(-abs(rho))
+        let scale = scaleFloor + (max(rho, 0) + log1p(e))
+        let slope = rho >= 0 ? 1 / (1 + e) : e / (1 + e)
+        return (scale, slope)
+    }
+
+    /// scale[i] = 1e-5 + softplus(rho[i]), computed in Float for Float buffers and in Double otherwise.
     @inlinable
     public static func scale<S: BinaryFloatingPoint>(rho: UnsafePointer<S>, scale: UnsafeMutablePointer<S>, count: Int) {
+        if S.self == Float.self {
+            scaleFloat(rho: UnsafeRawPointer(rho).assumingMemoryBound(to: Float.self),
+                       scale: UnsafeMutableRawPointer(scale).assumingMemoryBound(to: Float.self), count: count)
+        } else {
+            for i in 0..<max(count, 0) {
+                scale[i] = S(Softplus.scale(rho: Double(rho[i])))
+            }
+        }
+    }
+
+    @usableFromInline
+    static func scaleFloat(rho: UnsafePointer<Float>, scale: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<max(count, 0) {
-            scale[i] = S(Softplus.scale(rho: Double(rho[i])))
+            scale[i] = scaleAndSlope(rho[i]).scale
         }
     }
 }

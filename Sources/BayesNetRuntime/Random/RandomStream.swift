@@ -31,7 +31,7 @@ public struct RandomStream: Sendable, Equatable {
 
     @usableFromInline
     enum Kind: UInt64 {
-        case uniform = 1, normal = 2, signs = 3, permutation = 4
+        case uniform = 1, normal = 2, signs = 3, permutation = 4, normalFallback = 5
     }
 
     /// SplitMix64's finaliser: spreads nearby seeds and streams over the whole key space.
@@ -88,7 +88,7 @@ public struct RandomStream: Sendable, Equatable {
     /// Element `index` of `fillNormal`.
     @inlinable
     public func normal(at index: Int) -> Double {
-        let pair = RandomStream.boxMuller(block(generator(.normal), index >> 1))
+        let pair = normalPair(generator(.normal), generator(.normalFallback), index >> 1)
         return index & 1 == 0 ? pair.0 : pair.1
     }
 
@@ -106,6 +106,29 @@ public struct RandomStream: Sendable, Equatable {
         return (word >> UInt32(index & 31)) & 1 == 0 ? 1 : -1
     }
 
+    /// Normals 2·pair and 2·pair + 1: Marsaglia's polar method (one logarithm, no sine or cosine), trying the
+    /// two (u, v) pairs of one Philox block; when both fall outside the unit disc (probability (1 − π/4)² ≈ 4.6%),
+    /// Box-Muller on a block of a second key. Each branch yields an exact standard normal pair, so the mixture
+    /// does too, and the result depends only on the pair index.
+    @inlinable
+    func normalPair(_ g: Philox4x32, _ fallback: Philox4x32, _ pair: Int) -> (Double, Double) {
+        let r = block(g, pair)
+        if let z = RandomStream.polar(r.0, r.1) { return z }
+        if let z = RandomStream.polar(r.2, r.3) { return z }
+        return RandomStream.boxMuller(block(fallback, pair))
+    }
+
+    @inlinable
+    static func polar(_ a: UInt32, _ b: UInt32) -> (Double, Double)? {
+        // Odd multiples of 2^-32 in (-1, 1): symmetric about 0 and never 0, so s > 0.
+        let u = (Double(a) + 0.5) * 0x1p-31 - 1
+        let v = (Double(b) + 0.5) * 0x1p-31 - 1
+        let s = u * u + v * v
+        guard s < 1 else { return nil }
+        let f = (-2 * log(s) / s).squareRoot()
+        return (u * f, v * f)
+    }
+
     /// Two independent N(0, 1) values from one Philox block (Box-Muller on two 53-bit uniforms).
     @inlinable
     static func boxMuller(_ r: (UInt32, UInt32, UInt32, UInt32)) -> (Double, Double) {
@@ -119,9 +142,54 @@ public struct RandomStream: Sendable, Equatable {
 
     // MARK: Buffers
 
+    // Each fill dispatches Float and Double buffers to loops compiled in this module, so callers that are
+    // themselves generic (and run unspecialized) still get specialized loops; other types use the generic loop.
+
     /// Writes elements `offset ..< offset + count` of the uniform [0, 1) sequence to `p`.
     @inlinable
     public func fillUniform<S: BinaryFloatingPoint>(_ p: UnsafeMutablePointer<S>, count: Int, offset: Int = 0) {
+        if S.self == Float.self {
+            fillUniformFloat(UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self), count: count, offset: offset)
+        } else if S.self == Double.self {
+            fillUniformDouble(UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self), count: count, offset: offset)
+        } else {
+            writeUniform(p, count: count, offset: offset)
+        }
+    }
+
+    /// Writes elements `offset ..< offset + count` of the N(0, 1) sequence to `p`.
+    @inlinable
+    public func fillNormal<S: BinaryFloatingPoint>(_ p: UnsafeMutablePointer<S>, count: Int, offset: Int = 0) {
+        if S.self == Float.self {
+            fillNormalFloat(UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self), count: count, offset: offset)
+        } else if S.self == Double.self {
+            fillNormalDouble(UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self), count: count, offset: offset)
+        } else {
+            writeNormal(p, count: count, offset: offset)
+        }
+    }
+
+    /// Writes elements `offset ..< offset + count` of the ±1 sequence to `p` (one random bit each).
+    @inlinable
+    public func fillSigns<S: BinaryFloatingPoint>(_ p: UnsafeMutablePointer<S>, count: Int, offset: Int = 0) {
+        if S.self == Float.self {
+            fillSignsFloat(UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self), count: count, offset: offset)
+        } else if S.self == Double.self {
+            fillSignsDouble(UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self), count: count, offset: offset)
+        } else {
+            writeSigns(p, count: count, offset: offset)
+        }
+    }
+
+    @usableFromInline func fillUniformFloat(_ p: UnsafeMutablePointer<Float>, count: Int, offset: Int) { writeUniform(p, count: count, offset: offset) }
+    @usableFromInline func fillUniformDouble(_ p: UnsafeMutablePointer<Double>, count: Int, offset: Int) { writeUniform(p, count: count, offset: offset) }
+    @usableFromInline func fillNormalFloat(_ p: UnsafeMutablePointer<Float>, count: Int, offset: Int) { writeNormal(p, count: count, offset: offset) }
+    @usableFromInline func fillNormalDouble(_ p: UnsafeMutablePointer<Double>, count: Int, offset: Int) { writeNormal(p, count: count, offset: offset) }
+    @usableFromInline func fillSignsFloat(_ p: UnsafeMutablePointer<Float>, count: Int, offset: Int) { writeSigns(p, count: count, offset: offset) }
+    @usableFromInline func fillSignsDouble(_ p: UnsafeMutablePointer<Double>, count: Int, offset: Int) { writeSigns(p, count: count, offset: offset) }
+
+    @inlinable
+    func writeUniform<S: BinaryFloatingPoint>(_ p: UnsafeMutablePointer<S>, count: Int, offset: Int) {
         guard count > 0 else { return }
         let g = generator(.uniform)
         var i = offset
@@ -138,15 +206,14 @@ public struct RandomStream: Sendable, Equatable {
         }
     }
 
-    /// Writes elements `offset ..< offset + count` of the N(0, 1) sequence to `p`.
     @inlinable
-    public func fillNormal<S: BinaryFloatingPoint>(_ p: UnsafeMutablePointer<S>, count: Int, offset: Int = 0) {
+    func writeNormal<S: BinaryFloatingPoint>(_ p: UnsafeMutablePointer<S>, count: Int, offset: Int) {
         guard count > 0 else { return }
-        let g = generator(.normal)
+        let g = generator(.normal), fallback = generator(.normalFallback)
         var i = offset
         let end = offset + count
         while i < end {
-            let z = RandomStream.boxMuller(block(g, i >> 1))
+            let z = normalPair(g, fallback, i >> 1)
             if i & 1 == 0 {
                 p[i - offset] = S(z.0)
                 i += 1
@@ -157,9 +224,8 @@ public struct RandomStream: Sendable, Equatable {
         }
     }
 
-    /// Writes elements `offset ..< offset + count` of the ±1 sequence to `p` (one random bit each).
     @inlinable
-    public func fillSigns<S: BinaryFloatingPoint>(_ p: UnsafeMutablePointer<S>, count: Int, offset: Int = 0) {
+    func writeSigns<S: BinaryFloatingPoint>(_ p: UnsafeMutablePointer<S>, count: Int, offset: Int) {
         guard count > 0 else { return }
         let g = generator(.signs)
         var i = offset

@@ -72,8 +72,8 @@ extension ModelSpec {
             let rows = layerSummaries
             o.field("totals") { w in
                 w.object { o in
-                    o.field("parameters", int: rows.reduce(0) { $0 + $1.parameters })
-                    o.field("macs", int: rows.reduce(0) { $0 + $1.macs })
+                    o.field("parameters", int: rows.reduce(0) { checkedSum($0, $1.parameters) ?? Int.max })
+                    o.field("macs", int: rows.reduce(0) { checkedSum($0, $1.macs) ?? Int.max })
                 }
             }
             o.field("locations") { w in Self.write(locations, into: &w) }

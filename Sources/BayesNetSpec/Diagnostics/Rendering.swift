@@ -1,11 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 extension Diagnostic {
     /// `file:line:col: error: message`, the source line, a caret under the column, and `help:` when there is one.
     public func rendered(source: SpecSource, color: Bool = false) -> String {
@@ -16,48 +8,81 @@ extension Diagnostic {
         case .warning: tint = color ? "\u{1B}[1;35m" : ""
         case .note: tint = color ? "\u{1B}[1;36m" : ""
         }
-        var out = "\(bold)\(location):\(reset) \(tint)\(severity.rawValue):\(reset) \(bold)\(message)\(reset)"
+        var out = "\(bold)\(Self.visible(location.description)):\(reset) \(tint)\(severity.rawValue):\(reset) \(bold)\(Self.visible(message))\(reset)"
         if location.file == source.path, !source.text.isEmpty, let line = Self.line(location.line, of: source.text) {
             let (shown, before) = Self.excerpt(line, column: location.column)
-            let prefix = before.map { $0 == "\t" ? "\t" : " " }.joined()
-            out += "\n    \(shown)\n    \(prefix)\(color ? "\u{1B}[1;32m" : "")^\(reset)"
+            // libyaml counts columns in code points.
+            let prefix = String(String.UnicodeScalarView(before.map { $0 == "\t" ? "\t" : " " }))
+            out += "\n    \(Self.visible(shown, keepingWidth: true))\n    \(prefix)\(color ? "\u{1B}[1;32m" : "")^\(reset)"
         }
-        if let help { out += "\n\(color ? "\u{1B}[1;36m" : "")help:\(reset) \(help)" }
+        if let help { out += "\n\(color ? "\u{1B}[1;36m" : "")help:\(reset) \(Self.visible(help))" }
         return out
     }
 
-    /// Longest source line shown whole, in bytes; longer ones show a window around the column.
+    /// Longest source line shown whole, in bytes; longer ones show a window around the column, so that
+    /// hundreds of diagnostics on one long line do not each print all of it.
     static let maxShownLine = 160
 
-    /// The line as shown under the message, and the characters before the caret (tabs kept so it lines up).
-    static func excerpt(_ line: String, column: Int) -> (String, [String]) {
+    /// The line as shown under the message, and the code points before the caret (tabs kept so it lines up).
+    static func excerpt(_ line: String, column: Int) -> (String, [Unicode.Scalar]) {
         let before = max(0, column - 1)
-        if line.utf8.count <= maxShownLine { return (line, Array(line).prefix(before).map(String.init)) }
         let u = line.unicodeScalars
+        if line.utf8.count <= maxShownLine { return (line, Array(u.prefix(before))) }
         let from = u.index(u.startIndex, offsetBy: max(0, before - 60), limitedBy: u.endIndex) ?? u.endIndex
         let to = u.index(from, offsetBy: 120, limitedBy: u.endIndex) ?? u.endIndex
         let lead = from > u.startIndex ? "…" : "", trail = to < u.endIndex ? "…" : ""
         let skipped = u.distance(from: u.startIndex, to: from)
-        let window = Array(u[from..<to])
-        let caret = (lead.isEmpty ? [] : [" "]) + window.prefix(max(0, before - skipped)).map { String(Character($0)) }
-        return (lead + String(String.UnicodeScalarView(window)) + trail, caret)
+        let window = u[from..<to]
+        let caret: [Unicode.Scalar] = (lead.isEmpty ? [] : [" "]) + Array(window.prefix(max(0, before - skipped)))
+        return (lead + String(Substring(window)) + trail, caret)
     }
 
-    /// The 1-based `n`th line of `text` (lines end at "\n"; a "\r" before it is dropped), or nil.
-    /// Scans bytes with memchr: it runs once per diagnostic, and a 64 KiB spec can have thousands of them.
+    /// Control characters shown as `\u{1B}` (or, to keep carets aligned under a source line, as `?`), so a
+    /// spec cannot send escape sequences to the terminal through a diagnostic.
+    static func visible(_ s: String, keepingWidth: Bool = false) -> String {
+        guard s.unicodeScalars.contains(where: isControl) else { return s }
+        var out = ""
+        for u in s.unicodeScalars {
+            if isControl(u) {
+                out += keepingWidth ? "?" : "\\u{\(String(u.value, radix: 16, uppercase: true))}"
+            } else {
+                out.unicodeScalars.append(u)
+            }
+        }
+        return out
+    }
+
+    private static func isControl(_ u: Unicode.Scalar) -> Bool {
+        u != "\t" && (u.value < 0x20 || (0x7F...0x9F).contains(u.value))
+    }
+
+    /// The 1-based `n`th line of `text`, or nil. Lines break where libyaml breaks them: LF, CR, CR LF,
+    /// NEL, LS and PS.
     static func line(_ n: Int, of text: String) -> String? {
         guard n >= 1 else { return nil }
         var text = text
-        return text.withUTF8 { bytes -> String? in
-            guard var p = bytes.baseAddress else { return n == 1 ? "" : nil }
-            let end = p + bytes.count
-            for _ in 1..<n {
-                guard let newline = memchr(p, 0x0A, end - p) else { return nil }
-                p = UnsafePointer(newline.assumingMemoryBound(to: UInt8.self)) + 1
+        return text.withUTF8 { b -> String? in
+            var current = 1, start = 0, i = 0
+            while i < b.count {
+                // Length of a line break starting at i, or 0.
+                var width = 0
+                switch b[i] {
+                case 0x0A: width = 1
+                case 0x0D: width = i + 1 < b.count && b[i + 1] == 0x0A ? 2 : 1
+                case 0xC2 where i + 1 < b.count && b[i + 1] == 0x85: width = 2
+                case 0xE2 where i + 2 < b.count && b[i + 1] == 0x80 && (b[i + 2] == 0xA8 || b[i + 2] == 0xA9): width = 3
+                default: break
+                }
+                if width > 0 {
+                    if current == n { return String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self) }
+                    current += 1
+                    i += width
+                    start = i
+                } else {
+                    i += 1
+                }
             }
-            var stop = memchr(p, 0x0A, end - p).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) } ?? end
-            if stop > p, stop[-1] == 0x0D { stop -= 1 }
-            return String(decoding: UnsafeBufferPointer(start: p, count: stop - p), as: UTF8.self)
+            return current == n ? String(decoding: UnsafeBufferPointer(rebasing: b[start..<b.count]), as: UTF8.self) : nil
         }
     }
 }

@@ -30,7 +30,8 @@ struct Reader {
     /// Splits a mapping into fields by canonical name. Unknown keys, and an alias written together with
     /// its canonical name, are reported; `elsewhere` gives a message for keys known in other contexts.
     mutating func fields(
-        of node: YAMLNode, context: String, names: [ArgumentName], elsewhere: (String) -> String? = { _ in nil }
+        of node: YAMLNode, context: String, names: [ArgumentName], ignoring ignored: (String) -> Bool = { _ in false },
+        misplaced elsewhere: (String) -> String? = { _ in nil }
     ) -> [String: Field] {
         guard let pairs = node.pairs else {
             if !node.isNull { error("\(context) must be a mapping, found \(node.kindDescription)", at: node) }
@@ -42,8 +43,11 @@ struct Reader {
             for a in n.aliases { byWritten[a] = n }
         }
         var out: [String: Field] = [:]
-        for pair in pairs {
+        var mergedIn: Set<String> = []
+        // Own keys first, so that one wins over a merged-in spelling of the same argument.
+        for pair in pairs.filter({ !$0.merged }) + pairs.filter(\.merged) {
             let written = pair.key.scalar ?? ""
+            if ignored(written) { continue }
             guard let name = byWritten[written] else {
                 if let other = elsewhere(written) {
                     error(other, at: pair.key)
@@ -53,6 +57,8 @@ struct Reader {
                 }
                 continue
             }
+            if pair.merged, out[name.canonical] != nil, !mergedIn.contains(name.canonical) { continue }
+            if pair.merged { mergedIn.insert(name.canonical) }
             if let previous = out[name.canonical] {
                 error("`\(written)` and `\(previous.written)` are the same argument; give only one", at: pair.key,
                       help: "`\(name.canonical)` is the TensorFlow Probability name\(name.aliases.isEmpty ? "" : ", `\(name.aliases.joined(separator: "`, `"))` the Keras one")")

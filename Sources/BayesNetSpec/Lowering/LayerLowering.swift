@@ -42,9 +42,8 @@ extension Lowering {
                 r.error("the arguments of `\(typeName)` must be a mapping such as `{name: x}`, found \(argsNode.kindDescription)", at: argsNode)
                 return nil
             }
-            arguments = r.fields(of: argsNode, context: "the arguments of `\(typeName)`", names: LayerCatalog.arguments(for: type.family)) {
-                LayerCatalog.misplaced($0, in: typeName, family: type.family)
-            }
+            arguments = r.fields(of: argsNode, context: "the arguments of `\(typeName)`", names: LayerCatalog.arguments(for: type.family),
+                                 misplaced: { LayerCatalog.misplaced($0, in: typeName, family: type.family) })
         }
         return LayerItem(node: node, typeNode: typeNode, typeName: typeName, type: type, arguments: arguments)
     }
@@ -310,21 +309,25 @@ extension Lowering {
         guard let outputSize, let filter, let strides, let dilations, let pad else { return (nil, nil) }
         var spatial: [Int] = []
         for d in 0..<rank {
-            let effective = (filter[d] - 1).multipliedReportingOverflow(by: dilations[d])
-            guard !effective.overflow else { return (nil, nil) }
-            let span = effective.partialValue + 1
-            if pad == .valid && input[d] < span {
-                r.error("VALID convolution output would be empty along spatial dimension \(d + 1): the input's \(input[d]) is \(span - input[d]) smaller than the \(dilations[d] > 1 ? "dilated " : "")filter's \(span)",
+            // The dilated filter spans (filter - 1) * dilation + 1 positions; compared without overflow.
+            let extra = (filter[d] - 1).multipliedReportingOverflow(by: dilations[d])
+            if pad == .valid && (extra.overflow || extra.partialValue >= input[d]) {
+                let filterName = dilations[d] > 1 ? "dilated filter" : "filter"
+                let comparison = extra.overflow || extra.partialValue == Int.max
+                    ? "the input's \(input[d]) is smaller than the \(filterName)'s span, which exceeds \(Int.max)"
+                    : "the input's \(input[d]) is \(extra.partialValue + 1 - input[d]) smaller than the \(filterName)'s \(extra.partialValue + 1)"
+                r.error("VALID convolution output would be empty along spatial dimension \(d + 1): \(comparison)",
                         at: item.typeNode, help: "use `padding: SAME`, a smaller filter, or a larger input")
                 return (nil, nil)
             }
-            spatial.append(pad == .same ? (input[d] + strides[d] - 1) / strides[d] : (input[d] - span) / strides[d] + 1)
+            spatial.append(pad == .same ? (input[d] - 1) / strides[d] + 1 : (input[d] - extra.partialValue - 1) / strides[d] + 1)
         }
         let conv = Convolution(rank: rank, inputSize: channels, outputSize: outputSize, filterShape: filter, strides: strides,
                                dilations: dilations, padding: pad, estimator: estimator, activation: act,
                                kernelInitializer: kInit, biasInitializer: bInit, variational: vari)
-        guard let k = checkedProduct(conv.kernelShape), parameterBytesOK(k + outputSize, variational: vari != nil) else {
-            tooLarge(item, what: "its parameters (kernel \(shapeText(conv.kernelShape)) and bias\(vari != nil ? ", loc and scale" : ""))", count: checkedProduct(conv.kernelShape).map { ($0 + outputSize) * (vari != nil ? 2 : 1) })
+        let count = checkedProduct(conv.kernelShape + [1]).flatMap { checkedSum($0, outputSize) }.flatMap { checkedProduct([$0, vari != nil ? 2 : 1]) }
+        guard let count, checkedProduct([count, dtype.size]).map({ $0 <= limits.maxTensorBytes }) == true else {
+            tooLarge(item, what: "its parameters (kernel \(shapeText(conv.kernelShape)) and bias\(vari != nil ? ", loc and scale" : ""))", count: count)
             return (nil, nil)
         }
         return (.convolution(conv), spatial + [outputSize])
@@ -350,8 +353,9 @@ extension Lowering {
         guard let outputSize else { return (nil, nil) }
         let a = Affine(inputSize: input[0], outputSize: outputSize, estimator: estimator, activation: act,
                        kernelInitializer: kInit, biasInitializer: bInit, variational: vari)
-        guard let k = checkedProduct(a.kernelShape), parameterBytesOK(k + outputSize, variational: vari != nil) else {
-            tooLarge(item, what: "its parameters (kernel \(shapeText(a.kernelShape)) and bias\(vari != nil ? ", loc and scale" : ""))", count: checkedProduct(a.kernelShape).map { ($0 + outputSize) * (vari != nil ? 2 : 1) })
+        let count = checkedProduct(a.kernelShape + [1]).flatMap { checkedSum($0, outputSize) }.flatMap { checkedProduct([$0, vari != nil ? 2 : 1]) }
+        guard let count, checkedProduct([count, dtype.size]).map({ $0 <= limits.maxTensorBytes }) == true else {
+            tooLarge(item, what: "its parameters (kernel \(shapeText(a.kernelShape)) and bias\(vari != nil ? ", loc and scale" : ""))", count: count)
             return (nil, nil)
         }
         return (.affine(a), [outputSize])
@@ -382,7 +386,7 @@ extension Lowering {
                         at: item.typeNode, help: "use `padding: SAME` or a smaller `pool_size`")
                 return (nil, nil)
             }
-            spatial.append(pad == .same ? (input[d] + strides[d] - 1) / strides[d] : (input[d] - size[d]) / strides[d] + 1)
+            spatial.append(pad == .same ? (input[d] - 1) / strides[d] + 1 : (input[d] - size[d]) / strides[d] + 1)
         }
         return (.pool(Pool(kind: kind, rank: rank, poolSize: size, strides: strides, padding: pad)), spatial + [input[rank]])
     }
@@ -393,10 +397,6 @@ extension Lowering {
         return nil
     }
 
-    func parameterBytesOK(_ count: Int, variational: Bool) -> Bool {
-        let n = count.multipliedReportingOverflow(by: (variational ? 2 : 1) * dtype.size)
-        return !n.overflow && n.partialValue <= limits.maxTensorBytes
-    }
 }
 
 func checkedProduct(_ xs: [Int]) -> Int? {
@@ -408,6 +408,14 @@ func checkedProduct(_ xs: [Int]) -> Int? {
     }
     return p
 }
+
+func checkedSum(_ a: Int, _ b: Int) -> Int? {
+    let s = a.addingReportingOverflow(b)
+    return s.overflow ? nil : s.partialValue
+}
+
+/// A product that saturates at `Int.max` (for counts shown to people, never for sizes).
+func saturatingProduct(_ xs: [Int]) -> Int { checkedProduct(xs) ?? Int.max }
 
 func shapeText(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
 

@@ -21,7 +21,8 @@ struct Lowering {
             r.error("a spec must be a YAML mapping that starts with `bayesnet: 1`, found \(root.kindDescription)", at: root)
             return nil
         }
-        let top = r.fields(of: root, context: "the spec", names: Self.topLevel)
+        // `x-` keys are free, e.g. to hold anchors that layers repeat.
+        let top = r.fields(of: root, context: "the spec", names: Self.topLevel, ignoring: { $0.hasPrefix("x-") })
         var locations: [String: SourceLocation] = [:]
         for (k, f) in top { locations[k] = f.key.location }
 
@@ -36,7 +37,14 @@ struct Lowering {
             r.error("missing `bayesnet: 1`, the format version", at: root, help: "add `bayesnet: 1` as the first line")
         }
         var name = Self.stem(source.path)
-        if let f = top["name"], let s = r.string(f) { name = s }
+        if let f = top["name"], let s = r.string(f) {
+            // The name becomes a run folder's name (`runs/<name>/`).
+            if s.isEmpty || s == "." || s == ".." || s.contains("/") || s.contains("\\") || s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                r.error("`name` names the run folder, so it must be a non-empty file name without `/`, `\\` or control characters, and not `.` or `..`", at: f.value)
+            } else {
+                name = s
+            }
+        }
         var seed: UInt64?
         if let f = top["seed"] { seed = readSeed(f) }
         if let f = top["dtype"] {
@@ -65,7 +73,10 @@ struct Lowering {
                     lastItem = item
                     let name = item.arguments["name"]?.value.scalar ?? defaultName(for: item.type.family, index: i)
                     let at = item.arguments["name"]?.value.location ?? item.typeNode.location
-                    if let first = names[name] {
+                    if name.isEmpty || name.contains(where: { $0.isNewline }) {
+                        r.error("a layer name must be a non-empty single line", at: at)
+                        layersOK = false
+                    } else if let first = names[name] {
                         r.error("duplicate layer name `\(name)` (first used at line \(first.line), column \(first.column))", at: at,
                                 help: "layer names key checkpoints and random streams, so they must be unique")
                         layersOK = false
@@ -81,7 +92,8 @@ struct Lowering {
                     layers.append(layer)
                 }
             } else {
-                r.error("`layers` must be a list of layers, found \(f.value.kindDescription)", at: f.value)
+                r.error("`layers` must be a list of layers, found \(f.value.kindDescription)", at: f.value,
+                        help: f.value.pairs != nil ? "start each layer with `- `, e.g. `- Flatten`" : nil)
                 layersOK = false
             }
         } else {
@@ -98,8 +110,10 @@ struct Lowering {
         if layersOK, let out = shape, let f = top["likelihood"], let likelihood {
             checkOutput(out, likelihood: likelihood, field: f, lastItem: lastItem, digits: digits)
         }
-        if digits, let input, input.shape != [8, 8, 1], let s = top["input"]?.value.pairs?.first(where: { $0.key.scalar == "shape" })?.value {
-            r.error("the bundled `digits` data has examples of shape [8, 8, 1], but `input.shape` is \(shapeText(input.shape))", at: s)
+        // Digits are 8x8 images with one channel; a flat [64] input reads them as vectors.
+        if digits, let input, input.shape.filter({ $0 != 1 }) != [8, 8], input.shape != [64],
+           let s = top["input"]?.value.pairs?.first(where: { $0.key.scalar == "shape" })?.value {
+            r.error("the bundled `digits` data has examples of shape [8, 8, 1] (or [64] flat), but `input.shape` is \(shapeText(input.shape))", at: s)
         }
 
         guard let version, let input, layersOK else { return nil }
@@ -111,7 +125,7 @@ struct Lowering {
         if path.hasPrefix("<") { return "model" }
         var base = path.split(separator: "/").last.map(String.init) ?? path
         for ext in [".yaml", ".yml"] where base.hasSuffix(ext) { base.removeLast(ext.count) }
-        return base.isEmpty ? "model" : base
+        return base.isEmpty || base == "." || base == ".." ? "model" : base
     }
 
     mutating func inputSpec(_ f: Field) -> InputSpec? {
@@ -168,16 +182,38 @@ struct Lowering {
                 continue
             }
             seen[type.canonical] = typeName
-            var fs = r.fields(of: pair.value, context: "the defaults of `\(typeName)`", names: LayerCatalog.arguments(for: type.family)) {
-                LayerCatalog.misplaced($0, in: typeName, family: type.family)
-            }
+            var fs = r.fields(of: pair.value, context: "the defaults of `\(typeName)`", names: LayerCatalog.arguments(for: type.family),
+                                 misplaced: { LayerCatalog.misplaced($0, in: typeName, family: type.family) })
             if let n = fs["name"] {
                 r.error("`name` cannot be a default: layer names must be unique", at: n.key)
                 fs["name"] = nil
             }
+            checkDefaultValues(fs, family: type.family)
             out[type.canonical] = fs
         }
         return out
+    }
+
+    /// Reads each default's value once on its own, so a problem in defaults shows even when no layer uses
+    /// them (layers that do use them report the same diagnostic, which is then shown once).
+    mutating func checkDefaultValues(_ fs: [String: Field], family: LayerFamily) {
+        for (key, f) in fs {
+            switch key {
+            case "output_size", "input_size": _ = r.positive(f)
+            case "filter_shape", "strides", "dilations", "pool_size": _ = r.intList(f)
+            case "rank":
+                if let v = r.int(f), !(1...3).contains(v) { r.error("`rank` must be 1, 2 or 3, found \(v)", at: f.value) }
+            case "padding": _ = padding(f)
+            case "activation_fn": _ = activation(fs)
+            case "kernel_initializer", "bias_initializer": _ = initializer(f, default: .zeros)
+            case "seed": _ = readSeed(f)
+            default: break
+            }
+        }
+        switch family {
+        case .convolution(let e), .affine(let e): _ = variational(fs, estimator: e)
+        case .pool, .flatten: break
+        }
     }
 
     mutating func likelihoodSpec(_ f: Field) -> Likelihood? {

@@ -24,8 +24,8 @@ extension Layer {
     /// Weights of the layer (kernel and bias), before counting posterior parameters.
     public var weightCount: Int {
         switch op {
-        case .convolution(let c): return (checkedProduct(c.kernelShape) ?? 0) + c.outputSize
-        case .affine(let a): return a.inputSize * a.outputSize + a.outputSize
+        case .convolution(let c): return checkedSum(saturatingProduct(c.kernelShape), c.outputSize) ?? Int.max
+        case .affine(let a): return checkedSum(saturatingProduct(a.kernelShape), a.outputSize) ?? Int.max
         case .pool, .flatten: return 0
         }
     }
@@ -33,17 +33,16 @@ extension Layer {
     public var summary: LayerSummary {
         switch op {
         case .convolution(let c):
-            let positions = checkedProduct(Array(outputShape.dropLast())) ?? 0
             let products = c.estimator == .flipout ? 2 : 1
-            let macs = positions * (checkedProduct(c.filterShape) ?? 0) * c.inputSize * c.outputSize * products
+            let macs = saturatingProduct(outputShape.dropLast() + c.filterShape + [c.inputSize, c.outputSize, products])
             return LayerSummary(name: name, typeName: typeName, outputShape: outputShape,
-                                parameters: weightCount * (c.variational == nil ? 1 : 2), macs: macs,
+                                parameters: saturatingProduct([weightCount, c.variational == nil ? 1 : 2]), macs: macs,
                                 penaltyWeight: c.variational?.penaltyWeight)
         case .affine(let a):
             let products = a.estimator == .flipout ? 2 : 1
             return LayerSummary(name: name, typeName: typeName, outputShape: outputShape,
-                                parameters: weightCount * (a.variational == nil ? 1 : 2),
-                                macs: a.inputSize * a.outputSize * products, penaltyWeight: a.variational?.penaltyWeight)
+                                parameters: saturatingProduct([weightCount, a.variational == nil ? 1 : 2]),
+                                macs: saturatingProduct([a.inputSize, a.outputSize, products]), penaltyWeight: a.variational?.penaltyWeight)
         case .pool, .flatten:
             return LayerSummary(name: name, typeName: typeName, outputShape: outputShape, parameters: 0, macs: 0, penaltyWeight: nil)
         }

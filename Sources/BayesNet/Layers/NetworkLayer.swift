@@ -1,0 +1,137 @@
+import BayesNetRuntime
+
+/// One step of the execution plan. Buffers are per example times the plan's largest batch; the network owns the
+/// activations between layers, a layer owns only its private scratch.
+class NetworkLayer<S: TensorScalar> {
+    let name: String
+    /// Values per example.
+    let inputCount: Int
+    let outputCount: Int
+
+    init(name: String, inputCount: Int, outputCount: Int) {
+        self.name = name
+        self.inputCount = inputCount
+        self.outputCount = outputCount
+    }
+
+    var parameters: [Parameter<S>] { [] }
+
+    /// Whether the output is the input itself (Flatten): the plan then shares the buffers.
+    var isIdentity: Bool { false }
+
+    func forward(_ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, batch: Int, noise: NoiseContext) {}
+
+    /// Adds parameter gradients; `dy` may be overwritten; writes `dx` when it is not nil.
+    func backward(x: UnsafePointer<S>, y: UnsafePointer<S>, dy: UnsafeMutablePointer<S>, dx: UnsafeMutablePointer<S>?,
+                  batch: Int) {}
+
+    /// The penalty-weighted KL of the last forward pass; adds its gradient times `gradientScale`.
+    func divergence(gradientScale: Double, accumulateGradients: Bool) -> Double { 0 }
+}
+
+/// Flatten: channels-last row-major data is already flat.
+final class FlattenLayer<S: TensorScalar>: NetworkLayer<S> {
+    override var isIdentity: Bool { true }
+}
+
+final class PoolLayer<S: TensorScalar>: NetworkLayer<S> {
+    let geometry: PoolGeometry
+    let isMax: Bool
+
+    init(name: String, geometry: PoolGeometry, isMax: Bool) {
+        self.geometry = geometry
+        self.isMax = isMax
+        super.init(name: name, inputCount: geometry.inputCount, outputCount: geometry.outputCount)
+    }
+
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    override func forward(_ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, batch: Int, noise: NoiseContext) {
+        if isMax {
+            Pooling.maxForward(x: x, y: y, batch: batch, geometry: geometry)
+        } else {
+            Pooling.averageForward(x: x, y: y, batch: batch, geometry: geometry)
+        }
+    }
+
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    override func backward(x: UnsafePointer<S>, y: UnsafePointer<S>, dy: UnsafeMutablePointer<S>,
+                           dx: UnsafeMutablePointer<S>?, batch: Int) {
+        guard let dx else { return }
+        if isMax {
+            Pooling.maxBackward(x: x, y: y, dy: dy, dx: dx, batch: batch, geometry: geometry)
+        } else {
+            Pooling.averageBackward(dy: dy, dx: dx, batch: batch, geometry: geometry)
+        }
+    }
+}
+
+/// The linear part of a weight layer: a convolution of rank 1-3 or a dense product.
+enum LinearMap: Sendable {
+    case convolution(ConvGeometry)
+    case dense(inputs: Int, outputs: Int)
+
+    var inputCount: Int {
+        switch self {
+        case .convolution(let g): return g.inputCount
+        case .dense(let i, _): return i
+        }
+    }
+    var outputCount: Int {
+        switch self {
+        case .convolution(let g): return g.outputCount
+        case .dense(_, let o): return o
+        }
+    }
+    var inChannels: Int {
+        switch self {
+        case .convolution(let g): return g.inChannels
+        case .dense(let i, _): return i
+        }
+    }
+    var outChannels: Int {
+        switch self {
+        case .convolution(let g): return g.outChannels
+        case .dense(_, let o): return o
+        }
+    }
+    var kernelCount: Int { kernelShape.reduce(1, *) }
+    var kernelShape: [Int] {
+        switch self {
+        case .convolution(let g): return g.filter + [g.inChannels, g.outChannels]
+        case .dense(let i, let o): return [i, o]
+        }
+    }
+
+    func forward<S: TensorScalar>(_ x: UnsafePointer<S>, kernel: UnsafePointer<S>, bias: UnsafePointer<S>?,
+                                  _ y: UnsafeMutablePointer<S>, batch: Int) {
+        switch self {
+        case .convolution(let g):
+            Convolution.forward(x: x, kernel: kernel, bias: bias, y: y, batch: batch, geometry: g)
+        case .dense(let i, let o):
+            Dense.forward(x: x, kernel: kernel, bias: bias, y: y, batch: batch, inputs: i, outputs: o)
+        }
+    }
+
+    func backwardInput<S: TensorScalar>(dy: UnsafePointer<S>, kernel: UnsafePointer<S>, dx: UnsafeMutablePointer<S>,
+                                        batch: Int, accumulate: Bool) {
+        switch self {
+        case .convolution(let g):
+            Convolution.backwardInput(dy: dy, kernel: kernel, dx: dx, batch: batch, geometry: g, accumulate: accumulate)
+        case .dense(let i, let o):
+            Dense.backwardInput(dy: dy, kernel: kernel, dx: dx, batch: batch, inputs: i, outputs: o,
+                                accumulate: accumulate)
+        }
+    }
+
+    /// `reducer` is the convolution's fixed-order kernel gradient (see `ConvolutionKernelGradient`).
+    func backwardKernel<S: TensorScalar>(x: UnsafePointer<S>, dy: UnsafePointer<S>, dkernel: UnsafeMutablePointer<S>,
+                                         batch: Int, accumulate: Bool, reducer: ConvolutionKernelGradient<S>?) {
+        switch self {
+        case .convolution:
+            reducer!.compute(x: x, dy: dy, dkernel: dkernel, batch: batch, accumulate: accumulate)
+        case .dense(let i, let o):
+            Dense.backwardKernel(x: x, dy: dy, dkernel: dkernel, batch: batch, inputs: i, outputs: o,
+                                 accumulate: accumulate)
+        }
+    }
+}

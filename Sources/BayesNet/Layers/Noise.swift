@@ -1,0 +1,40 @@
+import BayesNetRuntime
+
+/// Which weights a forward pass uses and where its random numbers come from.
+///
+/// Every draw is `RandomStream(seed, stream: stableHash(layer name + purpose), step)`, so the same seed gives the
+/// same numbers with any thread count, and a layer's noise does not depend on the other layers.
+public struct NoiseContext: Sendable, Equatable {
+    public var seed: UInt64
+    /// Training: global step × samples + sample index. Evaluation: the posterior sample's index.
+    public var step: UInt64
+    /// Evaluate every variational layer at its posterior mean (no noise).
+    public var useMean: Bool
+    /// Evaluation draws come from streams of their own, so evaluating never replays a training draw.
+    public var evaluation: Bool
+    /// Index of the batch's first example in its data set: Flipout signs are drawn per example.
+    public var exampleOffset: Int
+
+    public init(seed: UInt64, step: UInt64, useMean: Bool = false, evaluation: Bool = false, exampleOffset: Int = 0) {
+        self.seed = seed
+        self.step = step
+        self.useMean = useMean
+        self.evaluation = evaluation
+        self.exampleOffset = exampleOffset
+    }
+}
+
+/// The stream keys of one layer's random purposes, hashed once when the plan is built.
+struct NoiseStreams: Sendable {
+    let training: [UInt64]
+    let evaluation: [UInt64]
+
+    init(layer: String, purposes: [String]) {
+        training = purposes.map { stableHash(layer + "/" + $0) }
+        evaluation = purposes.map { stableHash(layer + "/evaluate/" + $0) }
+    }
+
+    func stream(_ purpose: Int, _ noise: NoiseContext) -> RandomStream {
+        RandomStream(seed: noise.seed, stream: noise.evaluation ? evaluation[purpose] : training[purpose], step: noise.step)
+    }
+}

@@ -1,0 +1,335 @@
+import Foundation
+import BayesNetRuntime
+import BayesNetSpec
+
+/// σ = 1e-5 + softplus(ρ), TFP's `make_kernel_bias_posterior_mvn_diag` scale.
+enum PosteriorScale {
+    static let floor = 1e-5
+
+    @inline(__always) static func scale(_ rho: Double) -> Double {
+        floor + max(rho, 0) + log1p(exp(-abs(rho)))
+    }
+
+    /// dσ/dρ = sigmoid(ρ).
+    @inline(__always) static func derivative(_ rho: Double) -> Double {
+        rho >= 0 ? 1 / (1 + exp(-rho)) : exp(rho) / (1 + exp(rho))
+    }
+
+    /// The ρ that gives the scale σ.
+    static func rho(forScale sigma: Double) -> Double {
+        let y = max(sigma - floor, 1e-30)
+        return y > 30 ? y : log(expm1(y))
+    }
+}
+
+/// How a layer's KL term is estimated. `automatic` is the analytic KL for a Normal prior and a one-sample
+/// Monte Carlo estimate for a scale mixture; `monteCarlo` forces the estimate (tests compare the two).
+enum KLEstimate: Sendable {
+    case automatic, monteCarlo
+}
+
+/// A convolution or affine layer, deterministic or variational (Flipout or reparameterization), with its
+/// activation fused: `act(conv(x, μ) + s_out ⊙ conv(s_in ⊙ x, σ ⊙ ε) + b)` for Flipout.
+final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
+    let map: LinearMap
+    let estimator: Estimator
+    let activation: ActivationKind?
+    let variational: Variational?
+    /// The layer's KL weight, `auto` already resolved.
+    let penaltyWeight: Double
+    var klEstimate: KLEstimate = .automatic
+
+    /// Deterministic: `kernel`, `bias`. Variational: the posterior locs.
+    let kernelLoc: Parameter<S>
+    let biasLoc: Parameter<S>
+    /// Variational only: untransformed scales ρ.
+    let kernelRho: Parameter<S>?
+    let biasRho: Parameter<S>?
+
+    private let streams: NoiseStreams
+    private static var purposeKernel: Int { 0 }
+    private static var purposeBias: Int { 1 }
+    private static var purposeSignIn: Int { 2 }
+    private static var purposeSignOut: Int { 3 }
+
+    // Scratch, sized for the plan's largest batch.
+    private let preActivation: Buffer<S>?
+    private let kernelSigma: Buffer<S>
+    private let kernelEpsilon: Buffer<S>
+    /// Flipout: ΔW = σ ⊙ ε. Reparameterization: W = μ + σ ⊙ ε.
+    private let kernelDraw: Buffer<S>
+    private let kernelDrawGradient: Buffer<S>
+    private let biasSigma: Buffer<S>
+    private let biasEpsilon: Buffer<S>
+    private let biasDraw: Buffer<S>
+    private let biasGradient: Buffer<S>
+    private let signIn: Buffer<S>
+    private let signOut: Buffer<S>
+    private let flippedInput: Buffer<S>
+    private let perturbation: Buffer<S>
+    private let flippedInputGradient: Buffer<S>
+    private let kernelGradient: ConvolutionKernelGradient<S>?
+
+    /// What the last forward pass did, for backward and the KL term.
+    private var lastSampled = false
+    private var lastNoise = NoiseContext(seed: 0, step: 0)
+
+    init(name: String, map: LinearMap, kernelGradient: ConvolutionKernelGradient<S>?, estimator: Estimator, activation: ActivationKind?, variational: Variational?,
+         penaltyWeight: Double, kernelInitializer: Initializer, biasInitializer: Initializer, seed: UInt64,
+         maxBatch: Int) {
+        self.map = map
+        self.kernelGradient = kernelGradient
+        self.estimator = variational == nil ? .deterministic : estimator
+        self.activation = activation
+        self.variational = self.estimator == .deterministic ? nil : variational
+        self.penaltyWeight = penaltyWeight
+        streams = NoiseStreams(layer: name, purposes: ["kernel_noise", "bias_noise", "sign_in", "sign_out"])
+        let kernelShape = map.kernelShape
+        let biasShape = [map.outChannels]
+        let isVariational = self.variational != nil
+        kernelLoc = Parameter(name: name + (isVariational ? ".kernel_posterior_loc" : ".kernel"), shape: kernelShape)
+        biasLoc = Parameter(name: name + (isVariational ? ".bias_posterior_loc" : ".bias"), shape: biasShape)
+        if isVariational {
+            kernelRho = Parameter(name: name + ".kernel_posterior_untransformed_scale", shape: kernelShape)
+            biasRho = Parameter(name: name + ".bias_posterior_untransformed_scale", shape: biasShape)
+        } else {
+            kernelRho = nil
+            biasRho = nil
+        }
+        let kc = isVariational ? map.kernelCount : 0
+        let oc = isVariational ? map.outChannels : 0
+        let flip = self.estimator == .flipout
+        let perElement = self.variational?.signs == .perElement
+        preActivation = activation == nil ? nil : Buffer(count: maxBatch * map.outputCount)
+        kernelSigma = Buffer(count: kc)
+        kernelEpsilon = Buffer(count: kc)
+        kernelDraw = Buffer(count: kc)
+        kernelDrawGradient = Buffer(count: kc)
+        biasSigma = Buffer(count: oc)
+        biasEpsilon = Buffer(count: oc)
+        biasDraw = Buffer(count: oc)
+        biasGradient = Buffer(count: map.outChannels)
+        signIn = Buffer(count: flip ? maxBatch * (perElement ? map.inputCount : map.inChannels) : 0)
+        signOut = Buffer(count: flip ? maxBatch * (perElement ? map.outputCount : map.outChannels) : 0)
+        flippedInput = Buffer(count: flip ? maxBatch * map.inputCount : 0)
+        perturbation = Buffer(count: flip ? maxBatch * map.outputCount : 0)
+        flippedInputGradient = Buffer(count: flip ? maxBatch * map.inputCount : 0)
+        super.init(name: name, inputCount: map.inputCount, outputCount: map.outputCount)
+
+        WeightInitializer.fill(kernelLoc.value.pointer, shape: kernelShape, initializer: kernelInitializer,
+                               random: RandomStream(seed: seed, stream: stableHash(name + "/kernel_init"), step: 0))
+        WeightInitializer.fill(biasLoc.value.pointer, shape: biasShape, initializer: biasInitializer,
+                               random: RandomStream(seed: seed, stream: stableHash(name + "/bias_init"), step: 0))
+        if let kernelRho, let biasRho, case .normalDiag(let initialScale)? = self.variational?.posterior {
+            let rho = S(PosteriorScale.rho(forScale: initialScale))
+            kernelRho.value.pointer.update(repeating: rho, count: kernelRho.count)
+            biasRho.value.pointer.update(repeating: rho, count: biasRho.count)
+        }
+    }
+
+    override var parameters: [Parameter<S>] {
+        [kernelLoc, kernelRho, biasLoc, biasRho].compactMap { $0 }
+    }
+
+    /// Draws ε for kernel and bias and sets σ; the draws depend only on (seed, layer, purpose, step).
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    private func drawWeightNoise(_ noise: NoiseContext) {
+        guard let kernelRho, let biasRho else { return }
+        for i in 0..<kernelRho.count {
+            kernelSigma.pointer[i] = S(PosteriorScale.scale(Double(kernelRho.value.pointer[i])))
+        }
+        for i in 0..<biasRho.count {
+            biasSigma.pointer[i] = S(PosteriorScale.scale(Double(biasRho.value.pointer[i])))
+        }
+        streams.stream(Self.purposeKernel, noise).fillNormal(kernelEpsilon.pointer, count: kernelEpsilon.count)
+        streams.stream(Self.purposeBias, noise).fillNormal(biasEpsilon.pointer, count: biasEpsilon.count)
+    }
+
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    override func forward(_ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, batch: Int, noise: NoiseContext) {
+        let sampling = variational != nil && variational?.posteriorValue == .sample && !noise.useMean
+        lastSampled = sampling
+        lastNoise = noise
+        let out = preActivation?.pointer ?? y
+        let outCount = batch * map.outputCount
+        if !sampling {
+            map.forward(x, kernel: kernelLoc.value.pointer, bias: biasLoc.value.pointer, out, batch: batch)
+        } else {
+            drawWeightNoise(noise)
+            let kc = map.kernelCount
+            let sigma = kernelSigma.pointer, eps = kernelEpsilon.pointer, draw = kernelDraw.pointer
+            let loc = kernelLoc.value.pointer
+            for c in 0..<map.outChannels {
+                biasDraw.pointer[c] = biasLoc.value.pointer[c] + biasSigma.pointer[c] * biasEpsilon.pointer[c]
+            }
+            if estimator == .reparameterization {
+                for i in 0..<kc { draw[i] = loc[i] + sigma[i] * eps[i] }
+                map.forward(x, kernel: draw, bias: biasDraw.pointer, out, batch: batch)
+            } else {
+                for i in 0..<kc { draw[i] = sigma[i] * eps[i] }
+                map.forward(x, kernel: loc, bias: biasDraw.pointer, out, batch: batch)
+                flipoutPerturbation(x, into: out, batch: batch, noise: noise)
+            }
+        }
+        if let activation, let pre = preActivation {
+            Activations.forward(activation, x: pre.pointer, y: y, count: outCount)
+        }
+    }
+
+    /// out += s_out ⊙ conv(s_in ⊙ x, ΔW).
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    private func flipoutPerturbation(_ x: UnsafePointer<S>, into out: UnsafeMutablePointer<S>, batch: Int,
+                                     noise: NoiseContext) {
+        let perElement = variational?.signs == .perElement
+        let inPer = perElement ? map.inputCount : map.inChannels
+        let outPer = perElement ? map.outputCount : map.outChannels
+        streams.stream(Self.purposeSignIn, noise).fillSigns(signIn.pointer, count: batch * inPer,
+                                                            offset: noise.exampleOffset * inPer)
+        streams.stream(Self.purposeSignOut, noise).fillSigns(signOut.pointer, count: batch * outPer,
+                                                             offset: noise.exampleOffset * outPer)
+        applySigns(signIn.pointer, to: x, into: flippedInput.pointer, batch: batch, perExample: map.inputCount,
+                   channels: map.inChannels, perElement: perElement)
+        map.forward(flippedInput.pointer, kernel: kernelDraw.pointer, bias: nil, perturbation.pointer, batch: batch)
+        let p = perturbation.pointer, s = signOut.pointer
+        let count = map.outputCount, channels = map.outChannels
+        if perElement {
+            for i in 0..<(batch * count) { out[i] += s[i] * p[i] }
+        } else {
+            for b in 0..<batch {
+                let base = b * count
+                let sb = s + b * channels
+                var i = 0
+                while i < count {
+                    for c in 0..<channels { out[base + i + c] += sb[c] * p[base + i + c] }
+                    i += channels
+                }
+            }
+        }
+    }
+
+    /// dst = signs ⊙ src, with one sign per (example, channel) or per element.
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    private func applySigns(_ signs: UnsafePointer<S>, to src: UnsafePointer<S>, into dst: UnsafeMutablePointer<S>,
+                            batch: Int, perExample count: Int, channels: Int, perElement: Bool) {
+        if perElement {
+            for i in 0..<(batch * count) { dst[i] = signs[i] * src[i] }
+            return
+        }
+        for b in 0..<batch {
+            let base = b * count
+            let sb = signs + b * channels
+            var i = 0
+            while i < count {
+                for c in 0..<channels { dst[base + i + c] = sb[c] * src[base + i + c] }
+                i += channels
+            }
+        }
+    }
+
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    override func backward(x: UnsafePointer<S>, y: UnsafePointer<S>, dy: UnsafeMutablePointer<S>,
+                           dx: UnsafeMutablePointer<S>?, batch: Int) {
+        let outCount = batch * map.outputCount
+        if let activation, let pre = preActivation {
+            Activations.backward(activation, x: pre.pointer, y: y, dy: dy, dx: dy, count: outCount)
+        }
+        let dpre = UnsafePointer(dy)
+        let rows = batch * (map.outputCount / map.outChannels)
+        Convolution.backwardBias(dy: dpre, dbias: biasGradient.pointer, rows: rows, channels: map.outChannels,
+                                 accumulate: false)
+        for c in 0..<map.outChannels { biasLoc.gradient.pointer[c] += biasGradient.pointer[c] }
+
+        guard lastSampled, let kernelRho, let biasRho else {
+            map.backwardKernel(x: x, dy: dpre, dkernel: kernelLoc.gradient.pointer, batch: batch, accumulate: true, reducer: kernelGradient)
+            if let dx {
+                map.backwardInput(dy: dpre, kernel: kernelLoc.value.pointer, dx: dx, batch: batch, accumulate: false)
+            }
+            return
+        }
+        for c in 0..<map.outChannels {
+            let d = Double(biasGradient.pointer[c]) * Double(biasEpsilon.pointer[c])
+                * PosteriorScale.derivative(Double(biasRho.value.pointer[c]))
+            biasRho.gradient.pointer[c] += S(d)
+        }
+        let kc = map.kernelCount
+        let dDraw = kernelDrawGradient.pointer
+        if estimator == .reparameterization {
+            map.backwardKernel(x: x, dy: dpre, dkernel: dDraw, batch: batch, accumulate: false, reducer: kernelGradient)
+            for i in 0..<kc { kernelLoc.gradient.pointer[i] += dDraw[i] }
+            addRhoGradient(kernelRho, from: dDraw)
+            if let dx {
+                map.backwardInput(dy: dpre, kernel: kernelDraw.pointer, dx: dx, batch: batch, accumulate: false)
+            }
+            return
+        }
+        // Flipout: the mean path, then the sign-flipped perturbation path.
+        map.backwardKernel(x: x, dy: dpre, dkernel: kernelLoc.gradient.pointer, batch: batch, accumulate: true, reducer: kernelGradient)
+        let perElement = variational?.signs == .perElement
+        applySigns(signOut.pointer, to: dpre, into: perturbation.pointer, batch: batch, perExample: map.outputCount,
+                   channels: map.outChannels, perElement: perElement)
+        map.backwardKernel(x: flippedInput.pointer, dy: perturbation.pointer, dkernel: dDraw, batch: batch,
+                           accumulate: false, reducer: kernelGradient)
+        addRhoGradient(kernelRho, from: dDraw)
+        if let dx {
+            map.backwardInput(dy: dpre, kernel: kernelLoc.value.pointer, dx: dx, batch: batch, accumulate: false)
+            map.backwardInput(dy: perturbation.pointer, kernel: kernelDraw.pointer, dx: flippedInputGradient.pointer,
+                              batch: batch, accumulate: false)
+            let g = flippedInputGradient.pointer
+            let count = map.inputCount, channels = map.inChannels
+            if perElement {
+                for i in 0..<(batch * count) { dx[i] += signIn.pointer[i] * g[i] }
+            } else {
+                for b in 0..<batch {
+                    let base = b * count
+                    let sb = signIn.pointer + b * channels
+                    var i = 0
+                    while i < count {
+                        for c in 0..<channels { dx[base + i + c] += sb[c] * g[base + i + c] }
+                        i += channels
+                    }
+                }
+            }
+        }
+    }
+
+    /// dρ += dW ⊙ ε ⊙ sigmoid(ρ), since W depends on ρ through σ ⊙ ε.
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    private func addRhoGradient(_ rho: Parameter<S>, from dDraw: UnsafePointer<S>) {
+        let eps = kernelEpsilon.pointer
+        for i in 0..<rho.count {
+            let d = Double(dDraw[i]) * Double(eps[i]) * PosteriorScale.derivative(Double(rho.value.pointer[i]))
+            rho.gradient.pointer[i] += S(d)
+        }
+    }
+
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    override func divergence(gradientScale: Double, accumulateGradients: Bool) -> Double {
+        guard let variational, let kernelRho, let biasRho, penaltyWeight > 0 else { return 0 }
+        let weight = S(penaltyWeight * gradientScale)
+        var total = 0.0
+        switch (variational.prior, klEstimate) {
+        case (.normal(let loc, let scale), .automatic):
+            for (l, r) in [(kernelLoc, kernelRho), (biasLoc, biasRho)] {
+                total += Divergence.klNormalNormal(
+                    loc: l.value.pointer, rho: r.value.pointer, priorLoc: loc, priorScale: scale, count: l.count,
+                    weight: weight, dLoc: accumulateGradients ? l.gradient.pointer : nil,
+                    dRho: accumulateGradients ? r.gradient.pointer : nil)
+            }
+        default:
+            // The one-sample estimate at the weights the forward pass used (fresh draws for a mean-valued layer).
+            if !lastSampled { drawWeightNoise(lastNoise) }
+            let mixture: (pi: Double, scale1: Double, scale2: Double)
+            switch variational.prior {
+            case .normal(_, let scale): mixture = (0.5, scale, scale)
+            case .scaleMixture(let pi, let s1, let s2): mixture = (pi, s1, s2)
+            }
+            for (l, r, e) in [(kernelLoc, kernelRho, kernelEpsilon), (biasLoc, biasRho, biasEpsilon)] {
+                total += Divergence.monteCarloKL(
+                    loc: l.value.pointer, rho: r.value.pointer, epsilon: e.pointer, prior: mixture, count: l.count,
+                    weight: weight, dLoc: accumulateGradients ? l.gradient.pointer : nil,
+                    dRho: accumulateGradients ? r.gradient.pointer : nil)
+            }
+        }
+        return penaltyWeight * total
+    }
+}

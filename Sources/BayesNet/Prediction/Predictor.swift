@@ -1,0 +1,163 @@
+import Foundation
+import BayesNetRuntime
+import BayesNetSpec
+
+/// Monte Carlo prediction over a data set: S posterior samples, or one pass at the posterior means.
+enum Predictor {
+    /// The network's last-layer outputs, one `[N · outputs]` array per posterior sample (one array for `useMean`).
+    /// Sample s uses evaluation noise step s, so predictions repeat exactly for a given seed.
+    static func outputs<S: TensorScalar>(_ network: Network<S>, inputs: [Float], count: Int, samples: Int,
+                                         useMean: Bool) -> [[Float]] {
+        let n = network.inputCount, k = network.outputCount
+        let passes = useMean ? 1 : max(1, samples)
+        var result: [[Float]] = []
+        result.reserveCapacity(passes)
+        for s in 0..<passes {
+            var out = [Float](repeating: 0, count: count * k)
+            var start = 0
+            while start < count {
+                let end = min(start + network.maxBatch, count)
+                let input = network.input
+                inputs.withUnsafeBufferPointer { src in
+                    for i in 0..<((end - start) * n) { input[i] = S(src[start * n + i]) }
+                }
+                network.forward(batch: end - start, noise: NoiseContext(seed: network.seed, step: UInt64(s),
+                                                                        useMean: useMean, evaluation: true,
+                                                                        exampleOffset: start))
+                let o = network.output
+                for i in 0..<((end - start) * k) { out[start * k + i] = Float(o[i]) }
+                start = end
+            }
+            result.append(out)
+        }
+        return result
+    }
+
+    /// Softmax of every example's logits, per sample.
+    static func softmax(_ logits: [[Float]], classes: Int) -> [[Float]] {
+        logits.map { sample in
+            let n = sample.count / classes
+            var p = [Float](repeating: 0, count: sample.count)
+            sample.withUnsafeBufferPointer { l in
+                p.withUnsafeMutableBufferPointer { q in
+                    Losses.softmax(logits: l.baseAddress!, probabilities: q.baseAddress!, batch: n, classes: classes)
+                }
+            }
+            return p
+        }
+    }
+}
+
+/// Regression figures of a predictive distribution: the mixture of S Gaussians N(y_s, scale²).
+struct RegressionMetrics: Sendable {
+    var rmse: Double
+    var nll: Double
+    var predictiveStd: Double
+
+    init(sampleOutputs: [[Float]], targets: [Float], scale: Double) {
+        let s = Double(sampleOutputs.count)
+        let count = targets.count
+        var se = 0.0, nll = 0.0, std = 0.0
+        for i in 0..<count {
+            var mean = 0.0, second = 0.0
+            var logs: [Double] = []
+            for sample in sampleOutputs {
+                let y = Double(sample[i])
+                mean += y / s
+                second += y * y / s
+                let r = (Double(targets[i]) - y) / scale
+                logs.append(-0.5 * r * r - log(scale) - 0.5 * log(2 * Double.pi))
+            }
+            let m = logs.max() ?? 0
+            nll -= m + log(logs.reduce(0) { $0 + exp($1 - m) } / s)
+            se += (mean - Double(targets[i])) * (mean - Double(targets[i]))
+            std += (max(second - mean * mean, 0) + scale * scale).squareRoot()
+        }
+        let n = Double(max(count, 1))
+        rmse = (se / n).squareRoot()
+        self.nll = nll / n
+        predictiveStd = std / n
+    }
+
+    var json: JSONValue {
+        .object([("rmse", .finite(rmse)), ("nll", .finite(nll)), ("predictive_std", .finite(predictiveStd))])
+    }
+}
+
+/// The evaluation block of summary.json and the rows of predictions.csv.
+public struct EvaluationResult: Sendable {
+    public var samples: Int
+    public var examples: Int
+    public var json: JSONValue
+    /// predictions.csv's text (categorical only).
+    public var predictionsCSV: String?
+    /// A short human summary for the terminal.
+    public var lines: [String]
+}
+
+enum Evaluation {
+    static func classificationJSON(_ m: ClassificationMetrics) -> JSONValue {
+        .object([
+            ("accuracy", .finite(m.accuracy)), ("nll", .finite(m.nll)), ("ece", .finite(m.ece)),
+            ("brier", .finite(m.brier)), ("entropy", .finite(m.entropy)),
+            ("mutual_information", .finite(m.mutualInformation)),
+        ])
+    }
+
+    static func reliabilityJSON(_ m: ClassificationMetrics, bins: Int) -> JSONValue {
+        let r = m.reliability
+        return .object([
+            ("bins", .int(bins)),
+            ("confidence", .array(r.confidence.map { JSONValue.finite($0) })),
+            ("accuracy", .array(r.accuracy.map { JSONValue.finite($0) })),
+            ("count", .array(r.count.map { JSONValue.int($0) })),
+        ])
+    }
+
+    static func format(_ x: Double) -> String { String(format: "%.4f", x) }
+
+    /// Runs the S-sample predictive and the posterior-mean pass over `data`.
+    static func evaluate<S: TensorScalar>(_ network: Network<S>, data: Dataset, samples: Int) -> EvaluationResult {
+        let spec = network.spec
+        let predictive = Predictor.outputs(network, inputs: data.inputs, count: data.count, samples: samples, useMean: false)
+        let mean = Predictor.outputs(network, inputs: data.inputs, count: data.count, samples: 1, useMean: true)
+        switch spec.likelihood {
+        case .normal(let scale)?:
+            let targets = data.targets ?? []
+            let p = RegressionMetrics(sampleOutputs: predictive, targets: targets, scale: scale)
+            let m = RegressionMetrics(sampleOutputs: mean, targets: targets, scale: scale)
+            return EvaluationResult(
+                samples: samples, examples: data.count,
+                json: .object([("samples", .int(samples)), ("examples", .int(data.count)), ("predictive", p.json),
+                               ("posterior_mean", m.json)]),
+                predictionsCSV: nil,
+                lines: ["predictive (\(samples) samples): rmse \(format(p.rmse))  nll \(format(p.nll))  predictive std \(format(p.predictiveStd))",
+                        "posterior mean: rmse \(format(m.rmse))  nll \(format(m.nll))"])
+        case .categorical?, nil:
+            let classes = network.outputCount
+            let labels = data.labels ?? [Int32](repeating: 0, count: data.count)
+            let bins = 15
+            let (p, perExample) = Metrics.classification(
+                sampleProbabilities: Predictor.softmax(predictive, classes: classes), labels: labels, classes: classes,
+                bins: bins)
+            let (m, _) = Metrics.classification(
+                sampleProbabilities: Predictor.softmax(mean, classes: classes), labels: labels, classes: classes,
+                bins: bins)
+            var csv = "index,label,predicted,confidence,entropy,expected_entropy,mutual_information,correct\n"
+            for (i, e) in perExample.enumerated() {
+                let correct = Int32(e.predicted) == labels[i] ? 1 : 0
+                csv += "\(i),\(labels[i]),\(e.predicted),\(e.confidence),\(e.entropy),\(e.expectedEntropy),\(e.mutualInformation),\(correct)\n"
+            }
+            return EvaluationResult(
+                samples: samples, examples: data.count,
+                json: .object([("samples", .int(samples)), ("examples", .int(data.count)),
+                               ("predictive", classificationJSON(p)), ("posterior_mean", classificationJSON(m)),
+                               ("reliability", reliabilityJSON(p, bins: bins))]),
+                predictionsCSV: csv,
+                lines: [
+                    "predictive (\(samples) samples): accuracy \(format(p.accuracy))  nll \(format(p.nll))  ece \(format(p.ece))  brier \(format(p.brier))  entropy \(format(p.entropy))  mutual information \(format(p.mutualInformation))",
+                    "posterior mean:           accuracy \(format(m.accuracy))  nll \(format(m.nll))  ece \(format(m.ece))  brier \(format(m.brier))",
+                ])
+        }
+    }
+}

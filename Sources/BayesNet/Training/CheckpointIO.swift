@@ -1,0 +1,138 @@
+import Foundation
+import BayesNetRuntime
+import BayesNetSpec
+
+/// A checkpoint that cannot be used with this spec.
+public struct CheckpointError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// What a checkpoint records besides the tensors.
+public struct CheckpointInfo: Sendable, Equatable {
+    public var step: Int
+    public var epoch: Int
+    public var seed: UInt64
+    public var specSHA256: String
+    public var specText: String
+}
+
+/// Posterior parameters, optimizer state, step and spec text in one safetensors file.
+enum CheckpointIO {
+    static func dtype<S: TensorScalar>(_: S.Type) -> String { S.self == Double.self ? "F64" : "F32" }
+
+    static func bytes<S: TensorScalar>(_ p: UnsafePointer<S>, count: Int) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(count * MemoryLayout<S>.size)
+        for i in 0..<count {
+            if S.self == Double.self {
+                withUnsafeBytes(of: Double(p[i]).bitPattern.littleEndian) { out.append(contentsOf: $0) }
+            } else {
+                withUnsafeBytes(of: Float(p[i]).bitPattern.littleEndian) { out.append(contentsOf: $0) }
+            }
+        }
+        return out
+    }
+
+    static func values<S: TensorScalar>(_ entry: SafeTensors.Entry, into p: UnsafeMutablePointer<S>, count: Int) throws {
+        let n = entry.shape.reduce(1, *)
+        guard n == count else {
+            throw CheckpointError("tensor \(entry.name) has \(n) values, the network expects \(count)")
+        }
+        let b = entry.bytes
+        switch entry.dtype {
+        case "F32":
+            guard b.count == 4 * n else { throw CheckpointError("tensor \(entry.name) is truncated") }
+            for i in 0..<n {
+                let bits = UInt32(b[4 * i]) | UInt32(b[4 * i + 1]) << 8 | UInt32(b[4 * i + 2]) << 16 | UInt32(b[4 * i + 3]) << 24
+                p[i] = S(Float(bitPattern: bits))
+            }
+        case "F64":
+            guard b.count == 8 * n else { throw CheckpointError("tensor \(entry.name) is truncated") }
+            for i in 0..<n {
+                var bits: UInt64 = 0
+                for k in 0..<8 { bits |= UInt64(b[8 * i + k]) << (8 * UInt64(k)) }
+                p[i] = S(Double(bitPattern: bits))
+            }
+        default:
+            throw CheckpointError("tensor \(entry.name) has dtype \(entry.dtype); expected F32 or F64")
+        }
+    }
+
+    static func slotNames(_ optimizer: Optimizer) -> [String] {
+        switch optimizer {
+        case .adam: return ["m", "v"]
+        case .sgd: return ["velocity"]
+        }
+    }
+
+    static func encode<S: TensorScalar>(network: Network<S>, info: CheckpointInfo, includeOptimizer: Bool) -> [UInt8] {
+        var entries: [SafeTensors.Entry] = []
+        let dt = dtype(S.self)
+        for p in network.parameters {
+            entries.append(.init(name: p.name, dtype: dt, shape: p.shape, bytes: bytes(p.value.pointer, count: p.count)))
+        }
+        if includeOptimizer {
+            let slots = slotNames(network.spec.train.optimizer)
+            for p in network.parameters {
+                for (k, slot) in slots.enumerated() {
+                    let buffer = k == 0 ? p.slot1 : p.slot2
+                    entries.append(.init(name: "optimizer.\(slot).\(p.name)", dtype: dt, shape: p.shape,
+                                         bytes: bytes(buffer.pointer, count: p.count)))
+                }
+            }
+        }
+        let metadata = [
+            "format": "bayesnet-checkpoint", "step": String(info.step), "epoch": String(info.epoch),
+            "seed": String(info.seed), "spec_sha256": info.specSHA256, "spec": info.specText,
+        ]
+        return SafeTensors.encode(entries, metadata: metadata)
+    }
+
+    static func readInfo(_ metadata: [String: String], path: String) throws -> CheckpointInfo {
+        guard let step = metadata["step"].flatMap(Int.init), let epoch = metadata["epoch"].flatMap(Int.init),
+              let seed = metadata["seed"].flatMap(UInt64.init)
+        else {
+            throw CheckpointError("\(path): the checkpoint's metadata lacks step, epoch or seed")
+        }
+        return CheckpointInfo(step: step, epoch: epoch, seed: seed, specSHA256: metadata["spec_sha256"] ?? "",
+                              specText: metadata["spec"] ?? "")
+    }
+
+    static func read(path: String) throws -> (entries: [SafeTensors.Entry], info: CheckpointInfo) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CheckpointError("\(path): no such checkpoint file")
+        }
+        let decoded: (entries: [SafeTensors.Entry], metadata: [String: String])
+        do {
+            decoded = try SafeTensors.decode([UInt8](data))
+        } catch {
+            throw CheckpointError("\(path): not a readable safetensors file (\(error))")
+        }
+        return (decoded.entries, try readInfo(decoded.metadata, path: path))
+    }
+
+    /// Loads the weights (and, when asked, the optimizer slots) into `network`; every tensor must be present.
+    static func restore<S: TensorScalar>(_ network: Network<S>, from entries: [SafeTensors.Entry], optimizer: Bool,
+                                         path: String) throws {
+        var byName: [String: SafeTensors.Entry] = [:]
+        for e in entries { byName[e.name] = e }
+        for p in network.parameters {
+            guard let e = byName[p.name] else {
+                throw CheckpointError("\(path): no tensor \(p.name) (is this a checkpoint of another spec?)")
+            }
+            guard e.shape == p.shape else {
+                throw CheckpointError("\(path): tensor \(p.name) has shape \(e.shape), the spec gives \(p.shape)")
+            }
+            try values(e, into: p.value.pointer, count: p.count)
+            if optimizer {
+                for (k, slot) in slotNames(network.spec.train.optimizer).enumerated() {
+                    guard let s = byName["optimizer.\(slot).\(p.name)"] else {
+                        throw CheckpointError("\(path): no optimizer state optimizer.\(slot).\(p.name)")
+                    }
+                    try values(s, into: (k == 0 ? p.slot1 : p.slot2).pointer, count: p.count)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+import Foundation
+import BayesNetRuntime
+import BayesNetSpec
+
+/// Command-line settings of `bayesnet run` that override the spec or place its output.
+public struct RunOptions: Sendable {
+    /// The run folder; default `runs/<spec name>/`.
+    public var outputDirectory: String?
+    public var epochs: Int?
+    public var seed: UInt64?
+    /// Continue the run whose checkpoint is in this folder (which becomes the output folder).
+    public var resume: String?
+    /// Overwrite a folder that holds another spec's run.
+    public var force: Bool
+    /// Stop after this many epochs of this invocation (tests use it to interrupt a run cleanly).
+    public var stopAfterEpochs: Int?
+
+    public init(outputDirectory: String? = nil, epochs: Int? = nil, seed: UInt64? = nil, resume: String? = nil,
+                force: Bool = false, stopAfterEpochs: Int? = nil) {
+        self.outputDirectory = outputDirectory
+        self.epochs = epochs
+        self.seed = seed
+        self.resume = resume
+        self.force = force
+        self.stopAfterEpochs = stopAfterEpochs
+    }
+}
+
+/// Callbacks for the terminal: a progress bar or one line per epoch.
+public struct RunProgress {
+    public var message: (String) -> Void = { _ in }
+    /// (total epochs, epochs already done, steps per epoch)
+    public var started: (Int, Int, Int) -> Void = { _, _, _ in }
+    /// (epoch being trained, 1-based; step within it; steps per epoch; running mean loss)
+    public var step: (Int, Int, Int, Double) -> Void = { _, _, _, _ in }
+    /// (metrics, total epochs)
+    public var epochFinished: (EpochMetrics, Int) -> Void = { _, _ in }
+    public init() {}
+}
+
+/// A run that could not start or had to stop; `exitCode` follows the command-line conventions.
+public struct RunError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public var exitCode: Int32
+    public init(_ description: String, exitCode: Int32 = 1) {
+        self.description = description
+        self.exitCode = exitCode
+    }
+}
+
+public struct RunResult: Sendable {
+    public var directory: String
+    public var seed: UInt64
+    public var epochs: [EpochMetrics]
+    public var evaluation: EvaluationResult?
+    public var wallSeconds: Double
+    public var trainSeconds: Double
+}
+
+/// `bayesnet run`: data, run folder, training with a checkpoint every epoch, evaluation, summary.
+public enum Runner {
+    public static func run(spec: ModelSpec, options: RunOptions, progress: RunProgress = RunProgress()) throws -> RunResult {
+        let classes = spec.likelihood == .categorical ? spec.outputShape.reduce(1, *) : nil
+        guard let trainSource = spec.data.train else {
+            throw RunError("the spec has no `data.train`, so there is nothing to train on")
+        }
+        let train: Dataset, test: Dataset?
+        do {
+            train = try DataLoader.load(trainSource, spec: spec, classes: classes)
+            test = try spec.data.test.map { try DataLoader.load($0, spec: spec, classes: classes) }
+        } catch {
+            throw RunError("\(error)")
+        }
+        return try run(spec: spec, train: train, test: test, options: options, progress: progress)
+    }
+
+    public static func run(spec: ModelSpec, train: Dataset, test: Dataset?, options: RunOptions,
+                           progress: RunProgress = RunProgress()) throws -> RunResult {
+        switch spec.dtype {
+        case .float32: return try RunDriver<Float>(spec: spec, train: train, test: test, options: options, progress: progress).run()
+        case .float64: return try RunDriver<Double>(spec: spec, train: train, test: test, options: options, progress: progress).run()
+        }
+    }
+
+    public static func specHash(_ spec: ModelSpec) -> String { SHA256.hex(spec.source.text) }
+}
+
+/// Writes a file through a temporary name and a rename.
+func writeAtomically(_ text: String, to path: String) throws {
+    try AtomicFile.write(Array(text.utf8), to: path)
+}
+
+/// Float32 NPY bytes (format 1.0), for test-inputs.npy.
+func npyFloat32(shape: [Int], values: [Float]) -> [UInt8] {
+    let dims = shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? "," : "")
+    var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(dims)), }"
+    while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+    header += "\n"
+    var out: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
+    let len = UInt16(header.utf8.count)
+    out += [UInt8(len & 0xff), UInt8(len >> 8)]
+    out += Array(header.utf8)
+    out.reserveCapacity(out.count + values.count * 4)
+    for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+    return out
+}
+
+final class RunDriver<S: TensorScalar> {
+    let spec: ModelSpec
+    let train: Dataset
+    let test: Dataset?
+    let options: RunOptions
+    let progress: RunProgress
+    let directory: String
+    let hash: String
+
+    init(spec: ModelSpec, train: Dataset, test: Dataset?, options: RunOptions, progress: RunProgress) {
+        self.spec = spec
+        self.train = train
+        self.test = test
+        self.options = options
+        self.progress = progress
+        directory = options.resume ?? options.outputDirectory ?? "runs/\(spec.name)"
+        hash = Runner.specHash(spec)
+    }
+
+    func path(_ file: String) -> String { (directory as NSString).appendingPathComponent(file) }
+
+    /// The spec hash of whatever run the folder already holds, if any.
+    func existingSpecHash() -> String? {
+        if let (_, info) = try? CheckpointIO.read(path: path("checkpoint.safetensors")) { return info.specSHA256 }
+        if let data = FileManager.default.contents(atPath: path("summary.json")),
+           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            return object["spec_sha256"] as? String
+        }
+        return nil
+    }
+
+    func run() throws -> RunResult {
+        let started = Date()
+        let fm = FileManager.default
+        var resumeFrom: (entries: [SafeTensors.Entry], info: CheckpointInfo)?
+        if let resume = options.resume {
+            do {
+                resumeFrom = try CheckpointIO.read(path: path("checkpoint.safetensors"))
+            } catch {
+                throw RunError("cannot resume from \(resume): \(error)")
+            }
+            if resumeFrom!.info.specSHA256 != hash && !options.force {
+                throw RunError("cannot resume: \(resume) holds a run of a different spec (sha256 \(resumeFrom!.info.specSHA256.prefix(12))…, this spec \(hash.prefix(12))…); use --force to resume anyway")
+            }
+        } else if let existing = existingSpecHash(), existing != hash, !options.force {
+            throw RunError("\(directory) holds the run of another spec; choose another folder with --out, or overwrite it with --force")
+        }
+        do {
+            try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try writeAtomically(spec.source.text, to: path("spec.yaml"))
+        } catch {
+            throw RunError("cannot write the run folder \(directory): \(error)")
+        }
+
+        let seed: UInt64
+        if let info = resumeFrom?.info {
+            seed = info.seed
+        } else if let s = options.seed ?? spec.seed {
+            seed = s
+        } else {
+            seed = UInt64.random(in: 0..<(1 << 31))
+            progress.message("seed: \(seed) (drawn; pass --seed \(seed) to repeat this run)")
+        }
+
+        let session: TrainingSession<S>
+        do {
+            session = try TrainingSession<S>(spec: spec, seed: seed, train: train, test: test)
+        } catch {
+            throw RunError("\(error)")
+        }
+        var lines: [EpochMetrics] = []
+        var lineTexts: [String] = []
+        var secondsOffset = 0.0
+        if let (entries, info) = resumeFrom {
+            do {
+                try CheckpointIO.restore(session.network, from: entries, optimizer: true, path: path("checkpoint.safetensors"))
+            } catch {
+                throw RunError("cannot resume: \(error)")
+            }
+            session.step = info.step
+            session.epoch = info.epoch
+            // Keep the metrics of the epochs the checkpoint holds; a later line belongs to a lost epoch.
+            if let text = fm.contents(atPath: path("metrics.jsonl")).flatMap({ String(data: $0, encoding: .utf8) }) {
+                for line in text.split(separator: "\n") {
+                    guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                          let e = object["epoch"] as? Int, e <= info.epoch else { continue }
+                    lineTexts.append(String(line))
+                    secondsOffset = max(secondsOffset, object["seconds"] as? Double ?? 0)
+                }
+            }
+            progress.message("resuming \(directory) at epoch \(info.epoch), step \(info.step)")
+        }
+
+        let epochs = options.epochs ?? spec.train.epochs
+        progress.started(epochs, session.epoch, session.stepsPerEpoch)
+        session.onStep = { [progress, session] s, steps, loss in progress.step(session.epoch + 1, s, steps, loss) }
+        let trainStart = Date()
+        var trainedThisRun = 0
+        while session.epoch < epochs {
+            if let stop = options.stopAfterEpochs, trainedThisRun >= stop { break }
+            var m: EpochMetrics
+            do {
+                m = try session.runEpoch()
+            } catch let error as TrainingError {
+                throw RunError("training stopped: \(error); the last good checkpoint is kept in \(directory)")
+            }
+            trainedThisRun += 1
+            m.seconds = secondsOffset + Date().timeIntervalSince(started)
+            lines.append(m)
+            lineTexts.append(m.json.rendered())
+            do {
+                // metrics first: a resumed run drops lines past the checkpoint's epoch.
+                try writeAtomically(lineTexts.joined(separator: "\n") + "\n", to: path("metrics.jsonl"))
+                let info = CheckpointInfo(step: session.step, epoch: session.epoch, seed: seed, specSHA256: hash,
+                                          specText: spec.source.text)
+                try AtomicFile.write(CheckpointIO.encode(network: session.network, info: info, includeOptimizer: true),
+                                     to: path("checkpoint.safetensors"))
+            } catch {
+                throw RunError("cannot write to the run folder \(directory): \(error)")
+            }
+            progress.epochFinished(m, epochs)
+        }
+        let trainSeconds = Date().timeIntervalSince(trainStart)
+        if session.epoch < epochs {
+            return RunResult(directory: directory, seed: seed, epochs: lines, evaluation: nil,
+                             wallSeconds: Date().timeIntervalSince(started), trainSeconds: trainSeconds)
+        }
+
+        var evaluation: EvaluationResult?
+        if let test {
+            let result = Evaluation.evaluate(session.network, data: test, samples: spec.evaluate.samples)
+            evaluation = result
+            do {
+                if let csv = result.predictionsCSV { try writeAtomically(csv, to: path("predictions.csv")) }
+                try AtomicFile.write(npyFloat32(shape: [test.count] + spec.input.shape, values: test.inputs),
+                                     to: path("test-inputs.npy"))
+            } catch {
+                throw RunError("cannot write to the run folder \(directory): \(error)")
+            }
+        }
+        let wall = Date().timeIntervalSince(started)
+        let last = lines.last
+        var summary: [(String, JSONValue)] = [
+            ("name", .string(spec.name)),
+            ("seed", seed <= UInt64(Int.max) ? .int(Int(seed)) : .string(String(seed))),
+            ("spec_sha256", .string(hash)), ("threads", .int(Runtime.threadCount)),
+            ("wall_seconds", .finite((wall * 1000).rounded() / 1000)),
+            ("train_seconds", .finite((trainSeconds * 1000).rounded() / 1000)),
+            ("epochs", .int(session.epoch)), ("steps", .int(session.step)), ("training_examples", .int(train.count)),
+        ]
+        if let last {
+            summary.append(("final", .object([("loss", .finite(last.loss)), ("nll", .finite(last.nll)), ("kl", .finite(last.kl))])))
+        }
+        if let evaluation { summary.append(("evaluation", evaluation.json)) }
+        let layers = spec.layerSummaries
+        summary.append(("layers", .array(layers.map { l in
+            var pairs: [(String, JSONValue)] = [("name", .string(l.name)), ("type", .string(l.typeName)),
+                                                ("output_shape", .array(l.outputShape.map { .int($0) })),
+                                                ("parameters", .int(l.parameters)), ("macs", .int(l.macs))]
+            if let w = l.penaltyWeight { pairs.append(("penalty_weight", .finite(w.resolved(trainingExamples: train.count)))) }
+            return .object(pairs)
+        })))
+        summary.append(("totals", .object([("parameters", .int(layers.reduce(0) { $0 + $1.parameters })),
+                                           ("macs", .int(layers.reduce(0) { $0 + $1.macs }))])))
+        do {
+            try writeAtomically(JSONValue.object(summary).rendered(indent: 2) + "\n", to: path("summary.json"))
+        } catch {
+            throw RunError("cannot write to the run folder \(directory): \(error)")
+        }
+        return RunResult(directory: directory, seed: seed, epochs: lines, evaluation: evaluation, wallSeconds: wall,
+                         trainSeconds: trainSeconds)
+    }
+}

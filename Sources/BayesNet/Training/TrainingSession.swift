@@ -1,0 +1,290 @@
+import Foundation
+import BayesNetRuntime
+import BayesNetSpec
+
+/// Why a training run stopped early.
+public enum TrainingError: Error, CustomStringConvertible, Sendable {
+    case nonFinite(step: Int, epoch: Int, layer: String?, what: String)
+    case noLikelihood
+    case data(String)
+
+    public var description: String {
+        switch self {
+        case .nonFinite(let step, let epoch, let layer, let what):
+            let place = layer.map { "; first non-finite values in layer '\($0)'" } ?? ""
+            return "\(what) became NaN or infinite at step \(step) (epoch \(epoch))\(place)"
+        case .noLikelihood:
+            return "the spec has no `likelihood`, so it cannot be trained (add `likelihood: categorical`)"
+        case .data(let message):
+            return message
+        }
+    }
+}
+
+/// One epoch's figures, as written to `metrics.jsonl`.
+public struct EpochMetrics: Sendable, Equatable {
+    public var epoch: Int
+    public var step: Int
+    public var loss: Double
+    public var nll: Double
+    public var kl: Double
+    public var trainAccuracy: Double?
+    public var testAccuracy: Double?
+    public var testNLL: Double?
+    public var seconds: Double
+
+    public var json: JSONValue {
+        var pairs: [(String, JSONValue)] = [
+            ("epoch", .int(epoch)), ("step", .int(step)), ("loss", .finite(loss)), ("nll", .finite(nll)),
+            ("kl", .finite(kl)),
+        ]
+        if let trainAccuracy { pairs.append(("train_accuracy", .finite(trainAccuracy))) }
+        if let testAccuracy { pairs.append(("test_accuracy", .finite(testAccuracy))) }
+        if let testNLL { pairs.append(("test_nll", .finite(testNLL))) }
+        pairs.append(("seconds", .finite((seconds * 1000).rounded() / 1000)))
+        return .object(pairs)
+    }
+}
+
+/// The ELBO loop over a plan: shuffled minibatches, `train.samples` weight samples per step, Adam or SGD.
+///
+/// Every random draw is keyed by (seed, stream, step), and the shuffle by (seed, epoch), so a session restored
+/// from a checkpoint continues exactly as the uninterrupted run would have.
+public final class TrainingSession<S: TensorScalar> {
+    public let network: Network<S>
+    public let spec: ModelSpec
+    public let train: Dataset
+    public let test: Dataset?
+    public let batchSize: Int
+    public let samples: Int
+    public let classes: Int?
+    /// Optimizer steps taken so far.
+    public internal(set) var step = 0
+    /// Epochs finished so far.
+    public internal(set) var epoch = 0
+    /// Called after every step with (step within the epoch, steps per epoch, running mean loss).
+    public var onStep: ((Int, Int, Double) -> Void)?
+
+    private let labels: UnsafeMutablePointer<Int32>
+    private let targets: UnsafeMutablePointer<S>
+    private let targetCount: Int
+    private let probabilities: UnsafeMutablePointer<S>
+    private let shuffleStream: UInt64 = stableHash("train/shuffle")
+
+    public init(spec: ModelSpec, seed: UInt64, train: Dataset, test: Dataset?, batchSize: Int? = nil) throws {
+        guard let likelihood = spec.likelihood else { throw TrainingError.noLikelihood }
+        self.spec = spec
+        self.train = train
+        self.test = test
+        self.batchSize = max(1, min(batchSize ?? spec.train.batchSize, max(train.count, 1)))
+        samples = max(1, spec.train.samples)
+        let evalBatch = max(1, spec.evaluate.batchSize)
+        network = try Network(spec: spec, seed: seed, trainingExamples: train.count,
+                              maxBatch: max(self.batchSize, evalBatch))
+        switch likelihood {
+        case .categorical: classes = network.outputCount
+        case .normal: classes = nil
+        }
+        let maxBatch = network.maxBatch
+        labels = .allocate(capacity: maxBatch)
+        labels.initialize(repeating: 0, count: maxBatch)
+        targetCount = network.outputCount
+        targets = .allocate(capacity: maxBatch * targetCount)
+        targets.initialize(repeating: 0, count: maxBatch * targetCount)
+        probabilities = .allocate(capacity: maxBatch * targetCount)
+        probabilities.initialize(repeating: 0, count: maxBatch * targetCount)
+        try Self.check(train, spec: spec, classes: classes, role: "training")
+        if let test { try Self.check(test, spec: spec, classes: classes, role: "test") }
+    }
+
+    deinit {
+        labels.deallocate()
+        targets.deallocate()
+        probabilities.deallocate()
+    }
+
+    /// Data problems the loaders cannot see without the network: label range, target size, example shape.
+    static func check(_ data: Dataset, spec: ModelSpec, classes: Int?, role: String) throws {
+        if data.exampleShape.reduce(1, *) != spec.input.shape.reduce(1, *) {
+            throw TrainingError.data("the \(role) data's examples have shape \(data.exampleShape), but input.shape is \(spec.input.shape)")
+        }
+        if data.count == 0 { throw TrainingError.data("the \(role) data has no examples") }
+        if let classes {
+            guard let labels = data.labels, labels.count == data.count else {
+                throw TrainingError.data("the \(role) data has no labels, but the likelihood is categorical")
+            }
+            if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= classes }) {
+                throw TrainingError.data("\(role) label \(labels[bad]) of example \(bad) is outside 0..<\(classes) (the network has \(classes) outputs)")
+            }
+        } else {
+            let per = spec.outputShape.reduce(1, *)
+            guard let targets = data.targets, targets.count == data.count * per else {
+                throw TrainingError.data("the \(role) data needs \(per) regression target value(s) per example")
+            }
+        }
+    }
+
+    public var stepsPerEpoch: Int { (train.count + batchSize - 1) / batchSize }
+
+    /// Copies the examples `indices` into the network's input (and labels or targets).
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    func load(_ data: Dataset, indices: ArraySlice<Int>) {
+        let n = network.inputCount
+        let input = network.input
+        data.inputs.withUnsafeBufferPointer { src in
+            for (row, index) in indices.enumerated() {
+                let from = src.baseAddress! + index * n
+                let to = input + row * n
+                for j in 0..<n { to[j] = S(from[j]) }
+            }
+        }
+        if let l = data.labels {
+            for (row, index) in indices.enumerated() { labels[row] = l[index] }
+        }
+        if let t = data.targets {
+            for (row, index) in indices.enumerated() {
+                for j in 0..<targetCount { targets[row * targetCount + j] = S(t[index * targetCount + j]) }
+            }
+        }
+    }
+
+    /// Mean NLL over the batch of the network's current output; writes its gradient (times `scale`) when asked.
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    func negativeLogLikelihood(batch: Int, gradientScale: Double?) -> (nll: Double, correct: Int) {
+        let out = network.output
+        var correct = 0
+        switch spec.likelihood {
+        case .categorical?, nil:
+            let c = targetCount
+            let nll = Losses.softmaxCrossEntropy(logits: out, labels: labels, batch: batch, classes: c,
+                                                 dlogits: gradientScale == nil ? nil : network.outputGradient)
+            if let scale = gradientScale, scale != 1 {
+                let g = network.outputGradient
+                for i in 0..<(batch * c) { g[i] *= S(scale) }
+            }
+            for b in 0..<batch {
+                var best = 0
+                for j in 1..<c where out[b * c + j] > out[b * c + best] { best = j }
+                if best == Int(labels[b]) { correct += 1 }
+            }
+            return (Double(nll), correct)
+        case .normal(let sigma)?:
+            let c = targetCount
+            var total = 0.0
+            let constant = log(sigma) + 0.5 * log(2 * Double.pi)
+            let g = network.outputGradient
+            for i in 0..<(batch * c) {
+                let r = Double(out[i]) - Double(targets[i])
+                total += 0.5 * r * r / (sigma * sigma) + constant
+                if let scale = gradientScale { g[i] = S(scale * r / (sigma * sigma) / Double(batch)) }
+            }
+            return (total / Double(batch), 0)
+        }
+    }
+
+    /// One optimizer step on the examples `indices`: `samples` forward/backward passes, then the update.
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    func trainStep(indices: ArraySlice<Int>) throws -> (loss: Double, nll: Double, kl: Double, correct: Int) {
+        let batch = indices.count
+        load(train, indices: indices)
+        network.zeroGradients()
+        var nll = 0.0, kl = 0.0, correct = 0
+        let scale = 1 / Double(samples)
+        for sample in 0..<samples {
+            let noise = NoiseContext(seed: network.seed, step: UInt64(step) * UInt64(samples) + UInt64(sample))
+            network.forward(batch: batch, noise: noise)
+            let (sampleNLL, sampleCorrect) = negativeLogLikelihood(batch: batch, gradientScale: scale)
+            if !sampleNLL.isFinite {
+                throw TrainingError.nonFinite(step: step + 1, epoch: epoch + 1,
+                                              layer: network.firstNonFiniteLayer(batch: batch), what: "the loss")
+            }
+            let sampleKL = network.divergence(gradientScale: scale)
+            if !sampleKL.isFinite {
+                let layer = network.layers.first { !$0.divergence(gradientScale: 0, accumulateGradients: false).isFinite }
+                throw TrainingError.nonFinite(step: step + 1, epoch: epoch + 1, layer: layer?.name, what: "the KL term")
+            }
+            network.backward(batch: batch)
+            nll += sampleNLL * scale
+            kl += sampleKL * scale
+            if sample == 0 { correct = sampleCorrect }
+        }
+        for p in network.parameters {
+            for i in 0..<p.count where !p.gradient.pointer[i].isFinite {
+                let layer = network.layers.first { $0.parameters.contains { $0 === p } }?.name
+                throw TrainingError.nonFinite(step: step + 1, epoch: epoch + 1, layer: layer, what: "the gradient of \(p.name)")
+            }
+        }
+        step += 1
+        applyOptimizer()
+        return (nll + kl, nll, kl, correct)
+    }
+
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    func applyOptimizer() {
+        switch spec.train.optimizer {
+        case .adam(let lr, let beta1, let beta2, let epsilon):
+            for p in network.parameters {
+                Optimizers.adamStep(parameters: p.value.pointer, gradients: p.gradient.pointer, m: p.slot1.pointer,
+                                    v: p.slot2.pointer, count: p.count, step: step, learningRate: lr, beta1: beta1,
+                                    beta2: beta2, epsilon: epsilon)
+            }
+        case .sgd(let lr, let momentum):
+            for p in network.parameters {
+                Optimizers.sgdStep(parameters: p.value.pointer, gradients: p.gradient.pointer,
+                                   velocity: p.slot1.pointer, count: p.count, learningRate: lr, momentum: momentum)
+            }
+        }
+    }
+
+    /// The epoch's example order: a permutation keyed by (seed, epoch), so a resumed run shuffles alike.
+    func order(forEpoch e: Int) -> [Int] {
+        RandomStream(seed: network.seed, stream: shuffleStream, step: UInt64(e)).permutation(train.count)
+    }
+
+    /// Trains one epoch (the last batch may be smaller) and returns its figures; `seconds` is left for the caller.
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    public func runEpoch() throws -> EpochMetrics {
+        let order = order(forEpoch: epoch)
+        var lossSum = 0.0, nllSum = 0.0, klSum = 0.0, correct = 0
+        let steps = stepsPerEpoch
+        for s in 0..<steps {
+            let range = order[(s * batchSize)..<min((s + 1) * batchSize, order.count)]
+            let r = try trainStep(indices: range)
+            lossSum += r.loss
+            nllSum += r.nll * Double(range.count)
+            klSum += r.kl
+            correct += r.correct
+            onStep?(s + 1, steps, lossSum / Double(s + 1))
+        }
+        epoch += 1
+        var metrics = EpochMetrics(epoch: epoch, step: step, loss: lossSum / Double(steps),
+                                   nll: nllSum / Double(train.count), kl: klSum / Double(steps),
+                                   trainAccuracy: classes == nil ? nil : Double(correct) / Double(train.count),
+                                   testAccuracy: nil, testNLL: nil, seconds: 0)
+        if classes != nil, let test {
+            let q = quickTest(test)
+            metrics.testAccuracy = q.accuracy
+            metrics.testNLL = q.nll
+        }
+        return metrics
+    }
+
+    /// One posterior sample per example over the test data: the per-epoch check of metrics.jsonl.
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    func quickTest(_ data: Dataset) -> (accuracy: Double, nll: Double) {
+        let evalBatch = network.maxBatch
+        var nll = 0.0, correct = 0
+        var start = 0
+        while start < data.count {
+            let end = min(start + evalBatch, data.count)
+            load(data, indices: ArraySlice(start..<end))
+            network.forward(batch: end - start, noise: NoiseContext(seed: network.seed, step: UInt64(epoch),
+                                                                    evaluation: true, exampleOffset: start))
+            let r = negativeLogLikelihood(batch: end - start, gradientScale: nil)
+            nll += r.nll * Double(end - start)
+            correct += r.correct
+            start = end
+        }
+        return (Double(correct) / Double(data.count), nll / Double(data.count))
+    }
+}

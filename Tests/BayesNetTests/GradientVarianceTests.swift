@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+@testable import BayesNet
+import BayesNetRuntime
+import BayesNetSpec
+
+/// The variance, across weight-noise draws, of the minibatch gradient of the kernel loc, with the setup of
+/// the reference measurements: x [N, 8, 8, 4] ~ N(0, 1), a 3x3 SAME convolution 4 → 8, μ ~ N(0, 0.1²),
+/// σ = 0.1, loss = ½ · mean of y². Flipout's variance falls as 1/N; a shared weight sample's does not.
+@Suite struct GradientVarianceTests {
+    static let sigma = 0.1
+    static let channelsIn = 4
+    static let channelsOut = 8
+    static let taps = 9 * 4
+
+    static func network(_ estimator: Estimator, batch: Int) throws -> Network<Double> {
+        let layer = SpecBuilder.conv("conv", input: [8, 8, channelsIn], filters: channelsOut, kernel: [3, 3],
+                                     estimator: estimator, activation: .linear,
+                                     variational: SpecBuilder.variational(scale: sigma))
+        let spec = SpecBuilder.spec(input: [8, 8, channelsIn], layers: [layer], dtype: .float64)
+        let net = try Network<Double>(spec: spec, seed: 3, trainingExamples: 1, maxBatch: batch)
+        let w = TestNetworks.weightLayer(net)
+        w.kernelLoc.values = TestNetworks.normals(w.kernelLoc.count, seed: 21, scale: 0.1)
+        w.biasRho!.values = [Double](repeating: PosteriorScale.rho(forScale: 1e-5), count: channelsOut)
+        TestNetworks.setInput(net, TestNetworks.normals(batch * 8 * 8 * channelsIn, seed: 22))
+        return net
+    }
+
+    /// Σ over kernel coordinates of the variance of ∂loss/∂μ over `draws` noise draws.
+    static func monteCarloVariance(_ estimator: Estimator, batch: Int, draws: Int) throws -> Double {
+        let net = try network(estimator, batch: batch)
+        let w = TestNetworks.weightLayer(net)
+        let m = batch * net.outputCount
+        var sum = [Double](repeating: 0, count: w.kernelLoc.count), sq = sum
+        for t in 0..<draws {
+            net.zeroGradients()
+            net.forward(batch: batch, noise: NoiseContext(seed: 5, step: UInt64(t)))
+            for i in 0..<m { net.outputGradient[i] = net.output[i] / Double(m) }
+            net.backward(batch: batch)
+            for (k, g) in w.kernelLoc.gradients.enumerated() {
+                sum[k] += g
+                sq[k] += g * g
+            }
+        }
+        let d = Double(draws)
+        return zip(sum, sq).reduce(0) { $0 + ($1.1 / d - ($1.0 / d) * ($1.0 / d)) * d / (d - 1) }
+    }
+
+    /// The exact total variances for this draw of x. With Gⁿ = Pⁿᵀ Pⁿ (Pⁿ: example n's 64 × 36 patch matrix)
+    /// and M outputs: shared = σ²/M² · C_out · Σ_kj (Σ_n Gⁿ_kj)², Flipout = σ²/M² · C_out · Σ_n Σ_kj (Gⁿ_kj)²
+    /// (the independent signs of different examples cancel the cross terms).
+    static func exactVariances(batch: Int) throws -> (shared: Double, flipout: Double) {
+        let net = try network(.flipout, batch: batch)
+        var total = [Double](repeating: 0, count: taps * taps)
+        var flipout = 0.0
+        for n in 0..<batch {
+            var patches = [Double](repeating: 0, count: 64 * taps)
+            for i in 0..<8 {
+                for j in 0..<8 {
+                    for di in 0..<3 {
+                        for dj in 0..<3 {
+                            let (y, x) = (i + di - 1, j + dj - 1)
+                            guard y >= 0, y < 8, x >= 0, x < 8 else { continue }
+                            for c in 0..<channelsIn {
+                                patches[(i * 8 + j) * taps + (di * 3 + dj) * channelsIn + c] =
+                                    net.input[((n * 8 + y) * 8 + x) * channelsIn + c]
+                            }
+                        }
+                    }
+                }
+            }
+            for k in 0..<taps {
+                for j in 0..<taps {
+                    var g = 0.0
+                    for p in 0..<64 { g += patches[p * taps + k] * patches[p * taps + j] }
+                    total[k * taps + j] += g
+                    flipout += g * g
+                }
+            }
+        }
+        let m = Double(batch * 64 * channelsOut)
+        let factor = sigma * sigma / (m * m) * Double(channelsOut)
+        return (factor * total.reduce(0) { $0 + $1 * $1 }, factor * flipout)
+    }
+
+    struct Measurement: Sendable {
+        var shared: Double
+        var flipout: Double
+    }
+
+    /// Measured once and shared by the tests below (a static let is initialised exactly once).
+    static let measured: [Int: Measurement] = {
+        var result: [Int: Measurement] = [:]
+        for batch in [8, 32, 128] {
+            result[batch] = Measurement(shared: try! monteCarloVariance(.reparameterization, batch: batch, draws: 200),
+                                        flipout: try! monteCarloVariance(.flipout, batch: batch, draws: 200))
+        }
+        return result
+    }()
+
+    @Test(arguments: [8, 32, 128])
+    func flipoutGradientVarianceMatchesItsExactValue(batch: Int) throws {
+        let measured = Self.measured[batch]!.flipout
+        let exact = try Self.exactVariances(batch: batch).flipout
+        #expect(abs(measured / exact - 1) < 0.2, "measured \(measured), exact \(exact)")
+    }
+
+    @Test(arguments: [8, 32, 128])
+    func sharedSampleGradientVarianceMatchesItsExactValue(batch: Int) throws {
+        let measured = Self.measured[batch]!.shared
+        let exact = try Self.exactVariances(batch: batch).shared
+        #expect(abs(measured / exact - 1) < 0.2, "measured \(measured), exact \(exact)")
+    }
+
+    @Test func flipoutAdvantageGrowsWithTheBatch() {
+        let ratios = [8, 32, 128].map { Self.measured[$0]!.shared / Self.measured[$0]!.flipout }
+        // The reference law: shared ÷ Flipout ≈ 5, 20, 80 for N = 8, 32, 128 (it grows about linearly in N).
+        #expect(ratios[0] > 2, "ratios \(ratios)")
+        #expect(ratios[1] > 2 * ratios[0], "ratios \(ratios)")
+        #expect(ratios[2] > 2 * ratios[1], "ratios \(ratios)")
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+@testable import BayesNet
+import BayesNetRuntime
+import BayesNetSpec
+
+/// `predict` and `evaluate` from a checkpoint.
+@Suite struct PredictionTests {
+    /// A short run on the bundled digits, shared by the tests below.
+    static let trained: (spec: ModelSpec, directory: String) = {
+        var spec = SpecBuilder.spec(name: "predict-digits", input: [8, 8, 1], layers: [
+            SpecBuilder.conv("conv_0", input: [8, 8, 1], filters: 4, kernel: [3, 3]),
+            SpecBuilder.pool("pool_1", input: [8, 8, 4]),
+            SpecBuilder.flatten("flatten_2", input: [4, 4, 4]),
+            SpecBuilder.dense("logits", inputs: 64, outputs: 10, variational: SpecBuilder.variational(scale: 0.05)),
+        ], train: TrainSpec(epochs: 2, batchSize: 50, optimizer: .adam(learningRate: 0.01)),
+        evaluate: EvaluateSpec(samples: 8, batchSize: 100))
+        spec.source.text = "name: predict-digits\n"
+        let dir = TestNetworks.temporaryDirectory("predict")
+        _ = try! Runner.run(spec: spec, options: RunOptions(outputDirectory: dir))
+        return (spec, dir)
+    }()
+
+    static var weights: String { trained.directory + "/checkpoint.safetensors" }
+
+    static func inputs(_ count: Int) -> [Float] {
+        TestNetworks.uniforms(count * 64, seed: 71).map(Float.init)
+    }
+
+    @Test func evaluateFromTheCheckpointReproducesTheRunsEvaluation() throws {
+        let (spec, dir) = Self.trained
+        let result = try Serving.evaluate(spec: spec, weights: Self.weights)
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as! [String: Any]
+        let fromRun = summary["evaluation"] as! [String: Any]
+        let fromCheckpoint = try JSONSerialization.jsonObject(with: Data(result.json.rendered().utf8)) as! [String: Any]
+        #expect(NSDictionary(dictionary: fromRun).isEqual(to: fromCheckpoint))
+    }
+
+    @Test func posteriorMeanPredictionIsDeterministicAndHasNoEpistemicUncertainty() throws {
+        let spec = Self.trained.spec
+        let a = try Serving.predict(spec: spec, weights: Self.weights, inputs: Self.inputs(5), count: 5, samples: 1,
+                                    posteriorMean: true)
+        let b = try Serving.predict(spec: spec, weights: Self.weights, inputs: Self.inputs(5), count: 5, samples: 1,
+                                    posteriorMean: true, seed: 999)
+        #expect(a.outputs == b.outputs)
+        #expect(a.outputs.count == 50)
+        for row in a.uncertainty! { #expect(abs(row.mutualInformation) < 1e-9) }
+    }
+
+    @Test func sampledPredictionAveragesProbabilitiesAndSplitsUncertainty() throws {
+        let spec = Self.trained.spec
+        let r = try Serving.predict(spec: spec, weights: Self.weights, inputs: Self.inputs(6), count: 6, samples: 16,
+                                    posteriorMean: false)
+        let p = try #require(r.probabilities)
+        for n in 0..<6 {
+            let row = p[(n * 10)..<(n * 10 + 10)]
+            #expect(abs(row.reduce(0, +) - 1) < 1e-5)
+        }
+        let u = try #require(r.uncertainty)
+        #expect(u.allSatisfy { $0.mutualInformation >= 0 && $0.entropy >= $0.expectedEntropy - 1e-9 })
+        #expect(u.contains { $0.mutualInformation > 0 })
+    }
+
+    @Test func checkpointOfAnotherArchitectureIsRefused() throws {
+        let other = SpecBuilder.spec(input: [8, 8, 1], layers: [
+            SpecBuilder.flatten("flatten_0", input: [8, 8, 1]),
+            SpecBuilder.dense("logits", inputs: 64, outputs: 10, estimator: .deterministic),
+        ])
+        #expect(throws: CheckpointError.self) {
+            _ = try Serving.predict(spec: other, weights: Self.weights, inputs: Self.inputs(1), count: 1, samples: 1,
+                                    posteriorMean: true)
+        }
+    }
+
+    @Test func channelsFirstInputIsMovedToChannelsLast() {
+        // [N=1, C=2, L=3] → [N=1, L=3, C=2]
+        let moved = Serving.channelsLast([1, 2, 3, 10, 20, 30], count: 1, exampleShape: [3, 2])
+        #expect(moved == [1, 10, 2, 20, 3, 30])
+    }
+}
