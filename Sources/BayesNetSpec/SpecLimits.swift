@@ -10,12 +10,19 @@ public struct SpecLimits: Sendable, Equatable {
     /// Largest tensor a spec may declare: one layer's parameters or one example's activations, in bytes.
     /// `--max-tensor-size`.
     public var maxTensorBytes: Int
+    /// Diagnostics reported; the rest are counted in a last one. Each shows a source line, so thousands of them
+    /// from one short file would make the output quadratic in its size. `--max-diagnostics`.
+    public var maxDiagnostics: Int
 
-    public init(maxFileBytes: Int = 4 << 20, maxDepth: Int = 64, maxExpandedNodes: Int = 100_000, maxTensorBytes: Int = 8 << 30) {
+    public init(
+        maxFileBytes: Int = 4 << 20, maxDepth: Int = 64, maxExpandedNodes: Int = 100_000, maxTensorBytes: Int = 8 << 30,
+        maxDiagnostics: Int = 200
+    ) {
         self.maxFileBytes = maxFileBytes
         self.maxDepth = maxDepth
         self.maxExpandedNodes = maxExpandedNodes
         self.maxTensorBytes = maxTensorBytes
+        self.maxDiagnostics = maxDiagnostics
     }
 
     public static let `default` = SpecLimits()
@@ -26,5 +33,6 @@ public struct SpecLimits: Sendable, Equatable {
         public static let maxDepth = "--max-nesting"
         public static let maxExpandedNodes = "--max-yaml-nodes"
         public static let maxTensorBytes = "--max-tensor-size"
+        public static let maxDiagnostics = "--max-diagnostics"
     }
 }

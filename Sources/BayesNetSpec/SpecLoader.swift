@@ -30,9 +30,21 @@ public enum SpecLoader {
             // Every failing path reports; this keeps "no spec" from ever coming back without a reason.
             diagnostics.append(Diagnostic(message: "could not read a spec from this YAML document", location: SourceLocation(file: path, line: 1, column: 1)))
         }
-        diagnostics = ordered(diagnostics)
+        diagnostics = capped(ordered(diagnostics), limits.maxDiagnostics)
         if diagnostics.contains(where: { $0.severity == .error }) { spec = nil }
         return SpecLoadResult(spec: spec, diagnostics: diagnostics, source: source)
+    }
+
+    /// The first `limit` diagnostics, then one that counts the rest (an error if any of them is).
+    static func capped(_ ds: [Diagnostic], _ limit: Int) -> [Diagnostic] {
+        guard ds.count > max(limit, 0) else { return ds }
+        let rest = ds[max(limit, 0)...]
+        let n = rest.count
+        let summary = Diagnostic(
+            severity: rest.contains { $0.severity == .error } ? .error : rest.contains { $0.severity == .warning } ? .warning : .note,
+            message: "\(n) more problem\(n == 1 ? "" : "s") from here on not shown (raise the limit of \(limit) with \(SpecLimits.Option.maxDiagnostics))",
+            location: rest.first!.location)
+        return Array(ds.prefix(max(limit, 0))) + [summary]
     }
 
     /// Unique diagnostics in source order (defaults shared by several layers report once).

@@ -35,7 +35,11 @@ struct SpecLimitOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Largest tensor a spec may declare: one layer's parameters or one example's activations (default 8G).", valueName: "size"))
     var maxTensorSize: ByteSize?
 
+    @Option(help: ArgumentHelp("Most diagnostics shown for one spec; the rest are counted (default 200).", valueName: "count"))
+    var maxDiagnostics: Int?
+
     func validate() throws {
+        if let n = maxDiagnostics, n < 1 { throw ValidationError("--max-diagnostics must be at least 1") }
         if let n = maxNesting, n < 1 { throw ValidationError("--max-nesting must be at least 1") }
         if let n = maxYamlNodes, n < 1 { throw ValidationError("--max-yaml-nodes must be at least 1") }
     }
@@ -46,6 +50,7 @@ struct SpecLimitOptions: ParsableArguments {
         if let n = maxNesting { l.maxDepth = n }
         if let n = maxYamlNodes { l.maxExpandedNodes = n }
         if let s = maxTensorSize { l.maxTensorBytes = s.bytes }
+        if let n = maxDiagnostics { l.maxDiagnostics = n }
         return l
     }
 }

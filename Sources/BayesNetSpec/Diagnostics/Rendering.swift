@@ -10,12 +10,31 @@ extension Diagnostic {
         }
         var out = "\(bold)\(Self.visible(location.description)):\(reset) \(tint)\(severity.rawValue):\(reset) \(bold)\(Self.visible(message))\(reset)"
         if location.file == source.path, !source.text.isEmpty, let line = Self.line(location.line, of: source.text) {
+            let (shown, before) = Self.excerpt(line, column: location.column)
             // libyaml counts columns in code points.
-            let prefix = String(line.unicodeScalars.prefix(max(0, location.column - 1)).map { $0 == "\t" ? "\t" : " " })
-            out += "\n    \(Self.visible(line, keepingWidth: true))\n    \(prefix)\(color ? "\u{1B}[1;32m" : "")^\(reset)"
+            let prefix = String(String.UnicodeScalarView(before.map { $0 == "\t" ? "\t" : " " }))
+            out += "\n    \(Self.visible(shown, keepingWidth: true))\n    \(prefix)\(color ? "\u{1B}[1;32m" : "")^\(reset)"
         }
         if let help { out += "\n\(color ? "\u{1B}[1;36m" : "")help:\(reset) \(Self.visible(help))" }
         return out
+    }
+
+    /// Longest source line shown whole, in bytes; longer ones show a window around the column, so that
+    /// hundreds of diagnostics on one long line do not each print all of it.
+    static let maxShownLine = 160
+
+    /// The line as shown under the message, and the code points before the caret (tabs kept so it lines up).
+    static func excerpt(_ line: String, column: Int) -> (String, [Unicode.Scalar]) {
+        let before = max(0, column - 1)
+        let u = line.unicodeScalars
+        if line.utf8.count <= maxShownLine { return (line, Array(u.prefix(before))) }
+        let from = u.index(u.startIndex, offsetBy: max(0, before - 60), limitedBy: u.endIndex) ?? u.endIndex
+        let to = u.index(from, offsetBy: 120, limitedBy: u.endIndex) ?? u.endIndex
+        let lead = from > u.startIndex ? "…" : "", trail = to < u.endIndex ? "…" : ""
+        let skipped = u.distance(from: u.startIndex, to: from)
+        let window = u[from..<to]
+        let caret: [Unicode.Scalar] = (lead.isEmpty ? [] : [" "]) + Array(window.prefix(max(0, before - skipped)))
+        return (lead + String(Substring(window)) + trail, caret)
     }
 
     /// Control characters shown as `\u{1B}` (or, to keep carets aligned under a source line, as `?`), so a
