@@ -1,5 +1,6 @@
 import Foundation
 import BayesNetRuntime
+import BayesNetSpec
 
 /// The per-weight work of a variational layer's step (σ from ρ, the normal draws, the ρ gradient), split over
 /// the runtime's threads. Every element is computed exactly as the sequential loop computes it, and the random
@@ -9,15 +10,27 @@ enum WeightLoops {
     static let grain = 16_384
 
     /// σ = 1e-5 + softplus(ρ), ε the stream's normals, and draw = σ ⊙ ε, or μ + σ ⊙ ε when `loc` is given.
+    ///
+    /// `sigmaOf` holds the ρ each σ was computed from (`sigmaValid` false: none yet): σ is recomputed only where
+    /// ρ changed, so passes between two updates (prediction) skip the logarithms and exponentials.
     @_specialize(where S == Float) @_specialize(where S == Double)
     static func sample<S: TensorScalar>(rho: UnsafePointer<S>, loc: UnsafePointer<S>?,
-                                        sigma: UnsafeMutablePointer<S>, epsilon: UnsafeMutablePointer<S>,
+                                        sigma: UnsafeMutablePointer<S>, sigmaOf: UnsafeMutablePointer<S>,
+                                        sigmaValid: Bool, epsilon: UnsafeMutablePointer<S>,
                                         draw: UnsafeMutablePointer<S>, count: Int, stream: RandomStream) {
-        let parts = Runtime.partitions(count, grain: grain)
+        let parts = tasks(count)
         Runtime.parallelFor(parts) { part in
             let range = slice(count, part: part, of: parts)
-            for i in range { sigma[i] = S(PosteriorScale.scale(Double(rho[i]))) }
-            stream.fillNormal(epsilon + range.lowerBound, count: range.count, offset: range.lowerBound)
+            for i in range where !sigmaValid || !(rho[i] == sigmaOf[i]) {
+                sigma[i] = S(PosteriorScale.scale(Double(rho[i])))
+                sigmaOf[i] = rho[i]
+            }
+            if S.self == Float.self {
+                stream.fillNormalFast(UnsafeMutableRawPointer(epsilon + range.lowerBound).assumingMemoryBound(to: Float.self),
+                                      count: range.count, offset: range.lowerBound)
+            } else {
+                stream.fillNormal(epsilon + range.lowerBound, count: range.count, offset: range.lowerBound)
+            }
             if let loc {
                 for i in range { draw[i] = loc[i] + sigma[i] * epsilon[i] }
             } else {
@@ -31,13 +44,72 @@ enum WeightLoops {
     static func addRhoGradient<S: TensorScalar>(rho: UnsafePointer<S>, dDraw: UnsafePointer<S>,
                                                 epsilon: UnsafePointer<S>, gradient: UnsafeMutablePointer<S>,
                                                 count: Int) {
-        let parts = Runtime.partitions(count, grain: grain)
+        let parts = tasks(count)
         Runtime.parallelFor(parts) { part in
             for i in slice(count, part: part, of: parts) {
                 let d = Double(dDraw[i]) * Double(epsilon[i]) * PosteriorScale.derivative(Double(rho[i]))
                 gradient[i] += S(d)
             }
         }
+    }
+
+    /// Analytic KL(q ‖ N(loc, scale²)) with its gradients, as `Divergence.klNormalNormal`. The elements are
+    /// cut into blocks of a fixed size, whatever the thread count, and the blocks' sums added in order, so
+    /// the total is the same with any thread count (it differs from one sequential sum only in the rounding
+    /// of that sum); the gradients are elementwise and exactly the sequential ones.
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    static func klNormalNormal<S: TensorScalar>(loc: UnsafePointer<S>, rho: UnsafePointer<S>, priorLoc: Double,
+                                                priorScale: Double, count: Int, weight: S,
+                                                dLoc: UnsafeMutablePointer<S>?, dRho: UnsafeMutablePointer<S>?) -> Double {
+        let blocks = (count + klBlock - 1) / klBlock
+        if blocks <= 1 {
+            return Divergence.klNormalNormal(loc: loc, rho: rho, priorLoc: priorLoc, priorScale: priorScale,
+                                             count: count, weight: weight, dLoc: dLoc, dRho: dRho)
+        }
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: min(blocks, maxKLBlocks)) { sums in
+            var total = 0.0
+            var first = 0
+            // At most maxKLBlocks partial sums at a time, so the scratch stays on the stack.
+            while first < blocks {
+                let n = min(maxKLBlocks, blocks - first)
+                let base = first
+                let parts = min(n, Runtime.threadCount)
+                Runtime.parallelFor(parts) { part in
+                    for b in slice(n, part: part, of: parts) {
+                        let lo = (base + b) * klBlock, c = min(klBlock, count - lo)
+                        sums[b] = Divergence.klNormalNormal(
+                            loc: loc + lo, rho: rho + lo, priorLoc: priorLoc, priorScale: priorScale, count: c,
+                            weight: weight, dLoc: dLoc.map { $0 + lo }, dRho: dRho.map { $0 + lo })
+                    }
+                }
+                for b in 0..<n { total += sums[b] }
+                first += n
+            }
+            return total
+        }
+    }
+
+    static let klBlock = 32_768
+    static let maxKLBlocks = 64
+
+    /// One Adam step, as `Optimizers.adamStep` (elementwise, so split over threads with identical results).
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    static func adamStep<S: TensorScalar>(parameters: UnsafeMutablePointer<S>, gradients: UnsafePointer<S>,
+                                          m: UnsafeMutablePointer<S>, v: UnsafeMutablePointer<S>, count: Int,
+                                          step: Int, learningRate: Double, beta1: Double, beta2: Double,
+                                          epsilon: Double) {
+        let parts = tasks(count)
+        Runtime.parallelFor(parts) { part in
+            let r = slice(count, part: part, of: parts)
+            Optimizers.adamStep(parameters: parameters + r.lowerBound, gradients: gradients + r.lowerBound,
+                                m: m + r.lowerBound, v: v + r.lowerBound, count: r.count, step: step,
+                                learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon)
+        }
+    }
+
+    /// At most one task per thread, each of at least `grain` elements.
+    static func tasks(_ count: Int) -> Int {
+        count <= 0 ? 0 : max(1, min(Runtime.threadCount, count / grain))
     }
 
     @inline(__always)

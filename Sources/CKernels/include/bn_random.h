@@ -1,0 +1,13 @@
+#ifndef BAYESNET_RANDOM_H
+#define BAYESNET_RANDOM_H
+
+#include <stdint.h>
+
+/// Elements [offset, offset + count) of a stream's N(0, 1) sequence as float, the values
+/// `RandomStream.fillNormal` gives: Philox4x32-10 blocks with counter (pair index, step) under `key`,
+/// Marsaglia's polar method on the block's two (u, v) pairs, Box-Muller on a block under `fallbackKey`
+/// when both fall outside the unit disc. Same double-precision arithmetic and C library logarithm, so
+/// the same bits.
+void bn_fill_normal_f32(uint64_t key, uint64_t fallbackKey, uint64_t step, long offset, long count, float *out);
+
+#endif
