@@ -48,7 +48,9 @@ let package = Package(
 
         .testTarget(name: "BayesNetSpecTests", dependencies: ["BayesNetSpec"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BayesNetRuntimeTests", dependencies: ["BayesNetRuntime"], resources: [.copy("Golden")]),
-        .testTarget(name: "BayesNetTests", dependencies: ["BayesNet", "BayesNetSpec", "BayesNetRuntime"]),
+        // Counts heap allocations in the test process (allocator entry points interposed), for BayesNetTests.
+        .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
+        .testTarget(name: "BayesNetTests", dependencies: ["BayesNet", "BayesNetSpec", "BayesNetRuntime", "AllocationCounter"]),
         .testTarget(name: "BayesNetReportTests", dependencies: ["BayesNetReport"]),
     ],
     swiftLanguageModes: [.v6]
