@@ -14,7 +14,7 @@ typedef struct {
     uint32_t c[4][PAIRS];
 } blocks;
 
-static inline void philox_blocks(uint32_t k0, uint32_t k1, uint64_t first, long n, uint32_t s0, uint32_t s1,
+static inline __attribute__((always_inline)) void philox_blocks(uint32_t k0, uint32_t k1, uint64_t first, long n, uint32_t s0, uint32_t s1,
                                  blocks *out) {
     for (long j = 0; j < n; j++) {
         uint64_t index = first + (uint64_t)j;
@@ -41,7 +41,7 @@ static inline void philox_blocks(uint32_t k0, uint32_t k1, uint64_t first, long 
     }
 }
 
-static inline int polar(uint32_t a, uint32_t b, double *z0, double *z1) {
+static inline __attribute__((always_inline)) int polar(uint32_t a, uint32_t b, double *z0, double *z1) {
     double u = ((double)a + 0.5) * 0x1p-31 - 1;
     double v = ((double)b + 0.5) * 0x1p-31 - 1;
     double s = u * u + v * v;
@@ -65,7 +65,7 @@ static void box_muller(uint32_t k0, uint32_t k1, uint64_t pair, uint32_t s0, uin
     *z1 = radius * sin(theta);
 }
 
-static void fill_normal(uint64_t key, uint64_t fallbackKey, uint64_t step, long offset, long count, float *out) {
+static inline __attribute__((always_inline)) void fill_normal(uint64_t key, uint64_t fallbackKey, uint64_t step, long offset, long count, float *out) {
     if (count <= 0) return;
     uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
     uint32_t f0 = (uint32_t)fallbackKey, f1 = (uint32_t)(fallbackKey >> 32);

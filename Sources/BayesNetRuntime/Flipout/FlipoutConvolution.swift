@@ -27,6 +27,8 @@ public enum FlipoutConvolution {
         let kernels: UnsafeMutablePointer<S>
         /// slots × scatterRows × patchSize: im2col-shaped rows of the scattered input gradient.
         let columns: UnsafeMutablePointer<S>
+        /// μ and ΔW flipped in space with in and out swapped, once per backward pass (2 × kernelCount).
+        let transposed: UnsafeMutablePointer<S>
         static var scatterRows: Int { 128 }
 
         public init(geometry: ConvGeometry, maxBatch: Int) {
@@ -41,11 +43,14 @@ public enum FlipoutConvolution {
             let columnCount = slots * Self.scatterRows * max(1, geometry.patchSize)
             columns = .allocate(capacity: columnCount)
             columns.initialize(repeating: 0, count: columnCount)
+            transposed = .allocate(capacity: 2 * perKernel)
+            transposed.initialize(repeating: 0, count: 2 * perKernel)
         }
 
         deinit {
             kernels.deallocate()
             columns.deallocate()
+            transposed.deallocate()
         }
     }
 
@@ -129,19 +134,30 @@ enum FlipoutFast {
         }
     }
 
-    /// The flipped transpose of W_b, F[t', o, i] = W_b[taps-1-t', i, o]: the kernel of the input gradient
+    /// The flipped transpose of a kernel, F[t', o, i] = K[taps-1-t', i, o]: the kernel of the input gradient
     /// written as a convolution of dy.
+    static func flipTranspose<S: FastScalar>(_ k: UnsafePointer<S>, taps: Int, cin: Int, cout: Int,
+                                             into f: UnsafeMutablePointer<S>) {
+        for t in 0..<taps {
+            let src = k + (taps - 1 - t) * cin * cout, dst = f + t * cout * cin
+            for i in 0..<cin {
+                for o in 0..<cout { dst[o * cin + i] = src[i * cout + o] }
+            }
+        }
+    }
+
+    /// The flipped transpose of W_b from those of μ and ΔW, with contiguous reads and writes:
+    /// F_b[t', o, i] = μᵀ + (s_out[o] · s_in[i]) · ΔWᵀ, the same sums as W_b's.
     @inline(__always)
-    static func flippedExampleKernel<S: FastScalar>(mean: UnsafePointer<S>, delta: UnsafePointer<S>,
+    static func flippedExampleKernel<S: FastScalar>(meanT: UnsafePointer<S>, deltaT: UnsafePointer<S>,
                                                     sIn: UnsafePointer<S>, sOut: UnsafePointer<S>, taps: Int,
                                                     cin: Int, cout: Int, into f: UnsafeMutablePointer<S>) {
-        for t in 0..<taps {
-            let src = (taps - 1 - t) * cin * cout, dst = f + t * cout * cin
-            for i in 0..<cin {
-                let si = sIn[i]
-                for o in 0..<cout {
-                    dst[o * cin + i] = mean[src + i * cout + o] + (si * sOut[o]) * delta[src + i * cout + o]
-                }
+        var j = 0
+        for _ in 0..<taps {
+            for o in 0..<cout {
+                let so = sOut[o]
+                for i in 0..<cin { f[j + i] = meanT[j + i] + (sIn[i] * so) * deltaT[j + i] }
+                j += cin
             }
         }
     }
@@ -203,12 +219,15 @@ enum FlipoutFast {
             var geom = bn_conv_geom(in: t(g.out3), out: t(g.in3), filter: t(g.filter3), stride: (1, 1, 1),
                                     dilation: t(g.dilation3), pad: (pad(0), pad(1), pad(2)), inChannels: cout)
             let positions = g.inputPositions
+            let meanT = ws.transposed, deltaT = ws.transposed + kc
+            flipTranspose(mean, taps: taps, cin: cin, cout: cout, into: meanT)
+            flipTranspose(delta, taps: taps, cin: cin, cout: cout, into: deltaT)
             withUnsafePointer(to: &geom) { gp in
                 Runtime.parallelFor(parts) { part in
                     let f = ws.kernels + part * kc
                     for b in sliceRange(batch, part: part, of: parts) {
-                        flippedExampleKernel(mean: mean, delta: delta, sIn: signIn + b * cin, sOut: signOut + b * cout,
-                                             taps: taps, cin: cin, cout: cout, into: f)
+                        flippedExampleKernel(meanT: meanT, deltaT: deltaT, sIn: signIn + b * cin,
+                                             sOut: signOut + b * cout, taps: taps, cin: cin, cout: cout, into: f)
                         S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: dy, lda: 0, geom: gp, row0: 0,
                                    m0: b * positions, m1: (b + 1) * positions, n: cin, k: taps * cout, alpha: 1,
                                    b: f, ldb: cin, transB: false, beta: 0, c: dx, ldc: cin)
