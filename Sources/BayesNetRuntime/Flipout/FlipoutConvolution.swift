@@ -124,6 +124,11 @@ enum FlipoutFast {
     static func exampleKernel<S: FastScalar>(mean: UnsafePointer<S>, delta: UnsafePointer<S>, sIn: UnsafePointer<S>,
                                              sOut: UnsafePointer<S>, taps: Int, cin: Int, cout: Int,
                                              into w: UnsafeMutablePointer<S>) {
+        if S.self == Float.self {
+            bn_flipout_kernel_f32(mean.cast(Float.self), delta.cast(Float.self), sIn.cast(Float.self), cin,
+                                  sOut.cast(Float.self), taps * cin, cout, w.cast(Float.self))
+            return
+        }
         var j = 0
         for _ in 0..<taps {
             for i in 0..<cin {
@@ -152,12 +157,38 @@ enum FlipoutFast {
     static func flippedExampleKernel<S: FastScalar>(meanT: UnsafePointer<S>, deltaT: UnsafePointer<S>,
                                                     sIn: UnsafePointer<S>, sOut: UnsafePointer<S>, taps: Int,
                                                     cin: Int, cout: Int, into f: UnsafeMutablePointer<S>) {
+        if S.self == Float.self {
+            bn_flipout_kernel_f32(meanT.cast(Float.self), deltaT.cast(Float.self), sOut.cast(Float.self), cout,
+                                  sIn.cast(Float.self), taps * cout, cin, f.cast(Float.self))
+            return
+        }
         var j = 0
         for _ in 0..<taps {
             for o in 0..<cout {
                 let so = sOut[o]
                 for i in 0..<cin { f[j + i] = meanT[j + i] + (sIn[i] * so) * deltaT[j + i] }
                 j += cin
+            }
+        }
+    }
+
+    /// dμ += G_b and dΔW += (s_in ⊗ s_out) ⊙ G_b over kernel rows `rows` (tap, input channel).
+    @inline(__always)
+    static func accumulate<S: FastScalar>(_ g: UnsafePointer<S>, sIn: UnsafePointer<S>, cin: Int,
+                                          sOut: UnsafePointer<S>, cols n: Int, rows: Range<Int>,
+                                          dMean: UnsafeMutablePointer<S>, dDelta: UnsafeMutablePointer<S>) {
+        if S.self == Float.self {
+            bn_flipout_accumulate_f32(g.cast(Float.self), sIn.cast(Float.self), cin, sOut.cast(Float.self), n,
+                                      rows.lowerBound, rows.upperBound, dMean.cast(Float.self),
+                                      dDelta.cast(Float.self))
+            return
+        }
+        for row in rows {
+            let si = sIn[row % cin]
+            let gr = g + row * n, dm = dMean + row * n, dd = dDelta + row * n
+            for o in 0..<n {
+                dm[o] += gr[o]
+                dd[o] += (si * sOut[o]) * gr[o]
             }
         }
     }
@@ -288,18 +319,11 @@ enum FlipoutFast {
                                ldc: n)
                 }
                 Runtime.parallelFor(reduceParts) { part in
-                    for row in sliceRange(taps * cin, part: part, of: reduceParts) {
-                        let i = row % cin
-                        let dm = dMean + row * n, dd = dDelta + row * n
-                        for s in 0..<count {
-                            let b = base + s
-                            let gb = ws.kernels + s * kc + row * n
-                            let si = signIn[b * cin + i], so = signOut + b * n
-                            for o in 0..<n {
-                                dm[o] += gb[o]
-                                dd[o] += (si * so[o]) * gb[o]
-                            }
-                        }
+                    let rows = sliceRange(taps * cin, part: part, of: reduceParts)
+                    for s in 0..<count {
+                        let b = base + s
+                        accumulate(ws.kernels + s * kc, sIn: signIn + b * cin, cin: cin, sOut: signOut + b * n,
+                                   cols: n, rows: rows, dMean: dMean, dDelta: dDelta)
                     }
                 }
                 first += count
