@@ -21,8 +21,10 @@ public enum FlipoutConvolution {
     /// Scratch for one layer, sized when the plan is built: per-example kernels and kernel gradients.
     public final class Workspace<S: TensorScalar> {
         public let geometry: ConvGeometry
-        /// Per-example buffers that may be in use at once.
+        /// Per-example kernel buffers that may be in use at once (the kernel gradient's rounds).
         let slots: Int
+        /// Tasks of the forward and input-gradient passes: a few per thread, each with its own buffers.
+        let tasks: Int
         /// slots × kernelCount: W_b (forward), its flipped transpose (input gradient), or G_b.
         let kernels: UnsafeMutablePointer<S>
         /// slots × scatterRows × patchSize: im2col-shaped rows of the scattered input gradient.
@@ -37,10 +39,11 @@ public enum FlipoutConvolution {
             // Enough slots that every thread has several examples in flight, and more while they stay small,
             // so the kernel-gradient reduction takes few rounds.
             let threads = max(1, Runtime.threadCount)
-            slots = max(1, min(max(1, maxBatch), max(2 * threads, (1 << 20) / perKernel)))
+            tasks = max(1, min(max(1, maxBatch), 2 * threads))
+            slots = max(tasks, min(max(1, maxBatch), (1 << 20) / perKernel))
             kernels = .allocate(capacity: slots * perKernel)
             kernels.initialize(repeating: 0, count: slots * perKernel)
-            let columnCount = slots * Self.scatterRows * max(1, geometry.patchSize)
+            let columnCount = tasks * Self.scatterRows * max(1, geometry.patchSize)
             columns = .allocate(capacity: columnCount)
             columns.initialize(repeating: 0, count: columnCount)
             transposed = .allocate(capacity: 2 * perKernel)
@@ -202,7 +205,7 @@ enum FlipoutFast {
         var geom = ConvFast.cGeometry(g)
         withUnsafePointer(to: &geom) { gp in
             // One example per task while there are enough examples for every thread; else rows of one example.
-            let parts = min(ws.slots, batch)
+            let parts = min(ws.tasks, batch)
             if parts >= Runtime.threadCount || positions < 2 * FastGemm.minRowsPerTask {
                 Runtime.parallelFor(parts) { part in
                     let w = ws.kernels + part * kc
@@ -241,7 +244,7 @@ enum FlipoutFast {
                                              ws: FlipoutConvolution.Workspace<S>) {
         let g = ws.geometry
         let cin = g.inChannels, cout = g.outChannels, taps = g.taps, kc = g.kernelCount
-        let parts = min(ws.slots, batch)
+        let parts = min(ws.tasks, batch)
         if g.stride3.allSatisfy({ $0 == 1 }) && cin >= 8 {
             // Unit strides: the input gradient is a convolution of dy with the flipped, transposed kernel,
             // padded by (k-1)·d - padBefore.
