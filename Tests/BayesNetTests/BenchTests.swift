@@ -124,15 +124,16 @@ struct BenchTests {
 
     @Test func peakResidentMemoryIsReportedOnLinux() throws {
         #if os(Linux)
-        let peak = try #require(ResidentMemory.peakBytes())
-        let current = try #require(ResidentMemory.currentBytes())
-        #expect(peak >= current && current > 1 << 20)
+        let memory = try #require(ResidentMemory.read())
+        #expect(memory.peak >= memory.current && memory.current > 1 << 20)
         #endif
     }
 
-    @Test func specWithoutLikelihoodCannotBeBenchmarked() throws {
+    @Test func specWithoutLikelihoodCannotBeTrainedButPredicts() throws {
         let text = Self.tiny.replacingOccurrences(of: "likelihood: categorical\n", with: "")
         let spec = try #require(SpecLoader.load(text: text).spec)
         #expect(throws: BenchError.self) { try Benchmark.run(spec: spec, options: BenchOptions(steps: 1, warmup: 0)) }
+        let predict = try Benchmark.run(spec: spec, options: BenchOptions(steps: 2, warmup: 0, mode: .predict))
+        #expect(predict.map(\.mode) == [.predict] && predict[0].milliseconds.count == 2)
     }
 }

@@ -111,25 +111,35 @@ public enum Benchmark {
     /// Runs the modes `options` asks for; `progress` hears each mode's name before it starts.
     public static func run(spec: ModelSpec, options: BenchOptions,
                            progress: ((BenchMode) -> Void)? = nil) throws -> [BenchResult] {
-        guard spec.likelihood != nil else {
-            throw BenchError("the spec has no `likelihood`, so a training step has no loss (add `likelihood: categorical`)")
+        let modes: [BenchMode] = options.mode == .both ? [.train, .predict] : [options.mode]
+        if modes.contains(.train) && spec.likelihood == nil {
+            throw BenchError("the spec has no `likelihood`, so a training step has no loss (add `likelihood: categorical`, or bench with --mode predict)")
         }
         let batch = options.batch ?? spec.train.batchSize
         guard batch >= 1 else { throw BenchError("the batch size must be at least 1") }
-        let data = randomData(spec, count: batch, seed: options.seed)
         // The plan's buffers are sized for the larger of the training and evaluation batches; the benchmark
         // runs only `batch`, so the evaluation batch must not inflate the memory it reports.
         var planned = spec
         planned.evaluate.batchSize = batch
-        let session: TrainingSession<Float>
+        let session: TrainingSession<Float>?
+        let network: Network<Float>
         do {
-            session = try TrainingSession<Float>(spec: planned, seed: options.seed, train: data, test: nil,
-                                                 batchSize: batch)
+            if spec.likelihood != nil {
+                let data = randomData(spec, count: batch, seed: options.seed)
+                let s = try TrainingSession<Float>(spec: planned, seed: options.seed, train: data, test: nil,
+                                                   batchSize: batch)
+                session = s
+                network = s.network
+            } else {
+                session = nil
+                network = try Network<Float>(spec: planned, seed: options.seed, trainingExamples: batch, maxBatch: batch)
+            }
         } catch let error as TrainingError {
+            throw BenchError(error.description)
+        } catch let error as PlanError {
             throw BenchError(error.description)
         }
         let forwardFLOPs = 2 * Double(forwardMACs(spec)) * Double(batch)
-        let modes: [BenchMode] = options.mode == .both ? [.train, .predict] : [options.mode]
         var results: [BenchResult] = []
         for mode in modes {
             progress?(mode)
@@ -137,9 +147,10 @@ public enum Benchmark {
             let times: [Double]
             switch mode {
             case .train, .both:
+                guard let session else { continue }
                 times = try timeTraining(session, batch: batch, warmup: options.warmup, steps: options.steps)
             case .predict:
-                times = timePrediction(session.network, batch: batch, warmup: options.warmup, steps: options.steps)
+                times = timePrediction(network, batch: batch, warmup: options.warmup, steps: options.steps)
             }
             results.append(BenchResult(mode: mode, batch: batch, threads: Runtime.threadCount, milliseconds: times,
                                        flopsPerStep: forwardFLOPs * (mode == .train ? 3 : 1),
@@ -189,10 +200,17 @@ enum Clock {
 /// The process's resident memory as Linux reports it in /proc/self/status.
 public enum ResidentMemory {
     /// VmHWM, the peak resident set size, in bytes; nil where /proc is not available.
-    public static func peakBytes() -> Int? { field("VmHWM:") }
+    public static func peakBytes() -> Int? { read()?.peak }
 
     /// VmRSS, the current resident set size, in bytes.
-    public static func currentBytes() -> Int? { field("VmRSS:") }
+    public static func currentBytes() -> Int? { read()?.current }
+
+    /// Both from one read of /proc/self/status, so the peak is never below the current size.
+    public static func read() -> (current: Int, peak: Int)? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let current = field("VmRSS:", in: text), let peak = field("VmHWM:", in: text) else { return nil }
+        return (current, peak)
+    }
 
     /// Starts a new peak from the current resident size (writing 5 to /proc/self/clear_refs).
     public static func resetPeak() {
@@ -202,8 +220,7 @@ public enum ResidentMemory {
         close(fd)
     }
 
-    static func field(_ name: String) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+    static func field(_ name: String, in text: String) -> Int? {
         for line in text.split(separator: "\n") where line.hasPrefix(name) {
             let parts = line.dropFirst(name.count).split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard let value = parts.first.flatMap({ Int($0) }) else { return nil }
