@@ -60,6 +60,7 @@ public struct RunResult: Sendable {
 /// `bayesnet run`: data, run folder, training with a checkpoint every epoch, evaluation, summary.
 public enum Runner {
     public static func run(spec: ModelSpec, options: RunOptions, progress: RunProgress = RunProgress()) throws -> RunResult {
+        if spec.likelihood == nil { throw RunError(TrainingError.noLikelihood.description) }
         let classes = spec.likelihood == .categorical ? spec.outputShape.reduce(1, *) : nil
         guard let trainSource = spec.data.train else {
             throw RunError("the spec has no `data.train`, so there is nothing to train on")
@@ -178,6 +179,7 @@ final class RunDriver<S: TensorScalar> {
         var lines: [EpochMetrics] = []
         var lineTexts: [String] = []
         var secondsOffset = 0.0
+        var final: (loss: Double, nll: Double, kl: Double)?
         if let (entries, info) = resumeFrom {
             do {
                 try CheckpointIO.restore(session.network, from: entries, optimizer: true, path: path("checkpoint.safetensors"))
@@ -193,6 +195,8 @@ final class RunDriver<S: TensorScalar> {
                           let e = object["epoch"] as? Int, e <= info.epoch else { continue }
                     lineTexts.append(String(line))
                     secondsOffset = max(secondsOffset, object["seconds"] as? Double ?? 0)
+                    final = (object["loss"] as? Double ?? .nan, object["nll"] as? Double ?? .nan,
+                             object["kl"] as? Double ?? .nan)
                 }
             }
             progress.message("resuming \(directory) at epoch \(info.epoch), step \(info.step)")
@@ -200,7 +204,7 @@ final class RunDriver<S: TensorScalar> {
 
         let epochs = options.epochs ?? spec.train.epochs
         progress.started(epochs, session.epoch, session.stepsPerEpoch)
-        session.onStep = { [progress, session] s, steps, loss in progress.step(session.epoch + 1, s, steps, loss) }
+        session.onStep = { [progress, unowned session] s, steps, loss in progress.step(session.epoch + 1, s, steps, loss) }
         let trainStart = Date()
         var trainedThisRun = 0
         while session.epoch < epochs {
@@ -212,6 +216,7 @@ final class RunDriver<S: TensorScalar> {
                 throw RunError("training stopped: \(error); the last good checkpoint is kept in \(directory)")
             }
             trainedThisRun += 1
+            final = (m.loss, m.nll, m.kl)
             m.seconds = secondsOffset + Date().timeIntervalSince(started)
             lines.append(m)
             lineTexts.append(m.json.rendered())
@@ -246,7 +251,6 @@ final class RunDriver<S: TensorScalar> {
             }
         }
         let wall = Date().timeIntervalSince(started)
-        let last = lines.last
         var summary: [(String, JSONValue)] = [
             ("name", .string(spec.name)),
             ("seed", seed <= UInt64(Int.max) ? .int(Int(seed)) : .string(String(seed))),
@@ -255,8 +259,8 @@ final class RunDriver<S: TensorScalar> {
             ("train_seconds", .finite((trainSeconds * 1000).rounded() / 1000)),
             ("epochs", .int(session.epoch)), ("steps", .int(session.step)), ("training_examples", .int(train.count)),
         ]
-        if let last {
-            summary.append(("final", .object([("loss", .finite(last.loss)), ("nll", .finite(last.nll)), ("kl", .finite(last.kl))])))
+        if let final {
+            summary.append(("final", .object([("loss", .finite(final.loss)), ("nll", .finite(final.nll)), ("kl", .finite(final.kl))])))
         }
         if let evaluation { summary.append(("evaluation", evaluation.json)) }
         let layers = spec.layerSummaries
