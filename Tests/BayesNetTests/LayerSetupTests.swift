@@ -91,4 +91,36 @@ import BayesNetSpec
         }
         #expect(signs.count == 2, "eight examples should not all share one sign")
     }
+
+    static func identicalExamples(_ estimator: Estimator, value: PosteriorValue = .sample) throws -> Network<Double> {
+        let layer = SpecBuilder.dense("dense", inputs: 5, outputs: 3, estimator: estimator,
+                                      variational: SpecBuilder.variational(scale: 0.3, value: value))
+        let net = try Network<Double>(spec: SpecBuilder.spec(input: [5], layers: [layer], dtype: .float64), seed: 2,
+                                      trainingExamples: 1, maxBatch: 4)
+        let x = TestNetworks.normals(5, seed: 12)
+        TestNetworks.setInput(net, x + x + x + x)
+        return net
+    }
+
+    @Test func reparameterizationSharesOneWeightSampleAcrossTheBatch() throws {
+        let net = try Self.identicalExamples(.reparameterization)
+        net.forward(batch: 4, noise: NoiseContext(seed: 2, step: 1))
+        let y = TestNetworks.output(net, count: 12)
+        for b in 1..<4 { #expect(Array(y[(3 * b)..<(3 * b + 3)]) == Array(y[0..<3])) }
+    }
+
+    @Test func flipoutDecorrelatesTheExamplesOfABatch() throws {
+        let net = try Self.identicalExamples(.flipout)
+        net.forward(batch: 4, noise: NoiseContext(seed: 2, step: 1))
+        let y = TestNetworks.output(net, count: 12)
+        #expect((1..<4).contains { Array(y[(3 * $0)..<(3 * $0 + 3)]) != Array(y[0..<3]) })
+    }
+
+    @Test func posteriorValueMeanGivesTheSameOutputForEveryDraw() throws {
+        let net = try Self.identicalExamples(.flipout, value: .mean)
+        net.forward(batch: 1, noise: NoiseContext(seed: 2, step: 1))
+        let a = TestNetworks.output(net, count: 3)
+        net.forward(batch: 1, noise: NoiseContext(seed: 2, step: 2))
+        #expect(TestNetworks.output(net, count: 3) == a)
+    }
 }
