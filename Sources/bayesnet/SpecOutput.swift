@@ -36,7 +36,7 @@ enum Console {
     /// Writes to a temporary name in the same folder, then renames, so a reader never sees half a file.
     static func writeAtomically(_ text: String, to path: String) -> String? {
         let temp = path + ".tmp-\(getpid())"
-        guard let f = fopen(temp, "wb") else { return "cannot write \(temp): \(String(cString: strerror(errno)))" }
+        guard let f = fopen(temp, "wb") else { return "cannot write \(path): \(String(cString: strerror(errno)))" }
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
         let flushed = fflush(f) == 0 && fsync(fileno(f)) == 0

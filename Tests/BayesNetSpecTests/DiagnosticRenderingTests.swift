@@ -92,3 +92,12 @@ import Testing
         #expect(Diagnostic.line(7, of: text) == nil)
     }
 }
+
+@Suite struct ControlCharacterTests {
+    @Test func escapeSequencesInASpecAreShownNotSent() throws {
+        let result = SpecLoader.load(text: "bayesnet: 1\ninput: {shape: [4]}\nlayers: [{Dense: {units: 2, activation: \"\\e[31m\"}}]\n", path: "e.yaml")
+        let text = try #require(result.diagnostics.first).rendered(source: result.source)
+        #expect(!text.contains("\u{1B}"))
+        #expect(text.hasPrefix("e.yaml:3:41: error: unknown activation `\\u{1B}[31m`;"))
+    }
+}

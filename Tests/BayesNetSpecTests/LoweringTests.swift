@@ -207,3 +207,18 @@ func lenet() throws -> ModelSpec {
         #expect(SpecLoader.load(text: text).diagnostics.map(\.message) == [])
     }
 }
+
+@Suite struct MergeKeyTests {
+    @Test func ownArgumentWinsOverAMergedAliasOfIt() throws {
+        let text = "bayesnet: 1\nx-conv: &conv {filters: 8, kernel_size: 3}\ninput: {shape: [8, 8, 1]}\nlayers:\n  - Conv2D: {<<: *conv, output_size: 16}\n"
+        let s = try #require(SpecLoader.load(text: text).spec)
+        guard case .convolution(let c) = s.layers[0].op else { Issue.record("not a convolution"); return }
+        #expect(c.outputSize == 16)
+        #expect(s.layers[0].argumentLocations["output_size"]?.line == 5)
+    }
+
+    @Test func aliasAndNameTogetherInsideOneMergedMappingAreStillRefused() {
+        let text = "bayesnet: 1\nx-conv: &conv {filters: 8, output_size: 8, kernel_size: 3}\ninput: {shape: [8, 8, 1]}\nlayers:\n  - Conv2D: {<<: *conv}\n"
+        #expect(SpecLoader.load(text: text).diagnostics.map(\.message) == ["`output_size` and `filters` are the same argument; give only one"])
+    }
+}

@@ -43,7 +43,9 @@ struct Reader {
             for a in n.aliases { byWritten[a] = n }
         }
         var out: [String: Field] = [:]
-        for pair in pairs {
+        var mergedIn: Set<String> = []
+        // Own keys first, so that one wins over a merged-in spelling of the same argument.
+        for pair in pairs.filter({ !$0.merged }) + pairs.filter(\.merged) {
             let written = pair.key.scalar ?? ""
             if ignored(written) { continue }
             guard let name = byWritten[written] else {
@@ -55,6 +57,8 @@ struct Reader {
                 }
                 continue
             }
+            if pair.merged, out[name.canonical] != nil, !mergedIn.contains(name.canonical) { continue }
+            if pair.merged { mergedIn.insert(name.canonical) }
             if let previous = out[name.canonical] {
                 error("`\(written)` and `\(previous.written)` are the same argument; give only one", at: pair.key,
                       help: "`\(name.canonical)` is the TensorFlow Probability name\(name.aliases.isEmpty ? "" : ", `\(name.aliases.joined(separator: "`, `"))` the Keras one")")

@@ -90,8 +90,27 @@ enum LayerCatalog {
         return names
     }
 
+    /// Keras and `tfp.layers` arguments that have no counterpart here, with what to write instead.
+    static let unsupported: [String: String] = [
+        "use_bias": "layers always have a bias",
+        "data_format": "write `input: {layout: channels_first}` instead; layers run channels-last",
+        "kernel_regularizer": "the KL penalty (`penalty_weight`) is the only regularizer",
+        "bias_regularizer": "the KL penalty (`penalty_weight`) is the only regularizer",
+        "activity_regularizer": "the KL penalty (`penalty_weight`) is the only regularizer",
+        "kernel_constraint": "weights are not constrained",
+        "bias_constraint": "weights are not constrained",
+        "groups": "grouped convolutions are not supported",
+        "kernel_posterior_fn": "use `posterior`, which covers kernel and bias",
+        "bias_posterior_fn": "use `posterior`, which covers kernel and bias",
+        "kernel_prior_fn": "use `prior`, which covers kernel and bias",
+        "bias_prior_fn": "use `prior`, which covers kernel and bias",
+        "kernel_divergence_fn": "use `penalty_weight` to scale the KL divergence",
+        "bias_divergence_fn": "use `penalty_weight` to scale the KL divergence",
+    ]
+
     /// Why a key known to other layer types does not fit this one, or nil for a key no layer knows.
     static func misplaced(_ key: String, in typeName: String, family: LayerFamily) -> String? {
+        if let why = unsupported[key] { return "`\(key)` is not supported: \(why)" }
         func known(_ list: [ArgumentName]) -> Bool { list.contains { $0.canonical == key || $0.aliases.contains(key) } }
         if known(variational) { return "`\(key)` applies only to variational layers; `\(typeName)` has plain weights" }
         if known(flipout) { return "`\(key)` applies only to Flipout layers, not to `\(typeName)`" }

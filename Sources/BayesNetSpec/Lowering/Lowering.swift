@@ -33,7 +33,14 @@ struct Lowering {
             r.error("missing `bayesnet: 1`, the format version", at: root, help: "add `bayesnet: 1` as the first line")
         }
         var name = Self.stem(source.path)
-        if let f = top["name"], let s = r.string(f) { name = s }
+        if let f = top["name"], let s = r.string(f) {
+            // The name becomes a run folder's name (`runs/<name>/`).
+            if s.isEmpty || s == "." || s == ".." || s.contains("/") || s.contains("\\") || s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                r.error("`name` names the run folder, so it must be a non-empty file name without `/`, `\\` or control characters, and not `.` or `..`", at: f.value)
+            } else {
+                name = s
+            }
+        }
         var seed: UInt64?
         if let f = top["seed"] { seed = readSeed(f) }
         if let f = top["dtype"] {
@@ -114,7 +121,7 @@ struct Lowering {
         if path.hasPrefix("<") { return "model" }
         var base = path.split(separator: "/").last.map(String.init) ?? path
         for ext in [".yaml", ".yml"] where base.hasSuffix(ext) { base.removeLast(ext.count) }
-        return base.isEmpty ? "model" : base
+        return base.isEmpty || base == "." || base == ".." ? "model" : base
     }
 
     mutating func inputSpec(_ f: Field) -> InputSpec? {

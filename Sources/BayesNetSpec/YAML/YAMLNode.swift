@@ -71,4 +71,6 @@ struct YAMLNode: Sendable {
 struct YAMLPair: Sendable {
     var key: YAMLNode
     var value: YAMLNode
+    /// Copied in by a merge key `<<`; the mapping's own keys win over such pairs.
+    var merged = false
 }

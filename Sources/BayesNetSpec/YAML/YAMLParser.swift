@@ -23,7 +23,15 @@ struct YAMLParser {
         let reader = EventReader(text: text, file: file)
         var builder = TreeBuilder(reader: reader, file: file, limits: limits)
         let node = builder.document()
-        diagnostics += builder.diagnostics
+        for var d in builder.diagnostics {
+            // libyaml's marks count characters, so the tab is found in the text by line and column.
+            if d.message.hasPrefix("YAML syntax error: "),
+               let line = Diagnostic.line(d.location.line, of: text),
+               line.unicodeScalars.dropFirst(max(0, d.location.column - 1)).first == "\t" {
+                d.help = "indent with spaces: YAML does not allow tabs in indentation"
+            }
+            diagnostics.append(d)
+        }
         return node
     }
 }
@@ -44,12 +52,15 @@ private struct Event {
 private final class EventReader {
     private let parser: UnsafeMutablePointer<yaml_parser_t>
     private let input: UnsafeMutableBufferPointer<UInt8>
+    /// Bytes of text in `input` (which holds at least one byte, even for empty text).
+    private let count: Int
     private let file: String
     private(set) var error: Diagnostic?
 
     init(text: String, file: String) {
         self.file = file
         let bytes = Array(text.utf8)
+        count = bytes.count
         input = .allocate(capacity: max(bytes.count, 1))
         _ = input.initialize(from: bytes)
         parser = .allocate(capacity: 1)
@@ -64,7 +75,7 @@ private final class EventReader {
     }
 
     private func location(_ mark: yaml_mark_t) -> SourceLocation {
-        SourceLocation(file: file, line: Int(clamping: mark.line) &+ 1, column: Int(clamping: mark.column) &+ 1)
+        SourceLocation(file: file, line: Int(truncatingIfNeeded: mark.line) &+ 1, column: Int(truncatingIfNeeded: mark.column) &+ 1)
     }
 
     private static func string(_ p: UnsafeMutablePointer<yaml_char_t>?) -> String? {
@@ -119,16 +130,20 @@ private final class EventReader {
         let p = parser.pointee
         let problem = p.problem.map { String(cString: $0) } ?? "malformed YAML"
         var message = problem
+        var loc = location(p.problem_mark)
         var help: String?
         if let context = p.context.map({ String(cString: $0) }) {
             let start = location(p.context_mark)
-            help = "\(context) that starts at line \(start.line), column \(start.column)"
+            if start != loc { help = "\(context) that starts at line \(start.line), column \(start.column)" }
         }
-        var loc = location(p.problem_mark)
+        if problem == "mapping values are not allowed in this context" {
+            help = "a value that contains `: ` must be quoted, e.g. `name: \"a: b\"`; or a line is indented too far"
+        }
         if p.error == YAML_READER_ERROR {
             // Reader errors carry a byte offset only.
-            loc = lineColumn(ofByte: Int(clamping: p.problem_offset))
+            loc = lineColumn(ofByte: Int(truncatingIfNeeded: p.problem_offset))
             message = "invalid text: \(problem)"
+            help = nil
         }
         if p.error == YAML_MEMORY_ERROR { message = "out of memory while reading YAML" }
         error = Diagnostic(message: "YAML syntax error: \(message)", location: loc, help: help)
@@ -136,10 +151,15 @@ private final class EventReader {
 
     private func lineColumn(ofByte offset: Int) -> SourceLocation {
         var line = 1, column = 1, i = 0
-        let end = min(offset, input.count)
+        let end = min(max(offset, 0), count)
         while i < end {
             let b = input[i]
-            if b == 0x0A { line += 1; column = 1 } else if b & 0xC0 != 0x80 { column += 1 }
+            if b == 0x0A || (b == 0x0D && (i + 1 >= count || input[i + 1] != 0x0A)) {
+                line += 1
+                column = 1
+            } else if b & 0xC0 != 0x80 && b != 0x0D {
+                column += 1
+            }
             i += 1
         }
         return SourceLocation(file: file, line: line, column: column)
@@ -238,9 +258,10 @@ private struct TreeBuilder {
                 if ke.kind == .mappingEnd {
                     // Merged keys fill in only what the mapping does not say itself; earlier merges win.
                     var pairs = explicit
-                    for pair in merged {
+                    for var pair in merged {
                         guard let k = pair.key.scalar, seen[k] == nil else { continue }
                         seen[k] = pair.key.location
+                        pair.merged = true
                         pairs.append(pair)
                     }
                     let n = YAMLNode(.mapping(pairs), location: event.start, end: ke.end)
