@@ -15,7 +15,7 @@ public enum Activations {
     @inlinable
     public static func forward<S: TensorScalar>(_ kind: ActivationKind, x: UnsafePointer<S>,
                                                 y: UnsafeMutablePointer<S>, count: Int) {
-        let parts = Runtime.partitions(count, grain: grain)
+        let parts = Runtime.partitions(count, grain: grain, perThread: 4)
         Runtime.parallelFor(parts) { part in
             let r = sliceRange(count, part: part, of: parts)
             forwardRange(kind, x: x, y: y, range: r)
@@ -26,7 +26,7 @@ public enum Activations {
     static func forwardRange<S: TensorScalar>(_ kind: ActivationKind, x: UnsafePointer<S>,
                                               y: UnsafeMutablePointer<S>, range: Range<Int>) {
         if S.self == Float.self, let code = vectorCode(kind) {
-            bn_activation_forward_f32(code, x.float + range.lowerBound, y.float + range.lowerBound, range.count)
+            bn_activation_forward_f32(code, x.cast(Float.self) + range.lowerBound, y.cast(Float.self) + range.lowerBound, range.count)
             return
         }
         switch kind {
@@ -53,7 +53,7 @@ public enum Activations {
     @inlinable
     public static func backward<S: TensorScalar>(_ kind: ActivationKind, x: UnsafePointer<S>, y: UnsafePointer<S>,
                                                  dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, count: Int) {
-        let parts = Runtime.partitions(count, grain: grain)
+        let parts = Runtime.partitions(count, grain: grain, perThread: 4)
         Runtime.parallelFor(parts) { part in
             let r = sliceRange(count, part: part, of: parts)
             backwardRange(kind, x: x, y: y, dy: dy, dx: dx, range: r)
@@ -64,8 +64,8 @@ public enum Activations {
     static func backwardRange<S: TensorScalar>(_ kind: ActivationKind, x: UnsafePointer<S>, y: UnsafePointer<S>,
                                                dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, range: Range<Int>) {
         if S.self == Float.self, kind == .softplus {
-            bn_softplus_backward_f32(x.float + range.lowerBound, dy.float + range.lowerBound,
-                                     dx.float + range.lowerBound, range.count)
+            bn_softplus_backward_f32(x.cast(Float.self) + range.lowerBound, dy.cast(Float.self) + range.lowerBound,
+                                     dx.cast(Float.self) + range.lowerBound, range.count)
             return
         }
         switch kind {

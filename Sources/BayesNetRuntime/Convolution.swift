@@ -12,7 +12,11 @@ public enum Convolution {
         precondition(batch >= 0, "Convolution: negative batch")
         if batch == 0 || geometry.outputPositions == 0 { return }
         if S.self == Float.self {
-            ConvFloat.forward(x: x.float, kernel: kernel.float, bias: bias?.float, y: y.float, batch: batch, g: geometry)
+            ConvFast.forward(x: x.cast(Float.self), kernel: kernel.cast(Float.self), bias: bias?.cast(Float.self),
+                             y: y.cast(Float.self), batch: batch, g: geometry)
+        } else if S.self == Double.self {
+            ConvFast.forward(x: x.cast(Double.self), kernel: kernel.cast(Double.self), bias: bias?.cast(Double.self),
+                             y: y.cast(Double.self), batch: batch, g: geometry)
         } else {
             ConvGeneric.forward(x: x, kernel: kernel, bias: bias, y: y, batch: batch, g: geometry)
         }
@@ -26,8 +30,11 @@ public enum Convolution {
         precondition(batch >= 0, "Convolution: negative batch")
         if batch == 0 { return }
         if S.self == Float.self {
-            ConvFloat.backwardInput(dy: dy.float, kernel: kernel.float, dx: dx.float, batch: batch, g: geometry,
-                                    accumulate: accumulate)
+            ConvFast.backwardInput(dy: dy.cast(Float.self), kernel: kernel.cast(Float.self), dx: dx.cast(Float.self),
+                                   batch: batch, g: geometry, accumulate: accumulate)
+        } else if S.self == Double.self {
+            ConvFast.backwardInput(dy: dy.cast(Double.self), kernel: kernel.cast(Double.self), dx: dx.cast(Double.self),
+                                   batch: batch, g: geometry, accumulate: accumulate)
         } else {
             ConvGeneric.backwardInput(dy: dy, kernel: kernel, dx: dx, batch: batch, g: geometry, accumulate: accumulate)
         }
@@ -40,8 +47,12 @@ public enum Convolution {
                                                        geometry: ConvGeometry, accumulate: Bool) {
         precondition(batch >= 0, "Convolution: negative batch")
         if S.self == Float.self {
-            ConvFloat.backwardKernel(x: x.float, dy: dy.float, dkernel: dkernel.float, batch: batch, g: geometry,
-                                     accumulate: accumulate)
+            ConvFast.backwardKernel(x: x.cast(Float.self), dy: dy.cast(Float.self), dkernel: dkernel.cast(Float.self),
+                                    batch: batch, g: geometry, accumulate: accumulate)
+        } else if S.self == Double.self {
+            ConvFast.backwardKernel(x: x.cast(Double.self), dy: dy.cast(Double.self),
+                                    dkernel: dkernel.cast(Double.self), batch: batch, g: geometry,
+                                    accumulate: accumulate)
         } else {
             ConvGeneric.backwardKernel(x: x, dy: dy, dkernel: dkernel, batch: batch, g: geometry, accumulate: accumulate)
         }
@@ -66,16 +77,6 @@ public enum Convolution {
             r += 1
         }
     }
-}
-
-extension UnsafePointer {
-    @usableFromInline @inline(__always)
-    var float: UnsafePointer<Float> { UnsafeRawPointer(self).assumingMemoryBound(to: Float.self) }
-}
-
-extension UnsafeMutablePointer {
-    @usableFromInline @inline(__always)
-    var float: UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(self).assumingMemoryBound(to: Float.self) }
 }
 
 /// The im2col matrix and its adjoint, element by element; generic so every scalar type can use them.
@@ -138,7 +139,7 @@ enum Im2col {
     }
 }
 
-/// Any scalar type: explicit im2col in row chunks and the reference GEMM.
+/// Any scalar type: explicit im2col in row chunks and the reference GEMM. The oracle for the fast path.
 @usableFromInline
 enum ConvGeneric {
     @usableFromInline static let chunkRows = 32
@@ -223,9 +224,9 @@ enum ConvGeneric {
     }
 }
 
-/// Single precision: implicit im2col packed straight into the C GEMM's panels.
+/// Float and Double: implicit im2col packed straight into the C GEMM's panels.
 @usableFromInline
-enum ConvFloat {
+enum ConvFast {
     static func cGeometry(_ g: ConvGeometry) -> bn_conv_geom {
         func t(_ a: [Int]) -> (Int, Int, Int) { (a[0], a[1], a[2]) }
         return bn_conv_geom(in: t(g.in3), out: t(g.out3), filter: t(g.filter3), stride: t(g.stride3),
@@ -233,29 +234,28 @@ enum ConvFloat {
     }
 
     @usableFromInline
-    static func forward(x: UnsafePointer<Float>, kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                        y: UnsafeMutablePointer<Float>, batch: Int, g: ConvGeometry) {
+    static func forward<S: FastScalar>(x: UnsafePointer<S>, kernel: UnsafePointer<S>, bias: UnsafePointer<S>?,
+                                       y: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry) {
         let m = batch * g.outputPositions, kk = g.patchSize, n = g.outChannels
         var geom = cGeometry(g)
-        let parts = Runtime.partitions(m, grain: FloatKernels.minRowsPerTask)
+        let parts = FastGemm.rowTasks(m)
         withUnsafePointer(to: &geom) { gp in
-            var source = bn_a_source(kind: Int32(BN_A_IM2COL), trans: 0, a: x, lda: 0, geom: gp, row0: 0)
-            withUnsafePointer(to: &source) { src in
-                Runtime.parallelFor(parts) { part in
-                    let rows = sliceRange(m, part: part, of: parts)
-                    if let bias {
-                        for r in rows { (y + r * n).update(from: bias, count: n) }
-                    }
-                    bn_sgemm_rows(src, rows.lowerBound, rows.upperBound, n, kk, 1, kernel, n, 0,
-                                  bias == nil ? 0 : 1, y, n)
+            Runtime.parallelFor(parts) { part in
+                let rows = sliceRange(m, part: part, of: parts)
+                if let bias {
+                    for r in rows { (y + r * n).update(from: bias, count: n) }
                 }
+                S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: x, lda: 0, geom: gp, row0: 0,
+                           m0: rows.lowerBound, m1: rows.upperBound, n: n, k: kk, alpha: 1, b: kernel, ldb: n,
+                           transB: false, beta: bias == nil ? 0 : 1, c: y, ldc: n)
             }
         }
     }
 
     @usableFromInline
-    static func backwardInput(dy: UnsafePointer<Float>, kernel: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
-                              batch: Int, g: ConvGeometry, accumulate: Bool) {
+    static func backwardInput<S: FastScalar>(dy: UnsafePointer<S>, kernel: UnsafePointer<S>,
+                                             dx: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry,
+                                             accumulate: Bool) {
         // The convolution form multiplies into only inChannels columns, which wastes most of a micro-tile
         // when there are few; then the scatter form (taps·inChannels columns) is cheaper.
         if g.stride3.allSatisfy({ $0 == 1 }) && g.inChannels >= 8 {
@@ -267,11 +267,11 @@ enum ConvFloat {
 
     /// With unit strides the input gradient is itself a convolution: of dy with the kernel flipped in space and
     /// with in and out swapped, padded by (k-1)·d - padBefore, so it runs on the forward path's packing.
-    static func backwardInputAsConvolution(dy: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
-                                           dx: UnsafeMutablePointer<Float>, batch: Int, g: ConvGeometry,
-                                           accumulate: Bool) {
+    static func backwardInputAsConvolution<S: FastScalar>(dy: UnsafePointer<S>, kernel: UnsafePointer<S>,
+                                                          dx: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry,
+                                                          accumulate: Bool) {
         let cin = g.inChannels, cout = g.outChannels, taps = g.taps
-        let flipped = UnsafeMutablePointer<Float>.allocate(capacity: g.kernelCount)
+        let flipped = UnsafeMutablePointer<S>.allocate(capacity: g.kernelCount)
         defer { flipped.deallocate() }
         for t in 0..<taps {
             let src = kernel + (taps - 1 - t) * cin * cout, dst = flipped + t * cout * cin
@@ -284,65 +284,67 @@ enum ConvFloat {
         var geom = bn_conv_geom(in: t(g.out3), out: t(g.in3), filter: t(g.filter3), stride: (1, 1, 1),
                                 dilation: t(g.dilation3), pad: t(pad), inChannels: cout)
         let m = batch * g.inputPositions
-        let parts = Runtime.partitions(m, grain: FloatKernels.minRowsPerTask)
+        let parts = FastGemm.rowTasks(m)
         withUnsafePointer(to: &geom) { gp in
-            var source = bn_a_source(kind: Int32(BN_A_IM2COL), trans: 0, a: dy, lda: 0, geom: gp, row0: 0)
-            withUnsafePointer(to: &source) { src in
-                Runtime.parallelFor(parts) { part in
-                    let rows = sliceRange(m, part: part, of: parts)
-                    bn_sgemm_rows(src, rows.lowerBound, rows.upperBound, cin, taps * cout, 1, flipped, cin, 0,
-                                  accumulate ? 1 : 0, dx, cin)
-                }
+            Runtime.parallelFor(parts) { part in
+                let rows = sliceRange(m, part: part, of: parts)
+                S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: dy, lda: 0, geom: gp, row0: 0,
+                           m0: rows.lowerBound, m1: rows.upperBound, n: cin, k: taps * cout, alpha: 1,
+                           b: flipped, ldb: cin, transB: false, beta: accumulate ? 1 : 0, c: dx, ldc: cin)
             }
         }
     }
 
     /// Any strides: dy times the kernel's transpose gives im2col-shaped rows, added back where they came from.
-    /// Threads split the batch, so no two write the same example.
-    static func backwardInputByScatter(dy: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
-                                       dx: UnsafeMutablePointer<Float>, batch: Int, g: ConvGeometry,
-                                       accumulate: Bool) {
+    /// Tasks split the batch, so no two write the same example.
+    static func backwardInputByScatter<S: FastScalar>(dy: UnsafePointer<S>, kernel: UnsafePointer<S>,
+                                                      dx: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry,
+                                                      accumulate: Bool) {
         let kk = g.patchSize, n = g.outChannels, positions = g.outputPositions
         let chunk = 128
-        let parts = Runtime.partitions(batch)
-        Runtime.parallelFor(parts) { part in
-            let examples = sliceRange(batch, part: part, of: parts)
-            if !accumulate {
-                (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
-            }
-            let col = UnsafeMutablePointer<Float>.allocate(capacity: chunk * kk)
-            defer { col.deallocate() }
-            var source = bn_a_source(kind: Int32(BN_A_MATRIX), trans: 0, a: dy, lda: n, geom: nil, row0: 0)
-            var geom = cGeometry(g)
-            var r0 = examples.lowerBound * positions
-            let end = examples.upperBound * positions
-            while r0 < end {
-                let cnt = min(chunk, end - r0)
-                source.a = dy + r0 * n
-                bn_sgemm_rows(&source, 0, cnt, kk, n, 1, kernel, n, 1, 0, col, kk)
-                bn_col2im_add(&geom, col, kk, r0, cnt, dx)
-                r0 += cnt
+        var geom = cGeometry(g)
+        let parts = Runtime.partitions(batch, perThread: 4)
+        withUnsafePointer(to: &geom) { gp in
+            Runtime.parallelFor(parts) { part in
+                let examples = sliceRange(batch, part: part, of: parts)
+                if !accumulate {
+                    (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
+                }
+                let col = UnsafeMutablePointer<S>.allocate(capacity: chunk * kk)
+                defer { col.deallocate() }
+                var r0 = examples.lowerBound * positions
+                let end = examples.upperBound * positions
+                while r0 < end {
+                    let cnt = min(chunk, end - r0)
+                    S.gemmRows(kind: Int32(BN_A_MATRIX), transA: false, a: dy + r0 * n, lda: n, geom: nil, row0: 0,
+                               m0: 0, m1: cnt, n: kk, k: n, alpha: 1, b: kernel, ldb: n, transB: true, beta: 0,
+                               c: col, ldc: kk)
+                    S.col2imAdd(gp, src: col, ld: kk, row0: r0, rows: cnt, dx: dx)
+                    r0 += cnt
+                }
             }
         }
     }
 
     @usableFromInline
-    static func backwardKernel(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dkernel: UnsafeMutablePointer<Float>,
-                               batch: Int, g: ConvGeometry, accumulate: Bool) {
+    static func backwardKernel<S: FastScalar>(x: UnsafePointer<S>, dy: UnsafePointer<S>,
+                                              dkernel: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry,
+                                              accumulate: Bool) {
         let m = batch * g.outputPositions, kk = g.patchSize, n = g.outChannels
         var geom = cGeometry(g)
-        // Split the reduction over threads; each part sums into its own buffer, added in a fixed order.
-        let parts = Runtime.partitions(m, grain: 256)
-        let partials = UnsafeMutablePointer<Float>.allocate(capacity: max(0, parts - 1) * kk * n)
+        // Split the reduction; each part sums into its own buffer, added in a fixed order, so the result depends
+        // on the thread count only through rounding. Several parts per thread keep both cores busy when one is
+        // held up by other processes.
+        let parts = Runtime.partitions(m, grain: 1024, perThread: 4)
+        let partials = UnsafeMutablePointer<S>.allocate(capacity: max(0, parts - 1) * kk * n)
         defer { partials.deallocate() }
         withUnsafePointer(to: &geom) { gp in
             Runtime.parallelFor(max(1, parts)) { part in
                 let rows = parts == 0 ? 0..<0 : sliceRange(m, part: part, of: parts)
                 let target = part == 0 ? dkernel : partials + (part - 1) * kk * n
-                var source = bn_a_source(kind: Int32(BN_A_IM2COL_T), trans: 0, a: x, lda: 0, geom: gp,
-                                         row0: rows.lowerBound)
-                bn_sgemm_rows(&source, 0, kk, n, rows.count, 1, dy + rows.lowerBound * n, n, 0,
-                              part == 0 && accumulate ? 1 : 0, target, n)
+                S.gemmRows(kind: Int32(BN_A_IM2COL_T), transA: false, a: x, lda: 0, geom: gp, row0: rows.lowerBound,
+                           m0: 0, m1: kk, n: n, k: rows.count, alpha: 1, b: dy + rows.lowerBound * n, ldb: n,
+                           transB: false, beta: part == 0 && accumulate ? 1 : 0, c: target, ldc: n)
             }
         }
         for p in 1..<max(1, parts) {

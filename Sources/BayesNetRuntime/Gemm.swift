@@ -12,11 +12,15 @@ public enum Gemm {
         precondition(lda >= max(1, transA ? m : k) && ldb >= max(1, transB ? k : n), "Gemm: leading dimension too small")
         if m == 0 || n == 0 { return }
         if S.self == Float.self {
-            FloatKernels.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: unsafeBitCast(alpha, to: Float.self),
-                               a: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda: lda,
-                               b: UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), ldb: ldb,
-                               beta: unsafeBitCast(beta, to: Float.self), c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self),
-                               ldc: ldc)
+            FastGemm.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: unsafeBitCast(alpha, to: Float.self),
+                          a: a.cast(Float.self), lda: lda, b: b.cast(Float.self), ldb: ldb,
+                          beta: unsafeBitCast(beta, to: Float.self), c: c.cast(Float.self), ldc: ldc)
+            return
+        }
+        if S.self == Double.self {
+            FastGemm.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: unsafeBitCast(alpha, to: Double.self),
+                          a: a.cast(Double.self), lda: lda, b: b.cast(Double.self), ldb: ldb,
+                          beta: unsafeBitCast(beta, to: Double.self), c: c.cast(Double.self), ldc: ldc)
             return
         }
         let parts = Runtime.partitions(m, grain: max(1, 32768 / max(1, n * max(k, 1))))
@@ -27,7 +31,7 @@ public enum Gemm {
         }
     }
 
-    /// Straightforward loops, used for Double and as the oracle the fast paths are tested against.
+    /// Straightforward loops, for other scalar types and as the oracle the fast paths are tested against.
     @inlinable
     static func reference<S: TensorScalar>(transA: Bool, transB: Bool, rows: Range<Int>, n: Int, k: Int, alpha: S,
                                            a: UnsafePointer<S>, lda: Int, b: UnsafePointer<S>, ldb: Int,

@@ -21,30 +21,40 @@ public enum Pooling {
         }
     }
 
-    /// dx is overwritten: each output's gradient goes to the first input (in scan order) equal to its maximum y.
+    /// dx is overwritten: each output's gradient goes to the first input (in scan order) holding the window's
+    /// maximum. The maximum is found again from x, so the routing never depends on `y` having been kept intact;
+    /// `y` is accepted for symmetry with the forward pass.
     @inlinable
     public static func maxBackward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafePointer<S>, dy: UnsafePointer<S>,
                                                     dx: UnsafeMutablePointer<S>, batch: Int, geometry g: PoolGeometry) {
         let c = g.channels
-        let parts = Runtime.partitions(batch)
+        let parts = Runtime.partitions(batch, perThread: 4)
         Runtime.parallelFor(parts) { part in
             let examples = sliceRange(batch, part: part, of: parts)
             (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
             // `remaining` is 1 until a channel's maximum has been found: arithmetic instead of branches, so the
-            // loop over channels vectorises and never mispredicts.
+            // loops over channels vectorise and never mispredict.
+            let best = UnsafeMutablePointer<S>.allocate(capacity: c)
             let remaining = UnsafeMutablePointer<S>.allocate(capacity: c)
-            defer { remaining.deallocate() }
+            defer { best.deallocate(); remaining.deallocate() }
             let outPositions = g.outputCount / c
             for example in examples {
                 let xe = x + example * g.inputCount, dxe = dx + example * g.inputCount
                 for outPos in 0..<outPositions {
-                    let o = (example * outPositions + outPos) * c
-                    let yo = y + o, d = dy + o
+                    best.update(repeating: -S.infinity, count: c)
+                    visitWindow(g, outPos) { inPos in
+                        let xi = xe + inPos * c
+                        for ch in 0..<c {
+                            let v = xi[ch], m = best[ch]
+                            best[ch] = v > m ? v : m
+                        }
+                    }
+                    let d = dy + (example * outPositions + outPos) * c
                     remaining.update(repeating: 1, count: c)
                     visitWindow(g, outPos) { inPos in
                         let xi = xe + inPos * c, di = dxe + inPos * c
                         for ch in 0..<c {
-                            let hit: S = xi[ch] == yo[ch] ? 1 : 0
+                            let hit: S = xi[ch] == best[ch] ? 1 : 0
                             let take = hit * remaining[ch]
                             di[ch] += take * d[ch]
                             remaining[ch] -= take
@@ -80,7 +90,7 @@ public enum Pooling {
     public static func averageBackward<S: TensorScalar>(dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, batch: Int,
                                                         geometry g: PoolGeometry) {
         let c = g.channels
-        let parts = Runtime.partitions(batch)
+        let parts = Runtime.partitions(batch, perThread: 4)
         Runtime.parallelFor(parts) { part in
             let examples = sliceRange(batch, part: part, of: parts)
             (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
@@ -105,7 +115,7 @@ public enum Pooling {
     static func forEachWindow(batch: Int, _ g: PoolGeometry,
                               _ body: (Int, Int, ((Int) -> Void) -> Void) -> Void) {
         let outPositions = g.outputCount / g.channels
-        let parts = Runtime.partitions(batch)
+        let parts = Runtime.partitions(batch, perThread: 4)
         Runtime.parallelFor(parts) { part in
             for example in sliceRange(batch, part: part, of: parts) {
                 for outPos in 0..<outPositions {

@@ -56,23 +56,24 @@ final class ThreadPool: @unchecked Sendable {
             return
         }
         defer { pthread_mutex_unlock(dispatch) }
-        withoutActuallyEscaping(body) { body in
-          withUnsafePointer(to: body) { body in
-            pthread_mutex_lock(mutex)
-            let helpers = min(active - 1, count - 1)
-            while spawned < helpers { spawnWorker(index: spawned); spawned += 1 }
-            job = body
-            taskCount = count
-            nextTask = 0
-            finished = 0
-            participants = helpers
-            generation &+= 1
-            pthread_cond_broadcast(workReady)
-            drainTasks(body)
-            while finished < taskCount { pthread_cond_wait(workDone, mutex) }
-            job = nil
-            pthread_mutex_unlock(mutex)
-          }
+        // Workers reach the closure through a pointer to it, valid until every task has finished.
+        withoutActuallyEscaping(body) { escapable in
+            withUnsafePointer(to: escapable) { body in
+                pthread_mutex_lock(mutex)
+                let helpers = min(active - 1, count - 1)
+                while spawned < helpers { spawnWorker(index: spawned); spawned += 1 }
+                job = body
+                taskCount = count
+                nextTask = 0
+                finished = 0
+                participants = helpers
+                generation &+= 1
+                pthread_cond_broadcast(workReady)
+                drainTasks(body)
+                while finished < taskCount { pthread_cond_wait(workDone, mutex) }
+                job = nil
+                pthread_mutex_unlock(mutex)
+            }
         }
     }
 
@@ -96,9 +97,10 @@ final class ThreadPool: @unchecked Sendable {
         body.pointee(task)
     }
 
-    private func workerLoop(index: Int) {
+    /// `seen` is the generation before the job the worker was spawned for, so it takes part in that job.
+    private func workerLoop(index: Int, seen start: UInt64) {
         pthread_mutex_lock(mutex)
-        var seen = generation
+        var seen = start
         while true {
             while generation == seen { pthread_cond_wait(workReady, mutex) }
             seen = generation
@@ -106,12 +108,13 @@ final class ThreadPool: @unchecked Sendable {
         }
     }
 
+    /// Called with `mutex` held, before `generation` moves to the job that needs the worker.
     private func spawnWorker(index: Int) {
-        let context = Unmanaged.passRetained(WorkerContext(pool: self, index: index)).toOpaque()
+        let context = Unmanaged.passRetained(WorkerContext(pool: self, index: index, seen: generation)).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { raw in
             let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
-            context.pool.workerLoop(index: context.index)
+            context.pool.workerLoop(index: context.index, seen: context.seen)
             return nil
         }, context)
         precondition(rc == 0, "ThreadPool: pthread_create failed (\(rc))")
@@ -121,7 +124,8 @@ final class ThreadPool: @unchecked Sendable {
     private final class WorkerContext {
         let pool: ThreadPool
         let index: Int
-        init(pool: ThreadPool, index: Int) { self.pool = pool; self.index = index }
+        let seen: UInt64
+        init(pool: ThreadPool, index: Int, seen: UInt64) { self.pool = pool; self.index = index; self.seen = seen }
     }
 }
 
@@ -129,7 +133,7 @@ extension Runtime {
     static let pool = ThreadPool(threads: Int(bn_cpu_active_cores()))
 
     /// Threads the kernels use. Defaults to the cores this process may run on; setting it is thread-safe
-    /// and takes effect from the next kernel call.
+    /// (but not from inside a `parallelFor` task) and takes effect from the next kernel call.
     public static var threadCount: Int {
         get { pool.threadCount }
         set { pool.threadCount = newValue }
@@ -141,11 +145,15 @@ extension Runtime {
         pool.run(count, body)
     }
 
-    /// Splits `0..<total` into at most `threadCount` contiguous ranges of at least `grain` elements.
+    /// How many contiguous ranges of at least `grain` elements to split `0..<total` into: at most
+    /// `threadCount`, or `perThread` times that where the split cannot change the results, so that a thread
+    /// held up by other processes on a shared machine leaves its share to the others.
     @usableFromInline
-    static func partitions(_ total: Int, grain: Int = 1) -> Int {
+    static func partitions(_ total: Int, grain: Int = 1, perThread: Int = 1) -> Int {
         if total <= 0 { return 0 }
-        return max(1, min(threadCount, total / max(1, grain)))
+        let threads = threadCount
+        if threads == 1 { return 1 }
+        return max(1, min(threads * perThread, total / max(1, grain)))
     }
 }
 

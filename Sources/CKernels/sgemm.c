@@ -57,6 +57,20 @@ static void kernel_portable_rows(long kc, const float *a, long lda, const float 
     store_tile_portable(acc, c, ldc, alpha, beta);
 }
 
+static void kernel_portable_ptrs(long kc, const float *const *ap, const float *b, float *c, long ldc,
+                                 float alpha, float beta) {
+    float acc[6][16];
+    memset(acc, 0, sizeof acc);
+    for (long p = 0; p < kc; p++) {
+        for (int r = 0; r < 6; r++) {
+            float ar = ap[r][p];
+            for (int j = 0; j < 16; j++) acc[r][j] += ar * b[j];
+        }
+        b += 16;
+    }
+    store_tile_portable(acc, c, ldc, alpha, beta);
+}
+
 static void store_tile_portable(float acc[6][16], float *c, long ldc, float alpha, float beta) {
     for (int r = 0; r < 6; r++) {
         float *cr = c + r * ldc;
@@ -71,13 +85,13 @@ static void store_tile_portable(float acc[6][16], float *c, long ldc, float alph
 #ifdef BN_X86
 // ---------------------------------------------------------------------------------------------
 // AVX2 + FMA kernel, 6 x 16: twelve ymm accumulators, two B loads and six broadcasts per step.
-// `rowsLayout` is a compile-time constant after inlining into the two entry points below.
+// The core reads row r of A from ap[r] + p·step: column-major panels, row-major panels and rows anywhere
+// (implicit im2col straight from the input) share it.
 
 __attribute__((target("avx2,fma"), always_inline))
-static inline void avx2_tile(long kc, const float *a, long lda, int rowsLayout, const float *b, float *c,
-                             long ldc, float alpha, float beta) {
-    const long rs = rowsLayout ? lda : 1, step = rowsLayout ? 1 : 6;
-    const float *a0 = a, *a1 = a + rs, *a2 = a + 2 * rs, *a3 = a + 3 * rs, *a4 = a + 4 * rs, *a5 = a + 5 * rs;
+static inline void avx2_core(long kc, const float *const *ap, long step, const float *b, float *c, long ldc,
+                             float alpha, float beta) {
+    const float *a0 = ap[0], *a1 = ap[1], *a2 = ap[2], *a3 = ap[3], *a4 = ap[4], *a5 = ap[5];
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
     __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -116,25 +130,32 @@ static inline void avx2_tile(long kc, const float *a, long lda, int rowsLayout, 
 __attribute__((target("avx2,fma")))
 static void kernel_avx2(long kc, const float *a, long lda, const float *b, float *c, long ldc, float alpha,
                         float beta) {
-    avx2_tile(kc, a, lda, 0, b, c, ldc, alpha, beta);
+    (void)lda;
+    const float *ap[6] = { a, a + 1, a + 2, a + 3, a + 4, a + 5 };
+    avx2_core(kc, ap, 6, b, c, ldc, alpha, beta);
 }
 
 __attribute__((target("avx2,fma")))
 static void kernel_avx2_rows(long kc, const float *a, long lda, const float *b, float *c, long ldc,
                              float alpha, float beta) {
-    avx2_tile(kc, a, lda, 1, b, c, ldc, alpha, beta);
+    const float *ap[6] = { a, a + lda, a + 2 * lda, a + 3 * lda, a + 4 * lda, a + 5 * lda };
+    avx2_core(kc, ap, 1, b, c, ldc, alpha, beta);
+}
+
+__attribute__((target("avx2,fma")))
+static void kernel_avx2_ptrs(long kc, const float *const *ap, const float *b, float *c, long ldc, float alpha,
+                             float beta) {
+    avx2_core(kc, ap, 1, b, c, ldc, alpha, beta);
 }
 
 // ---------------------------------------------------------------------------------------------
 // AVX-512 kernel, 12 x 32: twenty-four zmm accumulators, two B loads, twelve broadcasts per step.
 
 __attribute__((target("avx512f,fma"), always_inline))
-static inline void avx512_tile(long kc, const float *a, long lda, int rowsLayout, const float *b, float *c,
-                               long ldc, float alpha, float beta) {
-    const long rs = rowsLayout ? lda : 1, step = rowsLayout ? 1 : 12;
-    const float *a0 = a, *a1 = a + rs, *a2 = a + 2 * rs, *a3 = a + 3 * rs, *a4 = a + 4 * rs, *a5 = a + 5 * rs;
-    const float *a6 = a + 6 * rs, *a7 = a + 7 * rs, *a8 = a + 8 * rs, *a9 = a + 9 * rs, *a10 = a + 10 * rs,
-                *a11 = a + 11 * rs;
+static inline void avx512_core(long kc, const float *const *ap, long step, const float *b, float *c, long ldc,
+                               float alpha, float beta) {
+    const float *a0 = ap[0], *a1 = ap[1], *a2 = ap[2], *a3 = ap[3], *a4 = ap[4], *a5 = ap[5];
+    const float *a6 = ap[6], *a7 = ap[7], *a8 = ap[8], *a9 = ap[9], *a10 = ap[10], *a11 = ap[11];
     __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps(), c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
     __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps(), c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
     __m512 c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps(), c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
@@ -173,12 +194,10 @@ static inline void avx512_tile(long kc, const float *a, long lda, int rowsLayout
 
 // AVX-512 kernel, 12 x 16, for products with at most 16 columns (the 12 x 32 tile would be half empty).
 __attribute__((target("avx512f,fma"), always_inline))
-static inline void avx512_tile16(long kc, const float *a, long lda, int rowsLayout, const float *b, float *c,
-                                 long ldc, float alpha, float beta) {
-    const long rs = rowsLayout ? lda : 1, step = rowsLayout ? 1 : 12;
-    const float *a0 = a, *a1 = a + rs, *a2 = a + 2 * rs, *a3 = a + 3 * rs, *a4 = a + 4 * rs, *a5 = a + 5 * rs;
-    const float *a6 = a + 6 * rs, *a7 = a + 7 * rs, *a8 = a + 8 * rs, *a9 = a + 9 * rs, *a10 = a + 10 * rs,
-                *a11 = a + 11 * rs;
+static inline void avx512_core16(long kc, const float *const *ap, long step, const float *b, float *c, long ldc,
+                                 float alpha, float beta) {
+    const float *a0 = ap[0], *a1 = ap[1], *a2 = ap[2], *a3 = ap[3], *a4 = ap[4], *a5 = ap[5];
+    const float *a6 = ap[6], *a7 = ap[7], *a8 = ap[8], *a9 = ap[9], *a10 = ap[10], *a11 = ap[11];
     __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps(), c3 = _mm512_setzero_ps();
     __m512 c4 = _mm512_setzero_ps(), c5 = _mm512_setzero_ps(), c6 = _mm512_setzero_ps(), c7 = _mm512_setzero_ps();
     __m512 c8 = _mm512_setzero_ps(), c9 = _mm512_setzero_ps(), cA = _mm512_setzero_ps(), cB = _mm512_setzero_ps();
@@ -210,37 +229,64 @@ static inline void avx512_tile16(long kc, const float *a, long lda, int rowsLayo
 #undef BN_STORE1
 }
 
+#define BN_COLS12(a) { a, a + 1, a + 2, a + 3, a + 4, a + 5, a + 6, a + 7, a + 8, a + 9, a + 10, a + 11 }
+#define BN_ROWS12(a, l) { a, a + l, a + 2 * l, a + 3 * l, a + 4 * l, a + 5 * l, a + 6 * l, a + 7 * l, a + 8 * l, \
+                          a + 9 * l, a + 10 * l, a + 11 * l }
+
 __attribute__((target("avx512f,fma")))
 static void kernel_avx512_16(long kc, const float *a, long lda, const float *b, float *c, long ldc, float alpha,
                              float beta) {
-    avx512_tile16(kc, a, lda, 0, b, c, ldc, alpha, beta);
+    (void)lda;
+    const float *ap[12] = BN_COLS12(a);
+    avx512_core16(kc, ap, 12, b, c, ldc, alpha, beta);
 }
 
 __attribute__((target("avx512f,fma")))
 static void kernel_avx512_16_rows(long kc, const float *a, long lda, const float *b, float *c, long ldc,
                                   float alpha, float beta) {
-    avx512_tile16(kc, a, lda, 1, b, c, ldc, alpha, beta);
+    const float *ap[12] = BN_ROWS12(a, lda);
+    avx512_core16(kc, ap, 1, b, c, ldc, alpha, beta);
+}
+
+__attribute__((target("avx512f,fma")))
+static void kernel_avx512_16_ptrs(long kc, const float *const *ap, const float *b, float *c, long ldc,
+                                  float alpha, float beta) {
+    avx512_core16(kc, ap, 1, b, c, ldc, alpha, beta);
 }
 
 __attribute__((target("avx512f,fma")))
 static void kernel_avx512(long kc, const float *a, long lda, const float *b, float *c, long ldc, float alpha,
                           float beta) {
-    avx512_tile(kc, a, lda, 0, b, c, ldc, alpha, beta);
+    (void)lda;
+    const float *ap[12] = BN_COLS12(a);
+    avx512_core(kc, ap, 12, b, c, ldc, alpha, beta);
 }
 
 __attribute__((target("avx512f,fma")))
 static void kernel_avx512_rows(long kc, const float *a, long lda, const float *b, float *c, long ldc,
                                float alpha, float beta) {
-    avx512_tile(kc, a, lda, 1, b, c, ldc, alpha, beta);
+    const float *ap[12] = BN_ROWS12(a, lda);
+    avx512_core(kc, ap, 1, b, c, ldc, alpha, beta);
+}
+
+__attribute__((target("avx512f,fma")))
+static void kernel_avx512_ptrs(long kc, const float *const *ap, const float *b, float *c, long ldc, float alpha,
+                               float beta) {
+    avx512_core(kc, ap, 1, b, c, ldc, alpha, beta);
 }
 #endif
 
 // ---------------------------------------------------------------------------------------------
 // Kernel selection.
 
+/// A micro-kernel whose mr rows of A are read straight from mr pointers (kc contiguous values each).
+typedef void (*bn_kernel_ptrs_fn)(long kc, const float *const *ap, const float *b, float *c, long ldc, float alpha,
+                                  float beta);
+
 typedef struct {
-    bn_kernel_fn cols;   // column-major A panels
-    bn_kernel_fn rows;   // row-major A panels
+    bn_kernel_fn cols;        // column-major A panels
+    bn_kernel_fn rows;        // row-major A panels
+    bn_kernel_ptrs_fn ptrs;   // rows anywhere in memory
     int mr, nr;
 } bn_kernel_info;
 
@@ -273,17 +319,20 @@ int bn_sgemm_set_kernel(int kernel) {
 
 /// The kernel family in use, narrowed to a 16-column tile when C has at most 16 columns.
 static bn_kernel_info kernel_info(long n) {
-    bn_kernel_info info = { kernel_portable, kernel_portable_rows, 6, 16 };
+    bn_kernel_info info = { kernel_portable, kernel_portable_rows, kernel_portable_ptrs, 6, 16 };
 #ifdef BN_X86
     switch (bn_sgemm_kernel()) {
     case BN_KERNEL_AVX2:
-        info.cols = kernel_avx2; info.rows = kernel_avx2_rows; info.mr = 6; info.nr = 16;
+        info.cols = kernel_avx2; info.rows = kernel_avx2_rows; info.ptrs = kernel_avx2_ptrs;
+        info.mr = 6; info.nr = 16;
         break;
     case BN_KERNEL_AVX512:
         if (n <= 16) {
-            info.cols = kernel_avx512_16; info.rows = kernel_avx512_16_rows; info.mr = 12; info.nr = 16;
+            info.cols = kernel_avx512_16; info.rows = kernel_avx512_16_rows; info.ptrs = kernel_avx512_16_ptrs;
+            info.mr = 12; info.nr = 16;
         } else {
-            info.cols = kernel_avx512; info.rows = kernel_avx512_rows; info.mr = 12; info.nr = 32;
+            info.cols = kernel_avx512; info.rows = kernel_avx512_rows; info.ptrs = kernel_avx512_ptrs;
+            info.mr = 12; info.nr = 32;
         }
         break;
     default: break;
@@ -292,324 +341,9 @@ static bn_kernel_info kernel_info(long n) {
     return info;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Implicit im2col.
-
-/// An output position of the im2col matrix's row: example and (z, y, x), advanced without divisions.
-typedef struct {
-    long example, oz, oy, ox;
-} im2col_pos;
-
-static inline void pos_from_row(const bn_conv_geom *g, long row, im2col_pos *p) {
-    const long oh = g->out[1], ow = g->out[2];
-    const long positions = g->out[0] * oh * ow;
-    p->example = row / positions;
-    long pos = row % positions;
-    p->oz = pos / (oh * ow);
-    long rem = pos % (oh * ow);
-    p->oy = rem / ow;
-    p->ox = rem % ow;
-}
-
-static inline void pos_next(const bn_conv_geom *g, im2col_pos *p) {
-    if (++p->ox < g->out[2]) return;
-    p->ox = 0;
-    if (++p->oy < g->out[1]) return;
-    p->oy = 0;
-    if (++p->oz < g->out[0]) return;
-    p->oz = 0;
-    p->example++;
-}
-
-/// Copies im2col[pos][col0 ..< col0+count] to dst (contiguous): runs of channels from each tap, zeros where
-/// the tap falls in the padding.
-static void im2col_copy(const bn_conv_geom *g, const float *x, const im2col_pos *pos, long col0, long count,
-                        float *dst) {
-    const long C = g->inChannels;
-    const long D = g->in[0], H = g->in[1], W = g->in[2];
-    const long z0 = pos->oz * g->stride[0] - g->pad[0];
-    const long y0 = pos->oy * g->stride[1] - g->pad[1];
-    const long x0 = pos->ox * g->stride[2] - g->pad[2];
-    const float *xe = x + pos->example * (D * H * W * C);
-    const long fh = g->filter[1], fw = g->filter[2];
-    long ch = 0, tz = 0, ty = 0, tx = 0;
-    if (col0 != 0) {   // whole rows (the usual case) start at tap 0 without any division
-        long tap = col0 / C;
-        ch = col0 - tap * C;
-        tz = tap / (fh * fw);
-        long tr = tap - tz * fh * fw;
-        ty = tr / fw;
-        tx = tr - ty * fw;
-    }
-    const long dx = g->dilation[2];
-    while (count > 0) {
-        long iz = z0 + tz * g->dilation[0], iy = y0 + ty * g->dilation[1], ix = x0 + tx * dx;
-        int rowValid = iz >= 0 && iz < D && iy >= 0 && iy < H;
-        long run;
-        if (rowValid && ix >= 0 && ix < W) {
-            // Undilated along x, the taps of one filter row that land inside the input are one contiguous run.
-            long taps = dx == 1 ? (fw < W - x0 ? fw : W - x0) - tx : 1;
-            run = taps * C - ch;
-            if (run > count) run = count;
-            const float *src = xe + ((iz * H + iy) * W + ix) * C + ch;
-            if (run <= 8) for (long i = 0; i < run; i++) dst[i] = src[i];   // few values: no library call
-            else memcpy(dst, src, (size_t)run * sizeof(float));
-        } else {
-            run = C - ch;
-            if (run > count) run = count;
-            if (run <= 8) for (long i = 0; i < run; i++) dst[i] = 0.0f;
-            else memset(dst, 0, (size_t)run * sizeof(float));
-        }
-        dst += run;
-        count -= run;
-        long advanced = ch + run;
-        long steps = advanced / C;
-        ch = advanced - steps * C;
-        tx += steps;
-        while (tx >= fw) { tx -= fw; if (++ty == fh) { ty = 0; tz++; } }
-    }
-}
-
-void bn_col2im_add(const bn_conv_geom *g, const float *src, long ld, long row0, long rows, float *dx) {
-    const long C = g->inChannels;
-    const long D = g->in[0], H = g->in[1], W = g->in[2];
-    const long fd = g->filter[0], fh = g->filter[1], fw = g->filter[2];
-    im2col_pos pos;
-    pos_from_row(g, row0, &pos);
-    for (long r = 0; r < rows; r++, pos_next(g, &pos), src += ld) {
-        const long z0 = pos.oz * g->stride[0] - g->pad[0];
-        const long y0 = pos.oy * g->stride[1] - g->pad[1];
-        const long x0 = pos.ox * g->stride[2] - g->pad[2];
-        float *xe = dx + pos.example * (D * H * W * C);
-        const float *s = src;
-        for (long tz = 0; tz < fd; tz++) {
-            long iz = z0 + tz * g->dilation[0];
-            for (long ty = 0; ty < fh; ty++) {
-                long iy = y0 + ty * g->dilation[1];
-                int rowValid = iz >= 0 && iz < D && iy >= 0 && iy < H;
-                for (long tx = 0; tx < fw; tx++, s += C) {
-                    long ix = x0 + tx * g->dilation[2];
-                    if (!rowValid || ix < 0 || ix >= W) continue;
-                    float *d = xe + ((iz * H + iy) * W + ix) * C;
-                    for (long c = 0; c < C; c++) d[c] += s[c];
-                }
-            }
-        }
-    }
-}
-
-void bn_im2col_segment(const bn_conv_geom *g, const float *x, long row, long col0, long count,
-                       float *dst, long stride) {
-    im2col_pos pos;
-    pos_from_row(g, row, &pos);
-    if (stride == 1) { im2col_copy(g, x, &pos, col0, count, dst); return; }
-    float tmp[256];
-    while (count > 0) {
-        long n = count < 256 ? count : 256;
-        im2col_copy(g, x, &pos, col0, n, tmp);
-        for (long i = 0; i < n; i++) dst[i * stride] = tmp[i];
-        dst += n * stride;
-        col0 += n;
-        count -= n;
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Packing.
-
-/// Whether A's source packs into row-major panels (its rows are contiguous in memory) or column-major ones.
-static int a_rows_layout(const bn_a_source *A) {
-    return (A->kind == BN_A_MATRIX && !A->trans) || A->kind == BN_A_IM2COL;
-}
-
-/// The transposed im2col block: for each im2col row p, its columns [i0, i0+mc) are gathered once into a
-/// small buffer, then dealt out mr at a time to the column-major panels.
-static void pack_a_im2col_t(const bn_a_source *A, long i0, long mc, long p0, long kc, int mr, float *dst) {
-    float tmp[MC_ROWS];
-    im2col_pos pos;
-    pos_from_row(A->geom, A->row0 + p0, &pos);
-    const long full = mc / mr * mr;
-    for (long p = 0; p < kc; p++, pos_next(A->geom, &pos)) {
-        im2col_copy(A->geom, A->a, &pos, i0, mc, tmp);
-        // Constant-size copies compile to a few vector moves rather than library calls.
-        if (mr == 12) {
-            for (long ir = 0; ir < full; ir += 12) memcpy(dst + ir * kc + p * 12, tmp + ir, 12 * sizeof(float));
-        } else if (mr == 6) {
-            for (long ir = 0; ir < full; ir += 6) memcpy(dst + ir * kc + p * 6, tmp + ir, 6 * sizeof(float));
-        } else {
-            for (long ir = 0; ir < full; ir += mr) memcpy(dst + ir * kc + p * mr, tmp + ir, (size_t)mr * sizeof(float));
-        }
-        if (full < mc) {
-            float *d = dst + full * kc + p * mr;
-            long r = 0;
-            for (; r < mc - full; r++) d[r] = tmp[full + r];
-            for (; r < mr; r++) d[r] = 0.0f;
-        }
-    }
-}
-
-/// Packs op(A)[i0 ..< i0+mc][p0 ..< p0+kc] into panels of mr rows, zero-padded to mr: row-major panels
-/// (mr rows of kc) or column-major ones (kc steps of mr), as `a_rows_layout` says. Writes stay contiguous.
-static void pack_a(const bn_a_source *A, long i0, long mc, long p0, long kc, int mr, float *dst) {
-    for (long ir = 0; ir < mc; ir += mr) {
-        long rows = mc - ir < mr ? mc - ir : mr;
-        float *panel = dst + ir * kc;
-        switch (A->kind) {
-        case BN_A_MATRIX:
-            if (!A->trans) {
-                for (long r = 0; r < rows; r++)
-                    memcpy(panel + r * kc, A->a + (i0 + ir + r) * A->lda + p0, (size_t)kc * sizeof(float));
-                memset(panel + rows * kc, 0, (size_t)((mr - rows) * kc) * sizeof(float));
-            } else {
-                for (long p = 0; p < kc; p++) {
-                    const float *src = A->a + (p0 + p) * A->lda + i0 + ir;
-                    float *d = panel + p * mr;
-                    long r = 0;
-                    for (; r < rows; r++) d[r] = src[r];
-                    for (; r < mr; r++) d[r] = 0.0f;
-                }
-            }
-            break;
-        case BN_A_IM2COL: {
-            im2col_pos pos;
-            pos_from_row(A->geom, i0 + ir, &pos);
-            for (long r = 0; r < rows; r++, pos_next(A->geom, &pos))
-                im2col_copy(A->geom, A->a, &pos, p0, kc, panel + r * kc);
-            memset(panel + rows * kc, 0, (size_t)((mr - rows) * kc) * sizeof(float));
-            break;
-        }
-        case BN_A_IM2COL_T:
-            pack_a_im2col_t(A, i0, mc, p0, kc, mr, dst);
-            return;
-        }
-    }
-}
-
-/// Packs op(B)[p0 ..< p0+kc][j0 ..< j0+nc] into panels of nr columns, each kc x nr, zero-padded.
-static void pack_b(const float *b, long ldb, int transB, long p0, long kc, long j0, long nc, int nr,
-                   float *dst) {
-    for (long jr = 0; jr < nc; jr += nr) {
-        long cols = nc - jr < nr ? nc - jr : nr;
-        float *panel = dst + jr * kc;
-        if (!transB) {
-            for (long p = 0; p < kc; p++) {
-                const float *src = b + (p0 + p) * ldb + j0 + jr;
-                float *d = panel + p * nr;
-                long j = 0;
-                for (; j < cols; j++) d[j] = src[j];
-                for (; j < nr; j++) d[j] = 0.0f;
-            }
-        } else {
-            for (long j = 0; j < cols; j++) {
-                const float *src = b + (j0 + jr + j) * ldb + p0;
-                for (long p = 0; p < kc; p++) panel[p * nr + j] = src[p];
-            }
-            for (long j = cols; j < nr; j++)
-                for (long p = 0; p < kc; p++) panel[p * nr + j] = 0.0f;
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The blocked driver.
-
-static void scale_rows(float *c, long ldc, long m0, long m1, long n, float beta) {
-    for (long i = m0; i < m1; i++) {
-        float *ci = c + i * ldc;
-        if (beta == 0.0f) memset(ci, 0, (size_t)n * sizeof(float));
-        else if (beta != 1.0f) for (long j = 0; j < n; j++) ci[j] *= beta;
-    }
-}
-
-/// Per-thread packing buffers, kept between calls so large products never pay for fresh pages.
-static __thread float *tls_buffer;
-static __thread size_t tls_capacity;
-
-static float *scratch(size_t floats) {
-    if (floats > tls_capacity) {
-        free(tls_buffer);
-        size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-        tls_buffer = aligned_alloc(64, bytes);
-        tls_capacity = tls_buffer ? floats : 0;
-    }
-    return tls_buffer;
-}
-
-/// One packed A block times one packed B block into C (mc x nc), with edge tiles through a scratch tile.
-static void macro_tile(bn_kernel_fn kernel, int mr, int nr, const float *apack, const float *bpack, long mc,
-                       long nc, long kc, float alpha, float beta, float *c, long ldc) {
-    float edge[MR_MAX * NR_MAX] __attribute__((aligned(64)));
-    for (long jr = 0; jr < nc; jr += nr) {
-        long cols = nc - jr < nr ? nc - jr : nr;
-        const float *bp = bpack + jr * kc;
-        for (long ir = 0; ir < mc; ir += mr) {
-            long rows = mc - ir < mr ? mc - ir : mr;
-            const float *ap = apack + ir * kc;
-            float *cp = c + ir * ldc + jr;
-            if (rows == mr && cols == nr) {
-                kernel(kc, ap, kc, bp, cp, ldc, alpha, beta);
-            } else {
-                kernel(kc, ap, kc, bp, edge, nr, alpha, 0.0f);
-                for (long r = 0; r < rows; r++) {
-                    float *cr = cp + r * ldc;
-                    const float *er = edge + r * nr;
-                    if (beta == 0.0f) for (long j = 0; j < cols; j++) cr[j] = er[j];
-                    else for (long j = 0; j < cols; j++) cr[j] = er[j] + beta * cr[j];
-                }
-            }
-        }
-    }
-}
-
-/// Packed B up to this size is packed once for the whole depth, so each block of C stays in cache while
-/// every depth block is added into it (convolution shapes: small N and K, very large M).
-#define B_RESIDENT_BYTES (512 * 1024)
-
-void bn_sgemm_rows(const bn_a_source *A, long m0, long m1, long n, long k, float alpha,
-                   const float *b, long ldb, int transB, float beta, float *c, long ldc) {
-    if (m1 <= m0 || n <= 0) return;
-    if (k <= 0 || alpha == 0.0f) { scale_rows(c, ldc, m0, m1, n, beta); return; }
-    bn_kernel_info K = kernel_info(n);
-    const int mr = K.mr, nr = K.nr;
-    bn_kernel_fn kernel = a_rows_layout(A) ? K.rows : K.cols;
-    // Equal depth blocks: 576 = 3 x 192 rather than 256 + 256 + 64.
-    const long kblocks = (k + KC - 1) / KC;
-    const long kcb = (k + kblocks - 1) / kblocks;
-    const long ncap = n < NC ? n : NC;
-    const long ncr = (ncap + nr - 1) / nr * nr;
-    const int resident = (size_t)ncr * (size_t)k * sizeof(float) <= B_RESIDENT_BYTES;
-    size_t bsize = (size_t)ncr * (size_t)(resident ? k : kcb);
-    size_t asize = (size_t)MC_ROWS * kcb;
-    float *bpack = scratch(bsize + asize + 16);
-    float *apack = bpack + (bsize + 15) / 16 * 16;
-
-    for (long jc = 0; jc < n; jc += NC) {
-        long nc = n - jc < NC ? n - jc : NC;
-        if (resident) {
-            for (long pc = 0; pc < k; pc += kcb) {
-                long kc = k - pc < kcb ? k - pc : kcb;
-                pack_b(b, ldb, transB, pc, kc, jc, nc, nr, bpack + pc * ncr);
-            }
-            for (long ic = m0; ic < m1; ic += MC_ROWS) {
-                long mc = m1 - ic < MC_ROWS ? m1 - ic : MC_ROWS;
-                for (long pc = 0; pc < k; pc += kcb) {
-                    long kc = k - pc < kcb ? k - pc : kcb;
-                    pack_a(A, ic, mc, pc, kc, mr, apack);
-                    macro_tile(kernel, mr, nr, apack, bpack + pc * ncr, mc, nc, kc, alpha, pc == 0 ? beta : 1.0f,
-                               c + ic * ldc + jc, ldc);
-                }
-            }
-        } else {
-            for (long pc = 0; pc < k; pc += kcb) {
-                long kc = k - pc < kcb ? k - pc : kcb;
-                pack_b(b, ldb, transB, pc, kc, jc, nc, nr, bpack);
-                for (long ic = m0; ic < m1; ic += MC_ROWS) {
-                    long mc = m1 - ic < MC_ROWS ? m1 - ic : MC_ROWS;
-                    pack_a(A, ic, mc, pc, kc, mr, apack);
-                    macro_tile(kernel, mr, nr, apack, bpack, mc, nc, kc, alpha, pc == 0 ? beta : 1.0f,
-                               c + ic * ldc + jc, ldc);
-                }
-            }
-        }
-    }
-}
+#define REAL float
+#define A_SOURCE bn_a_source
+#define GEMM_ROWS bn_sgemm_rows
+#define COL2IM_ADD bn_col2im_add
+#define IM2COL_SEGMENT bn_im2col_segment
+#include "gemm_driver.h"

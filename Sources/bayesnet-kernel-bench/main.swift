@@ -59,7 +59,7 @@ while let a = args.popFirst() {
     case "--clock":
         if args.popFirst() == "cpu" { clockID = CLOCK_PROCESS_CPUTIME_ID }
     case "--help", "-h":
-        print("usage: bayesnet-kernel-bench [--threads 1,2] [--repeats N] [--kernel avx2,avx512,portable] [--clock wall|cpu] [--only peak,gemm,conv,small,pool]")
+        print("usage: bayesnet-kernel-bench [--threads 1,2] [--repeats N] [--kernel avx2,avx512,portable] [--clock wall|cpu] [--only peak,gemm,conv,small,pool,double]")
         exit(0)
     default:
         print("bayesnet-kernel-bench: unknown argument \(a)")
@@ -74,6 +74,19 @@ for kernel in options.kernels where kernel != .portable && options.sections.cont
     let perCore = (0..<3).map { _ in Runtime.peakFlops(kernel) }.max()! / 1e9
     print("Peak, \(kernel) FMA loop: \(format6(perCore)) GFLOP/s per core (x 2 cores = \(format6(2 * perCore)));"
           + " implied clock \(format6(perCore / Double(kernel == .avx512 ? 64 : 32))) GHz")
+    for t in options.threads where t > 1 {
+        // The same loop on t threads at once: the sum of their rates shows whether the cores share FMA units.
+        Runtime.threadCount = t
+        let rates = UnsafeMutablePointer<Double>.allocate(capacity: t)
+        defer { rates.deallocate() }
+        var together = 0.0
+        for _ in 0..<3 {
+            rates.initialize(repeating: 0, count: t)
+            Runtime.parallelFor(t) { task in rates[task] = Runtime.peakFlops(kernel, seconds: 0.2) }
+            together = max(together, (0..<t).reduce(0.0) { $0 + rates[$1] } / 1e9)
+        }
+        print("  \(t) threads at once: \(format6(together)) GFLOP/s together")
+    }
 }
 print("")
 
@@ -163,7 +176,9 @@ let smallConvs = [
     SmallConv(name: "28x28x1 -> 32, 3x3, batch 64", spatial: [28, 28], cin: 1, cout: 32, batch: 64),
     SmallConv(name: "14x14x32 -> 64, 3x3, batch 64", spatial: [14, 14], cin: 32, cout: 64, batch: 64),
 ]
-print("Small convolution layers, SAME, default kernel: microseconds forward / backward input / backward kernel")
+if options.sections.contains("small") {
+    print("Small convolution layers, SAME, default kernel: microseconds forward / backward input / backward kernel")
+}
 Runtime.gemmKernel = options.kernels.last ?? .portable
 for s in smallConvs where options.sections.contains("small") {
     let g = ConvGeometry(inputSpatial: s.spatial, inChannels: s.cin, outChannels: s.cout, filter: [3, 3],
@@ -188,9 +203,8 @@ for s in smallConvs where options.sections.contains("small") {
     }
     print(line)
 }
-print("")
+if options.sections.contains("small") { print("") }
 
-var counter = 0
 for t in options.threads where t > 1 {
     Runtime.threadCount = t
     let dispatch = best(repeats: 200) { Runtime.parallelFor(t) { _ in } }
@@ -228,5 +242,29 @@ if options.sections.contains("pool") {
             line += "  \(t) thr: \(format6(f * 1e6)) /\(format6(b * 1e6))"
         }
         print(line)
+    }
+}
+
+if options.sections.contains("double") {
+    // Double precision runs the generic path; the same layer shape, batch 4.
+    let db = 4
+    let xd = randomArray(db * geometry.inputCount, seed: 3).map(Double.init)
+    let kd = kernelValues.map(Double.init)
+    var yd = [Double](repeating: 0, count: db * geometry.outputCount)
+    var dxd = [Double](repeating: 0, count: xd.count), dkd = [Double](repeating: 0, count: kd.count)
+    let dyd = randomArray(db * geometry.outputCount, seed: 6).map(Double.init)
+    let dflops = 2 * Double(db) * Double(geometry.macs)
+    print("Double precision conv 32x32x64, 3x3, 64 filters, batch \(db): ms (GFLOP/s)")
+    for t in options.threads {
+        Runtime.threadCount = t
+        let f = best(repeats: 3) { Convolution.forward(x: xd, kernel: kd, bias: nil, y: &yd, batch: db, geometry: geometry) }
+        let bi = best(repeats: 3) {
+            Convolution.backwardInput(dy: dyd, kernel: kd, dx: &dxd, batch: db, geometry: geometry, accumulate: false)
+        }
+        let bk = best(repeats: 3) {
+            Convolution.backwardKernel(x: xd, dy: dyd, dkernel: &dkd, batch: db, geometry: geometry, accumulate: false)
+        }
+        print("  \(t) thr: forward \(format6(f * 1e3)) (\(format6(dflops / f / 1e9)))  backward input"
+              + " \(format6(bi * 1e3)) (\(format6(dflops / bi / 1e9)))  kernel \(format6(bk * 1e3)) (\(format6(dflops / bk / 1e9)))")
     }
 }

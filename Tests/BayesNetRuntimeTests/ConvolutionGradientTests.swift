@@ -104,3 +104,60 @@ struct ConvCase: Sendable, CustomStringConvertible {
         #expect(maxError(dk2, dk.map { $0 + 1 }) < 1e-6)
     }
 }
+
+@Suite(.serialized) struct ConvolutionKernelFamilyTests {
+    /// Shapes that exercise partial tiles in both directions, several depth blocks, both input-gradient forms.
+    static let cases: [ConvCase] = [
+        ConvCase(input: [9, 11], inChannels: 5, outChannels: 37, filter: [3, 3], strides: [1, 1], dilations: [1, 1],
+                 padding: .same, batch: 3),
+        ConvCase(input: [13, 7], inChannels: 24, outChannels: 9, filter: [3, 2], strides: [2, 1], dilations: [1, 2],
+                 padding: .valid, batch: 2),
+        ConvCase(input: [4, 5, 6], inChannels: 16, outChannels: 20, filter: [2, 3, 3], strides: [1, 1, 1],
+                 dilations: [1, 1, 1], padding: .same, batch: 2),
+        ConvCase(input: [21], inChannels: 40, outChannels: 6, filter: [5], strides: [1], dilations: [2],
+                 padding: .same, batch: 5),
+    ]
+
+    /// The plain loops of ConvGeneric, the oracle for the packed C paths.
+    static func oracle(_ c: ConvCase, _ x: [Double], _ k: [Double], _ b: [Double], _ r: [Double])
+        -> (y: [Double], dx: [Double], dk: [Double]) {
+        let g = c.geometry
+        var y = [Double](repeating: 0, count: r.count), dx = [Double](repeating: 0, count: x.count)
+        var dk = [Double](repeating: 0, count: k.count)
+        ConvGeneric.forward(x: x, kernel: k, bias: b, y: &y, batch: c.batch, g: g)
+        ConvGeneric.backwardInput(dy: r, kernel: k, dx: &dx, batch: c.batch, g: g, accumulate: false)
+        ConvGeneric.backwardKernel(x: x, dy: r, dkernel: &dk, batch: c.batch, g: g, accumulate: false)
+        return (y, dx, dk)
+    }
+
+    static func fast<S: TensorScalar>(_ c: ConvCase, _ x: [S], _ k: [S], _ b: [S], _ r: [S])
+        -> (y: [S], dx: [S], dk: [S]) {
+        let g = c.geometry
+        var y = [S](repeating: .nan, count: r.count), dx = [S](repeating: .nan, count: x.count)
+        var dk = [S](repeating: .nan, count: k.count)
+        Convolution.forward(x: x, kernel: k, bias: b, y: &y, batch: c.batch, geometry: g)
+        Convolution.backwardInput(dy: r, kernel: k, dx: &dx, batch: c.batch, geometry: g, accumulate: false)
+        Convolution.backwardKernel(x: x, dy: r, dkernel: &dk, batch: c.batch, geometry: g, accumulate: false)
+        return (y, dx, dk)
+    }
+
+    @Test("Every supported micro-kernel gives the reference results in Float and Double", arguments: cases)
+    func everyKernelFamily(_ c: ConvCase) {
+        let (x, kernel, bias, r) = ConvolutionGradientTests.inputs(c, seed: 81)
+        let want = Self.oracle(c, x, kernel, bias, r)
+        let xf = x.map(Float.init), kf = kernel.map(Float.init), bf = bias.map(Float.init), rf = r.map(Float.init)
+        let saved = Runtime.gemmKernel
+        defer { Runtime.gemmKernel = saved }
+        for family in Runtime.GemmKernel.allCases where family.isSupported {
+            Runtime.gemmKernel = family
+            let f = Self.fast(c, xf, kf, bf, rf)
+            #expect(maxError(f.y, want.y) < 1e-5, "\(family)")
+            #expect(maxError(f.dx, want.dx) < 1e-5, "\(family)")
+            #expect(maxError(f.dk, want.dk) < 1e-5, "\(family)")
+            let d = Self.fast(c, x, kernel, bias, r)
+            #expect(maxError(d.y, want.y) < 1e-12, "\(family)")
+            #expect(maxError(d.dx, want.dx) < 1e-12, "\(family)")
+            #expect(maxError(d.dk, want.dk) < 1e-12, "\(family)")
+        }
+    }
+}

@@ -129,3 +129,53 @@ import Testing
         #expect(g.outputCount == 4 * 3 * 3)
     }
 }
+
+@Suite struct RandomConvolutionTests {
+    /// Seeded random geometries, including deep patches (many channels x taps) whose depth blocks start
+    /// in the middle of a channel run.
+    static let cases: [ConvCase] = {
+        var rng = TestRandom(4242)
+        func pick(_ lo: Int, _ hi: Int) -> Int { lo + Int(rng.next() % UInt64(hi - lo + 1)) }
+        return (0..<12).map { i in
+            let rank = 1 + i % 3
+            let input = (0..<rank).map { _ in pick(2, rank == 3 ? 5 : 9) }
+            let filter = (0..<rank).map { _ in pick(1, 3) }
+            let strides = (0..<rank).map { _ in pick(1, 2) }
+            let dilations = (0..<rank).map { _ in pick(1, 2) }
+            let padding: PaddingMode = i % 4 == 3 ? .valid : .same
+            return ConvCase(input: input, inChannels: [3, 17, 64, 100][i % 4], outChannels: pick(1, 40),
+                            filter: filter, strides: strides, dilations: dilations, padding: padding,
+                            batch: pick(1, 3))
+        }.filter { $0.geometry.outputPositions > 0 } + [
+            ConvCase(input: [5, 5], inChannels: 100, outChannels: 33, filter: [3, 3], strides: [1, 1],
+                     dilations: [1, 1], padding: .same, batch: 2),
+            ConvCase(input: [3, 4, 4], inChannels: 70, outChannels: 5, filter: [3, 3, 2], strides: [1, 2, 1],
+                     dilations: [1, 1, 2], padding: .same, batch: 1),
+            // Long filter rows (fw·in ≥ 64) read in place: strides, edges on every side, VALID, rank 3.
+            ConvCase(input: [7, 9], inChannels: 32, outChannels: 40, filter: [3, 3], strides: [2, 2],
+                     dilations: [1, 1], padding: .same, batch: 2),
+            ConvCase(input: [6, 7], inChannels: 64, outChannels: 17, filter: [2, 3], strides: [1, 2],
+                     dilations: [1, 1], padding: .valid, batch: 3),
+            ConvCase(input: [3, 4, 5], inChannels: 24, outChannels: 9, filter: [2, 2, 3], strides: [1, 1, 1],
+                     dilations: [2, 1, 1], padding: .same, batch: 2),
+            ConvCase(input: [9], inChannels: 90, outChannels: 70, filter: [4], strides: [1], dilations: [1],
+                     padding: .same, batch: 4),
+        ]
+    }()
+
+    @Test("Fast Float and Double paths agree with the plain loops", arguments: cases)
+    func agreesWithReference(_ c: ConvCase) {
+        let (x, kernel, bias, r) = ConvolutionGradientTests.inputs(c, seed: 99)
+        let want = ConvolutionKernelFamilyTests.oracle(c, x, kernel, bias, r)
+        let f = ConvolutionKernelFamilyTests.fast(c, x.map(Float.init), kernel.map(Float.init), bias.map(Float.init),
+                                                 r.map(Float.init))
+        let tolerance = 1e-6 * Double(c.geometry.patchSize).squareRoot() + 1e-6
+        #expect(maxError(f.y, want.y) < tolerance)
+        #expect(maxError(f.dx, want.dx) < tolerance)
+        #expect(maxError(f.dk, want.dk) < tolerance * 4)
+        let d = ConvolutionKernelFamilyTests.fast(c, x, kernel, bias, r)
+        #expect(maxError(d.y, want.y) < 1e-12)
+        #expect(maxError(d.dx, want.dx) < 1e-12)
+        #expect(maxError(d.dk, want.dk) < 1e-12)
+    }
+}

@@ -81,3 +81,15 @@ struct PoolCase: Sendable, CustomStringConvertible {
         #expect(dx == [0, 1, 0, 0])
     }
 }
+
+@Suite struct MaxPoolingRoutingTests {
+    @Test func backwardFindsTheMaximumFromTheInputAlone() {
+        let g = PoolGeometry(inputSpatial: [4], channels: 1, window: [2], strides: [2], padding: .valid)
+        let x: [Float] = [1, 3, 4, 2]
+        // A y that no longer holds the maxima (say it was overwritten) must not change where gradients go.
+        let staleY: [Float] = [0, 0]
+        var dx = [Float](repeating: 9, count: 4)
+        Pooling.maxBackward(x: x, y: staleY, dy: [1, 2], dx: &dx, batch: 1, geometry: g)
+        #expect(dx == [0, 1, 2, 0])
+    }
+}

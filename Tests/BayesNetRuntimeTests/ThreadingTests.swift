@@ -1,9 +1,14 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 @testable import BayesNetRuntime
 
 @Suite(.serialized) struct ThreadingTests {
     static func convolutionResults(threads: Int) -> (y: [Float], dx: [Float], dk: [Float]) {
-        let g = ConvGeometry(inputSpatial: [12, 11], inChannels: 8, outChannels: 16, filter: [3, 3], strides: [1, 1],
+        let g = ConvGeometry(inputSpatial: [12, 11], inChannels: 24, outChannels: 16, filter: [3, 3], strides: [1, 1],
                              dilations: [1, 1], padding: .same)
         let batch = 6
         var rng = TestRandom(71)
@@ -37,6 +42,32 @@ import Testing
         defer { counts.deallocate() }
         withThreads(2) { Runtime.parallelFor(100) { counts[$0] += 1 } }
         #expect((0..<100).allSatisfy { counts[$0] == 1 })
+    }
+
+    /// Both tasks wait for each other: this finishes only if two threads run them at the same time.
+    @Test func twoThreadsRunTasksAtTheSameTime() {
+        let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(lock, nil)
+        let arrived = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+        arrived.initialize(to: 0)
+        let met = UnsafeMutablePointer<Bool>.allocate(capacity: 2)
+        met.initialize(repeating: false, count: 2)
+        defer { lock.deallocate(); arrived.deallocate(); met.deallocate() }
+        withThreads(2) {
+            Runtime.parallelFor(2) { task in
+                pthread_mutex_lock(lock); arrived.pointee += 1; pthread_mutex_unlock(lock)
+                var start = timespec(), now = timespec()
+                clock_gettime(CLOCK_MONOTONIC, &start)
+                while true {
+                    pthread_mutex_lock(lock); let both = arrived.pointee == 2; pthread_mutex_unlock(lock)
+                    if both { met[task] = true; return }
+                    clock_gettime(CLOCK_MONOTONIC, &now)
+                    if now.tv_sec - start.tv_sec > 10 { return }
+                    sched_yield()
+                }
+            }
+        }
+        #expect(met[0] && met[1])
     }
 
     @Test func nestedParallelForRunsInline() {

@@ -1,0 +1,104 @@
+import CKernels
+
+/// The scalar types with packed, register-blocked C kernels (Float and Double). The requirements map onto
+/// the C functions of the matching precision.
+@usableFromInline
+protocol FastScalar: TensorScalar {
+    /// Rows [m0, m1) of C = alpha * op(A) * op(B) + beta * C, single-threaded; A as the C `bn_a_source` describes.
+    static func gemmRows(kind: Int32, transA: Bool, a: UnsafePointer<Self>, lda: Int,
+                         geom: UnsafePointer<bn_conv_geom>?, row0: Int, m0: Int, m1: Int, n: Int, k: Int,
+                         alpha: Self, b: UnsafePointer<Self>, ldb: Int, transB: Bool, beta: Self,
+                         c: UnsafeMutablePointer<Self>, ldc: Int)
+    /// Adds `rows` im2col-shaped rows (leading dimension `ld`) from im2col row `row0` back onto dx.
+    static func col2imAdd(_ g: UnsafePointer<bn_conv_geom>, src: UnsafePointer<Self>, ld: Int, row0: Int, rows: Int,
+                          dx: UnsafeMutablePointer<Self>)
+}
+
+extension Float: FastScalar {
+    @usableFromInline
+    static func gemmRows(kind: Int32, transA: Bool, a: UnsafePointer<Float>, lda: Int,
+                         geom: UnsafePointer<bn_conv_geom>?, row0: Int, m0: Int, m1: Int, n: Int, k: Int,
+                         alpha: Float, b: UnsafePointer<Float>, ldb: Int, transB: Bool, beta: Float,
+                         c: UnsafeMutablePointer<Float>, ldc: Int) {
+        var source = bn_a_source(kind: kind, trans: transA ? 1 : 0, a: a, lda: lda, geom: geom, row0: row0)
+        bn_sgemm_rows(&source, m0, m1, n, k, alpha, b, ldb, transB ? 1 : 0, beta, c, ldc)
+    }
+
+    @usableFromInline
+    static func col2imAdd(_ g: UnsafePointer<bn_conv_geom>, src: UnsafePointer<Float>, ld: Int, row0: Int, rows: Int,
+                          dx: UnsafeMutablePointer<Float>) {
+        bn_col2im_add(g, src, ld, row0, rows, dx)
+    }
+}
+
+extension Double: FastScalar {
+    @usableFromInline
+    static func gemmRows(kind: Int32, transA: Bool, a: UnsafePointer<Double>, lda: Int,
+                         geom: UnsafePointer<bn_conv_geom>?, row0: Int, m0: Int, m1: Int, n: Int, k: Int,
+                         alpha: Double, b: UnsafePointer<Double>, ldb: Int, transB: Bool, beta: Double,
+                         c: UnsafeMutablePointer<Double>, ldc: Int) {
+        var source = bn_a_source_f64(kind: kind, trans: transA ? 1 : 0, a: a, lda: lda, geom: geom, row0: row0)
+        bn_dgemm_rows(&source, m0, m1, n, k, alpha, b, ldb, transB ? 1 : 0, beta, c, ldc)
+    }
+
+    @usableFromInline
+    static func col2imAdd(_ g: UnsafePointer<bn_conv_geom>, src: UnsafePointer<Double>, ld: Int, row0: Int, rows: Int,
+                          dx: UnsafeMutablePointer<Double>) {
+        bn_col2im_add_f64(g, src, ld, row0, rows, dx)
+    }
+}
+
+extension UnsafePointer {
+    /// The same address viewed as another element type (used after checking `Pointee.self == T.self`).
+    @usableFromInline @inline(__always)
+    func cast<T>(_: T.Type) -> UnsafePointer<T> { UnsafeRawPointer(self).assumingMemoryBound(to: T.self) }
+}
+
+extension UnsafeMutablePointer {
+    @usableFromInline @inline(__always)
+    func cast<T>(_: T.Type) -> UnsafeMutablePointer<T> { UnsafeMutableRawPointer(self).assumingMemoryBound(to: T.self) }
+}
+
+/// The GEMM fast path: the C driver's rows split over the thread pool.
+@usableFromInline
+enum FastGemm {
+    /// Rows per task below which splitting a product over threads costs more than it saves.
+    static let minRowsPerTask = 24
+
+    /// Tasks for `rows` rows of a product: the split does not change any result, so there are several per
+    /// thread when the rows allow, and at least minRowsPerTask rows in each.
+    static func rowTasks(_ rows: Int) -> Int {
+        let threads = Runtime.threadCount
+        if rows <= 0 { return 0 }
+        if threads == 1 { return 1 }
+        let fine = min(threads * 4, rows / 512)
+        return max(1, fine, min(threads, rows / minRowsPerTask))
+    }
+
+    @usableFromInline
+    static func gemm<S: FastScalar>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: S,
+                                    a: UnsafePointer<S>, lda: Int, b: UnsafePointer<S>, ldb: Int,
+                                    beta: S, c: UnsafeMutablePointer<S>, ldc: Int) {
+        let work = m * n * max(k, 1)
+        let threads = work < 1 << 16 ? 1 : Runtime.threadCount
+        if threads > 1 && m < minRowsPerTask * threads && n >= 64 * threads {
+            // Short and wide: split the columns.
+            let parts = threads
+            Runtime.parallelFor(parts) { part in
+                let cols = sliceRange(n, part: part, of: parts)
+                let bj = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
+                S.gemmRows(kind: Int32(BN_A_MATRIX), transA: transA, a: a, lda: lda, geom: nil, row0: 0, m0: 0, m1: m,
+                           n: cols.count, k: k, alpha: alpha, b: bj, ldb: ldb, transB: transB, beta: beta,
+                           c: c + cols.lowerBound, ldc: ldc)
+            }
+            return
+        }
+        let parts = threads == 1 ? 1 : rowTasks(m)
+        Runtime.parallelFor(parts) { part in
+            let rows = sliceRange(m, part: part, of: parts)
+            S.gemmRows(kind: Int32(BN_A_MATRIX), transA: transA, a: a, lda: lda, geom: nil, row0: 0,
+                       m0: rows.lowerBound, m1: rows.upperBound, n: n, k: k, alpha: alpha, b: b, ldb: ldb,
+                       transB: transB, beta: beta, c: c, ldc: ldc)
+        }
+    }
+}
