@@ -19,11 +19,43 @@ public enum Divergence {
         weight: S, dLoc: UnsafeMutablePointer<S>?, dRho: UnsafeMutablePointer<S>?
     ) -> Double {
         if S.self == Float.self {
-            return klNormalNormal(loc: loc, rho: rho, priorLoc: priorLoc, priorScale: priorScale, count: count,
-                                  weight: weight, dLoc: dLoc, dRho: dRho, in: Float.self)
+            return klNormalNormalFloat(
+                loc: UnsafeRawPointer(loc).assumingMemoryBound(to: Float.self),
+                rho: UnsafeRawPointer(rho).assumingMemoryBound(to: Float.self), priorLoc: priorLoc,
+                priorScale: priorScale, count: count, weight: Float(weight),
+                dLoc: dLoc.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Float.self) },
+                dRho: dRho.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Float.self) })
+        }
+        if S.self == Double.self {
+            return klNormalNormalDouble(
+                loc: UnsafeRawPointer(loc).assumingMemoryBound(to: Double.self),
+                rho: UnsafeRawPointer(rho).assumingMemoryBound(to: Double.self), priorLoc: priorLoc,
+                priorScale: priorScale, count: count, weight: Double(weight),
+                dLoc: dLoc.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Double.self) },
+                dRho: dRho.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Double.self) })
         }
         return klNormalNormal(loc: loc, rho: rho, priorLoc: priorLoc, priorScale: priorScale, count: count,
                               weight: weight, dLoc: dLoc, dRho: dRho, in: Double.self)
+    }
+
+    // Float and Double kernels compiled in this module, so that unspecialized generic callers still run
+    // specialized loops.
+    @usableFromInline
+    static func klNormalNormalFloat(
+        loc: UnsafePointer<Float>, rho: UnsafePointer<Float>, priorLoc: Double, priorScale: Double, count: Int,
+        weight: Float, dLoc: UnsafeMutablePointer<Float>?, dRho: UnsafeMutablePointer<Float>?
+    ) -> Double {
+        klNormalNormal(loc: loc, rho: rho, priorLoc: priorLoc, priorScale: priorScale, count: count,
+                       weight: weight, dLoc: dLoc, dRho: dRho, in: Float.self)
+    }
+
+    @usableFromInline
+    static func klNormalNormalDouble(
+        loc: UnsafePointer<Double>, rho: UnsafePointer<Double>, priorLoc: Double, priorScale: Double, count: Int,
+        weight: Double, dLoc: UnsafeMutablePointer<Double>?, dRho: UnsafeMutablePointer<Double>?
+    ) -> Double {
+        klNormalNormal(loc: loc, rho: rho, priorLoc: priorLoc, priorScale: priorScale, count: count,
+                       weight: weight, dLoc: dLoc, dRho: dRho, in: Double.self)
     }
 
     @inlinable
@@ -64,11 +96,45 @@ public enum Divergence {
         dLoc: UnsafeMutablePointer<S>?, dRho: UnsafeMutablePointer<S>?
     ) -> Double {
         if S.self == Float.self {
-            return monteCarloKL(loc: loc, rho: rho, epsilon: epsilon, prior: prior, count: count, weight: weight,
-                                dLoc: dLoc, dRho: dRho, in: Float.self)
+            return monteCarloKLFloat(
+                loc: UnsafeRawPointer(loc).assumingMemoryBound(to: Float.self),
+                rho: UnsafeRawPointer(rho).assumingMemoryBound(to: Float.self),
+                epsilon: UnsafeRawPointer(epsilon).assumingMemoryBound(to: Float.self), prior: prior, count: count,
+                weight: Float(weight),
+                dLoc: dLoc.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Float.self) },
+                dRho: dRho.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Float.self) })
+        }
+        if S.self == Double.self {
+            return monteCarloKLDouble(
+                loc: UnsafeRawPointer(loc).assumingMemoryBound(to: Double.self),
+                rho: UnsafeRawPointer(rho).assumingMemoryBound(to: Double.self),
+                epsilon: UnsafeRawPointer(epsilon).assumingMemoryBound(to: Double.self), prior: prior, count: count,
+                weight: Double(weight),
+                dLoc: dLoc.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Double.self) },
+                dRho: dRho.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Double.self) })
         }
         return monteCarloKL(loc: loc, rho: rho, epsilon: epsilon, prior: prior, count: count, weight: weight,
                             dLoc: dLoc, dRho: dRho, in: Double.self)
+    }
+
+    @usableFromInline
+    static func monteCarloKLFloat(
+        loc: UnsafePointer<Float>, rho: UnsafePointer<Float>, epsilon: UnsafePointer<Float>,
+        prior: (pi: Double, scale1: Double, scale2: Double), count: Int, weight: Float,
+        dLoc: UnsafeMutablePointer<Float>?, dRho: UnsafeMutablePointer<Float>?
+    ) -> Double {
+        monteCarloKL(loc: loc, rho: rho, epsilon: epsilon, prior: prior, count: count, weight: weight,
+                     dLoc: dLoc, dRho: dRho, in: Float.self)
+    }
+
+    @usableFromInline
+    static func monteCarloKLDouble(
+        loc: UnsafePointer<Double>, rho: UnsafePointer<Double>, epsilon: UnsafePointer<Double>,
+        prior: (pi: Double, scale1: Double, scale2: Double), count: Int, weight: Double,
+        dLoc: UnsafeMutablePointer<Double>?, dRho: UnsafeMutablePointer<Double>?
+    ) -> Double {
+        monteCarloKL(loc: loc, rho: rho, epsilon: epsilon, prior: prior, count: count, weight: weight,
+                     dLoc: dLoc, dRho: dRho, in: Double.self)
     }
 
     @inlinable

@@ -20,6 +20,53 @@ public enum Optimizers {
         m: UnsafeMutablePointer<S>, v: UnsafeMutablePointer<S>, count: Int, step t: Int,
         learningRate: Double, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-7
     ) {
+        // Float and Double go to loops compiled here, so unspecialized generic callers still run specialized code.
+        if S.self == Float.self {
+            adamStepFloat(
+                parameters: UnsafeMutableRawPointer(parameters).assumingMemoryBound(to: Float.self),
+                gradients: UnsafeRawPointer(gradients).assumingMemoryBound(to: Float.self),
+                m: UnsafeMutableRawPointer(m).assumingMemoryBound(to: Float.self),
+                v: UnsafeMutableRawPointer(v).assumingMemoryBound(to: Float.self), count: count, step: t,
+                learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon)
+        } else if S.self == Double.self {
+            adamStepDouble(
+                parameters: UnsafeMutableRawPointer(parameters).assumingMemoryBound(to: Double.self),
+                gradients: UnsafeRawPointer(gradients).assumingMemoryBound(to: Double.self),
+                m: UnsafeMutableRawPointer(m).assumingMemoryBound(to: Double.self),
+                v: UnsafeMutableRawPointer(v).assumingMemoryBound(to: Double.self), count: count, step: t,
+                learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon)
+        } else {
+            adamUpdate(parameters: parameters, gradients: gradients, m: m, v: v, count: count, step: t,
+                       learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon)
+        }
+    }
+
+    @usableFromInline
+    static func adamStepFloat(
+        parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
+        v: UnsafeMutablePointer<Float>, count: Int, step t: Int, learningRate: Double, beta1: Double, beta2: Double,
+        epsilon: Double
+    ) {
+        adamUpdate(parameters: parameters, gradients: gradients, m: m, v: v, count: count, step: t,
+                   learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon)
+    }
+
+    @usableFromInline
+    static func adamStepDouble(
+        parameters: UnsafeMutablePointer<Double>, gradients: UnsafePointer<Double>, m: UnsafeMutablePointer<Double>,
+        v: UnsafeMutablePointer<Double>, count: Int, step t: Int, learningRate: Double, beta1: Double, beta2: Double,
+        epsilon: Double
+    ) {
+        adamUpdate(parameters: parameters, gradients: gradients, m: m, v: v, count: count, step: t,
+                   learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon)
+    }
+
+    @inlinable
+    static func adamUpdate<S: BinaryFloatingPoint>(
+        parameters: UnsafeMutablePointer<S>, gradients: UnsafePointer<S>,
+        m: UnsafeMutablePointer<S>, v: UnsafeMutablePointer<S>, count: Int, step t: Int,
+        learningRate: Double, beta1: Double, beta2: Double, epsilon: Double
+    ) {
         precondition(t >= 1, "Adam steps are numbered from 1")
         let alpha = S(learningRate * (1 - pow(beta2, Double(t))).squareRoot() / (1 - pow(beta1, Double(t))))
         let oneMinusB1 = S(1 - beta1), oneMinusB2 = S(1 - beta2), eps = S(epsilon)
@@ -40,6 +87,47 @@ public enum Optimizers {
     public static func sgdStep<S: BinaryFloatingPoint>(
         parameters: UnsafeMutablePointer<S>, gradients: UnsafePointer<S>, velocity: UnsafeMutablePointer<S>,
         count: Int, learningRate: Double, momentum: Double = 0
+    ) {
+        if S.self == Float.self {
+            sgdStepFloat(
+                parameters: UnsafeMutableRawPointer(parameters).assumingMemoryBound(to: Float.self),
+                gradients: UnsafeRawPointer(gradients).assumingMemoryBound(to: Float.self),
+                velocity: UnsafeMutableRawPointer(velocity).assumingMemoryBound(to: Float.self), count: count,
+                learningRate: learningRate, momentum: momentum)
+        } else if S.self == Double.self {
+            sgdStepDouble(
+                parameters: UnsafeMutableRawPointer(parameters).assumingMemoryBound(to: Double.self),
+                gradients: UnsafeRawPointer(gradients).assumingMemoryBound(to: Double.self),
+                velocity: UnsafeMutableRawPointer(velocity).assumingMemoryBound(to: Double.self), count: count,
+                learningRate: learningRate, momentum: momentum)
+        } else {
+            sgdUpdate(parameters: parameters, gradients: gradients, velocity: velocity, count: count,
+                      learningRate: learningRate, momentum: momentum)
+        }
+    }
+
+    @usableFromInline
+    static func sgdStepFloat(
+        parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, velocity: UnsafeMutablePointer<Float>,
+        count: Int, learningRate: Double, momentum: Double
+    ) {
+        sgdUpdate(parameters: parameters, gradients: gradients, velocity: velocity, count: count,
+                  learningRate: learningRate, momentum: momentum)
+    }
+
+    @usableFromInline
+    static func sgdStepDouble(
+        parameters: UnsafeMutablePointer<Double>, gradients: UnsafePointer<Double>, velocity: UnsafeMutablePointer<Double>,
+        count: Int, learningRate: Double, momentum: Double
+    ) {
+        sgdUpdate(parameters: parameters, gradients: gradients, velocity: velocity, count: count,
+                  learningRate: learningRate, momentum: momentum)
+    }
+
+    @inlinable
+    static func sgdUpdate<S: BinaryFloatingPoint>(
+        parameters: UnsafeMutablePointer<S>, gradients: UnsafePointer<S>, velocity: UnsafeMutablePointer<S>,
+        count: Int, learningRate: Double, momentum: Double
     ) {
         let lr = S(learningRate), mu = S(momentum)
         for i in 0..<max(count, 0) {

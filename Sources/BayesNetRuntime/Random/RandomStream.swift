@@ -142,9 +142,54 @@ public struct RandomStream: Sendable, Equatable {
 
     // MARK: Buffers
 
+    // Each fill dispatches Float and Double buffers to loops compiled in this module, so callers that are
+    // themselves generic (and run unspecialized) still get specialized loops; other types use the generic loop.
+
     /// Writes elements `offset ..< offset + count` of the uniform [0, 1) sequence to `p`.
     @inlinable
     public func fillUniform<S: BinaryFloatingPoint>(_ p: UnsafeMutablePointer<S>, count: Int, offset: Int = 0) {
+        if S.self == Float.self {
+            fillUniformFloat(UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self), count: count, offset: offset)
+        } else if S.self == Double.self {
+            fillUniformDouble(UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self), count: count, offset: offset)
+        } else {
+            writeUniform(p, count: count, offset: offset)
+        }
+    }
+
+    /// Writes elements `offset ..< offset + count` of the N(0, 1) sequence to `p`.
+    @inlinable
+    public func fillNormal<S: BinaryFloatingPoint>(_ p: UnsafeMutablePointer<S>, count: Int, offset: Int = 0) {
+        if S.self == Float.self {
+            fillNormalFloat(UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self), count: count, offset: offset)
+        } else if S.self == Double.self {
+            fillNormalDouble(UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self), count: count, offset: offset)
+        } else {
+            writeNormal(p, count: count, offset: offset)
+        }
+    }
+
+    /// Writes elements `offset ..< offset + count` of the ±1 sequence to `p` (one random bit each).
+    @inlinable
+    public func fillSigns<S: BinaryFloatingPoint>(_ p: UnsafeMutablePointer<S>, count: Int, offset: Int = 0) {
+        if S.self == Float.self {
+            fillSignsFloat(UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self), count: count, offset: offset)
+        } else if S.self == Double.self {
+            fillSignsDouble(UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self), count: count, offset: offset)
+        } else {
+            writeSigns(p, count: count, offset: offset)
+        }
+    }
+
+    @usableFromInline func fillUniformFloat(_ p: UnsafeMutablePointer<Float>, count: Int, offset: Int) { writeUniform(p, count: count, offset: offset) }
+    @usableFromInline func fillUniformDouble(_ p: UnsafeMutablePointer<Double>, count: Int, offset: Int) { writeUniform(p, count: count, offset: offset) }
+    @usableFromInline func fillNormalFloat(_ p: UnsafeMutablePointer<Float>, count: Int, offset: Int) { writeNormal(p, count: count, offset: offset) }
+    @usableFromInline func fillNormalDouble(_ p: UnsafeMutablePointer<Double>, count: Int, offset: Int) { writeNormal(p, count: count, offset: offset) }
+    @usableFromInline func fillSignsFloat(_ p: UnsafeMutablePointer<Float>, count: Int, offset: Int) { writeSigns(p, count: count, offset: offset) }
+    @usableFromInline func fillSignsDouble(_ p: UnsafeMutablePointer<Double>, count: Int, offset: Int) { writeSigns(p, count: count, offset: offset) }
+
+    @inlinable
+    func writeUniform<S: BinaryFloatingPoint>(_ p: UnsafeMutablePointer<S>, count: Int, offset: Int) {
         guard count > 0 else { return }
         let g = generator(.uniform)
         var i = offset
@@ -161,9 +206,8 @@ public struct RandomStream: Sendable, Equatable {
         }
     }
 
-    /// Writes elements `offset ..< offset + count` of the N(0, 1) sequence to `p`.
     @inlinable
-    public func fillNormal<S: BinaryFloatingPoint>(_ p: UnsafeMutablePointer<S>, count: Int, offset: Int = 0) {
+    func writeNormal<S: BinaryFloatingPoint>(_ p: UnsafeMutablePointer<S>, count: Int, offset: Int) {
         guard count > 0 else { return }
         let g = generator(.normal), fallback = generator(.normalFallback)
         var i = offset
@@ -180,9 +224,8 @@ public struct RandomStream: Sendable, Equatable {
         }
     }
 
-    /// Writes elements `offset ..< offset + count` of the ±1 sequence to `p` (one random bit each).
     @inlinable
-    public func fillSigns<S: BinaryFloatingPoint>(_ p: UnsafeMutablePointer<S>, count: Int, offset: Int = 0) {
+    func writeSigns<S: BinaryFloatingPoint>(_ p: UnsafeMutablePointer<S>, count: Int, offset: Int) {
         guard count > 0 else { return }
         let g = generator(.signs)
         var i = offset
