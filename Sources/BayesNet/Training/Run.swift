@@ -91,21 +91,6 @@ func writeAtomically(_ text: String, to path: String) throws {
     try AtomicFile.write(Array(text.utf8), to: path)
 }
 
-/// Float32 NPY bytes (format 1.0), for test-inputs.npy.
-func npyFloat32(shape: [Int], values: [Float]) -> [UInt8] {
-    let dims = shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? "," : "")
-    var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(dims)), }"
-    while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
-    header += "\n"
-    var out: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
-    let len = UInt16(header.utf8.count)
-    out += [UInt8(len & 0xff), UInt8(len >> 8)]
-    out += Array(header.utf8)
-    out.reserveCapacity(out.count + values.count * 4)
-    for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
-    return out
-}
-
 final class RunDriver<S: TensorScalar> {
     let spec: ModelSpec
     let train: Dataset
@@ -244,8 +229,7 @@ final class RunDriver<S: TensorScalar> {
             evaluation = result
             do {
                 if let csv = result.predictionsCSV { try writeAtomically(csv, to: path("predictions.csv")) }
-                try AtomicFile.write(npyFloat32(shape: [test.count] + spec.input.shape, values: test.inputs),
-                                     to: path("test-inputs.npy"))
+                try NPY.writeFloat32(test.inputs, shape: [test.count] + spec.input.shape, to: path("test-inputs.npy"))
             } catch {
                 throw RunError("cannot write to the run folder \(directory): \(error)")
             }
