@@ -67,6 +67,9 @@ public enum Serving {
 
     /// `bayesnet evaluate`: the evaluation block of a run, from a checkpoint and the spec's test data.
     public static func evaluate(spec: ModelSpec, weights: String, samples: Int? = nil, seed: UInt64? = nil) throws -> EvaluationResult {
+        guard spec.likelihood != nil else {
+            throw RunError("the spec has no `likelihood`, so there is nothing to score its predictions by")
+        }
         let classes = spec.likelihood == .categorical ? spec.outputShape.reduce(1, *) : nil
         guard let source = spec.data.test else {
             throw RunError("the spec has no `data.test` to evaluate on")
@@ -76,6 +79,12 @@ public enum Serving {
             data = try DataLoader.load(source, spec: spec, classes: classes)
         } catch {
             throw RunError("\(error)")
+        }
+        if classes != nil && data.labels == nil {
+            throw RunError("the test data has no labels to evaluate against")
+        }
+        if classes == nil && data.targets == nil {
+            throw RunError("the test data has no targets to evaluate against")
         }
         let s = samples ?? spec.evaluate.samples
         switch spec.dtype {
