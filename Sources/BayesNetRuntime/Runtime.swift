@@ -34,22 +34,23 @@ public enum Runtime {
     }
 
     /// FLOP/s of one thread running nothing but independent FMAs of this kernel's vector width: the
-    /// per-core ceiling to compare GEMM figures with (0 if unsupported).
+    /// per-core ceiling to compare GEMM figures with (0 if unsupported). Timed in the thread's own CPU time,
+    /// so other processes sharing the core do not lower it (cores that share FMA units still do).
     public static func peakFlops(_ kernel: GemmKernel, seconds: Double = 0.2) -> Double {
         var iterations = 1 << 16
         while true {
-            let start = monotonicSeconds()
+            let start = threadCPUSeconds()
             let flops = bn_fma_peak_loop(Int32(kernel.rawValue), iterations)
-            let elapsed = monotonicSeconds() - start
+            let elapsed = threadCPUSeconds() - start
             if flops == 0 { return 0 }
             if elapsed >= seconds { return flops / elapsed }
             iterations *= 2
         }
     }
 
-    static func monotonicSeconds() -> Double {
+    static func threadCPUSeconds() -> Double {
         var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 

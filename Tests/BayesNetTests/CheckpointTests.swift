@@ -195,7 +195,11 @@ private func decodeError(_ bytes: [UInt8]) -> String {
         // write(2) takes 10 bytes, then reports that the disk is full.
         let full: (Int32, UnsafeRawPointer, Int) -> Int = { fd, p, n in
             if lseek(fd, 0, SEEK_CUR) >= 10 { errno = ENOSPC; return -1 }
+            #if canImport(Glibc)
             return Glibc.write(fd, p, min(n, 10))
+            #else
+            return Darwin.write(fd, p, min(n, 10))
+            #endif
         }
         do {
             try AtomicFile.write([UInt8](repeating: 1, count: 4096), to: path, using: full)

@@ -1,5 +1,6 @@
 /// Comma-separated numbers, one example per line, with an optional header line of column names
-/// (recognised because one of its fields is not a number). Blank lines are ignored.
+/// (recognised because one of its fields is not a number; names may be double-quoted but not contain commas).
+/// Blank lines are ignored; NaN and infinities are refused.
 public enum CSVData {
     public struct Table: Sendable, Equatable {
         public var header: [String]?

@@ -63,16 +63,16 @@ public enum DataLoader {
         format: DataFormat, x: String, y: String?, scale: Double?, spec: ModelSpec, classes: Int?,
         limits: DataLimits = .default
     ) throws -> Dataset {
-        let (xArray, xPath) = (try read(format, x, limits: limits), x)
+        let xArray = try read(format, x, limits: limits)
         let count = xArray.shape.first ?? 0
-        guard count > 0, xArray.count > 0 else { throw DataError(file: xPath, "holds no examples") }
-        let inputs = try examples(xArray, format: format, file: xPath, spec: spec, scale: scale)
+        guard count > 0, xArray.count > 0 else { throw DataError(file: x, "holds no examples") }
+        let inputs = try examples(xArray, format: format, file: x, spec: spec, scale: scale)
         var data = Dataset(exampleShape: spec.input.shape, count: count, inputs: inputs)
         guard let y else { return data }
         let yArray = try read(format, y, limits: limits)
         let yCount = yArray.shape.first ?? 0
         guard yCount == count else {
-            throw DataError(file: y, "holds \(yCount) \(classes == nil ? "targets" : "labels") but \(xPath) holds \(count) examples")
+            throw DataError(file: y, "holds \(yCount) \(classes == nil ? "targets" : "labels") but \(x) holds \(count) examples")
         }
         let perExample = yArray.shape.dropFirst().reduce(1, *)
         if let classes {

@@ -309,12 +309,14 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
         var total = 0.0
         switch (variational.prior, klEstimate) {
         case (.normal(let loc, let scale), .automatic):
-            for (l, r) in [(kernelLoc, kernelRho), (biasLoc, biasRho)] {
-                total += Divergence.klNormalNormal(
+            // Two calls, not a loop over an array literal: a training step allocates nothing.
+            func analytic(_ l: Parameter<S>, _ r: Parameter<S>) -> Double {
+                Divergence.klNormalNormal(
                     loc: l.value.pointer, rho: r.value.pointer, priorLoc: loc, priorScale: scale, count: l.count,
                     weight: weight, dLoc: accumulateGradients ? l.gradient.pointer : nil,
                     dRho: accumulateGradients ? r.gradient.pointer : nil)
             }
+            total = analytic(kernelLoc, kernelRho) + analytic(biasLoc, biasRho)
         default:
             // The one-sample estimate at the weights the forward pass used (fresh draws for a mean-valued layer).
             if !lastSampled { drawWeightNoise(lastNoise) }
@@ -323,12 +325,13 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
             case .normal(_, let scale): mixture = (0.5, scale, scale)
             case .scaleMixture(let pi, let s1, let s2): mixture = (pi, s1, s2)
             }
-            for (l, r, e) in [(kernelLoc, kernelRho, kernelEpsilon), (biasLoc, biasRho, biasEpsilon)] {
-                total += Divergence.monteCarloKL(
+            func estimate(_ l: Parameter<S>, _ r: Parameter<S>, _ e: Buffer<S>) -> Double {
+                Divergence.monteCarloKL(
                     loc: l.value.pointer, rho: r.value.pointer, epsilon: e.pointer, prior: mixture, count: l.count,
                     weight: weight, dLoc: accumulateGradients ? l.gradient.pointer : nil,
                     dRho: accumulateGradients ? r.gradient.pointer : nil)
             }
+            total = estimate(kernelLoc, kernelRho, kernelEpsilon) + estimate(biasLoc, biasRho, biasEpsilon)
         }
         return penaltyWeight * total
     }
