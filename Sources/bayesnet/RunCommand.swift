@@ -34,6 +34,12 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print only the final figures.")
     var quiet = false
 
+    @OptionGroup(title: "Limits")
+    var specLimits: SpecLimitOptions
+
+    @OptionGroup(title: "Limits")
+    var dataLimits: DataLimitOptions
+
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
@@ -41,10 +47,11 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        let model = try loadSpecOrExit(spec)
+        let model = try loadSpecOrExit(spec, limits: specLimits.limits)
         applyThreads(threads)
         let display = ProgressDisplay(quiet: quiet)
-        let options = RunOptions(outputDirectory: out, epochs: epochs, seed: seed, resume: resume, force: force)
+        let options = RunOptions(outputDirectory: out, epochs: epochs, seed: seed, resume: resume, force: force,
+                                 limits: dataLimits.limits)
         let result: RunResult
         do {
             result = try Runner.run(spec: model, options: options, progress: display.progress)

@@ -14,15 +14,18 @@ public struct RunOptions: Sendable {
     public var force: Bool
     /// Stop after this many epochs of this invocation (tests use it to interrupt a run cleanly).
     public var stopAfterEpochs: Int?
+    /// Bounds on the data and checkpoint files read (`--max-file-size`, `--memory-budget`).
+    public var limits: DataLimits
 
     public init(outputDirectory: String? = nil, epochs: Int? = nil, seed: UInt64? = nil, resume: String? = nil,
-                force: Bool = false, stopAfterEpochs: Int? = nil) {
+                force: Bool = false, stopAfterEpochs: Int? = nil, limits: DataLimits = .default) {
         self.outputDirectory = outputDirectory
         self.epochs = epochs
         self.seed = seed
         self.resume = resume
         self.force = force
         self.stopAfterEpochs = stopAfterEpochs
+        self.limits = limits
     }
 }
 
@@ -67,8 +70,8 @@ public enum Runner {
         }
         let train: Dataset, test: Dataset?
         do {
-            train = try DataLoader.load(trainSource, spec: spec, classes: classes)
-            test = try spec.data.test.map { try DataLoader.load($0, spec: spec, classes: classes) }
+            train = try DataLoader.load(trainSource, spec: spec, classes: classes, limits: options.limits)
+            test = try spec.data.test.map { try DataLoader.load($0, spec: spec, classes: classes, limits: options.limits) }
         } catch {
             throw RunError("\(error)")
         }
@@ -114,7 +117,7 @@ final class RunDriver<S: TensorScalar> {
 
     /// The spec hash of whatever run the folder already holds, if any.
     func existingSpecHash() -> String? {
-        if let (_, info) = try? CheckpointIO.read(path: path("checkpoint.safetensors")) { return info.specSHA256 }
+        if let (_, info) = try? CheckpointIO.read(path: path("checkpoint.safetensors"), limits: options.limits) { return info.specSHA256 }
         if let data = FileManager.default.contents(atPath: path("summary.json")),
            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
             return object["spec_sha256"] as? String
@@ -128,7 +131,7 @@ final class RunDriver<S: TensorScalar> {
         var resumeFrom: (entries: [SafeTensors.Entry], info: CheckpointInfo)?
         if let resume = options.resume {
             do {
-                resumeFrom = try CheckpointIO.read(path: path("checkpoint.safetensors"))
+                resumeFrom = try CheckpointIO.read(path: path("checkpoint.safetensors"), limits: options.limits)
             } catch {
                 throw RunError("cannot resume from \(resume): \(error)")
             }
