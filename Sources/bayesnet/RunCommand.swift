@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import BayesNet
+import BayesNetReport
 import BayesNetSpec
 
 struct RunCommand: ParsableCommand {
@@ -34,6 +35,9 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print only the final figures.")
     var quiet = false
 
+    @Flag(help: "Also write report.html into the run folder (as `bayesnet report` does).")
+    var report = false
+
     @OptionGroup(title: "Limits")
     var specLimits: SpecLimitOptions
 
@@ -61,6 +65,15 @@ struct RunCommand: ParsableCommand {
         }
         if let evaluation = result.evaluation {
             for line in evaluation.lines { print(line) }
+        }
+        if report {
+            do {
+                let path = try Report.write(runDirectory: result.directory)
+                print("report: \(path)")
+            } catch {
+                printError("error: \(error)")
+                throw ExitCode(1)
+            }
         }
         print("run folder: \(result.directory)  (train \(String(format: "%.1f", result.trainSeconds))s, wall \(String(format: "%.1f", result.wallSeconds))s)")
     }
