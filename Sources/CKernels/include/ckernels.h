@@ -31,7 +31,8 @@ enum {
     BN_KERNEL_AVX2 = 1,
     BN_KERNEL_AVX512 = 2
 };
-/// The family in use: the widest the CPU supports unless overridden.
+/// The family in use: the widest the CPU supports, capped by the environment variable BAYESNET_KERNEL
+/// (portable, avx2 or avx512) if set, unless overridden.
 int bn_sgemm_kernel(void);
 /// Overrides the kernel (benchmarks, tests); returns 0 when the CPU cannot run it.
 int bn_sgemm_set_kernel(int kernel);
