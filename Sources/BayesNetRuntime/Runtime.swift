@@ -14,7 +14,8 @@ public enum Runtime {
     /// Whether the AVX-512 micro-kernel can run here.
     public static let hasAVX512: Bool = bn_cpu_has_avx512f() != 0
 
-    /// The single-precision GEMM micro-kernel families.
+    /// The micro-kernel families of the GEMM (Float tile sizes named; Double tiles have half the columns) and of
+    /// the vectorised activations.
     public enum GemmKernel: Int, Sendable, CaseIterable, CustomStringConvertible {
         case portable = 0, avx2 = 1, avx512 = 2
         public var description: String {

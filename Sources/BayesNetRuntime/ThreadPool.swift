@@ -15,6 +15,8 @@ final class ThreadPool: @unchecked Sendable {
     private let dispatch: UnsafeMutablePointer<pthread_mutex_t>
     private let workReady: UnsafeMutablePointer<pthread_cond_t>
     private let workDone: UnsafeMutablePointer<pthread_cond_t>
+    /// `generation`, readable without the mutex, for workers spinning briefly before they sleep.
+    private let published: UnsafeMutablePointer<UInt64>
 
     // Guarded by `mutex`.
     private var active: Int
@@ -31,6 +33,7 @@ final class ThreadPool: @unchecked Sendable {
         dispatch = .allocate(capacity: 1); pthread_mutex_init(dispatch, nil)
         workReady = .allocate(capacity: 1); pthread_cond_init(workReady, nil)
         workDone = .allocate(capacity: 1); pthread_cond_init(workDone, nil)
+        published = .allocate(capacity: 1); published.initialize(to: 0)
         active = max(1, threads)
     }
 
@@ -68,6 +71,7 @@ final class ThreadPool: @unchecked Sendable {
                 finished = 0
                 participants = helpers
                 generation &+= 1
+                bn_atomic_store(published, generation)
                 pthread_cond_broadcast(workReady)
                 drainTasks(body)
                 while finished < taskCount { pthread_cond_wait(workDone, mutex) }
@@ -98,15 +102,29 @@ final class ThreadPool: @unchecked Sendable {
     }
 
     /// `seen` is the generation before the job the worker was spawned for, so it takes part in that job.
+    /// After a job a worker watches for the next one for a short while before it sleeps: kernels come in quick
+    /// succession, and waking a sleeping thread costs more than most of them take.
     private func workerLoop(index: Int, seen start: UInt64) {
         pthread_mutex_lock(mutex)
         var seen = start
         while true {
+            if generation == seen {
+                pthread_mutex_unlock(mutex)
+                var spins = 0
+                while bn_atomic_load(published) == seen && spins < Self.spinLimit {
+                    bn_cpu_relax()
+                    spins += 1
+                }
+                pthread_mutex_lock(mutex)
+            }
             while generation == seen { pthread_cond_wait(workReady, mutex) }
             seen = generation
             if index < participants, let body = job { drainTasks(body) }
         }
     }
+
+    /// About 50 µs of `pause` instructions.
+    private static let spinLimit = 2_000
 
     /// Called with `mutex` held, before `generation` moves to the job that needs the worker.
     private func spawnWorker(index: Int) {

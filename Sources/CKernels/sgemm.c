@@ -306,6 +306,13 @@ int bn_sgemm_kernel(void) {
     if (k < 0) {
         k = supported(BN_KERNEL_AVX512) ? BN_KERNEL_AVX512
           : supported(BN_KERNEL_AVX2) ? BN_KERNEL_AVX2 : BN_KERNEL_PORTABLE;
+        // BAYESNET_KERNEL=portable|avx2|avx512 caps the choice, to run everything on a narrower path.
+        const char *cap = getenv("BAYESNET_KERNEL");
+        if (cap) {
+            int want = strcmp(cap, "portable") == 0 ? BN_KERNEL_PORTABLE
+                     : strcmp(cap, "avx2") == 0 ? BN_KERNEL_AVX2 : BN_KERNEL_AVX512;
+            if (want < k) k = want;
+        }
         __atomic_store_n(&selected, k, __ATOMIC_RELAXED);
     }
     return k;

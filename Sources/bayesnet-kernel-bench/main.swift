@@ -208,7 +208,7 @@ if options.sections.contains("small") { print("") }
 for t in options.threads where t > 1 {
     Runtime.threadCount = t
     let dispatch = best(repeats: 200) { Runtime.parallelFor(t) { _ in } }
-    print("Thread pool: one parallelFor of \(t) empty tasks takes \(format6(dispatch * 1e6)) us")
+    print("Thread pool: fixed cost of a parallelFor call with \(t) empty tasks: \(format6(dispatch * 1e6)) us")
 }
 
 if options.sections.contains("pool") {

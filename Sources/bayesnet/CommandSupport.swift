@@ -9,8 +9,8 @@ func printError(_ text: String) {
 }
 
 /// Loads a spec, printing its diagnostics; an invalid spec exits with status 1.
-func loadSpecOrExit(_ path: String) throws -> ModelSpec {
-    let result = SpecLoader.load(path: path)
+func loadSpecOrExit(_ path: String, limits: SpecLimits = .default) throws -> ModelSpec {
+    let result = SpecLoader.load(path: path, limits: limits)
     let color = isatty(STDERR_FILENO) != 0
     for d in result.diagnostics {
         printError(d.rendered(source: result.source, color: color))

@@ -27,17 +27,23 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(help: "Print the evaluation as JSON (the evaluation block of summary.json).")
     var json = false
 
+    @OptionGroup(title: "Limits")
+    var specLimits: SpecLimitOptions
+
+    @OptionGroup(title: "Limits")
+    var dataLimits: DataLimitOptions
+
     func validate() throws {
         if let samples, samples < 1 { throw ValidationError("--samples must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
-        let model = try loadSpecOrExit(spec)
+        let model = try loadSpecOrExit(spec, limits: specLimits.limits)
         applyThreads(threads)
         let result: EvaluationResult
         do {
-            result = try Serving.evaluate(spec: model, weights: weights, samples: samples, seed: seed)
+            result = try Serving.evaluate(spec: model, weights: weights, samples: samples, seed: seed, limits: dataLimits.limits)
         } catch {
             printError("error: \(error)")
             throw ExitCode(1)

@@ -39,6 +39,12 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Worker threads for the kernels (default: all cores).")
     var threads: Int?
 
+    @OptionGroup(title: "Limits")
+    var specLimits: SpecLimitOptions
+
+    @OptionGroup(title: "Limits")
+    var dataLimits: DataLimitOptions
+
     func validate() throws {
         if let samples, samples < 1 { throw ValidationError("--samples must be at least 1") }
         if samples != nil, posteriorMean { throw ValidationError("--samples and --posterior-mean exclude each other") }
@@ -46,13 +52,13 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        let model = try loadSpecOrExit(spec)
+        let model = try loadSpecOrExit(spec, limits: specLimits.limits)
         applyThreads(threads)
         let array: (shape: [Int], values: [Float])
         do {
-            array = try NPY.read(path: input)
+            array = try NPY.read(path: input, limits: dataLimits.limits)
         } catch {
-            printError("error: \(input): \(error)")
+            printError("error: \(error)")  // the reader's message names the file
             throw ExitCode(1)
         }
         let shape = model.input.shape
@@ -68,7 +74,7 @@ struct PredictCommand: ParsableCommand {
         do {
             result = try Serving.predict(spec: model, weights: weights, inputs: values, count: count,
                                          samples: samples ?? model.evaluate.samples, posteriorMean: posteriorMean,
-                                         seed: seed)
+                                         seed: seed, limits: dataLimits.limits)
         } catch {
             printError("error: \(error)")
             throw ExitCode(1)

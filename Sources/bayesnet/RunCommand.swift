@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import BayesNet
+import BayesNetReport
 import BayesNetSpec
 
 struct RunCommand: ParsableCommand {
@@ -34,6 +35,15 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print only the final figures.")
     var quiet = false
 
+    @Flag(help: "Also write report.html into the run folder (as `bayesnet report` does).")
+    var report = false
+
+    @OptionGroup(title: "Limits")
+    var specLimits: SpecLimitOptions
+
+    @OptionGroup(title: "Limits")
+    var dataLimits: DataLimitOptions
+
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
@@ -41,10 +51,11 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        let model = try loadSpecOrExit(spec)
+        let model = try loadSpecOrExit(spec, limits: specLimits.limits)
         applyThreads(threads)
         let display = ProgressDisplay(quiet: quiet)
-        let options = RunOptions(outputDirectory: out, epochs: epochs, seed: seed, resume: resume, force: force)
+        let options = RunOptions(outputDirectory: out, epochs: epochs, seed: seed, resume: resume, force: force,
+                                 limits: dataLimits.limits)
         let result: RunResult
         do {
             result = try Runner.run(spec: model, options: options, progress: display.progress)
@@ -54,6 +65,15 @@ struct RunCommand: ParsableCommand {
         }
         if let evaluation = result.evaluation {
             for line in evaluation.lines { print(line) }
+        }
+        if report {
+            do {
+                let path = try Report.write(runDirectory: result.directory)
+                print("report: \(path)")
+            } catch {
+                printError("error: \(error)")
+                throw ExitCode(1)
+            }
         }
         print("run folder: \(result.directory)  (train \(String(format: "%.1f", result.trainSeconds))s, wall \(String(format: "%.1f", result.wallSeconds))s)")
     }

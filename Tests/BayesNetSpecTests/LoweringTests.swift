@@ -26,7 +26,7 @@ func lenet() throws -> ModelSpec {
         #expect(s.likelihood == .categorical)
         #expect(s.data.train == .builtin(name: "digits", split: "train"))
         #expect(s.data.test == .builtin(name: "digits", split: "test"))
-        #expect(s.train == TrainSpec(epochs: 30, batchSize: 64, optimizer: .adam(learningRate: 0.001), samples: 1))
+        #expect(s.train == TrainSpec(epochs: 30, batchSize: 64, optimizer: .adam(learningRate: 0.003), samples: 2))
         #expect(s.evaluate == EvaluateSpec(samples: 50, batchSize: 256))
     }
 
@@ -48,7 +48,7 @@ func lenet() throws -> ModelSpec {
             guard case .convolution(let c) = layers[i].op else { Issue.record("not a convolution"); continue }
             #expect(c.padding == .same)
             #expect(c.kernelInitializer == .heUniform)
-            #expect(c.variational == Variational(penaltyWeight: .auto))
+            #expect(c.variational == Variational(posterior: .normalDiag(initialScale: 0.003), penaltyWeight: .auto))
         }
     }
 

@@ -74,6 +74,15 @@ import Testing
         #expect(!r.stdout.contains("epoch "))
     }
 
+    @Test func runWithReportWritesTheHTMLPageIntoTheRunFolder() throws {
+        let out = Self.folder.root + "/with-report"
+        let r = try Self.bayesnet(["run", Self.folder.spec, "--out", out, "--quiet", "--epochs", "1", "--report"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("report: \(out)/report.html"))
+        let page = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        #expect(page.hasPrefix("<!DOCTYPE html>") && page.contains("<svg"))
+    }
+
     @Test func predictWritesOutputsProbabilitiesAndUncertainty() throws {
         _ = try Self.trainedRun()
         let root = Self.folder.root

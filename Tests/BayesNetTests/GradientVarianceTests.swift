@@ -26,24 +26,28 @@ import BayesNetSpec
         return net
     }
 
-    /// Σ over kernel coordinates of the variance of ∂loss/∂μ over `draws` noise draws.
-    static func monteCarloVariance(_ estimator: Estimator, batch: Int, draws: Int) throws -> Double {
+    /// Σ over kernel coordinates of the variance of ∂loss/∂μ (and of ∂loss/∂ρ) over `draws` noise draws.
+    static func monteCarloVariances(_ estimator: Estimator, batch: Int, draws: Int) throws -> (loc: Double, rho: Double) {
         let net = try network(estimator, batch: batch)
         let w = TestNetworks.weightLayer(net)
         let m = batch * net.outputCount
-        var sum = [Double](repeating: 0, count: w.kernelLoc.count), sq = sum
+        let n = w.kernelLoc.count
+        var sum = [Double](repeating: 0, count: 2 * n), sq = sum
         for t in 0..<draws {
             net.zeroGradients()
             net.forward(batch: batch, noise: NoiseContext(seed: 5, step: UInt64(t)))
             for i in 0..<m { net.outputGradient[i] = net.output[i] / Double(m) }
             net.backward(batch: batch)
-            for (k, g) in w.kernelLoc.gradients.enumerated() {
+            for (k, g) in (w.kernelLoc.gradients + w.kernelRho!.gradients).enumerated() {
                 sum[k] += g
                 sq[k] += g * g
             }
         }
         let d = Double(draws)
-        return zip(sum, sq).reduce(0) { $0 + ($1.1 / d - ($1.0 / d) * ($1.0 / d)) * d / (d - 1) }
+        func total(_ range: Range<Int>) -> Double {
+            range.reduce(0) { $0 + (sq[$1] / d - (sum[$1] / d) * (sum[$1] / d)) * d / (d - 1) }
+        }
+        return (total(0..<n), total(n..<(2 * n)))
     }
 
     /// The exact total variances for this draw of x. With Gⁿ = Pⁿᵀ Pⁿ (Pⁿ: example n's 64 × 36 patch matrix)
@@ -86,14 +90,18 @@ import BayesNetSpec
     struct Measurement: Sendable {
         var shared: Double
         var flipout: Double
+        var sharedRho: Double
+        var flipoutRho: Double
     }
 
     /// Measured once and shared by the tests below (a static let is initialised exactly once).
     static let measured: [Int: Measurement] = {
         var result: [Int: Measurement] = [:]
         for batch in [8, 32, 128] {
-            result[batch] = Measurement(shared: try! monteCarloVariance(.reparameterization, batch: batch, draws: 200),
-                                        flipout: try! monteCarloVariance(.flipout, batch: batch, draws: 200))
+            let shared = try! monteCarloVariances(.reparameterization, batch: batch, draws: 200)
+            let flipout = try! monteCarloVariances(.flipout, batch: batch, draws: 200)
+            result[batch] = Measurement(shared: shared.loc, flipout: flipout.loc, sharedRho: shared.rho,
+                                        flipoutRho: flipout.rho)
         }
         return result
     }()
@@ -118,5 +126,15 @@ import BayesNetSpec
         #expect(ratios[0] > 2, "ratios \(ratios)")
         #expect(ratios[1] > 2 * ratios[0], "ratios \(ratios)")
         #expect(ratios[2] > 2 * ratios[1], "ratios \(ratios)")
+    }
+
+    @Test func scaleGradientGainIsSmallAndBoundedUnlikeTheLocGain() {
+        // The reference: shared ÷ Flipout for ρ stays below 2 (1.39, 1.52, 1.56 for N = 8, 32, 128).
+        for batch in [8, 32, 128] {
+            let m = Self.measured[batch]!
+            let ratio = m.sharedRho / m.flipoutRho
+            #expect(ratio > 0.9 && ratio < 2.2, "N = \(batch): ρ ratio \(ratio)")
+            #expect(ratio < m.shared / m.flipout, "N = \(batch)")
+        }
     }
 }

@@ -154,3 +154,82 @@ import Testing
         #expect(dataErrorMessage { _ = try SafeTensors.decode(bytes) } == "tensor 'w': data_offsets must be two non-negative integers [begin, end]")
     }
 }
+
+/// The limits as a user meets them: `bayesnet run` with data files past a limit, and the option that raises it.
+@Suite(.serialized) struct CommandLineLimitTests {
+    static func folder() throws -> (root: String, spec: String) {
+        let root = NSTemporaryDirectory() + "bayesnet-limits-\(getpid())"
+        try? FileManager.default.removeItem(atPath: root)
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try NPY.write(NumericArray(shape: [100, 4], floats: (0..<400).map { Float($0 % 7) }), to: root + "/x.npy")
+        try NPY.write(NumericArray(shape: [100, 1], floats: (0..<100).map { Float($0 % 3) }), to: root + "/y.npy")
+        let spec = """
+            bayesnet: 1
+            name: limits
+            seed: 1
+            input: {shape: [4]}
+            layers:
+              - DenseFlipout: {units: 1}
+            likelihood: {normal: {scale: 1}}
+            data:
+              train: {format: npy, x: x.npy, y: y.npy}
+            train: {epochs: 1, batch_size: 50}
+
+            """
+        try spec.write(toFile: root + "/spec.yaml", atomically: true, encoding: .utf8)
+        return (root, root + "/spec.yaml")
+    }
+
+    @Test func dataFileAboveMaxFileSizeStopsTheRun() throws {
+        let (root, spec) = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let r = try CommandLineTests.bayesnet(["run", spec, "--out", root + "/run", "--quiet", "--max-file-size", "1K"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("\(root)/x.npy: file is 1728 bytes, larger than the limit of 1 KiB (raise it with --max-file-size)"))
+        #expect(!FileManager.default.fileExists(atPath: root + "/run"))
+    }
+
+    @Test func arrayOverTheMemoryBudgetStopsTheRun() throws {
+        let (root, spec) = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let r = try CommandLineTests.bayesnet(["run", spec, "--out", root + "/run", "--quiet", "--memory-budget", "1K"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("\(root)/x.npy: shape [100, 4] has 400 elements, more than the memory budget of 1 KiB (256 float32 values; raise it with --memory-budget)"))
+    }
+
+    @Test func raisedLimitsLetTheRunThrough() throws {
+        let (root, spec) = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let r = try CommandLineTests.bayesnet(["run", spec, "--out", root + "/run", "--quiet", "--max-file-size", "2K", "--memory-budget", "2KiB"])
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+
+    @Test func checkpointAboveMaxFileSizeIsRefusedByPredict() throws {
+        let (root, spec) = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(try CommandLineTests.bayesnet(["run", spec, "--out", root + "/run", "--quiet"]).status == 0)
+        let checkpoint = root + "/run/checkpoint.safetensors"
+        let size = try FileManager.default.attributesOfItem(atPath: checkpoint)[.size] as! Int
+        try NPY.write(NumericArray(shape: [2, 4], floats: Array(repeating: 1, count: 8)), to: root + "/two.npy")
+        let r = try CommandLineTests.bayesnet(["predict", spec, "--weights", checkpoint, "--input", root + "/two.npy",
+                                               "--output", root + "/p.npy", "--max-file-size", "500"])
+        #expect(size > 500)
+        #expect(r.status == 1)
+        #expect(r.stderr == "error: \(checkpoint): file is \(size) bytes, larger than the limit of 500 bytes (raise it with --max-file-size)\n")
+    }
+
+    @Test func predictNamesAnOversizedInputOnce() throws {
+        let (root, spec) = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let r = try CommandLineTests.bayesnet(["predict", spec, "--weights", root + "/none.safetensors", "--input", root + "/x.npy",
+                                               "--output", root + "/p.npy", "--max-file-size", "1000"])
+        #expect(r.status == 1)
+        #expect(r.stderr == "error: \(root)/x.npy: file is 1728 bytes, larger than the limit of 1000 bytes (raise it with --max-file-size)\n")
+    }
+
+    @Test func sizeOptionsRejectNonsense() throws {
+        let r = try CommandLineTests.bayesnet(["validate", "--max-spec-size", "12X", "x.yaml"])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("The value '12X' is invalid for '--max-spec-size <size>'"))
+    }
+}

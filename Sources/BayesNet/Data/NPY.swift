@@ -3,6 +3,8 @@
 /// with a message that says how to re-save the file.
 public enum NPY {
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
+    /// Longest header read.
+    public static let maxHeaderBytes = 65536
 
     /// The array's shape and its values converted to Float (integers exactly up to 2^24).
     public static func read(path: String, limits: DataLimits = .default) throws -> (shape: [Int], values: [Float]) {
@@ -37,6 +39,11 @@ public enum NPY {
             headerStart = 12
         default:
             throw DataError(file: nil, "unsupported NPY format version \(major).\(bytes[7]) (supported: 1.0, 2.0, 3.0)")
+        }
+        // numpy itself refuses headers over 10000 bytes by default; a supported array's header is a few dozen.
+        // Bounded before parsing, which holds the header as an array of code points (4 bytes each).
+        guard headerLength <= maxHeaderBytes else {
+            throw DataError(file: nil, "NPY header length \(headerLength) is over the limit of \(maxHeaderBytes) bytes (numpy's np.load refuses more than 10000 by default); an array of a supported dtype has a header of a few dozen bytes")
         }
         guard headerLength <= bytes.count - headerStart else {
             throw DataError(file: nil, "NPY header length \(headerLength) runs past the end of the file (\(bytes.count) bytes)")

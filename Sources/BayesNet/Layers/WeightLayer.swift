@@ -23,7 +23,8 @@ enum PosteriorScale {
 }
 
 /// How a layer's KL term is estimated. `automatic` is the analytic KL for a Normal prior and a one-sample
-/// Monte Carlo estimate for a scale mixture; `monteCarlo` forces the estimate (tests compare the two).
+/// Monte Carlo estimate for a scale mixture; `monteCarlo` forces the estimate (for a Normal prior: one centred
+/// at 0), so the two can be compared.
 enum KLEstimate: Sendable {
     case automatic, monteCarlo
 }

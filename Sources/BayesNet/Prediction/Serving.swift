@@ -15,8 +15,9 @@ public struct PredictionOutput: Sendable {
 /// Prediction and evaluation from a checkpoint.
 public enum Serving {
     /// Builds the plan of `spec` and loads the weights of the checkpoint at `weights`.
-    static func network<S: TensorScalar>(_: S.Type, spec: ModelSpec, weights: String, seed: UInt64?, maxBatch: Int) throws -> Network<S> {
-        let (entries, info) = try CheckpointIO.read(path: weights)
+    static func network<S: TensorScalar>(_: S.Type, spec: ModelSpec, weights: String, seed: UInt64?, maxBatch: Int,
+                                         limits: DataLimits = .default) throws -> Network<S> {
+        let (entries, info) = try CheckpointIO.read(path: weights, limits: limits)
         let network = try Network<S>(spec: spec, seed: seed ?? info.seed, trainingExamples: 0, maxBatch: maxBatch)
         try CheckpointIO.restore(network, from: entries, optimizer: false, path: weights)
         return network
@@ -24,16 +25,16 @@ public enum Serving {
 
     /// Runs the network of `spec` with the checkpoint's weights over `inputs` (`count` examples, channels-last).
     public static func predict(spec: ModelSpec, weights: String, inputs: [Float], count: Int, samples: Int,
-                               posteriorMean: Bool, seed: UInt64? = nil) throws -> PredictionOutput {
+                               posteriorMean: Bool, seed: UInt64? = nil, limits: DataLimits = .default) throws -> PredictionOutput {
         switch spec.dtype {
-        case .float32: return try predict(Float.self, spec: spec, weights: weights, inputs: inputs, count: count, samples: samples, posteriorMean: posteriorMean, seed: seed)
-        case .float64: return try predict(Double.self, spec: spec, weights: weights, inputs: inputs, count: count, samples: samples, posteriorMean: posteriorMean, seed: seed)
+        case .float32: return try predict(Float.self, spec: spec, weights: weights, inputs: inputs, count: count, samples: samples, posteriorMean: posteriorMean, seed: seed, limits: limits)
+        case .float64: return try predict(Double.self, spec: spec, weights: weights, inputs: inputs, count: count, samples: samples, posteriorMean: posteriorMean, seed: seed, limits: limits)
         }
     }
 
     static func predict<S: TensorScalar>(_: S.Type, spec: ModelSpec, weights: String, inputs: [Float], count: Int,
-                                         samples: Int, posteriorMean: Bool, seed: UInt64?) throws -> PredictionOutput {
-        let net = try network(S.self, spec: spec, weights: weights, seed: seed, maxBatch: spec.evaluate.batchSize)
+                                         samples: Int, posteriorMean: Bool, seed: UInt64?, limits: DataLimits) throws -> PredictionOutput {
+        let net = try network(S.self, spec: spec, weights: weights, seed: seed, maxBatch: spec.evaluate.batchSize, limits: limits)
         let raw = Predictor.outputs(net, inputs: inputs, count: count, samples: samples, useMean: posteriorMean)
         let k = net.outputCount
         var mean = [Float](repeating: 0, count: count * k)
@@ -66,23 +67,33 @@ public enum Serving {
     }
 
     /// `bayesnet evaluate`: the evaluation block of a run, from a checkpoint and the spec's test data.
-    public static func evaluate(spec: ModelSpec, weights: String, samples: Int? = nil, seed: UInt64? = nil) throws -> EvaluationResult {
+    public static func evaluate(spec: ModelSpec, weights: String, samples: Int? = nil, seed: UInt64? = nil,
+                                limits: DataLimits = .default) throws -> EvaluationResult {
+        guard spec.likelihood != nil else {
+            throw RunError("the spec has no `likelihood`, so there is nothing to score its predictions by")
+        }
         let classes = spec.likelihood == .categorical ? spec.outputShape.reduce(1, *) : nil
         guard let source = spec.data.test else {
             throw RunError("the spec has no `data.test` to evaluate on")
         }
         let data: Dataset
         do {
-            data = try DataLoader.load(source, spec: spec, classes: classes)
+            data = try DataLoader.load(source, spec: spec, classes: classes, limits: limits)
         } catch {
             throw RunError("\(error)")
+        }
+        if classes != nil && data.labels == nil {
+            throw RunError("the test data has no labels to evaluate against")
+        }
+        if classes == nil && data.targets == nil {
+            throw RunError("the test data has no targets to evaluate against")
         }
         let s = samples ?? spec.evaluate.samples
         switch spec.dtype {
         case .float32:
-            return Evaluation.evaluate(try network(Float.self, spec: spec, weights: weights, seed: seed, maxBatch: spec.evaluate.batchSize), data: data, samples: s)
+            return Evaluation.evaluate(try network(Float.self, spec: spec, weights: weights, seed: seed, maxBatch: spec.evaluate.batchSize, limits: limits), data: data, samples: s)
         case .float64:
-            return Evaluation.evaluate(try network(Double.self, spec: spec, weights: weights, seed: seed, maxBatch: spec.evaluate.batchSize), data: data, samples: s)
+            return Evaluation.evaluate(try network(Double.self, spec: spec, weights: weights, seed: seed, maxBatch: spec.evaluate.batchSize, limits: limits), data: data, samples: s)
         }
     }
 

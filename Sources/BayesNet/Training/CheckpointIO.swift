@@ -99,13 +99,18 @@ enum CheckpointIO {
                               specText: metadata["spec"] ?? "")
     }
 
-    static func read(path: String) throws -> (entries: [SafeTensors.Entry], info: CheckpointInfo) {
-        guard let data = FileManager.default.contents(atPath: path) else {
+    /// The file's size is checked against `limits` before it is read.
+    static func read(path: String, limits: DataLimits = .default) throws -> (entries: [SafeTensors.Entry], info: CheckpointInfo) {
+        guard FileManager.default.fileExists(atPath: path) else {
             throw CheckpointError("\(path): no such checkpoint file")
         }
         let decoded: (entries: [SafeTensors.Entry], metadata: [String: String])
         do {
-            decoded = try SafeTensors.decode([UInt8](data))
+            decoded = try SafeTensors.read(path: path, limits: limits)
+        } catch let error as DataError where error.message.contains(DataLimits.Option.maxFileBytes) {
+            throw CheckpointError(error.description)
+        } catch let error as DataError {
+            throw CheckpointError("\(path): not a readable safetensors file (\(error.message))")
         } catch {
             throw CheckpointError("\(path): not a readable safetensors file (\(error))")
         }

@@ -14,15 +14,18 @@ public struct RunOptions: Sendable {
     public var force: Bool
     /// Stop after this many epochs of this invocation (tests use it to interrupt a run cleanly).
     public var stopAfterEpochs: Int?
+    /// Bounds on the data and checkpoint files read (`--max-file-size`, `--memory-budget`).
+    public var limits: DataLimits
 
     public init(outputDirectory: String? = nil, epochs: Int? = nil, seed: UInt64? = nil, resume: String? = nil,
-                force: Bool = false, stopAfterEpochs: Int? = nil) {
+                force: Bool = false, stopAfterEpochs: Int? = nil, limits: DataLimits = .default) {
         self.outputDirectory = outputDirectory
         self.epochs = epochs
         self.seed = seed
         self.resume = resume
         self.force = force
         self.stopAfterEpochs = stopAfterEpochs
+        self.limits = limits
     }
 }
 
@@ -60,14 +63,15 @@ public struct RunResult: Sendable {
 /// `bayesnet run`: data, run folder, training with a checkpoint every epoch, evaluation, summary.
 public enum Runner {
     public static func run(spec: ModelSpec, options: RunOptions, progress: RunProgress = RunProgress()) throws -> RunResult {
+        if spec.likelihood == nil { throw RunError(TrainingError.noLikelihood.description) }
         let classes = spec.likelihood == .categorical ? spec.outputShape.reduce(1, *) : nil
         guard let trainSource = spec.data.train else {
             throw RunError("the spec has no `data.train`, so there is nothing to train on")
         }
         let train: Dataset, test: Dataset?
         do {
-            train = try DataLoader.load(trainSource, spec: spec, classes: classes)
-            test = try spec.data.test.map { try DataLoader.load($0, spec: spec, classes: classes) }
+            train = try DataLoader.load(trainSource, spec: spec, classes: classes, limits: options.limits)
+            test = try spec.data.test.map { try DataLoader.load($0, spec: spec, classes: classes, limits: options.limits) }
         } catch {
             throw RunError("\(error)")
         }
@@ -88,21 +92,6 @@ public enum Runner {
 /// Writes a file through a temporary name and a rename.
 func writeAtomically(_ text: String, to path: String) throws {
     try AtomicFile.write(Array(text.utf8), to: path)
-}
-
-/// Float32 NPY bytes (format 1.0), for test-inputs.npy.
-func npyFloat32(shape: [Int], values: [Float]) -> [UInt8] {
-    let dims = shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? "," : "")
-    var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(dims)), }"
-    while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
-    header += "\n"
-    var out: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
-    let len = UInt16(header.utf8.count)
-    out += [UInt8(len & 0xff), UInt8(len >> 8)]
-    out += Array(header.utf8)
-    out.reserveCapacity(out.count + values.count * 4)
-    for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
-    return out
 }
 
 final class RunDriver<S: TensorScalar> {
@@ -128,7 +117,7 @@ final class RunDriver<S: TensorScalar> {
 
     /// The spec hash of whatever run the folder already holds, if any.
     func existingSpecHash() -> String? {
-        if let (_, info) = try? CheckpointIO.read(path: path("checkpoint.safetensors")) { return info.specSHA256 }
+        if let (_, info) = try? CheckpointIO.read(path: path("checkpoint.safetensors"), limits: options.limits) { return info.specSHA256 }
         if let data = FileManager.default.contents(atPath: path("summary.json")),
            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
             return object["spec_sha256"] as? String
@@ -142,7 +131,7 @@ final class RunDriver<S: TensorScalar> {
         var resumeFrom: (entries: [SafeTensors.Entry], info: CheckpointInfo)?
         if let resume = options.resume {
             do {
-                resumeFrom = try CheckpointIO.read(path: path("checkpoint.safetensors"))
+                resumeFrom = try CheckpointIO.read(path: path("checkpoint.safetensors"), limits: options.limits)
             } catch {
                 throw RunError("cannot resume from \(resume): \(error)")
             }
@@ -178,6 +167,7 @@ final class RunDriver<S: TensorScalar> {
         var lines: [EpochMetrics] = []
         var lineTexts: [String] = []
         var secondsOffset = 0.0
+        var final: (loss: Double, nll: Double, kl: Double)?
         if let (entries, info) = resumeFrom {
             do {
                 try CheckpointIO.restore(session.network, from: entries, optimizer: true, path: path("checkpoint.safetensors"))
@@ -193,6 +183,8 @@ final class RunDriver<S: TensorScalar> {
                           let e = object["epoch"] as? Int, e <= info.epoch else { continue }
                     lineTexts.append(String(line))
                     secondsOffset = max(secondsOffset, object["seconds"] as? Double ?? 0)
+                    final = (object["loss"] as? Double ?? .nan, object["nll"] as? Double ?? .nan,
+                             object["kl"] as? Double ?? .nan)
                 }
             }
             progress.message("resuming \(directory) at epoch \(info.epoch), step \(info.step)")
@@ -200,7 +192,7 @@ final class RunDriver<S: TensorScalar> {
 
         let epochs = options.epochs ?? spec.train.epochs
         progress.started(epochs, session.epoch, session.stepsPerEpoch)
-        session.onStep = { [progress, session] s, steps, loss in progress.step(session.epoch + 1, s, steps, loss) }
+        session.onStep = { [progress, unowned session] s, steps, loss in progress.step(session.epoch + 1, s, steps, loss) }
         let trainStart = Date()
         var trainedThisRun = 0
         while session.epoch < epochs {
@@ -212,6 +204,7 @@ final class RunDriver<S: TensorScalar> {
                 throw RunError("training stopped: \(error); the last good checkpoint is kept in \(directory)")
             }
             trainedThisRun += 1
+            final = (m.loss, m.nll, m.kl)
             m.seconds = secondsOffset + Date().timeIntervalSince(started)
             lines.append(m)
             lineTexts.append(m.json.rendered())
@@ -239,14 +232,12 @@ final class RunDriver<S: TensorScalar> {
             evaluation = result
             do {
                 if let csv = result.predictionsCSV { try writeAtomically(csv, to: path("predictions.csv")) }
-                try AtomicFile.write(npyFloat32(shape: [test.count] + spec.input.shape, values: test.inputs),
-                                     to: path("test-inputs.npy"))
+                try NPY.writeFloat32(test.inputs, shape: [test.count] + spec.input.shape, to: path("test-inputs.npy"))
             } catch {
                 throw RunError("cannot write to the run folder \(directory): \(error)")
             }
         }
         let wall = Date().timeIntervalSince(started)
-        let last = lines.last
         var summary: [(String, JSONValue)] = [
             ("name", .string(spec.name)),
             ("seed", seed <= UInt64(Int.max) ? .int(Int(seed)) : .string(String(seed))),
@@ -255,8 +246,8 @@ final class RunDriver<S: TensorScalar> {
             ("train_seconds", .finite((trainSeconds * 1000).rounded() / 1000)),
             ("epochs", .int(session.epoch)), ("steps", .int(session.step)), ("training_examples", .int(train.count)),
         ]
-        if let last {
-            summary.append(("final", .object([("loss", .finite(last.loss)), ("nll", .finite(last.nll)), ("kl", .finite(last.kl))])))
+        if let final {
+            summary.append(("final", .object([("loss", .finite(final.loss)), ("nll", .finite(final.nll)), ("kl", .finite(final.kl))])))
         }
         if let evaluation { summary.append(("evaluation", evaluation.json)) }
         let layers = spec.layerSummaries

@@ -8,6 +8,22 @@ int bn_cpu_has_avx512f(void);
 /// Cores this process may run on (affinity mask), at least 1.
 int bn_cpu_active_cores(void);
 
+/// Atomic access to a counter shared between threads (the thread pool's job generation).
+static inline unsigned long long bn_atomic_load(const unsigned long long *p) {
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+static inline void bn_atomic_store(unsigned long long *p, unsigned long long v) {
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+/// A hint to the core that the thread is spinning (x86 `pause`).
+static inline void bn_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /// Micro-kernel families (the same choice serves the single- and double-precision GEMM and the vectorised
 /// activations). AVX-512 is preferred where present: on the Zen 5 this was written on it measures twice AVX2.
 enum {
@@ -15,7 +31,8 @@ enum {
     BN_KERNEL_AVX2 = 1,
     BN_KERNEL_AVX512 = 2
 };
-/// The family in use: the widest the CPU supports unless overridden.
+/// The family in use: the widest the CPU supports, capped by the environment variable BAYESNET_KERNEL
+/// (portable, avx2 or avx512) if set, unless overridden.
 int bn_sgemm_kernel(void);
 /// Overrides the kernel (benchmarks, tests); returns 0 when the CPU cannot run it.
 int bn_sgemm_set_kernel(int kernel);
