@@ -56,6 +56,9 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
     // Scratch, sized for the plan's largest batch.
     private let preActivation: Buffer<S>?
     private let kernelSigma: Buffer<S>
+    /// The ρ each kernel σ was computed from, so σ is recomputed only where ρ changed.
+    private let kernelSigmaRho: Buffer<S>
+    private var kernelSigmaValid = false
     private let kernelEpsilon: Buffer<S>
     /// Flipout: ΔW = σ ⊙ ε. Reparameterization: W = μ + σ ⊙ ε.
     private let kernelDraw: Buffer<S>
@@ -70,6 +73,8 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
     private let perturbation: Buffer<S>
     private let flippedInputGradient: Buffer<S>
     private let kernelGradient: ConvolutionKernelGradient<S>?
+    /// A Flipout convolution with signs per channel runs fused (FlipoutFusion.swift).
+    private let fusion: FlipoutFusion<S>?
 
     /// What the last forward pass did, for backward and the KL term.
     private var lastSampled = false
@@ -103,6 +108,7 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
         let perElement = self.variational?.signs == .perElement
         preActivation = activation == nil ? nil : Buffer(count: maxBatch * map.outputCount)
         kernelSigma = Buffer(count: kc)
+        kernelSigmaRho = Buffer(count: kc)
         kernelEpsilon = Buffer(count: kc)
         kernelDraw = Buffer(count: kc)
         kernelDrawGradient = Buffer(count: kc)
@@ -112,9 +118,11 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
         biasGradient = Buffer(count: map.outChannels)
         signIn = Buffer(count: flip ? maxBatch * (perElement ? map.inputCount : map.inChannels) : 0)
         signOut = Buffer(count: flip ? maxBatch * (perElement ? map.outputCount : map.outChannels) : 0)
-        flippedInput = Buffer(count: flip ? maxBatch * map.inputCount : 0)
-        perturbation = Buffer(count: flip ? maxBatch * map.outputCount : 0)
-        flippedInputGradient = Buffer(count: flip ? maxBatch * map.inputCount : 0)
+        fusion = FlipoutFusion<S>(map: map, estimator: self.estimator, signs: self.variational?.signs, maxBatch: maxBatch)
+        let twoProducts = flip && fusion == nil
+        flippedInput = Buffer(count: twoProducts ? maxBatch * map.inputCount : 0)
+        perturbation = Buffer(count: twoProducts ? maxBatch * map.outputCount : 0)
+        flippedInputGradient = Buffer(count: twoProducts ? maxBatch * map.inputCount : 0)
         super.init(name: name, inputCount: map.inputCount, outputCount: map.outputCount)
 
         WeightInitializer.fill(kernelLoc.value.pointer, shape: kernelShape, initializer: kernelInitializer,
@@ -136,13 +144,16 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
     @_specialize(where S == Float) @_specialize(where S == Double)
     private func drawWeightNoise(_ noise: NoiseContext) {
         guard let kernelRho, let biasRho else { return }
-        for i in 0..<kernelRho.count {
-            kernelSigma.pointer[i] = S(PosteriorScale.scale(Double(kernelRho.value.pointer[i])))
-        }
+        // Also the kernel draw: Flipout's ΔW = σ ⊙ ε, reparameterization's W = μ + σ ⊙ ε.
+        WeightLoops.sample(rho: kernelRho.value.pointer,
+                           loc: estimator == .reparameterization ? kernelLoc.value.pointer : nil,
+                           sigma: kernelSigma.pointer, sigmaOf: kernelSigmaRho.pointer, sigmaValid: kernelSigmaValid,
+                           epsilon: kernelEpsilon.pointer, draw: kernelDraw.pointer, count: kernelRho.count,
+                           stream: streams.stream(Self.purposeKernel, noise))
+        kernelSigmaValid = true
         for i in 0..<biasRho.count {
             biasSigma.pointer[i] = S(PosteriorScale.scale(Double(biasRho.value.pointer[i])))
         }
-        streams.stream(Self.purposeKernel, noise).fillNormal(kernelEpsilon.pointer, count: kernelEpsilon.count)
         streams.stream(Self.purposeBias, noise).fillNormal(biasEpsilon.pointer, count: biasEpsilon.count)
     }
 
@@ -157,17 +168,18 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
             map.forward(x, kernel: kernelLoc.value.pointer, bias: biasLoc.value.pointer, out, batch: batch)
         } else {
             drawWeightNoise(noise)
-            let kc = map.kernelCount
-            let sigma = kernelSigma.pointer, eps = kernelEpsilon.pointer, draw = kernelDraw.pointer
+            let draw = kernelDraw.pointer
             let loc = kernelLoc.value.pointer
             for c in 0..<map.outChannels {
                 biasDraw.pointer[c] = biasLoc.value.pointer[c] + biasSigma.pointer[c] * biasEpsilon.pointer[c]
             }
             if estimator == .reparameterization {
-                for i in 0..<kc { draw[i] = loc[i] + sigma[i] * eps[i] }
                 map.forward(x, kernel: draw, bias: biasDraw.pointer, out, batch: batch)
+            } else if let fusion {
+                drawSigns(batch: batch, noise: noise)
+                fusion.forward(x: x, mean: loc, delta: draw, bias: biasDraw.pointer, signIn: signIn.pointer,
+                               signOut: signOut.pointer, y: out, batch: batch)
             } else {
-                for i in 0..<kc { draw[i] = sigma[i] * eps[i] }
                 map.forward(x, kernel: loc, bias: biasDraw.pointer, out, batch: batch)
                 flipoutPerturbation(x, into: out, batch: batch, noise: noise)
             }
@@ -182,12 +194,7 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
     private func flipoutPerturbation(_ x: UnsafePointer<S>, into out: UnsafeMutablePointer<S>, batch: Int,
                                      noise: NoiseContext) {
         let perElement = variational?.signs == .perElement
-        let inPer = perElement ? map.inputCount : map.inChannels
-        let outPer = perElement ? map.outputCount : map.outChannels
-        streams.stream(Self.purposeSignIn, noise).fillSigns(signIn.pointer, count: batch * inPer,
-                                                            offset: noise.exampleOffset * inPer)
-        streams.stream(Self.purposeSignOut, noise).fillSigns(signOut.pointer, count: batch * outPer,
-                                                             offset: noise.exampleOffset * outPer)
+        drawSigns(batch: batch, noise: noise)
         applySigns(signIn.pointer, to: x, into: flippedInput.pointer, batch: batch, perExample: map.inputCount,
                    channels: map.inChannels, perElement: perElement)
         map.forward(flippedInput.pointer, kernel: kernelDraw.pointer, bias: nil, perturbation.pointer, batch: batch)
@@ -206,6 +213,17 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
                 }
             }
         }
+    }
+
+    /// s_in and s_out for the batch, keyed by the examples' indices in their data set.
+    private func drawSigns(batch: Int, noise: NoiseContext) {
+        let perElement = variational?.signs == .perElement
+        let inPer = perElement ? map.inputCount : map.inChannels
+        let outPer = perElement ? map.outputCount : map.outChannels
+        streams.stream(Self.purposeSignIn, noise).fillSigns(signIn.pointer, count: batch * inPer,
+                                                            offset: noise.exampleOffset * inPer)
+        streams.stream(Self.purposeSignOut, noise).fillSigns(signOut.pointer, count: batch * outPer,
+                                                             offset: noise.exampleOffset * outPer)
     }
 
     /// dst = signs ⊙ src, with one sign per (example, channel) or per element.
@@ -263,6 +281,13 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
             }
             return
         }
+        if let fusion {
+            fusion.backward(x: x, dy: dpre, mean: kernelLoc.value.pointer, delta: kernelDraw.pointer,
+                            signIn: signIn.pointer, signOut: signOut.pointer, dMean: kernelLoc.gradient.pointer,
+                            dDelta: dDraw, dx: dx, batch: batch)
+            addRhoGradient(kernelRho, from: dDraw)
+            return
+        }
         // Flipout: the mean path, then the sign-flipped perturbation path.
         map.backwardKernel(x: x, dy: dpre, dkernel: kernelLoc.gradient.pointer, batch: batch, accumulate: true, reducer: kernelGradient)
         let perElement = variational?.signs == .perElement
@@ -296,11 +321,8 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
     /// dρ += dW ⊙ ε ⊙ sigmoid(ρ), since W depends on ρ through σ ⊙ ε.
     @_specialize(where S == Float) @_specialize(where S == Double)
     private func addRhoGradient(_ rho: Parameter<S>, from dDraw: UnsafePointer<S>) {
-        let eps = kernelEpsilon.pointer
-        for i in 0..<rho.count {
-            let d = Double(dDraw[i]) * Double(eps[i]) * PosteriorScale.derivative(Double(rho.value.pointer[i]))
-            rho.gradient.pointer[i] += S(d)
-        }
+        WeightLoops.addRhoGradient(rho: rho.value.pointer, dDraw: dDraw, epsilon: kernelEpsilon.pointer,
+                                   gradient: rho.gradient.pointer, count: rho.count)
     }
 
     @_specialize(where S == Float) @_specialize(where S == Double)
@@ -312,7 +334,7 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
         case (.normal(let loc, let scale), .automatic):
             // Two calls, not a loop over an array literal: a training step allocates nothing.
             func analytic(_ l: Parameter<S>, _ r: Parameter<S>) -> Double {
-                Divergence.klNormalNormal(
+                WeightLoops.klNormalNormal(
                     loc: l.value.pointer, rho: r.value.pointer, priorLoc: loc, priorScale: scale, count: l.count,
                     weight: weight, dLoc: accumulateGradients ? l.gradient.pointer : nil,
                     dRho: accumulateGradients ? r.gradient.pointer : nil)

@@ -224,7 +224,7 @@ public final class TrainingSession<S: TensorScalar> {
         switch spec.train.optimizer {
         case .adam(let lr, let beta1, let beta2, let epsilon):
             for p in network.parameters {
-                Optimizers.adamStep(parameters: p.value.pointer, gradients: p.gradient.pointer, m: p.slot1.pointer,
+                WeightLoops.adamStep(parameters: p.value.pointer, gradients: p.gradient.pointer, m: p.slot1.pointer,
                                     v: p.slot2.pointer, count: p.count, step: step, learningRate: lr, beta1: beta1,
                                     beta2: beta2, epsilon: epsilon)
             }
