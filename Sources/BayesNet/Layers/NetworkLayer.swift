@@ -94,7 +94,13 @@ enum LinearMap: Sendable {
         case .dense(_, let o): return o
         }
     }
-    var kernelCount: Int { kernelShape.reduce(1, *) }
+    /// Computed without building `kernelShape`, so the hot path allocates nothing.
+    var kernelCount: Int {
+        switch self {
+        case .convolution(let g): return g.kernelCount
+        case .dense(let i, let o): return i * o
+        }
+    }
     var kernelShape: [Int] {
         switch self {
         case .convolution(let g): return g.filter + [g.inChannels, g.outChannels]
