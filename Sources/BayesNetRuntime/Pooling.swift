@@ -34,9 +34,9 @@ public enum Pooling {
             (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
             // `remaining` is 1 until a channel's maximum has been found: arithmetic instead of branches, so the
             // loops over channels vectorise and never mispredict.
-            let best = UnsafeMutablePointer<S>.allocate(capacity: c)
-            let remaining = UnsafeMutablePointer<S>.allocate(capacity: c)
-            defer { best.deallocate(); remaining.deallocate() }
+            // On the stack (for a usual channel count), so a training step allocates nothing.
+            withUnsafeTemporaryAllocation(of: S.self, capacity: 2 * c) { scratch in
+            let best = scratch.baseAddress!, remaining = best + c
             let outPositions = g.outputCount / c
             for example in examples {
                 let xe = x + example * g.inputCount, dxe = dx + example * g.inputCount
@@ -61,6 +61,7 @@ public enum Pooling {
                         }
                     }
                 }
+            }
             }
         }
     }

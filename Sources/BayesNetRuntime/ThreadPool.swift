@@ -23,7 +23,7 @@ final class ThreadPool: @unchecked Sendable {
     private var spawned = 0
     private var generation: UInt64 = 0
     private var participants = 0
-    private var job: UnsafePointer<(Int) -> Void>?
+    private var job: UnsafePointer<Job>?
     private var taskCount = 0
     private var nextTask = 0
     private var finished = 0
@@ -61,7 +61,7 @@ final class ThreadPool: @unchecked Sendable {
         defer { pthread_mutex_unlock(dispatch) }
         // Workers reach the closure through a pointer to it, valid until every task has finished.
         withoutActuallyEscaping(body) { escapable in
-            withUnsafePointer(to: escapable) { body in
+            withUnsafePointer(to: Job(body: escapable)) { body in
                 pthread_mutex_lock(mutex)
                 let helpers = min(active - 1, count - 1)
                 while spawned < helpers { spawnWorker(index: spawned); spawned += 1 }
@@ -82,7 +82,7 @@ final class ThreadPool: @unchecked Sendable {
     }
 
     /// Called with `mutex` held; returns with it held.
-    private func drainTasks(_ body: UnsafePointer<(Int) -> Void>) {
+    private func drainTasks(_ body: UnsafePointer<Job>) {
         while nextTask < taskCount {
             let t = nextTask
             nextTask += 1
@@ -97,8 +97,14 @@ final class ThreadPool: @unchecked Sendable {
     /// Any copy of the closure made to call it is released before this returns, that is before the task
     /// counts as finished, so the closure never outlives `run`.
     @inline(never)
-    private static func invoke(_ body: UnsafePointer<(Int) -> Void>, _ task: Int) {
-        body.pointee(task)
+    private static func invoke(_ body: UnsafePointer<Job>, _ task: Int) {
+        body.pointee.body(task)
+    }
+
+    /// A job's closure inside a struct: a pointer to a bare closure value would go through a reabstracted
+    /// copy on the heap, one allocation per parallel call.
+    private struct Job {
+        let body: (Int) -> Void
     }
 
     /// `seen` is the generation before the job the worker was spawned for, so it takes part in that job.
