@@ -1,3 +1,5 @@
+import BayesNetSpec
+
 /// A small, strict JSON reader for file headers (safetensors). Written for hostile input: bounded nesting,
 /// integers read exactly with overflow checks, errors instead of traps.
 enum HeaderJSON: Equatable {
@@ -199,24 +201,5 @@ enum HeaderJSON: Equatable {
     }
 
     /// `s` as a JSON string literal.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let h = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { JSONText.quoted(s) }
 }

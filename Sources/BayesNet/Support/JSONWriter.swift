@@ -1,3 +1,4 @@
+import BayesNetSpec
 import Foundation
 
 /// A JSON value that keeps its keys in the order written: the run folder's files promise a key order.
@@ -62,23 +63,5 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
     }
 
-    static func quote(_ s: String) -> String {
-        var r = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": r += "\\\""
-            case "\\": r += "\\\\"
-            case "\n": r += "\\n"
-            case "\r": r += "\\r"
-            case "\t": r += "\\t"
-            default:
-                if u.value < 0x20 {
-                    r += String(format: "\\u%04x", u.value)
-                } else {
-                    r.unicodeScalars.append(u)
-                }
-            }
-        }
-        return r + "\""
-    }
+    static func quote(_ s: String) -> String { JSONText.quoted(s) }
 }

@@ -4,26 +4,7 @@ struct JSONWriter {
     var indent = 0
     private var needsComma: [Bool] = []
 
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func quoted(_ s: String) -> String { JSONText.quoted(s) }
 
     static func number(_ d: Double) -> String {
         guard d.isFinite else { return "null" }
@@ -104,4 +85,28 @@ struct JSONWriter {
     mutating func field(_ k: String, bool: Bool) { field(k) { $0.text += bool ? "true" : "false" } }
     mutating func field(_ k: String, ints: [Int]) { field(k) { $0.text += "[" + ints.map(String.init).joined(separator: ", ") + "]" } }
     mutating func fieldNull(_ k: String) { field(k) { $0.text += "null" } }
+}
+
+/// JSON string literals, shared by every JSON writer in the package (specs, run files, checkpoint headers).
+public enum JSONText {
+    public static func quoted(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 {
+                    let hex = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
 }
