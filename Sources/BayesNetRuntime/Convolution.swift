@@ -82,17 +82,16 @@ public enum Convolution {
 /// The im2col matrix and its adjoint, element by element; generic so every scalar type can use them.
 @usableFromInline
 enum Im2col {
-    /// Writes row `row` of the im2col matrix (patchSize values) to dst.
+    /// Walks the filter taps of im2col row `row` in patch order, calling `body` with the offset of the tap's
+    /// first channel in the input (example included), or nil where the tap falls in the padding.
     @inlinable
-    static func row<S: TensorScalar>(_ g: ConvGeometry, x: UnsafePointer<S>, row: Int, dst: UnsafeMutablePointer<S>) {
-        let c = g.inChannels
+    static func forEachTap(_ g: ConvGeometry, row: Int, _ body: (Int?) -> Void) {
         let positions = g.outputPositions
         let example = row / positions, pos = row % positions
         let oz = pos / (g.out3[1] * g.out3[2]), rem = pos % (g.out3[1] * g.out3[2])
         let oy = rem / g.out3[2], ox = rem % g.out3[2]
         let z0 = oz * g.stride3[0] - g.pad3[0], y0 = oy * g.stride3[1] - g.pad3[1], x0 = ox * g.stride3[2] - g.pad3[2]
-        let xe = x + example * g.inputCount
-        var d = dst
+        let base = example * g.inputCount
         for tz in 0..<g.filter3[0] {
             let iz = z0 + tz * g.dilation3[0]
             for ty in 0..<g.filter3[1] {
@@ -100,13 +99,23 @@ enum Im2col {
                 for tx in 0..<g.filter3[2] {
                     let ix = x0 + tx * g.dilation3[2]
                     if iz >= 0 && iz < g.in3[0] && iy >= 0 && iy < g.in3[1] && ix >= 0 && ix < g.in3[2] {
-                        d.update(from: xe + ((iz * g.in3[1] + iy) * g.in3[2] + ix) * c, count: c)
+                        body(base + ((iz * g.in3[1] + iy) * g.in3[2] + ix) * g.inChannels)
                     } else {
-                        d.update(repeating: 0, count: c)
+                        body(nil)
                     }
-                    d += c
                 }
             }
+        }
+    }
+
+    /// Writes row `row` of the im2col matrix (patchSize values) to dst.
+    @inlinable
+    static func row<S: TensorScalar>(_ g: ConvGeometry, x: UnsafePointer<S>, row: Int, dst: UnsafeMutablePointer<S>) {
+        let c = g.inChannels
+        var d = dst
+        forEachTap(g, row: row) { offset in
+            if let offset { d.update(from: x + offset, count: c) } else { d.update(repeating: 0, count: c) }
+            d += c
         }
     }
 
@@ -115,26 +124,13 @@ enum Im2col {
     static func scatterAdd<S: TensorScalar>(_ g: ConvGeometry, src: UnsafePointer<S>, row: Int,
                                             dx: UnsafeMutablePointer<S>) {
         let c = g.inChannels
-        let positions = g.outputPositions
-        let example = row / positions, pos = row % positions
-        let oz = pos / (g.out3[1] * g.out3[2]), rem = pos % (g.out3[1] * g.out3[2])
-        let oy = rem / g.out3[2], ox = rem % g.out3[2]
-        let z0 = oz * g.stride3[0] - g.pad3[0], y0 = oy * g.stride3[1] - g.pad3[1], x0 = ox * g.stride3[2] - g.pad3[2]
-        let xe = dx + example * g.inputCount
         var s = src
-        for tz in 0..<g.filter3[0] {
-            let iz = z0 + tz * g.dilation3[0]
-            for ty in 0..<g.filter3[1] {
-                let iy = y0 + ty * g.dilation3[1]
-                for tx in 0..<g.filter3[2] {
-                    let ix = x0 + tx * g.dilation3[2]
-                    if iz >= 0 && iz < g.in3[0] && iy >= 0 && iy < g.in3[1] && ix >= 0 && ix < g.in3[2] {
-                        let d = xe + ((iz * g.in3[1] + iy) * g.in3[2] + ix) * c
-                        for i in 0..<c { d[i] += s[i] }
-                    }
-                    s += c
-                }
+        forEachTap(g, row: row) { offset in
+            if let offset {
+                let d = dx + offset
+                for i in 0..<c { d[i] += s[i] }
             }
+            s += c
         }
     }
 }
