@@ -92,6 +92,17 @@ import BayesNetSpec
         #expect(signs.count == 2, "eight examples should not all share one sign")
     }
 
+    /// One product per example pays only with enough output positions to amortise forming each example's
+    /// kernel; a small map runs the two batched products (both forms are gradient-checked in GradientCheckTests).
+    @Test(arguments: [(3, false), (4, true), (8, true)])
+    func flipoutConvolutionFusesOnlyOnMapsOfAtLeastSixteenPositions(side: Int, fused: Bool) throws {
+        let layer = SpecBuilder.conv("conv", input: [side, side, 2], filters: 4, kernel: [3, 3],
+                                     variational: SpecBuilder.variational(scale: 0.1))
+        let net = try Network<Double>(spec: SpecBuilder.spec(input: [side, side, 2], layers: [layer], dtype: .float64),
+                                      seed: 1, trainingExamples: 1, maxBatch: 4)
+        #expect((TestNetworks.weightLayer(net).fusion != nil) == fused)
+    }
+
     static func identicalExamples(_ estimator: Estimator, value: PosteriorValue = .sample) throws -> Network<Double> {
         let layer = SpecBuilder.dense("dense", inputs: 5, outputs: 3, estimator: estimator,
                                       variational: SpecBuilder.variational(scale: 0.3, value: value))

@@ -74,7 +74,7 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
     private let flippedInputGradient: Buffer<S>
     private let kernelGradient: ConvolutionKernelGradient<S>?
     /// A Flipout convolution with signs per channel runs fused (FlipoutFusion.swift).
-    private let fusion: FlipoutFusion<S>?
+    let fusion: FlipoutFusion<S>?
 
     /// What the last forward pass did, for backward and the KL term.
     private var lastSampled = false
