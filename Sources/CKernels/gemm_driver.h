@@ -56,6 +56,30 @@ static void im2col_copy(const bn_conv_geom *g, const REAL *x, const im2col_pos *
         }
         return;
     }
+    if (col0 == 0 && count == C * g->filter[0] * fh * fw && g->dilation[2] == 1) {
+        // A whole row whose patch crosses the padding: per filter row, zeros, one contiguous run, zeros.
+        const long lo = x0 < 0 ? (-x0 < fw ? -x0 : fw) : 0;
+        const long hi = W - x0 < fw ? (W - x0 > lo ? W - x0 : lo) : fw;
+        for (long tz = 0; tz < g->filter[0]; tz++) {
+            const long iz = z0 + tz * g->dilation[0];
+            for (long ty = 0; ty < fh; ty++) {
+                const long iy = y0 + ty * g->dilation[1];
+                if (iz < 0 || iz >= D || iy < 0 || iy >= H || hi == lo) {
+                    for (long i = 0; i < fw * C; i++) dst[i] = 0.0f;
+                } else {
+                    for (long i = 0; i < lo * C; i++) dst[i] = 0.0f;
+                    const REAL *src = xe + ((iz * H + iy) * W + x0 + lo) * C;
+                    REAL *d = dst + lo * C;
+                    const long run = (hi - lo) * C;
+                    if (run <= 16) for (long i = 0; i < run; i++) d[i] = src[i];
+                    else memcpy(d, src, (size_t)run * sizeof(REAL));
+                    for (long i = hi * C; i < fw * C; i++) dst[i] = 0.0f;
+                }
+                dst += fw * C;
+            }
+        }
+        return;
+    }
     long ch = 0, tz = 0, ty = 0, tx = 0;
     if (col0 != 0) {   // whole rows (the usual case) start at tap 0 without any division
         long tap = col0 / C;
