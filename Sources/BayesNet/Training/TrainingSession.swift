@@ -208,7 +208,7 @@ public final class TrainingSession<S: TensorScalar> {
             kl += sampleKL * scale
             if sample == 0 { correct = sampleCorrect }
         }
-        for p in network.parameters {
+        for p in network.parameters where !Finite.all(p.gradient.pointer, count: p.count) {
             for i in 0..<p.count where !p.gradient.pointer[i].isFinite {
                 let layer = network.layers.first { $0.parameters.contains { $0 === p } }?.name
                 throw TrainingError.nonFinite(step: step + 1, epoch: epoch + 1, layer: layer, what: "the gradient of \(p.name)")
