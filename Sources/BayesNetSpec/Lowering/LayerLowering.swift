@@ -345,7 +345,8 @@ extension Lowering {
         guard input.count == 1 else {
             r.error("`\(item.typeName)` needs a flat input, but its input has shape \(shapeText(input))", at: item.typeNode,
                     help: "insert `- Flatten` before this layer")
-            return (nil, nil)
+            // The output does not depend on the input's shape, so the layers after this one are still checked.
+            return (nil, outputSize.map { [$0] })
         }
         if let declaredInput, declaredInput != input[0], let f = inputSizeField {
             r.error("`input_size: \(declaredInput)` does not match the input's \(input[0]) features", at: f.value)
