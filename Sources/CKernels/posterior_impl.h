@@ -96,11 +96,14 @@ VTARGET static inline VF FN(kl_terms)(const kl_consts *c, VF loc, VF rho, VF eps
         VF a1 = FN(splat)(c->a) - halfSquare * p1, a2 = FN(splat)(c->b) - halfSquare * p2;
         VF d = a1 - a2;
         VF ed = FN(vexp)(-FN(vabs)(d));
-        // log-sum-exp as max + log1p(e^−|a1 − a2|), responsibility sigmoid(a1 − a2): finite in either tail.
+        // log-sum-exp as max + log1p(e^−|a1 − a2|), responsibilities sigmoid(±(a1 − a2)): finite in either
+        // tail. Each responsibility is formed directly rather than one as 1 minus the other, which would round
+        // a small one to 0 and drop its component's precision, however large, from the gradient.
         logP = FN(sel)(a1 > a2, a1, a2) + FN(vlog1p01)(ed);
-        VF s = one / (one + ed);
-        VF r1 = FN(sel)(d >= FN(splat)(0.0f), s, ed * s);
-        dLogP = -x * (r1 * p1 + (one - r1) * p2);
+        VF s = one / (one + ed), small = ed * s;
+        VI first = d >= FN(splat)(0.0f);
+        VF r1 = FN(sel)(first, s, small), r2 = FN(sel)(first, small, s);
+        dLogP = -x * (r1 * p1 + r2 * p2);
     } else {
         VF p = FN(splat)(c->p1);
         logP = FN(splat)(c->a) - halfSquare * p;
