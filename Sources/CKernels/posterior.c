@@ -11,8 +11,8 @@
 #pragma clang fp contract(off)
 
 enum { KL_ANALYTIC = 0, KL_MIXTURE = 1, KL_SINGLE = 2 };
-/// Lanes of the KL sum, the same for every vector width.
-enum { KL_LANES = 16 };
+/// Lanes of the KL sum, the same for every vector width (a macro: the kernels test it in #if).
+#define KL_LANES 16
 
 /// Per-call constants. Analytic: a = log priorScale, b = priorLoc, p1 = 1 / priorScale². Mixture: a, b the
 /// components' log weights (log pi − log scale1, log(1 − pi) − log scale2), p1, p2 their precisions. A single
@@ -22,6 +22,9 @@ typedef struct {
     float a, b, p1, p2;
 } kl_consts;
 
+typedef float VF16 __attribute__((vector_size(KL_LANES * 4), aligned(4)));
+typedef double VD16 __attribute__((vector_size(KL_LANES * 8), aligned(8)));
+
 static double kl_reduce(const double *lanes) {
     double s[KL_LANES];
     for (int j = 0; j < KL_LANES; j++) s[j] = lanes[j];
@@ -30,7 +33,13 @@ static double kl_reduce(const double *lanes) {
     return s[0];
 }
 
-#define VW 4
+// Each family works on two (SSE, AVX-512) or four (AVX2) of its registers at once: an element's chain of
+// exponentials and logarithms is long and serial, and independent lanes in flight hide its latency (twice the
+// throughput of one register at a time). Vectors wider than a register cross no function boundary here (all
+// the functions are static and inlined into the kernels), so clang's note that they would pass differently
+// from the platform ABI does not apply.
+#pragma clang diagnostic ignored "-Wpsabi"
+#define VW 8
 #define VSUFFIX portable
 #define VTARGET
 #include "posterior_impl.h"
@@ -40,7 +49,7 @@ static double kl_reduce(const double *lanes) {
 
 #if defined(__x86_64__)
 #define BN_POSTERIOR_X86 1
-#define VW 8
+#define VW 32
 #define VSUFFIX avx2
 #define VTARGET __attribute__((target("avx2,fma")))
 #include "posterior_impl.h"
@@ -48,7 +57,7 @@ static double kl_reduce(const double *lanes) {
 #undef VSUFFIX
 #undef VTARGET
 
-#define VW 16
+#define VW 32
 #define VSUFFIX avx512
 #define VTARGET __attribute__((target("avx512f,fma")))
 #include "posterior_impl.h"

@@ -1,4 +1,4 @@
-// Posterior kernels, included once per instruction set by posterior.c with VW (lanes, 4, 8 or 16), VSUFFIX
+// Posterior kernels, included once per instruction set by posterior.c with VW (lanes: 8, or a multiple of 16), VSUFFIX
 // and VTARGET defined.
 
 #include "vecmath_impl.h"
@@ -118,28 +118,39 @@ VTARGET static inline VF FN(kl_terms)(const kl_consts *c, VF loc, VF rho, VF eps
 
 VTARGET static double FN(kl)(const kl_consts *c, const float *loc, const float *rho, const float *eps, long n,
                              float weight, float *dLoc, float *dRho) {
+    // Element i of the range goes to lane i mod KL_LANES, lanes filled in the order of i. Masked lanes of the
+    // last vector add +0, which changes no lane (a lane never holds −0).
+#if VW >= KL_LANES
+    VD16 acc = { 0 };
+#else
     enum { PER = KL_LANES / VW };
     VD acc[PER];
-    for (int j = 0; j < PER; j++) acc[j] = (VD){0};
+    for (int j = 0; j < PER; j++) acc[j] = (VD){ 0 };
+#endif
     VI lane;
     for (int j = 0; j < VW; j++) lane[j] = j;
     VF w = FN(splat)(weight);
-    for (long i = 0; i < n; i += KL_LANES) {
-        for (int j = 0; j < PER; j++) {
-            long at = i + (long)j * VW, m = n - at;
-            if (m <= 0) break;
-            VF l = FN(load_n)(loc + at, m), r = FN(load_n)(rho + at, m);
-            VF e = eps ? FN(load_n)(eps + at, m) : FN(splat)(0.0f);
-            VF gLoc, gRho;
-            VF term = FN(kl_terms)(c, l, r, e, w, &gLoc, &gRho);
-            if (m < VW) term = FN(sel)(lane < FN(splat_i)((int)m), term, FN(splat)(0.0f));
-            acc[j] += __builtin_convertvector(term, VD);
-            if (dLoc) FN(store_n)(dLoc + at, FN(load_n)(dLoc + at, m) + gLoc, m);
-            if (dRho) FN(store_n)(dRho + at, FN(load_n)(dRho + at, m) + gRho, m);
+    for (long i = 0; i < n; i += VW) {
+        long m = n - i;
+        VF l = FN(load_n)(loc + i, m), r = FN(load_n)(rho + i, m);
+        VF e = eps ? FN(load_n)(eps + i, m) : FN(splat)(0.0f);
+        VF gLoc, gRho;
+        VF term = FN(kl_terms)(c, l, r, e, w, &gLoc, &gRho);
+        if (m < VW) term = FN(sel)(lane < FN(splat_i)((int)m), term, FN(splat)(0.0f));
+#if VW >= KL_LANES
+        for (int k = 0; k < VW / KL_LANES; k++) {
+            VF16 part;
+            __builtin_memcpy(&part, (const float *)&term + k * KL_LANES, sizeof part);
+            acc += __builtin_convertvector(part, VD16);
         }
+#else
+        acc[(i / VW) % PER] += __builtin_convertvector(term, VD);
+#endif
+        if (dLoc) FN(store_n)(dLoc + i, FN(load_n)(dLoc + i, m) + gLoc, m);
+        if (dRho) FN(store_n)(dRho + i, FN(load_n)(dRho + i, m) + gRho, m);
     }
     double lanes[KL_LANES];
-    __builtin_memcpy(lanes, acc, sizeof lanes);
+    __builtin_memcpy(lanes, &acc, sizeof lanes);
     return kl_reduce(lanes);
 }
 
