@@ -33,13 +33,13 @@ static double kl_reduce(const double *lanes) {
     return s[0];
 }
 
-// Each family works on two (SSE, AVX-512) or four (AVX2) of its registers at once: an element's chain of
-// exponentials and logarithms is long and serial, and independent lanes in flight hide its latency (twice the
-// throughput of one register at a time). Vectors wider than a register cross no function boundary here (all
+// Each family works on four (SSE, AVX2) or two (AVX-512) of its registers at once: an element's chain of
+// exponentials and logarithms is long and serial, and independent lanes in flight hide its latency (one and a
+// half to two times the throughput of one register at a time). Vectors wider than a register cross no function boundary here (all
 // the functions are static and inlined into the kernels), so clang's note that they would pass differently
 // from the platform ABI does not apply.
 #pragma clang diagnostic ignored "-Wpsabi"
-#define VW 8
+#define VW 16
 #define VSUFFIX portable
 #define VTARGET
 #include "posterior_impl.h"
