@@ -36,10 +36,12 @@ VTARGET static inline void FN(store_n)(float *p, VF v, long m) {
 }
 
 /// σ = 1e-5 + (max(ρ, 0) + log1p(e)) with e = e^−|ρ|: log1p keeps full relative precision where softplus is
-/// tiny (ρ ≪ 0), which a plain log(1 + e) would lose.
+/// tiny (ρ ≪ 0), which a plain log(1 + e) would lose. Its 1/(1 + e) is vslope's, computed once where both
+/// are inlined together.
 VTARGET static inline VF FN(vscale)(VF rho, VF e) {
-    VF zero = FN(splat)(0.0f);
-    return FN(splat)(1e-5f) + (FN(sel)(rho > zero, rho, zero) + FN(vlog1p01)(e));
+    VF zero = FN(splat)(0.0f), w = FN(splat)(1.0f) + e;
+    VF l = FN(vlog1p01_recip)(e, w, FN(splat)(1.0f) / w);
+    return FN(splat)(1e-5f) + (FN(sel)(rho > zero, rho, zero) + l);
 }
 
 /// sigmoid(ρ) = dσ/dρ from the same e = e^−|ρ|.
@@ -99,8 +101,8 @@ VTARGET static inline VF FN(kl_terms)(const kl_consts *c, VF loc, VF rho, VF eps
         // log-sum-exp as max + log1p(e^−|a1 − a2|), responsibilities sigmoid(±(a1 − a2)): finite in either
         // tail. Each responsibility is formed directly rather than one as 1 minus the other, which would round
         // a small one to 0 and drop its component's precision, however large, from the gradient.
-        logP = FN(sel)(a1 > a2, a1, a2) + FN(vlog1p01)(ed);
-        VF s = one / (one + ed), small = ed * s;
+        VF wd = one + ed, s = one / wd, small = ed * s;
+        logP = FN(sel)(a1 > a2, a1, a2) + FN(vlog1p01_recip)(ed, wd, s);
         VI first = d >= FN(splat)(0.0f);
         VF r1 = FN(sel)(first, s, small), r2 = FN(sel)(first, small, s);
         dLogP = -x * (r1 * p1 + r2 * p2);

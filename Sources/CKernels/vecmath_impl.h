@@ -102,3 +102,11 @@ VTARGET static inline VF FN(vlog1p01)(VF u) {
     VF safe = FN(sel)(same, FN(splat)(1.0f), d);
     return FN(sel)(same, u, FN(vlog12)(w) * (u / safe));
 }
+
+/// log(1 + u) for u in [0, 1] given w = 1 + u (rounded) and its reciprocal r = 1/w, which callers computing
+/// sigmoid(±x) from u = e^−|x| already have: log(w) plus the first-order correction (u − (w − 1))·r for the
+/// rounding of w (u − (w − 1) is exact). As accurate as vlog1p01 without its division; for u below half an
+/// ulp of 1, w = 1 and the result is u exactly.
+VTARGET static inline VF FN(vlog1p01_recip)(VF u, VF w, VF r) {
+    return FN(vlog12)(w) + (u - (w - FN(splat)(1.0f))) * r;
+}
