@@ -9,12 +9,12 @@ import Testing
 // combines: each check allows a small multiple of u times the magnitude of those quantities (not of the
 // result, which may cancel). Where Float must first form w = loc + σ·ε, w itself is off by a few u·(|loc| +
 // |σ·ε|), and a result is then off by its derivative in w times that; those checks add that term. A kernel
-// with a wrong formula, a lost log1p correction (σ off by 1e-5 relative for ρ ≪ 0) or a mishandled tail is
-// off by orders of magnitude more.
+// with a wrong formula, a lost log1p correction (σ off by about 2e-5 relative at ρ = −5.8) or a mishandled
+// tail is off by orders of magnitude more.
 private let u = 0x1p-24
 
 /// ρ from −20 to 20 in steps of 0.01, the range a posterior's scale parameter lives in, plus the values
-/// around where σ ≈ 3e-3 (ρ ≈ −5.8), the scale small priors pull weights to.
+/// around σ ≈ 3e-3 (ρ ≈ −5.8), where the digits model's posteriors start and softplus is tiny next to 1.
 private let rhoSweep: [Float] = (0...4000).map { Float(-20 + 0.01 * Double($0)) } + [-5.8, -5.81, -5.79]
 
 private func normals(_ n: Int, seed: UInt64) -> [Float] {
