@@ -38,7 +38,7 @@ func randomArray(_ n: Int, seed: UInt64) -> [Float] {
 }
 
 struct Options {
-    var sections: Set<String> = ["peak", "gemm", "conv", "small", "pool"]
+    var sections: Set<String> = ["peak", "gemm", "conv", "small", "pool", "posterior"]
     var threads: [Int] = [1, 2]
     var repeats = 7
     var kernels: [Runtime.GemmKernel] = Runtime.GemmKernel.allCases.filter { $0.isSupported && $0 != .portable }
@@ -59,7 +59,7 @@ while let a = args.popFirst() {
     case "--clock":
         if args.popFirst() == "cpu" { clockID = CLOCK_PROCESS_CPUTIME_ID }
     case "--help", "-h":
-        print("usage: bayesnet-kernel-bench [--threads 1,2] [--repeats N] [--kernel avx2,avx512,portable] [--clock wall|cpu] [--only peak,gemm,conv,small,pool,double]")
+        print("usage: bayesnet-kernel-bench [--threads 1,2] [--repeats N] [--kernel avx2,avx512,portable] [--clock wall|cpu] [--only peak,gemm,conv,small,pool,posterior,double]")
         exit(0)
     default:
         print("bayesnet-kernel-bench: unknown argument \(a)")
@@ -266,5 +266,99 @@ if options.sections.contains("double") {
         }
         print("  \(t) thr: forward \(format6(f * 1e3)) (\(format6(dflops / f / 1e9)))  backward input"
               + " \(format6(bi * 1e3)) (\(format6(dflops / bi / 1e9)))  kernel \(format6(bk * 1e3)) (\(format6(dflops / bk / 1e9)))")
+    }
+}
+
+if options.sections.contains("posterior") {
+    // Per-weight posterior math over 1M weights on one thread: the vectorised kernels against scalar loops
+    // through the C library (the Float KL terms in Float, σ and the ρ gradient in Double, as the layers did).
+    let n = 1 << 20
+    let loc = randomArray(n, seed: 14).map { $0 * 0.1 }, rho = randomArray(n, seed: 15).map { $0 * 4 - 5 }
+    let eps = randomArray(n, seed: 16).map { $0 * 2 }, dDraw = randomArray(n, seed: 17)
+    var sigma = [Float](repeating: 0, count: n), draw = sigma, dLoc = sigma, dRho = sigma
+    let mixture = (pi: 0.5, scale1: 1.0, scale2: exp(-6.0))
+    var sink = 0.0
+    func ns(_ seconds: Double) -> String { format6(seconds / Double(n) * 1e9) }
+    print("Posterior math over \(n) weights, 1 thread: ns per weight")
+    print("  libm scalar        draw \(ns(best(repeats: options.repeats) { ScalarPosterior.sample(rho, loc, eps, &sigma, &draw) }))"
+          + "  rho grad \(ns(best(repeats: options.repeats) { ScalarPosterior.addRhoGradient(rho, dDraw, eps, &dRho) }))"
+          + "  MC KL \(ns(best(repeats: options.repeats) { sink += ScalarPosterior.monteCarloKL(loc, rho, eps, mixture, &dLoc, &dRho) }))"
+          + "  analytic KL \(ns(best(repeats: options.repeats) { sink += ScalarPosterior.klNormalNormal(loc, rho, &dLoc, &dRho) }))")
+    for kernel in options.kernels.contains(.portable) ? options.kernels : [.portable] + options.kernels {
+        Runtime.gemmKernel = kernel
+        let d = best(repeats: options.repeats) {
+            PosteriorMath.sample(rho: rho, loc: loc, epsilon: eps, sigma: &sigma, draw: &draw, count: n)
+        }
+        let g = best(repeats: options.repeats) {
+            PosteriorMath.addRhoGradient(rho: rho, dDraw: dDraw, epsilon: eps, gradient: &dRho, count: n)
+        }
+        let mc = best(repeats: options.repeats) {
+            sink += Divergence.monteCarloKL(loc: loc, rho: rho, epsilon: eps, prior: mixture, count: n, weight: Float(1e-3),
+                                            dLoc: &dLoc, dRho: &dRho)
+        }
+        let an = best(repeats: options.repeats) {
+            sink += Divergence.klNormalNormal(loc: loc, rho: rho, priorLoc: 0, priorScale: 1, count: n,
+                                              weight: Float(1e-3), dLoc: &dLoc, dRho: &dRho)
+        }
+        let name = "\(kernel)" + String(repeating: " ", count: max(0, 18 - "\(kernel)".count))
+        print("  \(name) draw \(ns(d))  rho grad \(ns(g))  MC KL \(ns(mc))  analytic KL \(ns(an))")
+    }
+    if sink.isNaN { print("") }
+}
+
+/// The scalar loops the vectorised posterior kernels replace, kept for comparison.
+enum ScalarPosterior {
+    static func sample(_ rho: [Float], _ loc: [Float], _ eps: [Float], _ sigma: inout [Float], _ draw: inout [Float]) {
+        for i in rho.indices {
+            sigma[i] = Float(Softplus.scale(rho: Double(rho[i])))
+            draw[i] = loc[i] + sigma[i] * eps[i]
+        }
+    }
+
+    static func addRhoGradient(_ rho: [Float], _ dDraw: [Float], _ eps: [Float], _ gradient: inout [Float]) {
+        for i in rho.indices {
+            gradient[i] += Float(Double(dDraw[i]) * Double(eps[i]) * Softplus.derivative(Double(rho[i])))
+        }
+    }
+
+    static func scaleAndSlope(_ rho: Float) -> (Float, Float) {
+        let e = Float.kernelExp(-abs(rho))
+        return (Float(Softplus.scaleFloor) + (max(rho, 0) + Float.kernelLog1p(e)), rho >= 0 ? 1 / (1 + e) : e / (1 + e))
+    }
+
+    static func monteCarloKL(_ loc: [Float], _ rho: [Float], _ eps: [Float], _ prior: (pi: Double, scale1: Double, scale2: Double),
+                             _ dLoc: inout [Float], _ dRho: inout [Float]) -> Double {
+        let logW1 = Float(log(prior.pi) - log(prior.scale1)), logW2 = Float(log1p(-prior.pi) - log(prior.scale2))
+        let prec1 = Float(1 / (prior.scale1 * prior.scale1)), prec2 = Float(1 / (prior.scale2 * prior.scale2))
+        let w: Float = 1e-3
+        var total = 0.0
+        for i in loc.indices {
+            let (sigma, slope) = scaleAndSlope(rho[i])
+            let x = loc[i] + sigma * eps[i]
+            let logQ = -Float.kernelLog(sigma) - 0.5 * eps[i] * eps[i]
+            let halfSquare = 0.5 * x * x
+            let a1 = logW1 - halfSquare * prec1, a2 = logW2 - halfSquare * prec2
+            let d = a1 - a2
+            let e = Float.kernelExp(-abs(d))
+            let logP = max(a1, a2) + Float.kernelLog1p(e)
+            let r1 = d >= 0 ? 1 / (1 + e) : e / (1 + e)
+            let dLogP = -x * (r1 * prec1 + (1 - r1) * prec2)
+            total += Double(logQ - logP)
+            dLoc[i] += w * -dLogP
+            dRho[i] += w * (-1 / sigma - dLogP * eps[i]) * slope
+        }
+        return total
+    }
+
+    static func klNormalNormal(_ loc: [Float], _ rho: [Float], _ dLoc: inout [Float], _ dRho: inout [Float]) -> Double {
+        let w: Float = 1e-3
+        var total = 0.0
+        for i in loc.indices {
+            let (sigma, slope) = scaleAndSlope(rho[i])
+            total += Double(-Float.kernelLog(sigma) + 0.5 * (sigma * sigma + loc[i] * loc[i]) - 0.5)
+            dLoc[i] += w * loc[i]
+            dRho[i] += w * (-1 / sigma + sigma) * slope
+        }
+        return total
     }
 }

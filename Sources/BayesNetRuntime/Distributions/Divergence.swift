@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CKernels
 
 /// KL divergences between a factorised Normal posterior q = Π N(loc_i, scale_i), scale_i = 1e-5 + softplus(rho_i),
 /// and a prior on each weight. Each function returns the (unweighted) sum over the `count` weights, computed in
@@ -12,7 +13,9 @@ import Darwin
 /// can go straight into the buffers that already hold the likelihood's gradients).
 public enum Divergence {
     /// Analytic KL(N(loc, scale) || N(priorLoc, priorScale)) summed over the weights.
-    /// Float buffers are processed in Float arithmetic (each term; the sum is kept in Double), others in Double.
+    /// Float buffers are processed in Float arithmetic by the vectorised kernel (each term; the sum is kept in
+    /// Double lanes in an order fixed by the range alone, so equal blocks give equal sums on any thread), others
+    /// in Double.
     @inlinable
     public static func klNormalNormal<S: BinaryFloatingPoint>(
         loc: UnsafePointer<S>, rho: UnsafePointer<S>, priorLoc: Double, priorScale: Double, count: Int,
@@ -38,15 +41,14 @@ public enum Divergence {
                               weight: weight, dLoc: dLoc, dRho: dRho, in: Double.self)
     }
 
-    // Float and Double kernels compiled in this module, so that unspecialized generic callers still run
-    // specialized loops.
+    // Float runs the vectorised C kernel, Double a loop compiled in this module, so that unspecialized generic
+    // callers still run specialized code.
     @usableFromInline
     static func klNormalNormalFloat(
         loc: UnsafePointer<Float>, rho: UnsafePointer<Float>, priorLoc: Double, priorScale: Double, count: Int,
         weight: Float, dLoc: UnsafeMutablePointer<Float>?, dRho: UnsafeMutablePointer<Float>?
     ) -> Double {
-        klNormalNormal(loc: loc, rho: rho, priorLoc: priorLoc, priorScale: priorScale, count: count,
-                       weight: weight, dLoc: dLoc, dRho: dRho, in: Float.self)
+        bn_kl_normal_f32(loc, rho, max(count, 0), priorLoc, priorScale, weight, dLoc, dRho)
     }
 
     @usableFromInline
@@ -88,7 +90,8 @@ public enum Divergence {
     /// for the scale mixture p(w) = pi · N(w; 0, scale1²) + (1 − pi) · N(w; 0, scale2²). Its gradients are the
     /// reparameterization (pathwise) gradients through w, which is what makes the estimate trainable.
     /// `epsilon` must be the standard normal noise that produced the weights the layer used.
-    /// Float buffers are processed in Float arithmetic (each term; the sum is kept in Double), others in Double.
+    /// Float buffers are processed in Float arithmetic by the vectorised kernel, summed as `klNormalNormal` sums;
+    /// others in Double.
     @inlinable
     public static func monteCarloKL<S: BinaryFloatingPoint>(
         loc: UnsafePointer<S>, rho: UnsafePointer<S>, epsilon: UnsafePointer<S>,
@@ -123,8 +126,7 @@ public enum Divergence {
         prior: (pi: Double, scale1: Double, scale2: Double), count: Int, weight: Float,
         dLoc: UnsafeMutablePointer<Float>?, dRho: UnsafeMutablePointer<Float>?
     ) -> Double {
-        monteCarloKL(loc: loc, rho: rho, epsilon: epsilon, prior: prior, count: count, weight: weight,
-                     dLoc: dLoc, dRho: dRho, in: Float.self)
+        bn_kl_mixture_f32(loc, rho, epsilon, max(count, 0), prior.pi, prior.scale1, prior.scale2, weight, dLoc, dRho)
     }
 
     @usableFromInline
