@@ -6,16 +6,36 @@ public enum Pooling {
     @inlinable
     public static func maxForward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int,
                                                    geometry g: PoolGeometry) {
-        let c = g.channels
-        forEachWindow(batch: batch, g) { example, outPos, window in
-            let yo = y + (example * g.outputCount / c + outPos) * c
-            yo.update(repeating: -S.infinity, count: c)
-            let xe = x + example * g.inputCount
-            window { inPos in
-                let xi = xe + inPos * c
-                for ch in 0..<c {
-                    let v = xi[ch], m = yo[ch]
-                    yo[ch] = v > m ? v : m
+        let parts = Runtime.partitions(batch, perThread: 4)
+        Runtime.parallelFor(parts, MaxForwardTask(x: x, y: y, batch: batch, parts: parts, g: g))
+    }
+
+    /// The max-pooling forward pass over the `part`-th slice of the batch.
+    @usableFromInline
+    struct MaxForwardTask<S: TensorScalar>: ParallelTask {
+        @usableFromInline let x: UnsafePointer<S>, y: UnsafeMutablePointer<S>
+        @usableFromInline let batch: Int, parts: Int, g: PoolGeometry
+
+        @inlinable
+        init(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int, parts: Int, g: PoolGeometry) {
+            self.x = x; self.y = y; self.batch = batch; self.parts = parts; self.g = g
+        }
+
+        @inlinable
+        func run(_ part: Int) {
+            let c = g.channels, outPositions = g.outputCount / c
+            for example in sliceRange(batch, part: part, of: parts) {
+                let xe = x + example * g.inputCount
+                for outPos in 0..<outPositions {
+                    let yo = y + (example * g.outputCount / c + outPos) * c
+                    yo.update(repeating: -S.infinity, count: c)
+                    visitWindow(g, outPos) { inPos in
+                        let xi = xe + inPos * c
+                        for ch in 0..<c {
+                            let v = xi[ch], m = yo[ch]
+                            yo[ch] = v > m ? v : m
+                        }
+                    }
                 }
             }
         }
@@ -27,9 +47,25 @@ public enum Pooling {
     @inlinable
     public static func maxBackward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafePointer<S>, dy: UnsafePointer<S>,
                                                     dx: UnsafeMutablePointer<S>, batch: Int, geometry g: PoolGeometry) {
-        let c = g.channels
         let parts = Runtime.partitions(batch, perThread: 4)
-        Runtime.parallelFor(parts) { part in
+        Runtime.parallelFor(parts, MaxBackwardTask(x: x, dy: dy, dx: dx, batch: batch, parts: parts, g: g))
+    }
+
+    /// The max-pooling backward pass over the `part`-th slice of the batch.
+    @usableFromInline
+    struct MaxBackwardTask<S: TensorScalar>: ParallelTask {
+        @usableFromInline let x: UnsafePointer<S>, dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>
+        @usableFromInline let batch: Int, parts: Int, g: PoolGeometry
+
+        @inlinable
+        init(x: UnsafePointer<S>, dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, batch: Int, parts: Int,
+             g: PoolGeometry) {
+            self.x = x; self.dy = dy; self.dx = dx; self.batch = batch; self.parts = parts; self.g = g
+        }
+
+        @inlinable
+        func run(_ part: Int) {
+            let c = g.channels
             let examples = sliceRange(batch, part: part, of: parts)
             (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
             // `remaining` is 1 until a channel's maximum has been found: arithmetic instead of branches, so the
@@ -70,19 +106,39 @@ public enum Pooling {
     @inlinable
     public static func averageForward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int,
                                                        geometry g: PoolGeometry) {
-        let c = g.channels
-        forEachWindow(batch: batch, g) { example, outPos, window in
-            let yo = y + (example * g.outputCount / c + outPos) * c
-            yo.update(repeating: 0, count: c)
-            let xe = x + example * g.inputCount
-            var n = 0
-            window { inPos in
-                let xi = xe + inPos * c
-                for ch in 0..<c { yo[ch] += xi[ch] }
-                n += 1
+        let parts = Runtime.partitions(batch, perThread: 4)
+        Runtime.parallelFor(parts, AverageForwardTask(x: x, y: y, batch: batch, parts: parts, g: g))
+    }
+
+    /// The average-pooling forward pass over the `part`-th slice of the batch.
+    @usableFromInline
+    struct AverageForwardTask<S: TensorScalar>: ParallelTask {
+        @usableFromInline let x: UnsafePointer<S>, y: UnsafeMutablePointer<S>
+        @usableFromInline let batch: Int, parts: Int, g: PoolGeometry
+
+        @inlinable
+        init(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int, parts: Int, g: PoolGeometry) {
+            self.x = x; self.y = y; self.batch = batch; self.parts = parts; self.g = g
+        }
+
+        @inlinable
+        func run(_ part: Int) {
+            let c = g.channels, outPositions = g.outputCount / c
+            for example in sliceRange(batch, part: part, of: parts) {
+                let xe = x + example * g.inputCount
+                for outPos in 0..<outPositions {
+                    let yo = y + (example * g.outputCount / c + outPos) * c
+                    yo.update(repeating: 0, count: c)
+                    var n = 0
+                    visitWindow(g, outPos) { inPos in
+                        let xi = xe + inPos * c
+                        for ch in 0..<c { yo[ch] += xi[ch] }
+                        n += 1
+                    }
+                    let inv = 1 / S(max(n, 1))
+                    for ch in 0..<c { yo[ch] *= inv }
+                }
             }
-            let inv = 1 / S(max(n, 1))
-            for ch in 0..<c { yo[ch] *= inv }
         }
     }
 
@@ -90,9 +146,24 @@ public enum Pooling {
     @inlinable
     public static func averageBackward<S: TensorScalar>(dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, batch: Int,
                                                         geometry g: PoolGeometry) {
-        let c = g.channels
         let parts = Runtime.partitions(batch, perThread: 4)
-        Runtime.parallelFor(parts) { part in
+        Runtime.parallelFor(parts, AverageBackwardTask(dy: dy, dx: dx, batch: batch, parts: parts, g: g))
+    }
+
+    /// The average-pooling backward pass over the `part`-th slice of the batch.
+    @usableFromInline
+    struct AverageBackwardTask<S: TensorScalar>: ParallelTask {
+        @usableFromInline let dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>
+        @usableFromInline let batch: Int, parts: Int, g: PoolGeometry
+
+        @inlinable
+        init(dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, batch: Int, parts: Int, g: PoolGeometry) {
+            self.dy = dy; self.dx = dx; self.batch = batch; self.parts = parts; self.g = g
+        }
+
+        @inlinable
+        func run(_ part: Int) {
+            let c = g.channels
             let examples = sliceRange(batch, part: part, of: parts)
             (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
             let outPositions = g.outputCount / c
@@ -105,22 +176,6 @@ public enum Pooling {
                         let di = dxe + inPos * c
                         for ch in 0..<c { di[ch] += d[ch] * inv }
                     }
-                }
-            }
-        }
-    }
-
-    /// Calls `body(example, outputPosition, window)` for every output, split over threads by example;
-    /// `window(visit)` calls `visit(inputPosition)` for each real input under the window.
-    @inlinable
-    static func forEachWindow(batch: Int, _ g: PoolGeometry,
-                              _ body: (Int, Int, ((Int) -> Void) -> Void) -> Void) {
-        let outPositions = g.outputCount / g.channels
-        let parts = Runtime.partitions(batch, perThread: 4)
-        Runtime.parallelFor(parts) { part in
-            for example in sliceRange(batch, part: part, of: parts) {
-                for outPos in 0..<outPositions {
-                    body(example, outPos) { visit in visitWindow(g, outPos, visit) }
                 }
             }
         }
