@@ -278,6 +278,20 @@ enum ConvGeneric {
     }
 }
 
+/// The sizes of a convolution that parallel tasks need, as plain integers (names as in `ConvGeometry`): the pool
+/// copies a task value for each part it runs, and copying a `ConvGeometry` would retain and release each of its
+/// arrays, from every thread at once.
+struct ConvSizes {
+    let inChannels: Int, outChannels: Int, taps: Int, patchSize: Int, kernelCount: Int
+    let inputPositions: Int, outputPositions: Int, inputCount: Int
+
+    init(_ g: ConvGeometry) {
+        inChannels = g.inChannels; outChannels = g.outChannels; taps = g.taps; patchSize = g.patchSize
+        kernelCount = g.kernelCount; inputPositions = g.inputPositions; outputPositions = g.outputPositions
+        inputCount = g.inputCount
+    }
+}
+
 /// Float and Double: implicit im2col packed straight into the C GEMM's panels.
 ///
 /// The entry points are specialized for both: other modules reach them through the generic entry, and
@@ -381,15 +395,15 @@ enum ConvFast {
         var geom = cGeometry(g)
         let parts = Runtime.partitions(batch, perThread: 4)
         withUnsafePointer(to: &geom) { gp in
-            Runtime.parallelFor(parts, ScatterTask(dy: dy, kernel: kernel, dx: dx, batch: batch, g: g, geom: gp,
-                                                   accumulate: accumulate, parts: parts))
+            Runtime.parallelFor(parts, ScatterTask(dy: dy, kernel: kernel, dx: dx, batch: batch, g: ConvSizes(g),
+                                                   geom: gp, accumulate: accumulate, parts: parts))
         }
     }
 
     /// The scattered input gradient of the `part`-th slice of the batch.
     struct ScatterTask<S: FastScalar>: ParallelTask {
         let dy: UnsafePointer<S>, kernel: UnsafePointer<S>, dx: UnsafeMutablePointer<S>
-        let batch: Int, g: ConvGeometry, geom: UnsafePointer<bn_conv_geom>
+        let batch: Int, g: ConvSizes, geom: UnsafePointer<bn_conv_geom>
         let accumulate: Bool, parts: Int
         static var chunk: Int { 128 }
 

@@ -7,17 +7,17 @@ public enum Pooling {
     public static func maxForward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int,
                                                    geometry g: PoolGeometry) {
         let parts = Runtime.partitions(batch, perThread: 4)
-        Runtime.parallelFor(parts, MaxForwardTask(x: x, y: y, batch: batch, parts: parts, g: g))
+        Runtime.parallelFor(parts, MaxForwardTask(x: x, y: y, batch: batch, parts: parts, g: Windows(g)))
     }
 
     /// The max-pooling forward pass over the `part`-th slice of the batch.
     @usableFromInline
     struct MaxForwardTask<S: TensorScalar>: ParallelTask {
         @usableFromInline let x: UnsafePointer<S>, y: UnsafeMutablePointer<S>
-        @usableFromInline let batch: Int, parts: Int, g: PoolGeometry
+        @usableFromInline let batch: Int, parts: Int, g: Windows
 
         @inlinable
-        init(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int, parts: Int, g: PoolGeometry) {
+        init(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int, parts: Int, g: Windows) {
             self.x = x; self.y = y; self.batch = batch; self.parts = parts; self.g = g
         }
 
@@ -48,18 +48,18 @@ public enum Pooling {
     public static func maxBackward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafePointer<S>, dy: UnsafePointer<S>,
                                                     dx: UnsafeMutablePointer<S>, batch: Int, geometry g: PoolGeometry) {
         let parts = Runtime.partitions(batch, perThread: 4)
-        Runtime.parallelFor(parts, MaxBackwardTask(x: x, dy: dy, dx: dx, batch: batch, parts: parts, g: g))
+        Runtime.parallelFor(parts, MaxBackwardTask(x: x, dy: dy, dx: dx, batch: batch, parts: parts, g: Windows(g)))
     }
 
     /// The max-pooling backward pass over the `part`-th slice of the batch.
     @usableFromInline
     struct MaxBackwardTask<S: TensorScalar>: ParallelTask {
         @usableFromInline let x: UnsafePointer<S>, dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>
-        @usableFromInline let batch: Int, parts: Int, g: PoolGeometry
+        @usableFromInline let batch: Int, parts: Int, g: Windows
 
         @inlinable
         init(x: UnsafePointer<S>, dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, batch: Int, parts: Int,
-             g: PoolGeometry) {
+             g: Windows) {
             self.x = x; self.dy = dy; self.dx = dx; self.batch = batch; self.parts = parts; self.g = g
         }
 
@@ -107,17 +107,17 @@ public enum Pooling {
     public static func averageForward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int,
                                                        geometry g: PoolGeometry) {
         let parts = Runtime.partitions(batch, perThread: 4)
-        Runtime.parallelFor(parts, AverageForwardTask(x: x, y: y, batch: batch, parts: parts, g: g))
+        Runtime.parallelFor(parts, AverageForwardTask(x: x, y: y, batch: batch, parts: parts, g: Windows(g)))
     }
 
     /// The average-pooling forward pass over the `part`-th slice of the batch.
     @usableFromInline
     struct AverageForwardTask<S: TensorScalar>: ParallelTask {
         @usableFromInline let x: UnsafePointer<S>, y: UnsafeMutablePointer<S>
-        @usableFromInline let batch: Int, parts: Int, g: PoolGeometry
+        @usableFromInline let batch: Int, parts: Int, g: Windows
 
         @inlinable
-        init(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int, parts: Int, g: PoolGeometry) {
+        init(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int, parts: Int, g: Windows) {
             self.x = x; self.y = y; self.batch = batch; self.parts = parts; self.g = g
         }
 
@@ -147,17 +147,17 @@ public enum Pooling {
     public static func averageBackward<S: TensorScalar>(dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, batch: Int,
                                                         geometry g: PoolGeometry) {
         let parts = Runtime.partitions(batch, perThread: 4)
-        Runtime.parallelFor(parts, AverageBackwardTask(dy: dy, dx: dx, batch: batch, parts: parts, g: g))
+        Runtime.parallelFor(parts, AverageBackwardTask(dy: dy, dx: dx, batch: batch, parts: parts, g: Windows(g)))
     }
 
     /// The average-pooling backward pass over the `part`-th slice of the batch.
     @usableFromInline
     struct AverageBackwardTask<S: TensorScalar>: ParallelTask {
         @usableFromInline let dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>
-        @usableFromInline let batch: Int, parts: Int, g: PoolGeometry
+        @usableFromInline let batch: Int, parts: Int, g: Windows
 
         @inlinable
-        init(dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, batch: Int, parts: Int, g: PoolGeometry) {
+        init(dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, batch: Int, parts: Int, g: Windows) {
             self.dy = dy; self.dx = dx; self.batch = batch; self.parts = parts; self.g = g
         }
 
@@ -181,8 +181,24 @@ public enum Pooling {
         }
     }
 
+    /// A pooling geometry as plain values, for the tasks: the pool copies a task for each part it runs, and
+    /// copying a `PoolGeometry` would retain and release each of its arrays, from every thread at once.
+    @usableFromInline
+    struct Windows {
+        @usableFromInline let channels: Int, inputCount: Int, outputCount: Int
+        @usableFromInline let in3: SIMD3<Int>, out3: SIMD3<Int>, window3: SIMD3<Int>, stride3: SIMD3<Int>
+        @usableFromInline let pad3: SIMD3<Int>
+
+        @inlinable
+        init(_ g: PoolGeometry) {
+            channels = g.channels; inputCount = g.inputCount; outputCount = g.outputCount
+            in3 = SIMD3(g.in3); out3 = SIMD3(g.out3); window3 = SIMD3(g.window3); stride3 = SIMD3(g.stride3)
+            pad3 = SIMD3(g.pad3)
+        }
+    }
+
     @inlinable
-    static func windowBounds(_ g: PoolGeometry, _ outPos: Int) -> (lo: (Int, Int, Int), hi: (Int, Int, Int)) {
+    static func windowBounds(_ g: Windows, _ outPos: Int) -> (lo: (Int, Int, Int), hi: (Int, Int, Int)) {
         let oz = outPos / (g.out3[1] * g.out3[2]), rem = outPos % (g.out3[1] * g.out3[2])
         let oy = rem / g.out3[2], ox = rem % g.out3[2]
         let z0 = oz * g.stride3[0] - g.pad3[0], y0 = oy * g.stride3[1] - g.pad3[1], x0 = ox * g.stride3[2] - g.pad3[2]
@@ -191,13 +207,13 @@ public enum Pooling {
     }
 
     @inlinable
-    static func windowSize(_ g: PoolGeometry, _ outPos: Int) -> Int {
+    static func windowSize(_ g: Windows, _ outPos: Int) -> Int {
         let (lo, hi) = windowBounds(g, outPos)
         return max(0, hi.0 - lo.0) * max(0, hi.1 - lo.1) * max(0, hi.2 - lo.2)
     }
 
     @inlinable
-    static func visitWindow(_ g: PoolGeometry, _ outPos: Int, _ visit: (Int) -> Void) {
+    static func visitWindow(_ g: Windows, _ outPos: Int, _ visit: (Int) -> Void) {
         let (lo, hi) = windowBounds(g, outPos)
         if lo.0 >= hi.0 || lo.1 >= hi.1 || lo.2 >= hi.2 { return }
         for iz in lo.0..<hi.0 {

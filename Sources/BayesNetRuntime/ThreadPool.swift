@@ -12,7 +12,9 @@ import CKernels
 ///
 /// A value type holding what the work needs, where a closure would capture it: the pool reaches the caller's
 /// copy through a pointer, so handing a task to other threads allocates nothing. (A non-escaping closure can
-/// only be handed over by making it escapable, which costs a heap context on every call.)
+/// only be handed over by making it escapable, which costs a heap context on every call.) Hot tasks hold only
+/// pointers and integers: a part may run on a copy of the task, and copying arrays or class references means
+/// reference counting from every thread at once.
 public protocol ParallelTask {
     func run(_ part: Int)
 }

@@ -199,7 +199,7 @@ enum FlipoutFast {
     static func forward<S: FastScalar>(x: UnsafePointer<S>, mean: UnsafePointer<S>, delta: UnsafePointer<S>,
                                        bias: UnsafePointer<S>?, signIn: UnsafePointer<S>, signOut: UnsafePointer<S>,
                                        y: UnsafeMutablePointer<S>, batch: Int, ws: FlipoutConvolution.Workspace<S>) {
-        let g = ws.geometry
+        let g = ws.geometry, sizes = ConvSizes(g)
         let positions = g.outputPositions, n = g.outChannels, cin = g.inChannels
         var geom = ConvFast.cGeometry(g)
         withUnsafePointer(to: &geom) { gp in
@@ -208,7 +208,7 @@ enum FlipoutFast {
             if parts >= Runtime.threadCount || positions < 2 * FastGemm.minRowsPerTask {
                 Runtime.parallelFor(parts, ExamplesForwardTask(x: x, mean: mean, delta: delta, bias: bias,
                                                                signIn: signIn, signOut: signOut, y: y, batch: batch,
-                                                               g: g, geom: gp, kernels: ws.kernels, parts: parts))
+                                                               g: sizes, geom: gp, kernels: ws.kernels, parts: parts))
                 return
             }
             let w = ws.kernels
@@ -216,7 +216,7 @@ enum FlipoutFast {
             for b in 0..<batch {
                 exampleKernel(mean: mean, delta: delta, sIn: signIn + b * cin, sOut: signOut + b * n, taps: g.taps,
                               cin: cin, cout: n, into: w)
-                Runtime.parallelFor(tasks, RowsForwardTask(x: x, kernel: w, bias: bias, y: y, example: b, g: g,
+                Runtime.parallelFor(tasks, RowsForwardTask(x: x, kernel: w, bias: bias, y: y, example: b, g: sizes,
                                                            geom: gp, parts: tasks))
             }
         }
@@ -226,7 +226,7 @@ enum FlipoutFast {
     struct ExamplesForwardTask<S: FastScalar>: ParallelTask {
         let x: UnsafePointer<S>, mean: UnsafePointer<S>, delta: UnsafePointer<S>, bias: UnsafePointer<S>?
         let signIn: UnsafePointer<S>, signOut: UnsafePointer<S>, y: UnsafeMutablePointer<S>
-        let batch: Int, g: ConvGeometry, geom: UnsafePointer<bn_conv_geom>
+        let batch: Int, g: ConvSizes, geom: UnsafePointer<bn_conv_geom>
         /// One kernel buffer per part.
         let kernels: UnsafeMutablePointer<S>
         let parts: Int
@@ -249,7 +249,7 @@ enum FlipoutFast {
     /// The forward pass of the `part`-th slice of one example's output positions, with its kernel W_b given.
     struct RowsForwardTask<S: FastScalar>: ParallelTask {
         let x: UnsafePointer<S>, kernel: UnsafePointer<S>, bias: UnsafePointer<S>?, y: UnsafeMutablePointer<S>
-        let example: Int, g: ConvGeometry, geom: UnsafePointer<bn_conv_geom>, parts: Int
+        let example: Int, g: ConvSizes, geom: UnsafePointer<bn_conv_geom>, parts: Int
 
         func run(_ part: Int) {
             let positions = g.outputPositions, kk = g.patchSize, n = g.outChannels
@@ -266,7 +266,7 @@ enum FlipoutFast {
                                              signIn: UnsafePointer<S>, signOut: UnsafePointer<S>,
                                              dx: UnsafeMutablePointer<S>, batch: Int,
                                              ws: FlipoutConvolution.Workspace<S>) {
-        let g = ws.geometry
+        let g = ws.geometry, sizes = ConvSizes(g)
         let cin = g.inChannels, cout = g.outChannels, taps = g.taps, kc = g.kernelCount
         let parts = min(ws.tasks, batch)
         if g.stride3.allSatisfy({ $0 == 1 }) && cin >= 8 {
@@ -281,7 +281,7 @@ enum FlipoutFast {
             flipTranspose(delta, taps: taps, cin: cin, cout: cout, into: deltaT)
             withUnsafePointer(to: &geom) { gp in
                 Runtime.parallelFor(parts, FlippedInputTask(dy: dy, meanT: meanT, deltaT: deltaT, signIn: signIn,
-                                                            signOut: signOut, dx: dx, batch: batch, g: g, geom: gp,
+                                                            signOut: signOut, dx: dx, batch: batch, g: sizes, geom: gp,
                                                             kernels: ws.kernels, parts: parts))
             }
             return
@@ -290,7 +290,7 @@ enum FlipoutFast {
         var geom = ConvFast.cGeometry(g)
         withUnsafePointer(to: &geom) { gp in
             Runtime.parallelFor(parts, ScatteredInputTask(dy: dy, mean: mean, delta: delta, signIn: signIn,
-                                                          signOut: signOut, dx: dx, batch: batch, g: g, geom: gp,
+                                                          signOut: signOut, dx: dx, batch: batch, g: sizes, geom: gp,
                                                           kernels: ws.kernels, columns: ws.columns, parts: parts))
         }
     }
@@ -300,7 +300,7 @@ enum FlipoutFast {
     struct FlippedInputTask<S: FastScalar>: ParallelTask {
         let dy: UnsafePointer<S>, meanT: UnsafePointer<S>, deltaT: UnsafePointer<S>
         let signIn: UnsafePointer<S>, signOut: UnsafePointer<S>, dx: UnsafeMutablePointer<S>
-        let batch: Int, g: ConvGeometry, geom: UnsafePointer<bn_conv_geom>
+        let batch: Int, g: ConvSizes, geom: UnsafePointer<bn_conv_geom>
         let kernels: UnsafeMutablePointer<S>, parts: Int
 
         func run(_ part: Int) {
@@ -321,7 +321,7 @@ enum FlipoutFast {
     struct ScatteredInputTask<S: FastScalar>: ParallelTask {
         let dy: UnsafePointer<S>, mean: UnsafePointer<S>, delta: UnsafePointer<S>
         let signIn: UnsafePointer<S>, signOut: UnsafePointer<S>, dx: UnsafeMutablePointer<S>
-        let batch: Int, g: ConvGeometry, geom: UnsafePointer<bn_conv_geom>
+        let batch: Int, g: ConvSizes, geom: UnsafePointer<bn_conv_geom>
         let kernels: UnsafeMutablePointer<S>, columns: UnsafeMutablePointer<S>, parts: Int
 
         func run(_ part: Int) {
@@ -351,7 +351,7 @@ enum FlipoutFast {
                                               signOut: UnsafePointer<S>, dMean: UnsafeMutablePointer<S>,
                                               dDelta: UnsafeMutablePointer<S>, batch: Int,
                                               ws: FlipoutConvolution.Workspace<S>) {
-        let g = ws.geometry
+        let g = ws.geometry, sizes = ConvSizes(g)
         let n = g.outChannels, cin = g.inChannels
         let kc = g.kernelCount, taps = g.taps
         dDelta.update(repeating: 0, count: kc)
@@ -364,10 +364,10 @@ enum FlipoutFast {
             var first = 0
             while first < batch {
                 let count = min(ws.slots, batch - first)
-                Runtime.parallelFor(count, ExampleGradientTask(x: x, dy: dy, g: g, geom: gp, first: first,
+                Runtime.parallelFor(count, ExampleGradientTask(x: x, dy: dy, g: sizes, geom: gp, first: first,
                                                                slots: ws.kernels))
                 Runtime.parallelFor(reduceParts, GradientSumTask(slots: ws.kernels, signIn: signIn, signOut: signOut,
-                                                                 dMean: dMean, dDelta: dDelta, g: g, first: first,
+                                                                 dMean: dMean, dDelta: dDelta, g: sizes, first: first,
                                                                  count: count, parts: reduceParts))
                 first += count
             }
@@ -377,7 +377,7 @@ enum FlipoutFast {
     /// G_b = patches_bᵀ · dy_b for example `first + part`, into slot `part`.
     struct ExampleGradientTask<S: FastScalar>: ParallelTask {
         let x: UnsafePointer<S>, dy: UnsafePointer<S>
-        let g: ConvGeometry, geom: UnsafePointer<bn_conv_geom>
+        let g: ConvSizes, geom: UnsafePointer<bn_conv_geom>
         let first: Int, slots: UnsafeMutablePointer<S>
 
         func run(_ part: Int) {
@@ -394,7 +394,7 @@ enum FlipoutFast {
     struct GradientSumTask<S: FastScalar>: ParallelTask {
         let slots: UnsafePointer<S>, signIn: UnsafePointer<S>, signOut: UnsafePointer<S>
         let dMean: UnsafeMutablePointer<S>, dDelta: UnsafeMutablePointer<S>
-        let g: ConvGeometry, first: Int, count: Int, parts: Int
+        let g: ConvSizes, first: Int, count: Int, parts: Int
 
         func run(_ part: Int) {
             let n = g.outChannels, cin = g.inChannels
