@@ -173,8 +173,9 @@ extension Runtime {
     }
 
     /// Runs `task.run(part)` for every part in `0..<count` on the runtime's threads and waits for all of them.
-    /// Allocates nothing: the workers reach `task` through a pointer, and the function that calls it is
-    /// specialized for `T`, so it captures nothing.
+    /// Allocates nothing: the workers reach `task` through a pointer, and the function that calls it captures
+    /// nothing once specialized for `T`. (Called from unspecialized generic code it would carry `T`'s metadata in
+    /// a heap context, so generic kernels that call it are `@inlinable` or `@_specialize`d.)
     @inlinable
     public static func parallelFor<T: ParallelTask>(_ count: Int, _ task: T) {
         withUnsafePointer(to: task) { pointer in
@@ -188,6 +189,10 @@ extension Runtime {
     /// Parts must write disjoint memory. Handing the closure to other threads costs a small heap allocation
     /// per call, so kernels use the `ParallelTask` form.
     public static func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+        if count == 1 || threadCount == 1 {
+            for part in 0..<max(count, 0) { body(part) }
+            return
+        }
         withoutActuallyEscaping(body) { body in parallelFor(count, ClosureTask(body: body)) }
     }
 
