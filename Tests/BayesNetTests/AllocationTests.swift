@@ -11,8 +11,9 @@ import BayesNetRuntime
 /// The counter sees the allocations of the test's own thread. That thread always runs the first task of every
 /// parallel kernel and everything between kernels, so an allocation made per call or per task shows up here.
 ///
-/// Steps are measured on one thread and on two: with two, every kernel hands its tasks to the pool (a
-/// `ParallelTask` value reached through a pointer, so the hand-off itself allocates nothing). Other suites may
+/// Steps are measured on one thread and on two: with two, every kernel split into several tasks hands them to
+/// the pool (a `ParallelTask` value reached through a pointer, so the hand-off itself allocates nothing; a
+/// closure handed over would cost one heap context per call, ten per step of this network). Other suites may
 /// change the thread count meanwhile, so a window is measured again (at most a few times) when the count was
 /// not the intended one throughout it; the first steps at a new count are not measured, since the pool starts
 /// its threads then.
