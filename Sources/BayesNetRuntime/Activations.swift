@@ -16,9 +16,24 @@ public enum Activations {
     public static func forward<S: TensorScalar>(_ kind: ActivationKind, x: UnsafePointer<S>,
                                                 y: UnsafeMutablePointer<S>, count: Int) {
         let parts = Runtime.partitions(count, grain: grain, perThread: 4)
-        Runtime.parallelFor(parts) { part in
-            let r = sliceRange(count, part: part, of: parts)
-            forwardRange(kind, x: x, y: y, range: r)
+        Runtime.parallelFor(parts, ForwardTask(kind: kind, x: x, y: y, count: count, parts: parts))
+    }
+
+    @usableFromInline
+    struct ForwardTask<S: TensorScalar>: ParallelTask {
+        @usableFromInline let kind: ActivationKind
+        @usableFromInline let x: UnsafePointer<S>
+        @usableFromInline let y: UnsafeMutablePointer<S>
+        @usableFromInline let count: Int, parts: Int
+
+        @inlinable
+        init(kind: ActivationKind, x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, count: Int, parts: Int) {
+            self.kind = kind; self.x = x; self.y = y; self.count = count; self.parts = parts
+        }
+
+        @inlinable
+        func run(_ part: Int) {
+            forwardRange(kind, x: x, y: y, range: sliceRange(count, part: part, of: parts))
         }
     }
 
@@ -54,9 +69,26 @@ public enum Activations {
     public static func backward<S: TensorScalar>(_ kind: ActivationKind, x: UnsafePointer<S>, y: UnsafePointer<S>,
                                                  dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, count: Int) {
         let parts = Runtime.partitions(count, grain: grain, perThread: 4)
-        Runtime.parallelFor(parts) { part in
-            let r = sliceRange(count, part: part, of: parts)
-            backwardRange(kind, x: x, y: y, dy: dy, dx: dx, range: r)
+        Runtime.parallelFor(parts, BackwardTask(kind: kind, x: x, y: y, dy: dy, dx: dx, count: count, parts: parts))
+    }
+
+    @usableFromInline
+    struct BackwardTask<S: TensorScalar>: ParallelTask {
+        @usableFromInline let kind: ActivationKind
+        @usableFromInline let x: UnsafePointer<S>, y: UnsafePointer<S>, dy: UnsafePointer<S>
+        @usableFromInline let dx: UnsafeMutablePointer<S>
+        @usableFromInline let count: Int, parts: Int
+
+        @inlinable
+        init(kind: ActivationKind, x: UnsafePointer<S>, y: UnsafePointer<S>, dy: UnsafePointer<S>,
+             dx: UnsafeMutablePointer<S>, count: Int, parts: Int) {
+            self.kind = kind; self.x = x; self.y = y; self.dy = dy; self.dx = dx; self.count = count
+            self.parts = parts
+        }
+
+        @inlinable
+        func run(_ part: Int) {
+            backwardRange(kind, x: x, y: y, dy: dy, dx: dx, range: sliceRange(count, part: part, of: parts))
         }
     }
 

@@ -143,9 +143,28 @@ enum ConvGeneric {
     @inlinable
     static func forward<S: TensorScalar>(x: UnsafePointer<S>, kernel: UnsafePointer<S>, bias: UnsafePointer<S>?,
                                          y: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry) {
-        let m = batch * g.outputPositions, kk = g.patchSize, n = g.outChannels
-        let parts = Runtime.partitions(m, grain: chunkRows)
-        Runtime.parallelFor(parts) { part in
+        let parts = Runtime.partitions(batch * g.outputPositions, grain: chunkRows)
+        Runtime.parallelFor(parts, ForwardTask(x: x, kernel: kernel, bias: bias, y: y, batch: batch, g: g,
+                                               parts: parts))
+    }
+
+    /// The forward pass over the `part`-th slice of the im2col rows.
+    @usableFromInline
+    struct ForwardTask<S: TensorScalar>: ParallelTask {
+        @usableFromInline let x: UnsafePointer<S>, kernel: UnsafePointer<S>, bias: UnsafePointer<S>?
+        @usableFromInline let y: UnsafeMutablePointer<S>
+        @usableFromInline let batch: Int, g: ConvGeometry, parts: Int
+
+        @inlinable
+        init(x: UnsafePointer<S>, kernel: UnsafePointer<S>, bias: UnsafePointer<S>?, y: UnsafeMutablePointer<S>,
+             batch: Int, g: ConvGeometry, parts: Int) {
+            self.x = x; self.kernel = kernel; self.bias = bias; self.y = y; self.batch = batch; self.g = g
+            self.parts = parts
+        }
+
+        @inlinable
+        func run(_ part: Int) {
+            let m = batch * g.outputPositions, kk = g.patchSize, n = g.outChannels
             let rows = sliceRange(m, part: part, of: parts)
             let col = UnsafeMutablePointer<S>.allocate(capacity: chunkRows * kk)
             defer { col.deallocate() }
@@ -168,9 +187,27 @@ enum ConvGeneric {
     static func backwardInput<S: TensorScalar>(dy: UnsafePointer<S>, kernel: UnsafePointer<S>,
                                                dx: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry,
                                                accumulate: Bool) {
-        let kk = g.patchSize, n = g.outChannels, positions = g.outputPositions
         let parts = Runtime.partitions(batch)
-        Runtime.parallelFor(parts) { part in
+        Runtime.parallelFor(parts, BackwardInputTask(dy: dy, kernel: kernel, dx: dx, batch: batch, g: g,
+                                                     accumulate: accumulate, parts: parts))
+    }
+
+    /// The input gradient of the `part`-th slice of the batch.
+    @usableFromInline
+    struct BackwardInputTask<S: TensorScalar>: ParallelTask {
+        @usableFromInline let dy: UnsafePointer<S>, kernel: UnsafePointer<S>, dx: UnsafeMutablePointer<S>
+        @usableFromInline let batch: Int, g: ConvGeometry, accumulate: Bool, parts: Int
+
+        @inlinable
+        init(dy: UnsafePointer<S>, kernel: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, batch: Int,
+             g: ConvGeometry, accumulate: Bool, parts: Int) {
+            self.dy = dy; self.kernel = kernel; self.dx = dx; self.batch = batch; self.g = g
+            self.accumulate = accumulate; self.parts = parts
+        }
+
+        @inlinable
+        func run(_ part: Int) {
+            let kk = g.patchSize, n = g.outChannels, positions = g.outputPositions
             let examples = sliceRange(batch, part: part, of: parts)
             if !accumulate {
                 (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
@@ -197,7 +234,33 @@ enum ConvGeneric {
         let parts = Runtime.partitions(m, grain: 4 * chunkRows)
         let partials = UnsafeMutablePointer<S>.allocate(capacity: max(0, parts - 1) * kk * n)
         defer { partials.deallocate() }
-        Runtime.parallelFor(parts) { part in
+        Runtime.parallelFor(parts, BackwardKernelTask(x: x, dy: dy, dkernel: dkernel, partials: partials,
+                                                      batch: batch, g: g, accumulate: accumulate, parts: parts))
+        if m == 0 && !accumulate { dkernel.update(repeating: 0, count: kk * n) }
+        for p in 1..<max(1, parts) {
+            let src = partials + (p - 1) * kk * n
+            for i in 0..<(kk * n) { dkernel[i] += src[i] }
+        }
+    }
+
+    /// The kernel gradient of the `part`-th slice of the im2col rows: part 0 into dkernel, the others into
+    /// their own buffers in `partials`.
+    @usableFromInline
+    struct BackwardKernelTask<S: TensorScalar>: ParallelTask {
+        @usableFromInline let x: UnsafePointer<S>, dy: UnsafePointer<S>
+        @usableFromInline let dkernel: UnsafeMutablePointer<S>, partials: UnsafeMutablePointer<S>
+        @usableFromInline let batch: Int, g: ConvGeometry, accumulate: Bool, parts: Int
+
+        @inlinable
+        init(x: UnsafePointer<S>, dy: UnsafePointer<S>, dkernel: UnsafeMutablePointer<S>,
+             partials: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry, accumulate: Bool, parts: Int) {
+            self.x = x; self.dy = dy; self.dkernel = dkernel; self.partials = partials; self.batch = batch
+            self.g = g; self.accumulate = accumulate; self.parts = parts
+        }
+
+        @inlinable
+        func run(_ part: Int) {
+            let m = batch * g.outputPositions, kk = g.patchSize, n = g.outChannels
             let rows = sliceRange(m, part: part, of: parts)
             let target = part == 0 ? dkernel : partials + (part - 1) * kk * n
             if part != 0 || !accumulate { target.update(repeating: 0, count: kk * n) }
@@ -212,15 +275,27 @@ enum ConvGeneric {
                 r0 += cnt
             }
         }
-        if m == 0 && !accumulate { dkernel.update(repeating: 0, count: kk * n) }
-        for p in 1..<max(1, parts) {
-            let src = partials + (p - 1) * kk * n
-            for i in 0..<(kk * n) { dkernel[i] += src[i] }
-        }
+    }
+}
+
+/// The sizes of a convolution that parallel tasks need, as plain integers (names as in `ConvGeometry`): the pool
+/// copies a task value for each part it runs, and copying a `ConvGeometry` would retain and release each of its
+/// arrays, from every thread at once.
+struct ConvSizes {
+    let inChannels: Int, outChannels: Int, taps: Int, patchSize: Int, kernelCount: Int
+    let inputPositions: Int, outputPositions: Int, inputCount: Int
+
+    init(_ g: ConvGeometry) {
+        inChannels = g.inChannels; outChannels = g.outChannels; taps = g.taps; patchSize = g.patchSize
+        kernelCount = g.kernelCount; inputPositions = g.inputPositions; outputPositions = g.outputPositions
+        inputCount = g.inputCount
     }
 }
 
 /// Float and Double: implicit im2col packed straight into the C GEMM's panels.
+///
+/// The entry points are specialized for both: other modules reach them through the generic entry, and
+/// unspecialized code would hand the thread pool a task runner holding `S`'s metadata in a heap context.
 @usableFromInline
 enum ConvFast {
     static func cGeometry(_ g: ConvGeometry) -> bn_conv_geom {
@@ -229,26 +304,36 @@ enum ConvFast {
                             dilation: t(g.dilation3), pad: t(g.pad3), inChannels: g.inChannels)
     }
 
-    @usableFromInline
+    @usableFromInline @_specialize(where S == Float) @_specialize(where S == Double)
     static func forward<S: FastScalar>(x: UnsafePointer<S>, kernel: UnsafePointer<S>, bias: UnsafePointer<S>?,
                                        y: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry) {
         let m = batch * g.outputPositions, kk = g.patchSize, n = g.outChannels
         var geom = cGeometry(g)
         let parts = FastGemm.rowTasks(m)
         withUnsafePointer(to: &geom) { gp in
-            Runtime.parallelFor(parts) { part in
-                let rows = sliceRange(m, part: part, of: parts)
-                if let bias {
-                    for r in rows { (y + r * n).update(from: bias, count: n) }
-                }
-                S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: x, lda: 0, geom: gp, row0: 0,
-                           m0: rows.lowerBound, m1: rows.upperBound, n: n, k: kk, alpha: 1, b: kernel, ldb: n,
-                           transB: false, beta: bias == nil ? 0 : 1, c: y, ldc: n)
-            }
+            Runtime.parallelFor(parts, ForwardTask(x: x, kernel: kernel, bias: bias, y: y, geom: gp, m: m, k: kk,
+                                                   n: n, parts: parts))
         }
     }
 
-    @usableFromInline
+    /// The forward pass over the `part`-th slice of the im2col rows.
+    struct ForwardTask<S: FastScalar>: ParallelTask {
+        let x: UnsafePointer<S>, kernel: UnsafePointer<S>, bias: UnsafePointer<S>?, y: UnsafeMutablePointer<S>
+        let geom: UnsafePointer<bn_conv_geom>
+        let m: Int, k: Int, n: Int, parts: Int
+
+        func run(_ part: Int) {
+            let rows = sliceRange(m, part: part, of: parts)
+            if let bias {
+                for r in rows { (y + r * n).update(from: bias, count: n) }
+            }
+            S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: x, lda: 0, geom: geom, row0: 0,
+                       m0: rows.lowerBound, m1: rows.upperBound, n: n, k: k, alpha: 1, b: kernel, ldb: n,
+                       transB: false, beta: bias == nil ? 0 : 1, c: y, ldc: n)
+        }
+    }
+
+    @usableFromInline @_specialize(where S == Float) @_specialize(where S == Double)
     static func backwardInput<S: FastScalar>(dy: UnsafePointer<S>, kernel: UnsafePointer<S>,
                                              dx: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry,
                                              accumulate: Bool) {
@@ -282,12 +367,23 @@ enum ConvFast {
         let m = batch * g.inputPositions
         let parts = FastGemm.rowTasks(m)
         withUnsafePointer(to: &geom) { gp in
-            Runtime.parallelFor(parts) { part in
-                let rows = sliceRange(m, part: part, of: parts)
-                S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: dy, lda: 0, geom: gp, row0: 0,
-                           m0: rows.lowerBound, m1: rows.upperBound, n: cin, k: taps * cout, alpha: 1,
-                           b: flipped, ldb: cin, transB: false, beta: accumulate ? 1 : 0, c: dx, ldc: cin)
-            }
+            Runtime.parallelFor(parts, RowsTask(a: dy, geom: gp, m: m, n: cin, k: taps * cout, b: flipped,
+                                                beta: accumulate ? 1 : 0, c: dx, parts: parts))
+        }
+    }
+
+    /// The `part`-th slice of the rows of C = im2col(a) · b + beta · C (C is m x n, b is k x n).
+    struct RowsTask<S: FastScalar>: ParallelTask {
+        let a: UnsafePointer<S>, geom: UnsafePointer<bn_conv_geom>
+        let m: Int, n: Int, k: Int
+        let b: UnsafePointer<S>, beta: S, c: UnsafeMutablePointer<S>
+        let parts: Int
+
+        func run(_ part: Int) {
+            let rows = sliceRange(m, part: part, of: parts)
+            S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: a, lda: 0, geom: geom, row0: 0,
+                       m0: rows.lowerBound, m1: rows.upperBound, n: n, k: k, alpha: 1, b: b, ldb: n,
+                       transB: false, beta: beta, c: c, ldc: n)
         }
     }
 
@@ -296,33 +392,43 @@ enum ConvFast {
     static func backwardInputByScatter<S: FastScalar>(dy: UnsafePointer<S>, kernel: UnsafePointer<S>,
                                                       dx: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry,
                                                       accumulate: Bool) {
-        let kk = g.patchSize, n = g.outChannels, positions = g.outputPositions
-        let chunk = 128
         var geom = cGeometry(g)
         let parts = Runtime.partitions(batch, perThread: 4)
         withUnsafePointer(to: &geom) { gp in
-            Runtime.parallelFor(parts) { part in
-                let examples = sliceRange(batch, part: part, of: parts)
-                if !accumulate {
-                    (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
-                }
-                let col = UnsafeMutablePointer<S>.allocate(capacity: chunk * kk)
-                defer { col.deallocate() }
-                var r0 = examples.lowerBound * positions
-                let end = examples.upperBound * positions
-                while r0 < end {
-                    let cnt = min(chunk, end - r0)
-                    S.gemmRows(kind: Int32(BN_A_MATRIX), transA: false, a: dy + r0 * n, lda: n, geom: nil, row0: 0,
-                               m0: 0, m1: cnt, n: kk, k: n, alpha: 1, b: kernel, ldb: n, transB: true, beta: 0,
-                               c: col, ldc: kk)
-                    S.col2imAdd(gp, src: col, ld: kk, row0: r0, rows: cnt, dx: dx)
-                    r0 += cnt
-                }
+            Runtime.parallelFor(parts, ScatterTask(dy: dy, kernel: kernel, dx: dx, batch: batch, g: ConvSizes(g),
+                                                   geom: gp, accumulate: accumulate, parts: parts))
+        }
+    }
+
+    /// The scattered input gradient of the `part`-th slice of the batch.
+    struct ScatterTask<S: FastScalar>: ParallelTask {
+        let dy: UnsafePointer<S>, kernel: UnsafePointer<S>, dx: UnsafeMutablePointer<S>
+        let batch: Int, g: ConvSizes, geom: UnsafePointer<bn_conv_geom>
+        let accumulate: Bool, parts: Int
+        static var chunk: Int { 128 }
+
+        func run(_ part: Int) {
+            let kk = g.patchSize, n = g.outChannels, positions = g.outputPositions, chunk = Self.chunk
+            let examples = sliceRange(batch, part: part, of: parts)
+            if !accumulate {
+                (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
+            }
+            let col = UnsafeMutablePointer<S>.allocate(capacity: chunk * kk)
+            defer { col.deallocate() }
+            var r0 = examples.lowerBound * positions
+            let end = examples.upperBound * positions
+            while r0 < end {
+                let cnt = min(chunk, end - r0)
+                S.gemmRows(kind: Int32(BN_A_MATRIX), transA: false, a: dy + r0 * n, lda: n, geom: nil, row0: 0,
+                           m0: 0, m1: cnt, n: kk, k: n, alpha: 1, b: kernel, ldb: n, transB: true, beta: 0,
+                           c: col, ldc: kk)
+                S.col2imAdd(geom, src: col, ld: kk, row0: r0, rows: cnt, dx: dx)
+                r0 += cnt
             }
         }
     }
 
-    @usableFromInline
+    @usableFromInline @_specialize(where S == Float) @_specialize(where S == Double)
     static func backwardKernel<S: FastScalar>(x: UnsafePointer<S>, dy: UnsafePointer<S>,
                                               dkernel: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry,
                                               accumulate: Bool) {
@@ -335,17 +441,30 @@ enum ConvFast {
         let partials = UnsafeMutablePointer<S>.allocate(capacity: max(0, parts - 1) * kk * n)
         defer { partials.deallocate() }
         withUnsafePointer(to: &geom) { gp in
-            Runtime.parallelFor(max(1, parts)) { part in
-                let rows = parts == 0 ? 0..<0 : sliceRange(m, part: part, of: parts)
-                let target = part == 0 ? dkernel : partials + (part - 1) * kk * n
-                S.gemmRows(kind: Int32(BN_A_IM2COL_T), transA: false, a: x, lda: 0, geom: gp, row0: rows.lowerBound,
-                           m0: 0, m1: kk, n: n, k: rows.count, alpha: 1, b: dy + rows.lowerBound * n, ldb: n,
-                           transB: false, beta: part == 0 && accumulate ? 1 : 0, c: target, ldc: n)
-            }
+            Runtime.parallelFor(max(1, parts), KernelGradientTask(x: x, dy: dy, dkernel: dkernel, partials: partials,
+                                                                  geom: gp, m: m, k: kk, n: n,
+                                                                  accumulate: accumulate, parts: parts))
         }
         for p in 1..<max(1, parts) {
             let src = partials + (p - 1) * kk * n
             for i in 0..<(kk * n) { dkernel[i] += src[i] }
+        }
+    }
+
+    /// The kernel gradient of the `part`-th slice of the im2col rows (k x n): part 0 into dkernel, the others
+    /// into their own buffers in `partials`.
+    struct KernelGradientTask<S: FastScalar>: ParallelTask {
+        let x: UnsafePointer<S>, dy: UnsafePointer<S>
+        let dkernel: UnsafeMutablePointer<S>, partials: UnsafeMutablePointer<S>
+        let geom: UnsafePointer<bn_conv_geom>
+        let m: Int, k: Int, n: Int, accumulate: Bool, parts: Int
+
+        func run(_ part: Int) {
+            let rows = parts == 0 ? 0..<0 : sliceRange(m, part: part, of: parts)
+            let target = part == 0 ? dkernel : partials + (part - 1) * k * n
+            S.gemmRows(kind: Int32(BN_A_IM2COL_T), transA: false, a: x, lda: 0, geom: geom, row0: rows.lowerBound,
+                       m0: 0, m1: k, n: n, k: rows.count, alpha: 1, b: dy + rows.lowerBound * n, ldb: n,
+                       transB: false, beta: part == 0 && accumulate ? 1 : 0, c: target, ldc: n)
         }
     }
 }

@@ -59,7 +59,8 @@ extension UnsafeMutablePointer {
     func cast<T>(_: T.Type) -> UnsafeMutablePointer<T> { UnsafeMutableRawPointer(self).assumingMemoryBound(to: T.self) }
 }
 
-/// The GEMM fast path: the C driver's rows split over the thread pool.
+/// The GEMM fast path: the C driver's rows split over the thread pool. `gemm` is specialized for Float and
+/// Double, as `ConvFast`'s entry points are, so that a call from another module allocates nothing.
 @usableFromInline
 enum FastGemm {
     /// Rows per task below which splitting a product over threads costs more than it saves.
@@ -75,30 +76,57 @@ enum FastGemm {
         return max(1, fine, min(threads, rows / minRowsPerTask))
     }
 
-    @usableFromInline
+    @usableFromInline @_specialize(where S == Float) @_specialize(where S == Double)
     static func gemm<S: FastScalar>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: S,
                                     a: UnsafePointer<S>, lda: Int, b: UnsafePointer<S>, ldb: Int,
                                     beta: S, c: UnsafeMutablePointer<S>, ldc: Int) {
         let work = m * n * max(k, 1)
         let threads = work < 1 << 16 ? 1 : Runtime.threadCount
+        let product = Product(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
+                              ldb: ldb, beta: beta, c: c, ldc: ldc)
         if threads > 1 && m < minRowsPerTask * threads && n >= 64 * threads {
             // Short and wide: split the columns.
-            let parts = threads
-            Runtime.parallelFor(parts) { part in
-                let cols = sliceRange(n, part: part, of: parts)
-                let bj = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
-                S.gemmRows(kind: Int32(BN_A_MATRIX), transA: transA, a: a, lda: lda, geom: nil, row0: 0, m0: 0, m1: m,
-                           n: cols.count, k: k, alpha: alpha, b: bj, ldb: ldb, transB: transB, beta: beta,
-                           c: c + cols.lowerBound, ldc: ldc)
-            }
+            Runtime.parallelFor(threads, ColumnsTask(product: product, parts: threads))
             return
         }
         let parts = threads == 1 ? 1 : rowTasks(m)
-        Runtime.parallelFor(parts) { part in
-            let rows = sliceRange(m, part: part, of: parts)
-            S.gemmRows(kind: Int32(BN_A_MATRIX), transA: transA, a: a, lda: lda, geom: nil, row0: 0,
-                       m0: rows.lowerBound, m1: rows.upperBound, n: n, k: k, alpha: alpha, b: b, ldb: ldb,
-                       transB: transB, beta: beta, c: c, ldc: ldc)
+        Runtime.parallelFor(parts, RowsTask(product: product, parts: parts))
+    }
+
+    /// The operands of C = alpha * op(A) * op(B) + beta * C.
+    struct Product<S: FastScalar> {
+        let transA: Bool, transB: Bool
+        let m: Int, n: Int, k: Int
+        let alpha: S
+        let a: UnsafePointer<S>, lda: Int, b: UnsafePointer<S>, ldb: Int
+        let beta: S
+        let c: UnsafeMutablePointer<S>, ldc: Int
+    }
+
+    /// The `part`-th slice of the product's columns.
+    struct ColumnsTask<S: FastScalar>: ParallelTask {
+        let product: Product<S>, parts: Int
+
+        func run(_ part: Int) {
+            let p = product
+            let cols = sliceRange(p.n, part: part, of: parts)
+            let bj = p.transB ? p.b + cols.lowerBound * p.ldb : p.b + cols.lowerBound
+            S.gemmRows(kind: Int32(BN_A_MATRIX), transA: p.transA, a: p.a, lda: p.lda, geom: nil, row0: 0, m0: 0,
+                       m1: p.m, n: cols.count, k: p.k, alpha: p.alpha, b: bj, ldb: p.ldb, transB: p.transB,
+                       beta: p.beta, c: p.c + cols.lowerBound, ldc: p.ldc)
+        }
+    }
+
+    /// The `part`-th slice of the product's rows.
+    struct RowsTask<S: FastScalar>: ParallelTask {
+        let product: Product<S>, parts: Int
+
+        func run(_ part: Int) {
+            let p = product
+            let rows = sliceRange(p.m, part: part, of: parts)
+            S.gemmRows(kind: Int32(BN_A_MATRIX), transA: p.transA, a: p.a, lda: p.lda, geom: nil, row0: 0,
+                       m0: rows.lowerBound, m1: rows.upperBound, n: p.n, k: p.k, alpha: p.alpha, b: p.b, ldb: p.ldb,
+                       transB: p.transB, beta: p.beta, c: p.c, ldc: p.ldc)
         }
     }
 }

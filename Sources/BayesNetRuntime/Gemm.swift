@@ -24,10 +24,33 @@ public enum Gemm {
             return
         }
         let parts = Runtime.partitions(m, grain: max(1, 32768 / max(1, n * max(k, 1))))
-        Runtime.parallelFor(parts) { part in
-            let rows = sliceRange(m, part: part, of: parts)
-            reference(transA: transA, transB: transB, rows: rows, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                      b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        Runtime.parallelFor(parts, ReferenceTask(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                                                 a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+                                                 parts: parts))
+    }
+
+    /// `reference` over the `part`-th slice of C's rows.
+    @usableFromInline
+    struct ReferenceTask<S: TensorScalar>: ParallelTask {
+        @usableFromInline let transA: Bool, transB: Bool
+        @usableFromInline let m: Int, n: Int, k: Int
+        @usableFromInline let alpha: S, beta: S
+        @usableFromInline let a: UnsafePointer<S>, lda: Int, b: UnsafePointer<S>, ldb: Int
+        @usableFromInline let c: UnsafeMutablePointer<S>, ldc: Int
+        @usableFromInline let parts: Int
+
+        @inlinable
+        init(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: S, a: UnsafePointer<S>, lda: Int,
+             b: UnsafePointer<S>, ldb: Int, beta: S, c: UnsafeMutablePointer<S>, ldc: Int, parts: Int) {
+            self.transA = transA; self.transB = transB; self.m = m; self.n = n; self.k = k
+            self.alpha = alpha; self.beta = beta; self.a = a; self.lda = lda; self.b = b; self.ldb = ldb
+            self.c = c; self.ldc = ldc; self.parts = parts
+        }
+
+        @inlinable
+        func run(_ part: Int) {
+            reference(transA: transA, transB: transB, rows: sliceRange(m, part: part, of: parts), n: n, k: k,
+                      alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
         }
     }
 

@@ -6,16 +6,36 @@ public enum Pooling {
     @inlinable
     public static func maxForward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int,
                                                    geometry g: PoolGeometry) {
-        let c = g.channels
-        forEachWindow(batch: batch, g) { example, outPos, window in
-            let yo = y + (example * g.outputCount / c + outPos) * c
-            yo.update(repeating: -S.infinity, count: c)
-            let xe = x + example * g.inputCount
-            window { inPos in
-                let xi = xe + inPos * c
-                for ch in 0..<c {
-                    let v = xi[ch], m = yo[ch]
-                    yo[ch] = v > m ? v : m
+        let parts = Runtime.partitions(batch, perThread: 4)
+        Runtime.parallelFor(parts, MaxForwardTask(x: x, y: y, batch: batch, parts: parts, g: Windows(g)))
+    }
+
+    /// The max-pooling forward pass over the `part`-th slice of the batch.
+    @usableFromInline
+    struct MaxForwardTask<S: TensorScalar>: ParallelTask {
+        @usableFromInline let x: UnsafePointer<S>, y: UnsafeMutablePointer<S>
+        @usableFromInline let batch: Int, parts: Int, g: Windows
+
+        @inlinable
+        init(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int, parts: Int, g: Windows) {
+            self.x = x; self.y = y; self.batch = batch; self.parts = parts; self.g = g
+        }
+
+        @inlinable
+        func run(_ part: Int) {
+            let c = g.channels, outPositions = g.outputCount / c
+            for example in sliceRange(batch, part: part, of: parts) {
+                let xe = x + example * g.inputCount
+                for outPos in 0..<outPositions {
+                    let yo = y + (example * g.outputCount / c + outPos) * c
+                    yo.update(repeating: -S.infinity, count: c)
+                    visitWindow(g, outPos) { inPos in
+                        let xi = xe + inPos * c
+                        for ch in 0..<c {
+                            let v = xi[ch], m = yo[ch]
+                            yo[ch] = v > m ? v : m
+                        }
+                    }
                 }
             }
         }
@@ -27,9 +47,25 @@ public enum Pooling {
     @inlinable
     public static func maxBackward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafePointer<S>, dy: UnsafePointer<S>,
                                                     dx: UnsafeMutablePointer<S>, batch: Int, geometry g: PoolGeometry) {
-        let c = g.channels
         let parts = Runtime.partitions(batch, perThread: 4)
-        Runtime.parallelFor(parts) { part in
+        Runtime.parallelFor(parts, MaxBackwardTask(x: x, dy: dy, dx: dx, batch: batch, parts: parts, g: Windows(g)))
+    }
+
+    /// The max-pooling backward pass over the `part`-th slice of the batch.
+    @usableFromInline
+    struct MaxBackwardTask<S: TensorScalar>: ParallelTask {
+        @usableFromInline let x: UnsafePointer<S>, dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>
+        @usableFromInline let batch: Int, parts: Int, g: Windows
+
+        @inlinable
+        init(x: UnsafePointer<S>, dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, batch: Int, parts: Int,
+             g: Windows) {
+            self.x = x; self.dy = dy; self.dx = dx; self.batch = batch; self.parts = parts; self.g = g
+        }
+
+        @inlinable
+        func run(_ part: Int) {
+            let c = g.channels
             let examples = sliceRange(batch, part: part, of: parts)
             (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
             // `remaining` is 1 until a channel's maximum has been found: arithmetic instead of branches, so the
@@ -70,19 +106,39 @@ public enum Pooling {
     @inlinable
     public static func averageForward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int,
                                                        geometry g: PoolGeometry) {
-        let c = g.channels
-        forEachWindow(batch: batch, g) { example, outPos, window in
-            let yo = y + (example * g.outputCount / c + outPos) * c
-            yo.update(repeating: 0, count: c)
-            let xe = x + example * g.inputCount
-            var n = 0
-            window { inPos in
-                let xi = xe + inPos * c
-                for ch in 0..<c { yo[ch] += xi[ch] }
-                n += 1
+        let parts = Runtime.partitions(batch, perThread: 4)
+        Runtime.parallelFor(parts, AverageForwardTask(x: x, y: y, batch: batch, parts: parts, g: Windows(g)))
+    }
+
+    /// The average-pooling forward pass over the `part`-th slice of the batch.
+    @usableFromInline
+    struct AverageForwardTask<S: TensorScalar>: ParallelTask {
+        @usableFromInline let x: UnsafePointer<S>, y: UnsafeMutablePointer<S>
+        @usableFromInline let batch: Int, parts: Int, g: Windows
+
+        @inlinable
+        init(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int, parts: Int, g: Windows) {
+            self.x = x; self.y = y; self.batch = batch; self.parts = parts; self.g = g
+        }
+
+        @inlinable
+        func run(_ part: Int) {
+            let c = g.channels, outPositions = g.outputCount / c
+            for example in sliceRange(batch, part: part, of: parts) {
+                let xe = x + example * g.inputCount
+                for outPos in 0..<outPositions {
+                    let yo = y + (example * g.outputCount / c + outPos) * c
+                    yo.update(repeating: 0, count: c)
+                    var n = 0
+                    visitWindow(g, outPos) { inPos in
+                        let xi = xe + inPos * c
+                        for ch in 0..<c { yo[ch] += xi[ch] }
+                        n += 1
+                    }
+                    let inv = 1 / S(max(n, 1))
+                    for ch in 0..<c { yo[ch] *= inv }
+                }
             }
-            let inv = 1 / S(max(n, 1))
-            for ch in 0..<c { yo[ch] *= inv }
         }
     }
 
@@ -90,9 +146,24 @@ public enum Pooling {
     @inlinable
     public static func averageBackward<S: TensorScalar>(dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, batch: Int,
                                                         geometry g: PoolGeometry) {
-        let c = g.channels
         let parts = Runtime.partitions(batch, perThread: 4)
-        Runtime.parallelFor(parts) { part in
+        Runtime.parallelFor(parts, AverageBackwardTask(dy: dy, dx: dx, batch: batch, parts: parts, g: Windows(g)))
+    }
+
+    /// The average-pooling backward pass over the `part`-th slice of the batch.
+    @usableFromInline
+    struct AverageBackwardTask<S: TensorScalar>: ParallelTask {
+        @usableFromInline let dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>
+        @usableFromInline let batch: Int, parts: Int, g: Windows
+
+        @inlinable
+        init(dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, batch: Int, parts: Int, g: Windows) {
+            self.dy = dy; self.dx = dx; self.batch = batch; self.parts = parts; self.g = g
+        }
+
+        @inlinable
+        func run(_ part: Int) {
+            let c = g.channels
             let examples = sliceRange(batch, part: part, of: parts)
             (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
             let outPositions = g.outputCount / c
@@ -110,24 +181,24 @@ public enum Pooling {
         }
     }
 
-    /// Calls `body(example, outputPosition, window)` for every output, split over threads by example;
-    /// `window(visit)` calls `visit(inputPosition)` for each real input under the window.
-    @inlinable
-    static func forEachWindow(batch: Int, _ g: PoolGeometry,
-                              _ body: (Int, Int, ((Int) -> Void) -> Void) -> Void) {
-        let outPositions = g.outputCount / g.channels
-        let parts = Runtime.partitions(batch, perThread: 4)
-        Runtime.parallelFor(parts) { part in
-            for example in sliceRange(batch, part: part, of: parts) {
-                for outPos in 0..<outPositions {
-                    body(example, outPos) { visit in visitWindow(g, outPos, visit) }
-                }
-            }
+    /// A pooling geometry as plain values, for the tasks: the pool copies a task for each part it runs, and
+    /// copying a `PoolGeometry` would retain and release each of its arrays, from every thread at once.
+    @usableFromInline
+    struct Windows {
+        @usableFromInline let channels: Int, inputCount: Int, outputCount: Int
+        @usableFromInline let in3: SIMD3<Int>, out3: SIMD3<Int>, window3: SIMD3<Int>, stride3: SIMD3<Int>
+        @usableFromInline let pad3: SIMD3<Int>
+
+        @inlinable
+        init(_ g: PoolGeometry) {
+            channels = g.channels; inputCount = g.inputCount; outputCount = g.outputCount
+            in3 = SIMD3(g.in3); out3 = SIMD3(g.out3); window3 = SIMD3(g.window3); stride3 = SIMD3(g.stride3)
+            pad3 = SIMD3(g.pad3)
         }
     }
 
     @inlinable
-    static func windowBounds(_ g: PoolGeometry, _ outPos: Int) -> (lo: (Int, Int, Int), hi: (Int, Int, Int)) {
+    static func windowBounds(_ g: Windows, _ outPos: Int) -> (lo: (Int, Int, Int), hi: (Int, Int, Int)) {
         let oz = outPos / (g.out3[1] * g.out3[2]), rem = outPos % (g.out3[1] * g.out3[2])
         let oy = rem / g.out3[2], ox = rem % g.out3[2]
         let z0 = oz * g.stride3[0] - g.pad3[0], y0 = oy * g.stride3[1] - g.pad3[1], x0 = ox * g.stride3[2] - g.pad3[2]
@@ -136,13 +207,13 @@ public enum Pooling {
     }
 
     @inlinable
-    static func windowSize(_ g: PoolGeometry, _ outPos: Int) -> Int {
+    static func windowSize(_ g: Windows, _ outPos: Int) -> Int {
         let (lo, hi) = windowBounds(g, outPos)
         return max(0, hi.0 - lo.0) * max(0, hi.1 - lo.1) * max(0, hi.2 - lo.2)
     }
 
     @inlinable
-    static func visitWindow(_ g: PoolGeometry, _ outPos: Int, _ visit: (Int) -> Void) {
+    static func visitWindow(_ g: Windows, _ outPos: Int, _ visit: (Int) -> Void) {
         let (lo, hi) = windowBounds(g, outPos)
         if lo.0 >= hi.0 || lo.1 >= hi.1 || lo.2 >= hi.2 { return }
         for iz in lo.0..<hi.0 {

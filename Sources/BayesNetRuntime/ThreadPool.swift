@@ -7,9 +7,22 @@ import Musl
 #endif
 import CKernels
 
+/// A job for `Runtime.parallelFor`: `run(part)` is called once for every part, from several threads at once,
+/// so parts must write disjoint memory.
+///
+/// A value type holding what the work needs, where a closure would capture it: the pool reaches the caller's
+/// copy through a pointer, so handing a task to other threads allocates nothing. (A non-escaping closure can
+/// only be handed over by making it escapable, which costs a heap context on every call.) Hot tasks hold only
+/// pointers and integers: a part may run on a copy of the task, and copying arrays or class references means
+/// reference counting from every thread at once.
+public protocol ParallelTask {
+    func run(_ part: Int)
+}
+
 /// A persistent pool of worker threads. Kernels split their work into a few coarse tasks; the calling
 /// thread takes part, so one thread means no hand-off at all. A call made while the pool is busy
 /// (nested, or from another thread) runs inline instead of waiting, so the pool never deadlocks.
+@usableFromInline
 final class ThreadPool: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let dispatch: UnsafeMutablePointer<pthread_mutex_t>
@@ -23,7 +36,7 @@ final class ThreadPool: @unchecked Sendable {
     private var spawned = 0
     private var generation: UInt64 = 0
     private var participants = 0
-    private var job: UnsafePointer<Job>?
+    private var job: Job?
     private var taskCount = 0
     private var nextTask = 0
     private var finished = 0
@@ -51,60 +64,55 @@ final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    /// Runs `body(0..<count)`, spread over the pool; returns when every task has finished.
-    func run(_ count: Int, _ body: (Int) -> Void) {
+    /// Calls `invoke(task, part)` for every part in `0..<count`, spread over the pool; returns when every part
+    /// has finished. `task` points to the caller's task value; `invoke` captures nothing (it is specialized for
+    /// the task's type), so storing it for the workers allocates nothing.
+    @usableFromInline
+    func run(_ count: Int, _ task: UnsafeRawPointer, _ invoke: @escaping Invoke) {
         if count <= 0 { return }
         if count == 1 || threadCount == 1 || pthread_mutex_trylock(dispatch) != 0 {
-            for t in 0..<count { body(t) }
+            for part in 0..<count { invoke(task, part) }
             return
         }
         defer { pthread_mutex_unlock(dispatch) }
-        // Workers reach the closure through a pointer to it, valid until every task has finished.
-        withoutActuallyEscaping(body) { escapable in
-            withUnsafePointer(to: Job(body: escapable)) { body in
-                pthread_mutex_lock(mutex)
-                let helpers = min(active - 1, count - 1)
-                while spawned < helpers { spawnWorker(index: spawned); spawned += 1 }
-                job = body
-                taskCount = count
-                nextTask = 0
-                finished = 0
-                participants = helpers
-                generation &+= 1
-                bn_atomic_store(published, generation)
-                pthread_cond_broadcast(workReady)
-                drainTasks(body)
-                while finished < taskCount { pthread_cond_wait(workDone, mutex) }
-                job = nil
-                pthread_mutex_unlock(mutex)
-            }
-        }
+        pthread_mutex_lock(mutex)
+        let helpers = min(active - 1, count - 1)
+        while spawned < helpers { spawnWorker(index: spawned); spawned += 1 }
+        let current = Job(task: task, invoke: invoke)
+        job = current
+        taskCount = count
+        nextTask = 0
+        finished = 0
+        participants = helpers
+        generation &+= 1
+        bn_atomic_store(published, generation)
+        pthread_cond_broadcast(workReady)
+        drainTasks(current)
+        while finished < taskCount { pthread_cond_wait(workDone, mutex) }
+        job = nil
+        pthread_mutex_unlock(mutex)
+    }
+
+    @usableFromInline
+    typealias Invoke = (UnsafeRawPointer, Int) -> Void
+
+    /// A published job: the task (valid until every part has finished) and how to run one of its parts.
+    private struct Job {
+        let task: UnsafeRawPointer
+        let invoke: Invoke
     }
 
     /// Called with `mutex` held; returns with it held.
-    private func drainTasks(_ body: UnsafePointer<Job>) {
+    private func drainTasks(_ job: Job) {
         while nextTask < taskCount {
             let t = nextTask
             nextTask += 1
             pthread_mutex_unlock(mutex)
-            Self.invoke(body, t)
+            job.invoke(job.task, t)
             pthread_mutex_lock(mutex)
             finished += 1
         }
         if finished == taskCount { pthread_cond_broadcast(workDone) }
-    }
-
-    /// Any copy of the closure made to call it is released before this returns, that is before the task
-    /// counts as finished, so the closure never outlives `run`.
-    @inline(never)
-    private static func invoke(_ body: UnsafePointer<Job>, _ task: Int) {
-        body.pointee.body(task)
-    }
-
-    /// A job's closure inside a struct: a pointer to a bare closure value would go through a reabstracted
-    /// copy on the heap, one allocation per parallel call.
-    private struct Job {
-        let body: (Int) -> Void
     }
 
     /// `seen` is the generation before the job the worker was spawned for, so it takes part in that job.
@@ -125,7 +133,7 @@ final class ThreadPool: @unchecked Sendable {
             }
             while generation == seen { pthread_cond_wait(workReady, mutex) }
             seen = generation
-            if index < participants, let body = job { drainTasks(body) }
+            if index < participants, let job { drainTasks(job) }
         }
     }
 
@@ -154,6 +162,7 @@ final class ThreadPool: @unchecked Sendable {
 }
 
 extension Runtime {
+    @usableFromInline
     static let pool = ThreadPool(threads: Int(bn_cpu_active_cores()))
 
     /// Threads the kernels use. Defaults to the cores this process may run on; setting it is thread-safe
@@ -163,10 +172,33 @@ extension Runtime {
         set { pool.threadCount = newValue }
     }
 
-    /// Runs `body(task)` for every task in `0..<count` on the runtime's threads and waits for all of them.
-    /// Tasks must write disjoint memory.
+    /// Runs `task.run(part)` for every part in `0..<count` on the runtime's threads and waits for all of them.
+    /// Allocates nothing: the workers reach `task` through a pointer, and the function that calls it captures
+    /// nothing once specialized for `T`. (Called from unspecialized generic code it would carry `T`'s metadata in
+    /// a heap context, so generic kernels that call it are `@inlinable` or `@_specialize`d.)
+    @inlinable
+    public static func parallelFor<T: ParallelTask>(_ count: Int, _ task: T) {
+        withUnsafePointer(to: task) { pointer in
+            pool.run(count, UnsafeRawPointer(pointer)) { raw, part in
+                raw.assumingMemoryBound(to: T.self).pointee.run(part)
+            }
+        }
+    }
+
+    /// Runs `body(part)` for every part in `0..<count` on the runtime's threads and waits for all of them.
+    /// Parts must write disjoint memory. Handing the closure to other threads costs a small heap allocation
+    /// per call, so kernels use the `ParallelTask` form.
     public static func parallelFor(_ count: Int, _ body: (Int) -> Void) {
-        pool.run(count, body)
+        if count == 1 || threadCount == 1 {
+            for part in 0..<max(count, 0) { body(part) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in parallelFor(count, ClosureTask(body: body)) }
+    }
+
+    private struct ClosureTask: ParallelTask {
+        let body: (Int) -> Void
+        func run(_ part: Int) { body(part) }
     }
 
     /// How many contiguous ranges of at least `grain` elements to split `0..<total` into: at most

@@ -19,7 +19,19 @@ enum WeightLoops {
                                         sigmaValid: Bool, epsilon: UnsafeMutablePointer<S>,
                                         draw: UnsafeMutablePointer<S>, count: Int, stream: RandomStream) {
         let parts = tasks(count)
-        Runtime.parallelFor(parts) { part in
+        Runtime.parallelFor(parts, SampleTask(rho: rho, loc: loc, sigma: sigma, sigmaOf: sigmaOf,
+                                              sigmaValid: sigmaValid, epsilon: epsilon, draw: draw, count: count,
+                                              stream: stream, parts: parts))
+    }
+
+    /// `sample` over the `part`-th slice of the elements.
+    struct SampleTask<S: TensorScalar>: ParallelTask {
+        let rho: UnsafePointer<S>, loc: UnsafePointer<S>?
+        let sigma: UnsafeMutablePointer<S>, sigmaOf: UnsafeMutablePointer<S>, sigmaValid: Bool
+        let epsilon: UnsafeMutablePointer<S>, draw: UnsafeMutablePointer<S>
+        let count: Int, stream: RandomStream, parts: Int
+
+        func run(_ part: Int) {
             let range = slice(count, part: part, of: parts)
             for i in range where !sigmaValid || !(rho[i] == sigmaOf[i]) {
                 sigma[i] = S(PosteriorScale.scale(Double(rho[i])))
@@ -45,7 +57,17 @@ enum WeightLoops {
                                                 epsilon: UnsafePointer<S>, gradient: UnsafeMutablePointer<S>,
                                                 count: Int) {
         let parts = tasks(count)
-        Runtime.parallelFor(parts) { part in
+        Runtime.parallelFor(parts, RhoGradientTask(rho: rho, dDraw: dDraw, epsilon: epsilon, gradient: gradient,
+                                                   count: count, parts: parts))
+    }
+
+    /// `addRhoGradient` over the `part`-th slice of the elements.
+    struct RhoGradientTask<S: TensorScalar>: ParallelTask {
+        let rho: UnsafePointer<S>, dDraw: UnsafePointer<S>, epsilon: UnsafePointer<S>
+        let gradient: UnsafeMutablePointer<S>
+        let count: Int, parts: Int
+
+        func run(_ part: Int) {
             for i in slice(count, part: part, of: parts) {
                 let d = Double(dDraw[i]) * Double(epsilon[i]) * PosteriorScale.derivative(Double(rho[i]))
                 gradient[i] += S(d)
@@ -74,14 +96,9 @@ enum WeightLoops {
                 let n = min(maxKLBlocks, blocks - first)
                 let base = first
                 let parts = min(n, Runtime.threadCount)
-                Runtime.parallelFor(parts) { part in
-                    for b in slice(n, part: part, of: parts) {
-                        let lo = (base + b) * klBlock, c = min(klBlock, count - lo)
-                        sums[b] = Divergence.klNormalNormal(
-                            loc: loc + lo, rho: rho + lo, priorLoc: priorLoc, priorScale: priorScale, count: c,
-                            weight: weight, dLoc: dLoc.map { $0 + lo }, dRho: dRho.map { $0 + lo })
-                    }
-                }
+                Runtime.parallelFor(parts, KLBlocksTask(loc: loc, rho: rho, priorLoc: priorLoc, priorScale: priorScale,
+                                                        count: count, weight: weight, dLoc: dLoc, dRho: dRho,
+                                                        sums: sums.baseAddress!, first: base, blocks: n, parts: parts))
                 for b in 0..<n { total += sums[b] }
                 first += n
             }
@@ -92,6 +109,24 @@ enum WeightLoops {
     static let klBlock = 32_768
     static let maxKLBlocks = 64
 
+    /// The KL sums of blocks `first + b` for the `part`-th slice of b in `0..<blocks`, into `sums[b]`.
+    struct KLBlocksTask<S: TensorScalar>: ParallelTask {
+        let loc: UnsafePointer<S>, rho: UnsafePointer<S>, priorLoc: Double, priorScale: Double
+        let count: Int, weight: S
+        let dLoc: UnsafeMutablePointer<S>?, dRho: UnsafeMutablePointer<S>?
+        let sums: UnsafeMutablePointer<Double>
+        let first: Int, blocks: Int, parts: Int
+
+        func run(_ part: Int) {
+            for b in slice(blocks, part: part, of: parts) {
+                let lo = (first + b) * klBlock, c = min(klBlock, count - lo)
+                sums[b] = Divergence.klNormalNormal(
+                    loc: loc + lo, rho: rho + lo, priorLoc: priorLoc, priorScale: priorScale, count: c,
+                    weight: weight, dLoc: dLoc.map { $0 + lo }, dRho: dRho.map { $0 + lo })
+            }
+        }
+    }
+
     /// One Adam step, as `Optimizers.adamStep` (elementwise, so split over threads with identical results).
     @_specialize(where S == Float) @_specialize(where S == Double)
     static func adamStep<S: TensorScalar>(parameters: UnsafeMutablePointer<S>, gradients: UnsafePointer<S>,
@@ -99,7 +134,19 @@ enum WeightLoops {
                                           step: Int, learningRate: Double, beta1: Double, beta2: Double,
                                           epsilon: Double) {
         let parts = tasks(count)
-        Runtime.parallelFor(parts) { part in
+        Runtime.parallelFor(parts, AdamTask(parameters: parameters, gradients: gradients, m: m, v: v, count: count,
+                                            step: step, learningRate: learningRate, beta1: beta1, beta2: beta2,
+                                            epsilon: epsilon, parts: parts))
+    }
+
+    /// `adamStep` over the `part`-th slice of the elements.
+    struct AdamTask<S: TensorScalar>: ParallelTask {
+        let parameters: UnsafeMutablePointer<S>, gradients: UnsafePointer<S>
+        let m: UnsafeMutablePointer<S>, v: UnsafeMutablePointer<S>
+        let count: Int, step: Int, learningRate: Double, beta1: Double, beta2: Double, epsilon: Double
+        let parts: Int
+
+        func run(_ part: Int) {
             let r = slice(count, part: part, of: parts)
             Optimizers.adamStep(parameters: parameters + r.lowerBound, gradients: gradients + r.lowerBound,
                                 m: m + r.lowerBound, v: v + r.lowerBound, count: r.count, step: step,

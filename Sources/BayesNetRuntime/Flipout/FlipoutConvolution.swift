@@ -199,26 +199,16 @@ enum FlipoutFast {
     static func forward<S: FastScalar>(x: UnsafePointer<S>, mean: UnsafePointer<S>, delta: UnsafePointer<S>,
                                        bias: UnsafePointer<S>?, signIn: UnsafePointer<S>, signOut: UnsafePointer<S>,
                                        y: UnsafeMutablePointer<S>, batch: Int, ws: FlipoutConvolution.Workspace<S>) {
-        let g = ws.geometry
-        let positions = g.outputPositions, kk = g.patchSize, n = g.outChannels, cin = g.inChannels
-        let kc = g.kernelCount
+        let g = ws.geometry, sizes = ConvSizes(g)
+        let positions = g.outputPositions, n = g.outChannels, cin = g.inChannels
         var geom = ConvFast.cGeometry(g)
         withUnsafePointer(to: &geom) { gp in
             // One example per task while there are enough examples for every thread; else rows of one example.
             let parts = min(ws.tasks, batch)
             if parts >= Runtime.threadCount || positions < 2 * FastGemm.minRowsPerTask {
-                Runtime.parallelFor(parts) { part in
-                    let w = ws.kernels + part * kc
-                    for b in sliceRange(batch, part: part, of: parts) {
-                        exampleKernel(mean: mean, delta: delta, sIn: signIn + b * cin, sOut: signOut + b * n,
-                                      taps: g.taps, cin: cin, cout: n, into: w)
-                        let m0 = b * positions, m1 = m0 + positions
-                        if let bias { for r in m0..<m1 { (y + r * n).update(from: bias, count: n) } }
-                        S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: x, lda: 0, geom: gp, row0: 0,
-                                   m0: m0, m1: m1, n: n, k: kk, alpha: 1, b: w, ldb: n, transB: false,
-                                   beta: bias == nil ? 0 : 1, c: y, ldc: n)
-                    }
-                }
+                Runtime.parallelFor(parts, ExamplesForwardTask(x: x, mean: mean, delta: delta, bias: bias,
+                                                               signIn: signIn, signOut: signOut, y: y, batch: batch,
+                                                               g: sizes, geom: gp, kernels: ws.kernels, parts: parts))
                 return
             }
             let w = ws.kernels
@@ -226,15 +216,49 @@ enum FlipoutFast {
             for b in 0..<batch {
                 exampleKernel(mean: mean, delta: delta, sIn: signIn + b * cin, sOut: signOut + b * n, taps: g.taps,
                               cin: cin, cout: n, into: w)
-                Runtime.parallelFor(tasks) { part in
-                    let rows = sliceRange(positions, part: part, of: tasks)
-                    let m0 = b * positions + rows.lowerBound, m1 = b * positions + rows.upperBound
-                    if let bias { for r in m0..<m1 { (y + r * n).update(from: bias, count: n) } }
-                    S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: x, lda: 0, geom: gp, row0: 0,
-                               m0: m0, m1: m1, n: n, k: kk, alpha: 1, b: w, ldb: n, transB: false,
-                               beta: bias == nil ? 0 : 1, c: y, ldc: n)
-                }
+                Runtime.parallelFor(tasks, RowsForwardTask(x: x, kernel: w, bias: bias, y: y, example: b, g: sizes,
+                                                           geom: gp, parts: tasks))
             }
+        }
+    }
+
+    /// The forward pass of the `part`-th slice of the batch, example by example, with the task's own W_b buffer.
+    struct ExamplesForwardTask<S: FastScalar>: ParallelTask {
+        let x: UnsafePointer<S>, mean: UnsafePointer<S>, delta: UnsafePointer<S>, bias: UnsafePointer<S>?
+        let signIn: UnsafePointer<S>, signOut: UnsafePointer<S>, y: UnsafeMutablePointer<S>
+        let batch: Int, g: ConvSizes, geom: UnsafePointer<bn_conv_geom>
+        /// One kernel buffer per part.
+        let kernels: UnsafeMutablePointer<S>
+        let parts: Int
+
+        func run(_ part: Int) {
+            let positions = g.outputPositions, kk = g.patchSize, n = g.outChannels, cin = g.inChannels
+            let w = kernels + part * g.kernelCount
+            for b in sliceRange(batch, part: part, of: parts) {
+                exampleKernel(mean: mean, delta: delta, sIn: signIn + b * cin, sOut: signOut + b * n,
+                              taps: g.taps, cin: cin, cout: n, into: w)
+                let m0 = b * positions, m1 = m0 + positions
+                if let bias { for r in m0..<m1 { (y + r * n).update(from: bias, count: n) } }
+                S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: x, lda: 0, geom: geom, row0: 0,
+                           m0: m0, m1: m1, n: n, k: kk, alpha: 1, b: w, ldb: n, transB: false,
+                           beta: bias == nil ? 0 : 1, c: y, ldc: n)
+            }
+        }
+    }
+
+    /// The forward pass of the `part`-th slice of one example's output positions, with its kernel W_b given.
+    struct RowsForwardTask<S: FastScalar>: ParallelTask {
+        let x: UnsafePointer<S>, kernel: UnsafePointer<S>, bias: UnsafePointer<S>?, y: UnsafeMutablePointer<S>
+        let example: Int, g: ConvSizes, geom: UnsafePointer<bn_conv_geom>, parts: Int
+
+        func run(_ part: Int) {
+            let positions = g.outputPositions, kk = g.patchSize, n = g.outChannels
+            let rows = sliceRange(positions, part: part, of: parts)
+            let m0 = example * positions + rows.lowerBound, m1 = example * positions + rows.upperBound
+            if let bias { for r in m0..<m1 { (y + r * n).update(from: bias, count: n) } }
+            S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: x, lda: 0, geom: geom, row0: 0,
+                       m0: m0, m1: m1, n: n, k: kk, alpha: 1, b: kernel, ldb: n, transB: false,
+                       beta: bias == nil ? 0 : 1, c: y, ldc: n)
         }
     }
 
@@ -242,7 +266,7 @@ enum FlipoutFast {
                                              signIn: UnsafePointer<S>, signOut: UnsafePointer<S>,
                                              dx: UnsafeMutablePointer<S>, batch: Int,
                                              ws: FlipoutConvolution.Workspace<S>) {
-        let g = ws.geometry
+        let g = ws.geometry, sizes = ConvSizes(g)
         let cin = g.inChannels, cout = g.outChannels, taps = g.taps, kc = g.kernelCount
         let parts = min(ws.tasks, batch)
         if g.stride3.allSatisfy({ $0 == 1 }) && cin >= 8 {
@@ -252,45 +276,72 @@ enum FlipoutFast {
             func pad(_ d: Int) -> Int { (g.filter3[d] - 1) * g.dilation3[d] - g.pad3[d] }
             var geom = bn_conv_geom(in: t(g.out3), out: t(g.in3), filter: t(g.filter3), stride: (1, 1, 1),
                                     dilation: t(g.dilation3), pad: (pad(0), pad(1), pad(2)), inChannels: cout)
-            let positions = g.inputPositions
             let meanT = ws.transposed, deltaT = ws.transposed + kc
             flipTranspose(mean, taps: taps, cin: cin, cout: cout, into: meanT)
             flipTranspose(delta, taps: taps, cin: cin, cout: cout, into: deltaT)
             withUnsafePointer(to: &geom) { gp in
-                Runtime.parallelFor(parts) { part in
-                    let f = ws.kernels + part * kc
-                    for b in sliceRange(batch, part: part, of: parts) {
-                        flippedExampleKernel(meanT: meanT, deltaT: deltaT, sIn: signIn + b * cin,
-                                             sOut: signOut + b * cout, taps: taps, cin: cin, cout: cout, into: f)
-                        S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: dy, lda: 0, geom: gp, row0: 0,
-                                   m0: b * positions, m1: (b + 1) * positions, n: cin, k: taps * cout, alpha: 1,
-                                   b: f, ldb: cin, transB: false, beta: 0, c: dx, ldc: cin)
-                    }
-                }
+                Runtime.parallelFor(parts, FlippedInputTask(dy: dy, meanT: meanT, deltaT: deltaT, signIn: signIn,
+                                                            signOut: signOut, dx: dx, batch: batch, g: sizes, geom: gp,
+                                                            kernels: ws.kernels, parts: parts))
             }
             return
         }
         // Any strides: dy_b · W_bᵀ gives im2col-shaped rows, added back where they came from.
-        let kk = g.patchSize, positions = g.outputPositions, chunk = FlipoutConvolution.Workspace<S>.scatterRows
         var geom = ConvFast.cGeometry(g)
         withUnsafePointer(to: &geom) { gp in
-            Runtime.parallelFor(parts) { part in
-                let w = ws.kernels + part * kc
-                let col = ws.columns + part * chunk * kk
-                for b in sliceRange(batch, part: part, of: parts) {
-                    exampleKernel(mean: mean, delta: delta, sIn: signIn + b * cin, sOut: signOut + b * cout,
-                                  taps: taps, cin: cin, cout: cout, into: w)
-                    (dx + b * g.inputCount).update(repeating: 0, count: g.inputCount)
-                    var r0 = b * positions
-                    let end = r0 + positions
-                    while r0 < end {
-                        let cnt = min(chunk, end - r0)
-                        S.gemmRows(kind: Int32(BN_A_MATRIX), transA: false, a: dy + r0 * cout, lda: cout, geom: nil,
-                                   row0: 0, m0: 0, m1: cnt, n: kk, k: cout, alpha: 1, b: w, ldb: cout, transB: true,
-                                   beta: 0, c: col, ldc: kk)
-                        S.col2imAdd(gp, src: col, ld: kk, row0: r0, rows: cnt, dx: dx)
-                        r0 += cnt
-                    }
+            Runtime.parallelFor(parts, ScatteredInputTask(dy: dy, mean: mean, delta: delta, signIn: signIn,
+                                                          signOut: signOut, dx: dx, batch: batch, g: sizes, geom: gp,
+                                                          kernels: ws.kernels, columns: ws.columns, parts: parts))
+        }
+    }
+
+    /// The input gradient of the `part`-th slice of the batch as a convolution of dy with each example's
+    /// flipped, transposed kernel F_b (in the task's own buffer); `geom` is that convolution's geometry.
+    struct FlippedInputTask<S: FastScalar>: ParallelTask {
+        let dy: UnsafePointer<S>, meanT: UnsafePointer<S>, deltaT: UnsafePointer<S>
+        let signIn: UnsafePointer<S>, signOut: UnsafePointer<S>, dx: UnsafeMutablePointer<S>
+        let batch: Int, g: ConvSizes, geom: UnsafePointer<bn_conv_geom>
+        let kernels: UnsafeMutablePointer<S>, parts: Int
+
+        func run(_ part: Int) {
+            let cin = g.inChannels, cout = g.outChannels, taps = g.taps, positions = g.inputPositions
+            let f = kernels + part * g.kernelCount
+            for b in sliceRange(batch, part: part, of: parts) {
+                flippedExampleKernel(meanT: meanT, deltaT: deltaT, sIn: signIn + b * cin,
+                                     sOut: signOut + b * cout, taps: taps, cin: cin, cout: cout, into: f)
+                S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: dy, lda: 0, geom: geom, row0: 0,
+                           m0: b * positions, m1: (b + 1) * positions, n: cin, k: taps * cout, alpha: 1,
+                           b: f, ldb: cin, transB: false, beta: 0, c: dx, ldc: cin)
+            }
+        }
+    }
+
+    /// The input gradient of the `part`-th slice of the batch by scattering dy_b · W_bᵀ, with the task's own
+    /// W_b and row buffers.
+    struct ScatteredInputTask<S: FastScalar>: ParallelTask {
+        let dy: UnsafePointer<S>, mean: UnsafePointer<S>, delta: UnsafePointer<S>
+        let signIn: UnsafePointer<S>, signOut: UnsafePointer<S>, dx: UnsafeMutablePointer<S>
+        let batch: Int, g: ConvSizes, geom: UnsafePointer<bn_conv_geom>
+        let kernels: UnsafeMutablePointer<S>, columns: UnsafeMutablePointer<S>, parts: Int
+
+        func run(_ part: Int) {
+            let cin = g.inChannels, cout = g.outChannels, taps = g.taps
+            let kk = g.patchSize, positions = g.outputPositions, chunk = FlipoutConvolution.Workspace<S>.scatterRows
+            let w = kernels + part * g.kernelCount
+            let col = columns + part * chunk * kk
+            for b in sliceRange(batch, part: part, of: parts) {
+                exampleKernel(mean: mean, delta: delta, sIn: signIn + b * cin, sOut: signOut + b * cout,
+                              taps: taps, cin: cin, cout: cout, into: w)
+                (dx + b * g.inputCount).update(repeating: 0, count: g.inputCount)
+                var r0 = b * positions
+                let end = r0 + positions
+                while r0 < end {
+                    let cnt = min(chunk, end - r0)
+                    S.gemmRows(kind: Int32(BN_A_MATRIX), transA: false, a: dy + r0 * cout, lda: cout, geom: nil,
+                               row0: 0, m0: 0, m1: cnt, n: kk, k: cout, alpha: 1, b: w, ldb: cout, transB: true,
+                               beta: 0, c: col, ldc: kk)
+                    S.col2imAdd(geom, src: col, ld: kk, row0: r0, rows: cnt, dx: dx)
+                    r0 += cnt
                 }
             }
         }
@@ -300,8 +351,8 @@ enum FlipoutFast {
                                               signOut: UnsafePointer<S>, dMean: UnsafeMutablePointer<S>,
                                               dDelta: UnsafeMutablePointer<S>, batch: Int,
                                               ws: FlipoutConvolution.Workspace<S>) {
-        let g = ws.geometry
-        let positions = g.outputPositions, kk = g.patchSize, n = g.outChannels, cin = g.inChannels
+        let g = ws.geometry, sizes = ConvSizes(g)
+        let n = g.outChannels, cin = g.inChannels
         let kc = g.kernelCount, taps = g.taps
         dDelta.update(repeating: 0, count: kc)
         if batch <= 0 { return }
@@ -313,23 +364,45 @@ enum FlipoutFast {
             var first = 0
             while first < batch {
                 let count = min(ws.slots, batch - first)
-                let base = first
-                Runtime.parallelFor(count) { s in
-                    let b = base + s
-                    S.gemmRows(kind: Int32(BN_A_IM2COL_T), transA: false, a: x, lda: 0, geom: gp,
-                               row0: b * positions, m0: 0, m1: kk, n: n, k: positions, alpha: 1,
-                               b: dy + b * positions * n, ldb: n, transB: false, beta: 0, c: ws.kernels + s * kc,
-                               ldc: n)
-                }
-                Runtime.parallelFor(reduceParts) { part in
-                    let rows = sliceRange(taps * cin, part: part, of: reduceParts)
-                    for s in 0..<count {
-                        let b = base + s
-                        accumulate(ws.kernels + s * kc, sIn: signIn + b * cin, cin: cin, sOut: signOut + b * n,
-                                   cols: n, rows: rows, dMean: dMean, dDelta: dDelta)
-                    }
-                }
+                Runtime.parallelFor(count, ExampleGradientTask(x: x, dy: dy, g: sizes, geom: gp, first: first,
+                                                               slots: ws.kernels))
+                Runtime.parallelFor(reduceParts, GradientSumTask(slots: ws.kernels, signIn: signIn, signOut: signOut,
+                                                                 dMean: dMean, dDelta: dDelta, g: sizes, first: first,
+                                                                 count: count, parts: reduceParts))
                 first += count
+            }
+        }
+    }
+
+    /// G_b = patches_bᵀ · dy_b for example `first + part`, into slot `part`.
+    struct ExampleGradientTask<S: FastScalar>: ParallelTask {
+        let x: UnsafePointer<S>, dy: UnsafePointer<S>
+        let g: ConvSizes, geom: UnsafePointer<bn_conv_geom>
+        let first: Int, slots: UnsafeMutablePointer<S>
+
+        func run(_ part: Int) {
+            let positions = g.outputPositions, kk = g.patchSize, n = g.outChannels
+            let b = first + part
+            S.gemmRows(kind: Int32(BN_A_IM2COL_T), transA: false, a: x, lda: 0, geom: geom,
+                       row0: b * positions, m0: 0, m1: kk, n: n, k: positions, alpha: 1,
+                       b: dy + b * positions * n, ldb: n, transB: false, beta: 0, c: slots + part * g.kernelCount,
+                       ldc: n)
+        }
+    }
+
+    /// The `part`-th slice of the kernel rows of dμ and dΔW: the `count` slots' G_b added in example order.
+    struct GradientSumTask<S: FastScalar>: ParallelTask {
+        let slots: UnsafePointer<S>, signIn: UnsafePointer<S>, signOut: UnsafePointer<S>
+        let dMean: UnsafeMutablePointer<S>, dDelta: UnsafeMutablePointer<S>
+        let g: ConvSizes, first: Int, count: Int, parts: Int
+
+        func run(_ part: Int) {
+            let n = g.outChannels, cin = g.inChannels
+            let rows = sliceRange(g.taps * cin, part: part, of: parts)
+            for s in 0..<count {
+                let b = first + s
+                accumulate(slots + s * g.kernelCount, sIn: signIn + b * cin, cin: cin, sOut: signOut + b * n,
+                           cols: n, rows: rows, dMean: dMean, dDelta: dDelta)
             }
         }
     }
