@@ -2,7 +2,7 @@ import Foundation
 import BayesNetRuntime
 import BayesNetSpec
 
-/// The per-weight work of a variational layer's step (σ from ρ, the normal draws, the ρ gradient), split over
+/// The per-weight work of a variational layer's step (σ from ρ, the normal draws, the ρ gradient, the KL term), split over
 /// the runtime's threads. Every element is computed exactly as the sequential loop computes it, and the random
 /// draws are keyed by element index, so the split changes no value.
 enum WeightLoops {
@@ -10,44 +10,33 @@ enum WeightLoops {
     static let grain = 16_384
 
     /// σ = 1e-5 + softplus(ρ), ε the stream's normals, and draw = σ ⊙ ε, or μ + σ ⊙ ε when `loc` is given.
-    ///
-    /// `sigmaOf` holds the ρ each σ was computed from (`sigmaValid` false: none yet): σ is recomputed only where
-    /// ρ changed, so passes between two updates (prediction) skip the logarithms and exponentials.
+    /// σ is recomputed on every call: in vector code it costs less than checking which ρ changed.
     @_specialize(where S == Float) @_specialize(where S == Double)
     static func sample<S: TensorScalar>(rho: UnsafePointer<S>, loc: UnsafePointer<S>?,
-                                        sigma: UnsafeMutablePointer<S>, sigmaOf: UnsafeMutablePointer<S>,
-                                        sigmaValid: Bool, epsilon: UnsafeMutablePointer<S>,
+                                        sigma: UnsafeMutablePointer<S>, epsilon: UnsafeMutablePointer<S>,
                                         draw: UnsafeMutablePointer<S>, count: Int, stream: RandomStream) {
         let parts = tasks(count)
-        Runtime.parallelFor(parts, SampleTask(rho: rho, loc: loc, sigma: sigma, sigmaOf: sigmaOf,
-                                              sigmaValid: sigmaValid, epsilon: epsilon, draw: draw, count: count,
-                                              stream: stream, parts: parts))
+        Runtime.parallelFor(parts, SampleTask(rho: rho, loc: loc, sigma: sigma, epsilon: epsilon, draw: draw,
+                                              count: count, stream: stream, parts: parts))
     }
 
     /// `sample` over the `part`-th slice of the elements.
     struct SampleTask<S: TensorScalar>: ParallelTask {
         let rho: UnsafePointer<S>, loc: UnsafePointer<S>?
-        let sigma: UnsafeMutablePointer<S>, sigmaOf: UnsafeMutablePointer<S>, sigmaValid: Bool
-        let epsilon: UnsafeMutablePointer<S>, draw: UnsafeMutablePointer<S>
+        let sigma: UnsafeMutablePointer<S>, epsilon: UnsafeMutablePointer<S>, draw: UnsafeMutablePointer<S>
         let count: Int, stream: RandomStream, parts: Int
 
         func run(_ part: Int) {
             let range = slice(count, part: part, of: parts)
-            for i in range where !sigmaValid || !(rho[i] == sigmaOf[i]) {
-                sigma[i] = S(PosteriorScale.scale(Double(rho[i])))
-                sigmaOf[i] = rho[i]
-            }
+            let lo = range.lowerBound
             if S.self == Float.self {
-                stream.fillNormalFast(UnsafeMutableRawPointer(epsilon + range.lowerBound).assumingMemoryBound(to: Float.self),
-                                      count: range.count, offset: range.lowerBound)
+                stream.fillNormalFast(UnsafeMutableRawPointer(epsilon + lo).assumingMemoryBound(to: Float.self),
+                                      count: range.count, offset: lo)
             } else {
-                stream.fillNormal(epsilon + range.lowerBound, count: range.count, offset: range.lowerBound)
+                stream.fillNormal(epsilon + lo, count: range.count, offset: lo)
             }
-            if let loc {
-                for i in range { draw[i] = loc[i] + sigma[i] * epsilon[i] }
-            } else {
-                for i in range { draw[i] = sigma[i] * epsilon[i] }
-            }
+            PosteriorMath.sample(rho: rho + lo, loc: loc.map { $0 + lo }, epsilon: epsilon + lo, sigma: sigma + lo,
+                                 draw: draw + lo, count: range.count)
         }
     }
 
@@ -68,25 +57,47 @@ enum WeightLoops {
         let count: Int, parts: Int
 
         func run(_ part: Int) {
-            for i in slice(count, part: part, of: parts) {
-                let d = Double(dDraw[i]) * Double(epsilon[i]) * PosteriorScale.derivative(Double(rho[i]))
-                gradient[i] += S(d)
+            let r = slice(count, part: part, of: parts), lo = r.lowerBound
+            PosteriorMath.addRhoGradient(rho: rho + lo, dDraw: dDraw + lo, epsilon: epsilon + lo,
+                                         gradient: gradient + lo, count: r.count)
+        }
+    }
+
+    /// The KL term of a layer's weights and its gradients: analytic against a Normal prior
+    /// (`Divergence.klNormalNormal`), or the one-sample estimate against a scale mixture at the weights drawn
+    /// with `epsilon` (`Divergence.monteCarloKL`).
+    enum KLTerm<S: TensorScalar> {
+        case normal(loc: Double, scale: Double)
+        case mixture(pi: Double, scale1: Double, scale2: Double, epsilon: UnsafePointer<S>)
+
+        /// Elements `lo ..< lo + count`.
+        @inline(__always)
+        func sum(loc: UnsafePointer<S>, rho: UnsafePointer<S>, lo: Int, count: Int, weight: S,
+                 dLoc: UnsafeMutablePointer<S>?, dRho: UnsafeMutablePointer<S>?) -> Double {
+            switch self {
+            case .normal(let priorLoc, let priorScale):
+                return Divergence.klNormalNormal(loc: loc + lo, rho: rho + lo, priorLoc: priorLoc,
+                                                 priorScale: priorScale, count: count, weight: weight,
+                                                 dLoc: dLoc.map { $0 + lo }, dRho: dRho.map { $0 + lo })
+            case .mixture(let pi, let scale1, let scale2, let epsilon):
+                return Divergence.monteCarloKL(loc: loc + lo, rho: rho + lo, epsilon: epsilon + lo,
+                                               prior: (pi, scale1, scale2), count: count, weight: weight,
+                                               dLoc: dLoc.map { $0 + lo }, dRho: dRho.map { $0 + lo })
             }
         }
     }
 
-    /// Analytic KL(q ‖ N(loc, scale²)) with its gradients, as `Divergence.klNormalNormal`. The elements are
-    /// cut into blocks of a fixed size, whatever the thread count, and the blocks' sums added in order, so
-    /// the total is the same with any thread count (it differs from one sequential sum only in the rounding
-    /// of that sum); the gradients are elementwise and exactly the sequential ones.
+    /// The KL term summed over `count` weights, its gradients times `weight` added into `dLoc` and `dRho`.
+    /// The elements are cut into blocks of a fixed size, whatever the thread count, and the blocks' sums added
+    /// in order, so the total is the same with any thread count (it differs from one sequential sum only in
+    /// the rounding of that sum); the gradients are elementwise and exactly the sequential ones.
     @_specialize(where S == Float) @_specialize(where S == Double)
-    static func klNormalNormal<S: TensorScalar>(loc: UnsafePointer<S>, rho: UnsafePointer<S>, priorLoc: Double,
-                                                priorScale: Double, count: Int, weight: S,
-                                                dLoc: UnsafeMutablePointer<S>?, dRho: UnsafeMutablePointer<S>?) -> Double {
+    static func divergence<S: TensorScalar>(_ term: KLTerm<S>, loc: UnsafePointer<S>, rho: UnsafePointer<S>,
+                                            count: Int, weight: S, dLoc: UnsafeMutablePointer<S>?,
+                                            dRho: UnsafeMutablePointer<S>?) -> Double {
         let blocks = (count + klBlock - 1) / klBlock
         if blocks <= 1 {
-            return Divergence.klNormalNormal(loc: loc, rho: rho, priorLoc: priorLoc, priorScale: priorScale,
-                                             count: count, weight: weight, dLoc: dLoc, dRho: dRho)
+            return term.sum(loc: loc, rho: rho, lo: 0, count: count, weight: weight, dLoc: dLoc, dRho: dRho)
         }
         return withUnsafeTemporaryAllocation(of: Double.self, capacity: min(blocks, maxKLBlocks)) { sums in
             var total = 0.0
@@ -94,11 +105,10 @@ enum WeightLoops {
             // At most maxKLBlocks partial sums at a time, so the scratch stays on the stack.
             while first < blocks {
                 let n = min(maxKLBlocks, blocks - first)
-                let base = first
                 let parts = min(n, Runtime.threadCount)
-                Runtime.parallelFor(parts, KLBlocksTask(loc: loc, rho: rho, priorLoc: priorLoc, priorScale: priorScale,
-                                                        count: count, weight: weight, dLoc: dLoc, dRho: dRho,
-                                                        sums: sums.baseAddress!, first: base, blocks: n, parts: parts))
+                Runtime.parallelFor(parts, KLBlocksTask(term: term, loc: loc, rho: rho, count: count, weight: weight,
+                                                        dLoc: dLoc, dRho: dRho, sums: sums.baseAddress!,
+                                                        first: first, blocks: n, parts: parts))
                 for b in 0..<n { total += sums[b] }
                 first += n
             }
@@ -111,7 +121,8 @@ enum WeightLoops {
 
     /// The KL sums of blocks `first + b` for the `part`-th slice of b in `0..<blocks`, into `sums[b]`.
     struct KLBlocksTask<S: TensorScalar>: ParallelTask {
-        let loc: UnsafePointer<S>, rho: UnsafePointer<S>, priorLoc: Double, priorScale: Double
+        let term: KLTerm<S>
+        let loc: UnsafePointer<S>, rho: UnsafePointer<S>
         let count: Int, weight: S
         let dLoc: UnsafeMutablePointer<S>?, dRho: UnsafeMutablePointer<S>?
         let sums: UnsafeMutablePointer<Double>
@@ -119,10 +130,9 @@ enum WeightLoops {
 
         func run(_ part: Int) {
             for b in slice(blocks, part: part, of: parts) {
-                let lo = (first + b) * klBlock, c = min(klBlock, count - lo)
-                sums[b] = Divergence.klNormalNormal(
-                    loc: loc + lo, rho: rho + lo, priorLoc: priorLoc, priorScale: priorScale, count: c,
-                    weight: weight, dLoc: dLoc.map { $0 + lo }, dRho: dRho.map { $0 + lo })
+                let lo = (first + b) * klBlock
+                sums[b] = term.sum(loc: loc, rho: rho, lo: lo, count: min(klBlock, count - lo), weight: weight,
+                                   dLoc: dLoc, dRho: dRho)
             }
         }
     }

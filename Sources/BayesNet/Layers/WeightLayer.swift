@@ -56,9 +56,6 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
     // Scratch, sized for the plan's largest batch.
     private let preActivation: Buffer<S>?
     private let kernelSigma: Buffer<S>
-    /// The ρ each kernel σ was computed from, so σ is recomputed only where ρ changed.
-    private let kernelSigmaRho: Buffer<S>
-    private var kernelSigmaValid = false
     private let kernelEpsilon: Buffer<S>
     /// Flipout: ΔW = σ ⊙ ε. Reparameterization: W = μ + σ ⊙ ε.
     private let kernelDraw: Buffer<S>
@@ -108,7 +105,6 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
         let perElement = self.variational?.signs == .perElement
         preActivation = activation == nil ? nil : Buffer(count: maxBatch * map.outputCount)
         kernelSigma = Buffer(count: kc)
-        kernelSigmaRho = Buffer(count: kc)
         kernelEpsilon = Buffer(count: kc)
         kernelDraw = Buffer(count: kc)
         kernelDrawGradient = Buffer(count: kc)
@@ -147,14 +143,11 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
         // Also the kernel draw: Flipout's ΔW = σ ⊙ ε, reparameterization's W = μ + σ ⊙ ε.
         WeightLoops.sample(rho: kernelRho.value.pointer,
                            loc: estimator == .reparameterization ? kernelLoc.value.pointer : nil,
-                           sigma: kernelSigma.pointer, sigmaOf: kernelSigmaRho.pointer, sigmaValid: kernelSigmaValid,
-                           epsilon: kernelEpsilon.pointer, draw: kernelDraw.pointer, count: kernelRho.count,
-                           stream: streams.stream(Self.purposeKernel, noise))
-        kernelSigmaValid = true
-        for i in 0..<biasRho.count {
-            biasSigma.pointer[i] = S(PosteriorScale.scale(Double(biasRho.value.pointer[i])))
-        }
+                           sigma: kernelSigma.pointer, epsilon: kernelEpsilon.pointer, draw: kernelDraw.pointer,
+                           count: kernelRho.count, stream: streams.stream(Self.purposeKernel, noise))
         streams.stream(Self.purposeBias, noise).fillNormal(biasEpsilon.pointer, count: biasEpsilon.count)
+        PosteriorMath.sample(rho: biasRho.value.pointer, loc: biasLoc.value.pointer, epsilon: biasEpsilon.pointer,
+                             sigma: biasSigma.pointer, draw: biasDraw.pointer, count: biasRho.count)
     }
 
     @_specialize(where S == Float) @_specialize(where S == Double)
@@ -170,9 +163,6 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
             drawWeightNoise(noise)
             let draw = kernelDraw.pointer
             let loc = kernelLoc.value.pointer
-            for c in 0..<map.outChannels {
-                biasDraw.pointer[c] = biasLoc.value.pointer[c] + biasSigma.pointer[c] * biasEpsilon.pointer[c]
-            }
             if estimator == .reparameterization {
                 map.forward(x, kernel: draw, bias: biasDraw.pointer, out, batch: batch)
             } else if let fusion {
@@ -265,11 +255,9 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
             }
             return
         }
-        for c in 0..<map.outChannels {
-            let d = Double(biasGradient.pointer[c]) * Double(biasEpsilon.pointer[c])
-                * PosteriorScale.derivative(Double(biasRho.value.pointer[c]))
-            biasRho.gradient.pointer[c] += S(d)
-        }
+        PosteriorMath.addRhoGradient(rho: biasRho.value.pointer, dDraw: biasGradient.pointer,
+                                     epsilon: biasEpsilon.pointer, gradient: biasRho.gradient.pointer,
+                                     count: map.outChannels)
         let kc = map.kernelCount
         let dDraw = kernelDrawGradient.pointer
         if estimator == .reparameterization {
@@ -330,16 +318,16 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
         guard let variational, let kernelRho, let biasRho, penaltyWeight > 0 else { return 0 }
         let weight = S(penaltyWeight * gradientScale)
         var total = 0.0
+        func gradient(_ p: Parameter<S>) -> UnsafeMutablePointer<S>? { accumulateGradients ? p.gradient.pointer : nil }
+        // Two calls, not a loop over an array literal: a training step allocates nothing.
+        func term(_ t: WeightLoops.KLTerm<S>, _ l: Parameter<S>, _ r: Parameter<S>) -> Double {
+            WeightLoops.divergence(t, loc: l.value.pointer, rho: r.value.pointer, count: l.count, weight: weight,
+                                   dLoc: gradient(l), dRho: gradient(r))
+        }
         switch (variational.prior, klEstimate) {
         case (.normal(let loc, let scale), .automatic):
-            // Two calls, not a loop over an array literal: a training step allocates nothing.
-            func analytic(_ l: Parameter<S>, _ r: Parameter<S>) -> Double {
-                WeightLoops.klNormalNormal(
-                    loc: l.value.pointer, rho: r.value.pointer, priorLoc: loc, priorScale: scale, count: l.count,
-                    weight: weight, dLoc: accumulateGradients ? l.gradient.pointer : nil,
-                    dRho: accumulateGradients ? r.gradient.pointer : nil)
-            }
-            total = analytic(kernelLoc, kernelRho) + analytic(biasLoc, biasRho)
+            total = term(.normal(loc: loc, scale: scale), kernelLoc, kernelRho)
+                + term(.normal(loc: loc, scale: scale), biasLoc, biasRho)
         default:
             // The one-sample estimate at the weights the forward pass used (fresh draws for a mean-valued layer).
             if !lastSampled { drawWeightNoise(lastNoise) }
@@ -348,13 +336,10 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
             case .normal(_, let scale): mixture = (0.5, scale, scale)
             case .scaleMixture(let pi, let s1, let s2): mixture = (pi, s1, s2)
             }
-            func estimate(_ l: Parameter<S>, _ r: Parameter<S>, _ e: Buffer<S>) -> Double {
-                Divergence.monteCarloKL(
-                    loc: l.value.pointer, rho: r.value.pointer, epsilon: e.pointer, prior: mixture, count: l.count,
-                    weight: weight, dLoc: accumulateGradients ? l.gradient.pointer : nil,
-                    dRho: accumulateGradients ? r.gradient.pointer : nil)
-            }
-            total = estimate(kernelLoc, kernelRho, kernelEpsilon) + estimate(biasLoc, biasRho, biasEpsilon)
+            total = term(.mixture(pi: mixture.pi, scale1: mixture.scale1, scale2: mixture.scale2,
+                                  epsilon: kernelEpsilon.pointer), kernelLoc, kernelRho)
+                + term(.mixture(pi: mixture.pi, scale1: mixture.scale1, scale2: mixture.scale2,
+                                epsilon: biasEpsilon.pointer), biasLoc, biasRho)
         }
         return penaltyWeight * total
     }
