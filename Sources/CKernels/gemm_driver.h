@@ -33,7 +33,7 @@ static inline void pos_next(const bn_conv_geom *g, im2col_pos *p) {
 
 /// Copies im2col[pos][col0 ..< col0+count] to dst (contiguous): runs of channels from each tap, zeros where
 /// the tap falls in the padding.
-static void im2col_copy(const bn_conv_geom *g, const REAL *x, const im2col_pos *pos, long col0, long count,
+static inline __attribute__((always_inline)) void im2col_copy(const bn_conv_geom *g, const REAL *x, const im2col_pos *pos, long col0, long count,
                         REAL *dst) {
     const long C = g->inChannels;
     const long D = g->in[0], H = g->in[1], W = g->in[2];
