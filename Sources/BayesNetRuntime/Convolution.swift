@@ -24,17 +24,20 @@ public enum Convolution {
 
     /// dx (+)= d(sum(y * dy))/dx.
     @inlinable
+    /// `scratch`, sized for the layer when a network is planned, spares the call its own allocations.
     public static func backwardInput<S: TensorScalar>(dy: UnsafePointer<S>, kernel: UnsafePointer<S>,
                                                       dx: UnsafeMutablePointer<S>, batch: Int, geometry: ConvGeometry,
-                                                      accumulate: Bool) {
+                                                      accumulate: Bool, scratch: ConvolutionInputScratch<S>? = nil) {
         precondition(batch >= 0, "Convolution: negative batch")
         if batch == 0 { return }
         if S.self == Float.self {
             ConvFast.backwardInput(dy: dy.cast(Float.self), kernel: kernel.cast(Float.self), dx: dx.cast(Float.self),
-                                   batch: batch, g: geometry, accumulate: accumulate)
+                                   batch: batch, g: geometry, accumulate: accumulate,
+                                   scratch: scratch.map { unsafeDowncast($0, to: ConvolutionInputScratch<Float>.self) })
         } else if S.self == Double.self {
             ConvFast.backwardInput(dy: dy.cast(Double.self), kernel: kernel.cast(Double.self), dx: dx.cast(Double.self),
-                                   batch: batch, g: geometry, accumulate: accumulate)
+                                   batch: batch, g: geometry, accumulate: accumulate,
+                                   scratch: scratch.map { unsafeDowncast($0, to: ConvolutionInputScratch<Double>.self) })
         } else {
             ConvGeneric.backwardInput(dy: dy, kernel: kernel, dx: dx, batch: batch, g: geometry, accumulate: accumulate)
         }
@@ -292,6 +295,33 @@ struct ConvSizes {
     }
 }
 
+/// Scratch for one convolution layer's input gradient: the flipped kernel of the convolution form and the
+/// im2col-shaped rows of the scatter form, one block per task. A layer plans it once, so its training steps
+/// allocate nothing.
+public final class ConvolutionInputScratch<S: TensorScalar> {
+    let flipped: UnsafeMutablePointer<S>
+    let flippedCount: Int
+    let columns: UnsafeMutablePointer<S>
+    /// Scatter tasks the columns have room for; a call splits into at most this many.
+    let columnTasks: Int
+    let columnsPerTask: Int
+
+    public init(geometry g: ConvGeometry, maxBatch: Int) {
+        flippedCount = max(1, g.kernelCount)
+        flipped = .allocate(capacity: flippedCount)
+        flipped.initialize(repeating: 0, count: flippedCount)
+        columnTasks = max(1, min(max(1, maxBatch), 4 * max(1, Runtime.threadCount)))
+        columnsPerTask = ConvFast.scatterChunk * max(1, g.patchSize)
+        columns = .allocate(capacity: columnTasks * columnsPerTask)
+        columns.initialize(repeating: 0, count: columnTasks * columnsPerTask)
+    }
+
+    deinit {
+        flipped.deallocate()
+        columns.deallocate()
+    }
+}
+
 /// Float and Double: implicit im2col packed straight into the C GEMM's panels.
 ///
 /// The entry points are specialized for both: other modules reach them through the generic entry, and
@@ -336,24 +366,31 @@ enum ConvFast {
     @usableFromInline @_specialize(where S == Float) @_specialize(where S == Double)
     static func backwardInput<S: FastScalar>(dy: UnsafePointer<S>, kernel: UnsafePointer<S>,
                                              dx: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry,
-                                             accumulate: Bool) {
+                                             accumulate: Bool, scratch: ConvolutionInputScratch<S>? = nil) {
         // The convolution form multiplies into only inChannels columns, which wastes most of a micro-tile
         // when there are few; then the scatter form (taps·inChannels columns) is cheaper.
         if g.stride3.allSatisfy({ $0 == 1 }) && g.inChannels >= 8 {
-            backwardInputAsConvolution(dy: dy, kernel: kernel, dx: dx, batch: batch, g: g, accumulate: accumulate)
+            backwardInputAsConvolution(dy: dy, kernel: kernel, dx: dx, batch: batch, g: g, accumulate: accumulate,
+                                       scratch: scratch)
         } else {
-            backwardInputByScatter(dy: dy, kernel: kernel, dx: dx, batch: batch, g: g, accumulate: accumulate)
+            backwardInputByScatter(dy: dy, kernel: kernel, dx: dx, batch: batch, g: g, accumulate: accumulate,
+                                   scratch: scratch)
         }
     }
+
+    /// Rows of the scatter form's im2col-shaped blocks.
+    static var scatterChunk: Int { 128 }
 
     /// With unit strides the input gradient is itself a convolution: of dy with the kernel flipped in space and
     /// with in and out swapped, padded by (k-1)·d - padBefore, so it runs on the forward path's packing.
     static func backwardInputAsConvolution<S: FastScalar>(dy: UnsafePointer<S>, kernel: UnsafePointer<S>,
                                                           dx: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry,
-                                                          accumulate: Bool) {
+                                                          accumulate: Bool,
+                                                          scratch: ConvolutionInputScratch<S>?) {
         let cin = g.inChannels, cout = g.outChannels, taps = g.taps
-        let flipped = UnsafeMutablePointer<S>.allocate(capacity: g.kernelCount)
-        defer { flipped.deallocate() }
+        let planned = scratch.map { $0.flippedCount >= g.kernelCount } ?? false
+        let flipped = planned ? scratch!.flipped : UnsafeMutablePointer<S>.allocate(capacity: g.kernelCount)
+        defer { if !planned { flipped.deallocate() } }
         for t in 0..<taps {
             let src = kernel + (taps - 1 - t) * cin * cout, dst = flipped + t * cout * cin
             for i in 0..<cin {
@@ -361,9 +398,10 @@ enum ConvFast {
             }
         }
         func t(_ a: [Int]) -> (Int, Int, Int) { (a[0], a[1], a[2]) }
-        let pad = (0..<3).map { (g.filter3[$0] - 1) * g.dilation3[$0] - g.pad3[$0] }
+        // A tuple, not a mapped array: nothing allocated per call.
+        func pad(_ d: Int) -> Int { (g.filter3[d] - 1) * g.dilation3[d] - g.pad3[d] }
         var geom = bn_conv_geom(in: t(g.out3), out: t(g.in3), filter: t(g.filter3), stride: (1, 1, 1),
-                                dilation: t(g.dilation3), pad: t(pad), inChannels: cout)
+                                dilation: t(g.dilation3), pad: (pad(0), pad(1), pad(2)), inChannels: cout)
         let m = batch * g.inputPositions
         let parts = FastGemm.rowTasks(m)
         withUnsafePointer(to: &geom) { gp in
@@ -391,12 +429,19 @@ enum ConvFast {
     /// Tasks split the batch, so no two write the same example.
     static func backwardInputByScatter<S: FastScalar>(dy: UnsafePointer<S>, kernel: UnsafePointer<S>,
                                                       dx: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry,
-                                                      accumulate: Bool) {
+                                                      accumulate: Bool,
+                                                      scratch: ConvolutionInputScratch<S>?) {
         var geom = cGeometry(g)
-        let parts = Runtime.partitions(batch, perThread: 4)
+        var parts = Runtime.partitions(batch, perThread: 4)
+        // Planned blocks: at most as many tasks as they have room for (each task owns whole examples, so the
+        // split changes no value).
+        let planned = scratch.map { $0.columnsPerTask >= scatterChunk * g.patchSize } ?? false
+        if planned { parts = min(parts, scratch!.columnTasks) }
         withUnsafePointer(to: &geom) { gp in
             Runtime.parallelFor(parts, ScatterTask(dy: dy, kernel: kernel, dx: dx, batch: batch, g: ConvSizes(g),
-                                                   geom: gp, accumulate: accumulate, parts: parts))
+                                                   geom: gp, accumulate: accumulate, parts: parts,
+                                                   columns: planned ? scratch!.columns : nil,
+                                                   columnsPerTask: planned ? scratch!.columnsPerTask : 0))
         }
     }
 
@@ -405,16 +450,17 @@ enum ConvFast {
         let dy: UnsafePointer<S>, kernel: UnsafePointer<S>, dx: UnsafeMutablePointer<S>
         let batch: Int, g: ConvSizes, geom: UnsafePointer<bn_conv_geom>
         let accumulate: Bool, parts: Int
-        static var chunk: Int { 128 }
+        /// Planned blocks of `columnsPerTask` values, one per part; nil: each part allocates its own.
+        let columns: UnsafeMutablePointer<S>?, columnsPerTask: Int
 
         func run(_ part: Int) {
-            let kk = g.patchSize, n = g.outChannels, positions = g.outputPositions, chunk = Self.chunk
+            let kk = g.patchSize, n = g.outChannels, positions = g.outputPositions, chunk = ConvFast.scatterChunk
             let examples = sliceRange(batch, part: part, of: parts)
             if !accumulate {
                 (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
             }
-            let col = UnsafeMutablePointer<S>.allocate(capacity: chunk * kk)
-            defer { col.deallocate() }
+            let col = columns.map { $0 + part * columnsPerTask } ?? UnsafeMutablePointer<S>.allocate(capacity: chunk * kk)
+            defer { if columns == nil { col.deallocate() } }
             var r0 = examples.lowerBound * positions
             let end = examples.upperBound * positions
             while r0 < end {

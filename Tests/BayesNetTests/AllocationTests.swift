@@ -58,6 +58,25 @@ struct AllocationTests {
         train: {batch_size: 6, optimizer: {adam: {learning_rate: 0.001}}}
         """
 
+    /// The layers that take the other paths: deterministic and reparameterization convolutions (the input
+    /// gradient as a convolution with 8 or more input channels, and by scatter with strides), Flipout with signs
+    /// per element (two products), and a Flipout convolution on a map too small to fuse.
+    static let otherPaths = """
+        bayesnet: 1
+        name: allocation-other-paths
+        input: {shape: [10, 10, 2]}
+        layers:
+          - Conv2D: {filters: 8, kernel_size: 3, padding: same, activation: relu}
+          - Conv2D: {filters: 8, kernel_size: 3, padding: same, activation: tanh}
+          - Conv2DReparameterization: {filters: 6, kernel_size: 3, strides: 2, padding: same, penalty_weight: 1/60000}
+          - ConvolutionVariationalFlipout: {output_size: 4, filter_shape: 3, padding: same, signs: per_element, penalty_weight: 1/60000}
+          - Conv2DFlipout: {filters: 4, kernel_size: 3, strides: 2, padding: same, penalty_weight: 1/60000}
+          - Flatten
+          - Dense: {units: 3}
+        likelihood: categorical
+        train: {batch_size: 5, optimizer: {sgd: {learning_rate: 0.01, momentum: 0.9}}}
+        """
+
     @Test func counterSeesSwiftAllocations() {
         let n = Self.allocations {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: 1000)
@@ -120,5 +139,13 @@ struct AllocationTests {
             network.forward(batch: 6, noise: NoiseContext(seed: 1, step: step, evaluation: true))
         }
         Self.expectSteadyState(counts, "forward pass on \(threads) thread(s)")
+    }
+
+    @Test(arguments: threadCounts)
+    func trainingStepOfTheOtherLayerPathsAllocatesNothingOnceWarm(threads: Int) throws {
+        let session = try Self.session(Self.otherPaths, batch: 5)
+        let indices = ArraySlice(0..<5)
+        let counts = try Self.allocations(threads: threads, steps: 3) { _ = try session.trainStep(indices: indices) }
+        Self.expectSteadyState(counts, "training step on \(threads) thread(s)")
     }
 }

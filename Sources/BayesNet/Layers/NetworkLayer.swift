@@ -118,11 +118,13 @@ enum LinearMap: Sendable {
         }
     }
 
+    /// `scratch` is the convolution's planned input-gradient scratch (nil for a dense map).
     func backwardInput<S: TensorScalar>(dy: UnsafePointer<S>, kernel: UnsafePointer<S>, dx: UnsafeMutablePointer<S>,
-                                        batch: Int, accumulate: Bool) {
+                                        batch: Int, accumulate: Bool, scratch: ConvolutionInputScratch<S>?) {
         switch self {
         case .convolution(let g):
-            Convolution.backwardInput(dy: dy, kernel: kernel, dx: dx, batch: batch, geometry: g, accumulate: accumulate)
+            Convolution.backwardInput(dy: dy, kernel: kernel, dx: dx, batch: batch, geometry: g, accumulate: accumulate,
+                                      scratch: scratch)
         case .dense(let i, let o):
             Dense.backwardInput(dy: dy, kernel: kernel, dx: dx, batch: batch, inputs: i, outputs: o,
                                 accumulate: accumulate)

@@ -70,6 +70,8 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
     private let perturbation: Buffer<S>
     private let flippedInputGradient: Buffer<S>
     private let kernelGradient: ConvolutionKernelGradient<S>?
+    /// A convolution's input-gradient scratch, planned here so that backward passes allocate nothing.
+    private let inputGradientScratch: ConvolutionInputScratch<S>?
     /// A Flipout convolution with signs per channel runs fused (FlipoutFusion.swift).
     let fusion: FlipoutFusion<S>?
 
@@ -115,6 +117,11 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
         signIn = Buffer(count: flip ? maxBatch * (perElement ? map.inputCount : map.inChannels) : 0)
         signOut = Buffer(count: flip ? maxBatch * (perElement ? map.outputCount : map.outChannels) : 0)
         fusion = FlipoutFusion<S>(map: map, estimator: self.estimator, signs: self.variational?.signs, maxBatch: maxBatch)
+        if case .convolution(let g) = map {
+            inputGradientScratch = ConvolutionInputScratch<S>(geometry: g, maxBatch: maxBatch)
+        } else {
+            inputGradientScratch = nil
+        }
         let twoProducts = flip && fusion == nil
         flippedInput = Buffer(count: twoProducts ? maxBatch * map.inputCount : 0)
         perturbation = Buffer(count: twoProducts ? maxBatch * map.outputCount : 0)
@@ -251,7 +258,8 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
         guard lastSampled, let kernelRho, let biasRho else {
             map.backwardKernel(x: x, dy: dpre, dkernel: kernelLoc.gradient.pointer, batch: batch, accumulate: true, reducer: kernelGradient)
             if let dx {
-                map.backwardInput(dy: dpre, kernel: kernelLoc.value.pointer, dx: dx, batch: batch, accumulate: false)
+                map.backwardInput(dy: dpre, kernel: kernelLoc.value.pointer, dx: dx, batch: batch, accumulate: false,
+                                  scratch: inputGradientScratch)
             }
             return
         }
@@ -265,7 +273,8 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
             for i in 0..<kc { kernelLoc.gradient.pointer[i] += dDraw[i] }
             addRhoGradient(kernelRho, from: dDraw)
             if let dx {
-                map.backwardInput(dy: dpre, kernel: kernelDraw.pointer, dx: dx, batch: batch, accumulate: false)
+                map.backwardInput(dy: dpre, kernel: kernelDraw.pointer, dx: dx, batch: batch, accumulate: false,
+                                  scratch: inputGradientScratch)
             }
             return
         }
@@ -285,9 +294,10 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
                            accumulate: false, reducer: kernelGradient)
         addRhoGradient(kernelRho, from: dDraw)
         if let dx {
-            map.backwardInput(dy: dpre, kernel: kernelLoc.value.pointer, dx: dx, batch: batch, accumulate: false)
+            map.backwardInput(dy: dpre, kernel: kernelLoc.value.pointer, dx: dx, batch: batch, accumulate: false,
+                                  scratch: inputGradientScratch)
             map.backwardInput(dy: perturbation.pointer, kernel: kernelDraw.pointer, dx: flippedInputGradient.pointer,
-                              batch: batch, accumulate: false)
+                              batch: batch, accumulate: false, scratch: inputGradientScratch)
             let g = flippedInputGradient.pointer
             let count = map.inputCount, channels = map.inChannels
             if perElement {
