@@ -207,7 +207,7 @@ if options.sections.contains("small") { print("") }
 
 for t in options.threads where t > 1 {
     Runtime.threadCount = t
-    let dispatch = best(repeats: 200) { Runtime.parallelFor(t) { _ in } }
+    let dispatch = best(repeats: 200) { Runtime.parallelFor(t, EmptyTask()) }
     print("Thread pool: fixed cost of a parallelFor call with \(t) empty tasks: \(format6(dispatch * 1e6)) us")
 }
 
@@ -361,4 +361,9 @@ enum ScalarPosterior {
         }
         return total
     }
+}
+
+/// A task that does nothing, to time the pool's hand-off alone (the form kernels use: nothing allocated).
+struct EmptyTask: ParallelTask {
+    func run(_ part: Int) {}
 }
