@@ -55,6 +55,28 @@ private func forEachKernel(_ body: (Runtime.GemmKernel) -> Void) {
         }
     }
 
+    /// Far outside the range training visits, σ still follows softplus: the floor 1e-5 for very negative ρ
+    /// (the vector e^x must flush to 0, not wrap), ρ itself for very large ρ, and the sigmoid down to 0 and up to 1.
+    @Test func extremeScaleParametersStayOnSoftplus() {
+        let rho: [Float] = [-.greatestFiniteMagnitude, -1e30, -1e4, -200, -104, -88, -87, 87, 88, 200, 1e4, 1e30,
+                            .greatestFiniteMagnitude]
+        let n = rho.count
+        let eps = [Float](repeating: 1, count: n), ones = eps
+        var sigma = [Float](repeating: 0, count: n), draw = sigma
+        forEachKernel { kernel in
+            PosteriorMath.sample(rho: rho, loc: nil, epsilon: eps, sigma: &sigma, draw: &draw, count: n)
+            var gradient = [Float](repeating: 0, count: n)
+            PosteriorMath.addRhoGradient(rho: rho, dDraw: ones, epsilon: ones, gradient: &gradient, count: n)
+            for i in 0..<n {
+                let expected = Float(Softplus.scale(rho: Double(rho[i])))
+                #expect(abs(sigma[i] - expected) <= 6 * Float(u) * expected, "\(kernel): ρ = \(rho[i]) gave σ \(sigma[i])")
+                let sigmoid = 1 / (1 + exp(-Double(rho[i])))
+                #expect(abs(Double(gradient[i]) - sigmoid) <= 4 * u * sigmoid + Double(Float.leastNormalMagnitude),
+                        "\(kernel): ρ = \(rho[i]) gave sigmoid \(gradient[i])")
+            }
+        }
+    }
+
     @Test func drawIsLocPlusScaleTimesNoise() {
         let n = rhoSweep.count
         let eps = normals(n, seed: 2), loc = locations(n, seed: 3)
