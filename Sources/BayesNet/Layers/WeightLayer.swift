@@ -295,7 +295,7 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
         addRhoGradient(kernelRho, from: dDraw)
         if let dx {
             map.backwardInput(dy: dpre, kernel: kernelLoc.value.pointer, dx: dx, batch: batch, accumulate: false,
-                                  scratch: inputGradientScratch)
+                              scratch: inputGradientScratch)
             map.backwardInput(dy: perturbation.pointer, kernel: kernelDraw.pointer, dx: flippedInputGradient.pointer,
                               batch: batch, accumulate: false, scratch: inputGradientScratch)
             let g = flippedInputGradient.pointer
