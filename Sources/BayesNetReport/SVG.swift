@@ -134,7 +134,8 @@ struct Ticks {
         let largest = values.map(abs).max() ?? 0
         guard decimals > 6 || largest >= 1e9, values.count > 1 else { return Format.fixed(v, decimals) }
         let step = (values[values.count - 1] - values[0]) / Double(values.count - 1)
-        let digits = min(17, max(1, Int(ceil(log10(largest / step))) + 1))
+        let ratio = largest / step
+        let digits = ratio.isFinite && ratio >= 1 ? min(17, Int(ceil(log10(ratio))) + 1) : 1
         return String(format: "%.\(digits - 1)e", v)
     }
 

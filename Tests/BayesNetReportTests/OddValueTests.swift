@@ -201,3 +201,46 @@ func npyFile(shape: String, dataBytes: Int = 0) -> Data {
     out.append(Data(count: dataBytes))
     return out
 }
+
+/// Files saved again by an editor on another system still read the same.
+@Suite struct EditedFileTests {
+    // Before: "\r\n" is one Character in Swift, so splitting on "\n" left a CRLF file as a single line.
+    @Test func predictionsWithWindowsLineEndsAreRead() throws {
+        let fixture = RunFolderFixture()
+        let text = fixture.predictionsText(fixture.predictions())
+        let rows = try RunFolder.parsePredictions(Data(text.replacingOccurrences(of: "\n", with: "\r\n").utf8))
+        #expect(rows == (try RunFolder.parsePredictions(Data(text.utf8))))
+        #expect(rows.count == fixture.examples)
+    }
+
+    @Test func metricsWithWindowsLineEndsAreRead() throws {
+        let text = RunFolderFixture().metricsText()
+        let rows = try RunFolder.parseMetrics(Data(text.replacingOccurrences(of: "\n", with: "\r\n").utf8))
+        #expect(rows == (try RunFolder.parseMetrics(Data(text.utf8))))
+        #expect(rows.count == RunFolderFixture().epochs)
+    }
+
+    @Test func predictionFieldsKeepTheirValueWithSpacesAndTabsAround() throws {
+        let text = "index, label ,predicted,confidence,entropy,expected_entropy,mutual_information,correct\n"
+            + " 0 ,\t3,3, 0.9 ,0.2,0.1,0.1, 1 \n"
+        let rows = try RunFolder.parsePredictions(Data(text.utf8))
+        #expect(rows == [Prediction(index: 0, label: 3, predicted: 3, confidence: 0.9, entropy: 0.2,
+                                    expectedEntropy: 0.1, mutualInformation: 0.1, correct: true)])
+    }
+}
+
+@Suite struct UncheckedRunTests {
+    // RunFolder's memberwise initializer skips the checks of RunFolder.parse; the page must still be drawn.
+    @Test func predictionsWithoutAnImageAreLeftOutOfTheExamples() throws {
+        let fixture = RunFolderFixture()
+        var predictions = fixture.predictions()
+        let inputs = fixture.inputs(for: predictions)
+        predictions[0].index = inputs.shape[0] + 5
+        predictions[0].mutualInformation = 10   // the most uncertain, so it would be drawn first
+        let summary = try RunFolder.parseSummary(Data(fixture.summaryText(fixture.predictions()).utf8))
+        let html = Report.html(for: RunFolder(summary: summary, metrics: [], predictions: predictions, testInputs: inputs))
+        let grid = HTMLProbe(html: html).element(id: "chart-uncertain-examples") ?? ""
+        #expect(HTMLProbe(html: grid).count("class=\"example ") == 16)
+        #expect(!grid.contains("data-index=\"\(inputs.shape[0] + 5)\""))
+    }
+}
