@@ -244,3 +244,36 @@ func npyFile(shape: String, dataBytes: Int = 0) -> Data {
         #expect(!grid.contains("data-index=\"\(inputs.shape[0] + 5)\""))
     }
 }
+
+/// The report target's seeds (Fuzz/corpus/report: a run folder's files in one input, separated by the line
+/// `--8<--`) replayed through the same path as the fuzz target.
+@Suite struct ReportSeedReplayTests {
+    static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Fuzz/corpus/report").standardized
+
+    static func seeds() -> [URL] {
+        ((try? FileManager.default.contentsOfDirectory(at: corpus, includingPropertiesForKeys: nil)) ?? [])
+            .sorted { $0.path < $1.path }
+    }
+
+    static func sections(_ data: Data) -> [Data] {
+        var parts: [Data] = []
+        var rest = data[...]
+        while let cut = rest.range(of: Data("\n--8<--\n".utf8)) {
+            parts.append(Data(rest[..<cut.lowerBound]))
+            rest = rest[cut.upperBound...]
+        }
+        return parts + [Data(rest)]
+    }
+
+    @Test func everySeedLoadsAndRendersWithFiniteGeometry() throws {
+        let seeds = Self.seeds()
+        #expect(seeds.count >= 4)
+        for seed in seeds {
+            let files = Self.sections(try Data(contentsOf: seed))
+            let html = try render(summary: files[0], metrics: files[1], predictions: files.count > 2 ? files[2] : nil,
+                                  inputs: files.count > 3 ? files[3] : nil)
+            #expect(nonFiniteGeometry(html) == [], "\(seed.lastPathComponent)")
+        }
+    }
+}
