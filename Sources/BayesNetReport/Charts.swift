@@ -257,6 +257,8 @@ struct ReliabilityDiagram {
                        fill: Palette.grey, opacity: 0.6)
             }
             let labelSize = min(10.5, (binWidth - 2) / (Double(String(count).count) * 0.62))
+            // Bins too narrow for a readable count (hundreds of them) go without; SVG has no negative font size.
+            guard labelSize >= 3 else { continue }
             c.text(String(count), x0 + (binWidth - 3) / 2, countScale(Double(count)) - 3, anchor: .middle,
                    size: labelSize, fill: count > 0 ? "#333" : "#999", cls: "bin-count")
         }

@@ -77,6 +77,17 @@ func replacingReliability(_ text: String, with block: String) -> String {
         #expect(!heights.isEmpty && heights.allSatisfy { $0 == "0" })
     }
 
+    @Test func binsTooNarrowForACountAreLeftUnlabelled() {
+        let bins = 400
+        let diagram = ReliabilityDiagram(reliability: .init(
+            bins: bins, confidence: Array(repeating: 0.5, count: bins), accuracy: Array(repeating: 0.5, count: bins),
+            count: Array(repeating: 12_345, count: bins)))
+        let svg = diagram.svg(label: "reliability")
+        #expect(HTMLProbe(html: svg).count("class=\"bin\"") == bins)
+        #expect(HTMLProbe(html: svg).count("class=\"bin-count\"") == 0)
+        #expect(!svg.contains("font-size=\"-"))
+    }
+
     @Test func svgCoordinatesOffTheCanvasAreCutToAHundredThousandPixels() {
         #expect(SVGCanvas.n(1e300) == "100000")
         #expect(SVGCanvas.n(-.infinity) == "-100000")
@@ -170,7 +181,8 @@ func replacingReliability(_ text: String, with block: String) -> String {
         let html = try render(summary: files.summary, metrics: files.metrics, predictions: files.predictions,
                               inputs: files.inputs)
         let chart = try #require(HTMLProbe(html: html).element(id: "chart-reliability"))
-        #expect(HTMLProbe(html: chart).count("class=\"bin-count\"") == RunFolder.maxReliabilityBins)
+        #expect(HTMLProbe(html: chart).count("class=\"bin\"") == RunFolder.maxReliabilityBins)
+        #expect(nonFiniteGeometry(chart) == [])
     }
 
     @Test func npyShapeWhoseSizeOverflowsIsRejected() throws {

@@ -7,7 +7,7 @@ import Foundation
 /// no test inputs); an input without a metrics section is skipped, as `bayesnet report` refuses such a folder
 /// before reading anything. The files go through the same checks as `bayesnet report` (RunFolder.parse, which
 /// RunFolder.load calls), and whatever loads is rendered. Loading must never trap; a page must be complete
-/// HTML whose drawing coordinates are all finite numbers.
+/// HTML whose drawing coordinates are all finite numbers and whose sizes are not negative.
 let separator = Array("\n--8<--\n".utf8)
 
 func sections(_ bytes: [UInt8]) -> [Data] {
@@ -26,9 +26,10 @@ func sections(_ bytes: [UInt8]) -> [Data] {
     return parts
 }
 
-/// Attributes that place or size something in an SVG; each must be a finite number.
+/// Attributes that place or size something in an SVG; each must be a finite number, and a size not negative.
 let geometry = try! NSRegularExpression(
-    pattern: " (?:x|y|x1|y1|x2|y2|cx|cy|r|width|height|font-size|stroke-width)=\"([^\"]*)\"")
+    pattern: " (x|y|x1|y1|x2|y2|cx|cy|r|width|height|font-size|stroke-width)=\"([^\"]*)\"")
+let sizes: Set<String> = ["r", "width", "height", "font-size", "stroke-width"]
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -45,8 +46,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let html = Report.html(for: run)
     precondition(html.hasPrefix("<!DOCTYPE html>") && html.hasSuffix("</html>\n"), "the page is not complete")
     for match in geometry.matches(in: html, range: NSRange(html.startIndex..., in: html)) {
-        let value = String(html[Range(match.range(at: 1), in: html)!])
-        precondition(Double(value)?.isFinite == true, "drawing coordinate \"\(value)\" is not a finite number")
+        let name = String(html[Range(match.range(at: 1), in: html)!])
+        let text = String(html[Range(match.range(at: 2), in: html)!])
+        guard let value = Double(text), value.isFinite else { preconditionFailure("\(name)=\"\(text)\" is not a finite number") }
+        precondition(value >= 0 || !sizes.contains(name), "\(name)=\"\(text)\" is a negative size")
     }
     return 0
 }
