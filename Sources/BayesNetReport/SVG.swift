@@ -83,7 +83,8 @@ struct Ticks {
         // A span within a billionth of its values' size counts as one value: a step finer than that could be
         // lost to rounding when added to them.
         if hi - lo < max(1e-12, max(abs(lo), abs(hi)) * 1e-9) {
-            let pad = lo == 0 ? 1 : abs(lo) * 0.1
+            // At least 1e-12: a tenth of a subnormal value is no wider than the value, and a zero step follows.
+            let pad = lo == 0 ? 1 : max(abs(lo) * 0.1, 1e-12)
             lo -= pad; hi += pad
             if low >= 0 && lo < 0 { lo = 0 }
         }

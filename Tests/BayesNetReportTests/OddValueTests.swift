@@ -138,6 +138,16 @@ func replacingReliability(_ text: String, with block: String) -> String {
         #expect(Set(ticks.values).count == ticks.values.count)
     }
 
+    // Found by FuzzReport: a KL of 3.5e-323 in every epoch padded its one-value range by nothing, and the
+    // zero step gave a NaN tick count.
+    @Test func ticksOfOneSubnormalValueHaveAFiniteStep() {
+        let kl = Double.leastNonzeroMagnitude * 7   // 3.5e-323, as the file had it
+        let ticks = Ticks(low: kl, high: kl)
+        #expect(ticks.values.count >= 2 && ticks.values.count <= 12)
+        #expect(ticks.values.allSatisfy { $0.isFinite })
+        #expect(ticks.values.first! <= kl && ticks.values.last! >= kl)
+    }
+
     @Test func integerTicksOverAHugeEpochNumberEnd() {
         let ticks = Ticks(low: 1e18, high: 1e18 + 256, target: 8, integer: true)
         #expect(ticks.values.count <= 12)
