@@ -45,7 +45,7 @@ public struct RunSummary: Decodable, Sendable, Equatable {
     }
 
     public struct Reliability: Decodable, Sendable, Equatable {
-        /// At most `maxBins`: the diagram draws every bin, so the count bounds its size.
+        /// At most `RunFolder.maxReliabilityBins`: the diagram draws every bin, so the count bounds its size.
         public var bins: Int
         /// Bin means; `nil` for an empty bin.
         public var confidence: [Double?]
