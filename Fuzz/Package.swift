@@ -16,6 +16,8 @@ let package = Package(
         .executableTarget(name: "FuzzNPY", dependencies: [.product(name: "BayesNet", package: "bayesnet")]),
         .executableTarget(name: "FuzzSafeTensors", dependencies: [.product(name: "BayesNet", package: "bayesnet")]),
         .executableTarget(name: "FuzzCSV", dependencies: [.product(name: "BayesNet", package: "bayesnet")]),
+        // a run folder's files → RunFolder → the HTML report page.
+        .executableTarget(name: "FuzzReport", dependencies: [.product(name: "BayesNetReport", package: "bayesnet")]),
     ],
     swiftLanguageModes: [.v6]
 )

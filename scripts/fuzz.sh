@@ -4,12 +4,12 @@
 # script exit non-zero. The growing corpus is kept in fuzz-artifacts/corpus/TARGET between runs.
 #
 #   scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags...]
-#   TARGET: spec, idx, npy, safetensors, csv (or the product name, e.g. FuzzSpec)
+#   TARGET: spec, idx, npy, safetensors, csv, report (or the product name, e.g. FuzzSpec)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ $# -lt 2 ]; then
-  echo "usage: scripts/fuzz.sh TARGET SECONDS [libFuzzer flags...]   (TARGET: spec idx npy safetensors csv)" >&2
+  echo "usage: scripts/fuzz.sh TARGET SECONDS [libFuzzer flags...]   (TARGET: spec idx npy safetensors csv report)" >&2
   exit 64
 fi
 target=$1 seconds=$2
@@ -20,7 +20,8 @@ case "$target" in
   npy|FuzzNPY) product=FuzzNPY name=npy ;;
   safetensors|FuzzSafeTensors) product=FuzzSafeTensors name=safetensors ;;
   csv|FuzzCSV) product=FuzzCSV name=csv ;;
-  *) echo "unknown fuzz target '$target' (spec idx npy safetensors csv)" >&2; exit 64 ;;
+  report|FuzzReport) product=FuzzReport name=report ;;
+  *) echo "unknown fuzz target '$target' (spec idx npy safetensors csv report)" >&2; exit 64 ;;
 esac
 case "$seconds" in ''|*[!0-9]*) echo "SECONDS must be a whole number, not '$seconds'" >&2; exit 64 ;; esac
 
@@ -35,12 +36,15 @@ artifacts=fuzz-artifacts
 corpus=$artifacts/corpus/$name
 mkdir -p "$corpus"
 
-# Seeds: committed samples, plus every spec and invalid-spec fixture for the spec target.
+# Seeds: committed samples, plus every spec and invalid-spec fixture for the spec target; Fuzz/TARGET.dict, when
+# there is one, lends the mutations the format's vocabulary.
 seeds=(Fuzz/corpus/$name)
 flags=()
 if [ "$name" = spec ]; then
   seeds+=(specs Tests/BayesNetSpecTests/Fixtures/invalid)
-  flags+=(-dict=Fuzz/spec.dict)
+fi
+if [ -f "Fuzz/$name.dict" ]; then
+  flags+=(-dict="Fuzz/$name.dict")
 fi
 
 # A timeout is re-run alone three times: one that finishes within the limit at least once was the machine being

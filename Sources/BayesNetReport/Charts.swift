@@ -141,8 +141,9 @@ struct GroupedHistogram {
         let fractions = groups.map { group -> [Double] in
             var counts = [Double](repeating: 0, count: bins)
             for v in group.values {
-                let b = min(bins - 1, max(0, Int(v / upper * Double(bins))))
-                counts[b] += 1
+                // Clamped before conversion: a negative or huge value in an edited file is past Int's range here.
+                let position = min(Double(bins - 1), max(0, v / upper * Double(bins)))
+                counts[Int(position.isNaN ? 0 : position)] += 1
             }
             let n = Double(group.values.count)
             return n > 0 ? counts.map { $0 / n } : counts
@@ -230,10 +231,13 @@ struct ReliabilityDiagram {
             let x0 = left + Double(b) * binWidth + 1.5
             let count = b < reliability.count.count ? reliability.count[b] : 0
             guard count > 0, b < reliability.accuracy.count, let accuracy = reliability.accuracy[b] else { continue }
-            c.rect(x0, y(accuracy), binWidth - 3, mainBottom - y(accuracy), fill: Palette.blue, opacity: 0.85,
+            // Fractions outside 0...1 (an edited file) are drawn at the panel's edge; the title keeps the value.
+            let shownAccuracy = min(1, max(0, accuracy))
+            c.rect(x0, y(shownAccuracy), binWidth - 3, mainBottom - y(shownAccuracy), fill: Palette.blue, opacity: 0.85,
                    cls: "bin", title: "bin \(b + 1): accuracy \(Format.fixed(accuracy, 3)), \(count) examples")
             if b < reliability.confidence.count, let confidence = reliability.confidence[b] {
-                c.line(x0 - 1, y(confidence), x0 + binWidth - 2, y(confidence), stroke: Palette.vermilion, width: 3,
+                let shown = min(1, max(0, confidence))
+                c.line(x0 - 1, y(shown), x0 + binWidth - 2, y(shown), stroke: Palette.vermilion, width: 3,
                        cls: "confidence")
             }
         }
@@ -253,6 +257,8 @@ struct ReliabilityDiagram {
                        fill: Palette.grey, opacity: 0.6)
             }
             let labelSize = min(10.5, (binWidth - 2) / (Double(String(count).count) * 0.62))
+            // Bins too narrow for a readable count (hundreds of them) go without; SVG has no negative font size.
+            guard labelSize >= 3 else { continue }
             c.text(String(count), x0 + (binWidth - 3) / 2, countScale(Double(count)) - 3, anchor: .middle,
                    size: labelSize, fill: count > 0 ? "#333" : "#999", cls: "bin-count")
         }

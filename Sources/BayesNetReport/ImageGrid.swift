@@ -43,8 +43,10 @@ struct ImageGrid {
         guard let (h, w, channels) = imageGeometry(inputs) else { return "" }
         let scale = max(1, displaySize / max(h, w))
         let displayW = min(displaySize, w * scale), displayH = min(displaySize, h * scale)
+        // RunFolder.parse checks every index against the inputs; a RunFolder built in code may not have been.
+        let examples = inputs.exampleSize > 0 ? inputs.values.count / inputs.exampleSize : 0
         var cells: [String] = []
-        for p in mostUncertain(predictions) {
+        for p in mostUncertain(predictions.filter { $0.index >= 0 && $0.index < examples }) {
             let uri = PNG.dataURI(width: w, height: h, channels: channels, pixels: pixels(of: inputs, example: p.index))
             let verdict = p.correct ? "right" : "wrong"
             cells.append("""

@@ -12,7 +12,8 @@ public struct NPYArray: Sendable, Equatable {
     }
 
     /// Scalars per leading-axis entry (per example).
-    public var exampleSize: Int { shape.dropFirst().reduce(1, *) }
+    /// Zero when any axis is empty, so that a parsed shape like [N, 2^40, 2^40, 0] does not overflow.
+    public var exampleSize: Int { shape.dropFirst().contains(0) ? 0 : shape.dropFirst().reduce(1, *) }
 
     public static func parse(_ data: Data, file: String = RunFolder.testInputsFile) throws(ReportError) -> NPYArray {
         let bytes = [UInt8](data)
@@ -52,7 +53,13 @@ public struct NPYArray: Sendable, Equatable {
             guard let n = Int(trimmed), n >= 0 else { throw fail("bad shape entry '\(trimmed)'") }
             shape.append(n)
         }
-        let count = shape.reduce(1, *)
+        // Per-example size first, then the whole: both are used as Int later, so neither may overflow.
+        var count = 1
+        for n in shape.reversed() {
+            let (product, overflow) = count.multipliedReportingOverflow(by: n)
+            guard !overflow, product <= Int.max / 4 else { throw fail("shape \(shape) is too large") }
+            count = product
+        }
         let dataStart = headerStart + headerLength
         guard bytes.count - dataStart == count * 4 else {
             throw fail("shape \(shape) needs \(count * 4) data bytes, the file has \(bytes.count - dataStart)")

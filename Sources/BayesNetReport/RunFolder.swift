@@ -45,6 +45,7 @@ public struct RunSummary: Decodable, Sendable, Equatable {
     }
 
     public struct Reliability: Decodable, Sendable, Equatable {
+        /// At most `RunFolder.maxReliabilityBins`: the diagram draws every bin, so the count bounds its size.
         public var bins: Int
         /// Bin means; `nil` for an empty bin.
         public var confidence: [Double?]
@@ -161,14 +162,25 @@ public struct RunFolder: Sendable {
                             (metricsFile, "the per-epoch training curves")] where !exists(name) {
             throw .missingFile(folder: path, file: name, why: "\(why); `bayesnet run` writes it")
         }
-        let summary = try parseSummary(try read(file(summaryFile)), file: file(summaryFile))
-        let metrics = try parseMetrics(try read(file(metricsFile)), file: file(metricsFile))
+        return try parse(summary: try read(file(summaryFile)), metrics: try read(file(metricsFile)),
+                         predictions: exists(predictionsFile) ? try read(file(predictionsFile)) : nil,
+                         testInputs: exists(testInputsFile) ? try read(file(testInputsFile)) : nil,
+                         folder: path)
+    }
+
+    /// Checks a run folder's files already in memory (`nil` for a file the folder lacks), exactly as `load`
+    /// does; `folder` only names the files in error messages.
+    public static func parse(summary summaryData: Data, metrics metricsData: Data, predictions predictionsData: Data?,
+                             testInputs testInputsData: Data?, folder: String) throws(ReportError) -> RunFolder {
+        func file(_ name: String) -> String { URL(fileURLWithPath: folder).appendingPathComponent(name).path }
+        let summary = try parseSummary(summaryData, file: file(summaryFile))
+        let metrics = try parseMetrics(metricsData, file: file(metricsFile))
 
         var predictions: [Prediction] = []
-        if exists(predictionsFile) {
-            predictions = try parsePredictions(try read(file(predictionsFile)), file: file(predictionsFile))
+        if let predictionsData {
+            predictions = try parsePredictions(predictionsData, file: file(predictionsFile))
         } else if summary.isCategorical {
-            throw .missingFile(folder: path, file: predictionsFile,
+            throw .missingFile(folder: folder, file: predictionsFile,
                                why: "the per-example predictions of the test set; `bayesnet run` writes it")
         }
         if let examples = summary.evaluation?.examples, !predictions.isEmpty, examples != predictions.count {
@@ -177,8 +189,8 @@ public struct RunFolder: Sendable {
         }
 
         var inputs: NPYArray?
-        if exists(testInputsFile) {
-            let array = try NPYArray.parse(try read(file(testInputsFile)), file: file(testInputsFile))
+        if let testInputsData {
+            let array = try NPYArray.parse(testInputsData, file: file(testInputsFile))
             if !predictions.isEmpty {
                 let n = array.shape.first ?? 0
                 if let badIndex = predictions.first(where: { $0.index < 0 || $0.index >= n }) {
@@ -203,10 +215,20 @@ public struct RunFolder: Sendable {
         return decoder
     }
 
+    /// The most reliability bins a report draws (runs write 15); a larger count is an edited or damaged file,
+    /// and drawing it would take time and page size in proportion.
+    public static let maxReliabilityBins = 1000
+
     public static func parseSummary(_ data: Data, file: String = summaryFile) throws(ReportError) -> RunSummary {
-        do { return try decoder().decode(RunSummary.self, from: data) } catch {
+        let summary: RunSummary
+        do { summary = try decoder().decode(RunSummary.self, from: data) } catch {
             throw .malformed(file: file, line: nil, reason: describe(error))
         }
+        if let bins = summary.evaluation?.reliability?.bins, bins > maxReliabilityBins {
+            throw .malformed(file: file, line: nil, reason: "evaluation.reliability.bins is \(bins); "
+                + "a report draws at most \(maxReliabilityBins) bins")
+        }
+        return summary
     }
 
     public static func parseMetrics(_ data: Data, file: String = metricsFile) throws(ReportError) -> [EpochMetrics] {
@@ -215,10 +237,10 @@ public struct RunFolder: Sendable {
         }
         var rows: [EpochMetrics] = []
         let decoder = decoder()
-        for (offset, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-            if trimmed.isEmpty { continue }
-            do { rows.append(try decoder.decode(EpochMetrics.self, from: Data(trimmed.utf8))) } catch {
+        for (offset, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            let line = trimmed(line)
+            if line.isEmpty { continue }
+            do { rows.append(try decoder.decode(EpochMetrics.self, from: Data(line.utf8))) } catch {
                 throw .malformed(file: file, line: offset + 1, reason: describe(error))
             }
         }
@@ -232,15 +254,13 @@ public struct RunFolder: Sendable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw .malformed(file: file, line: nil, reason: "not UTF-8 text")
         }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(trimmed)
         while lines.last?.isEmpty == true { lines.removeLast() }
         guard let header = lines.first, !header.isEmpty else {
             throw .malformed(file: file, line: 1, reason: "empty file; expected the header "
                 + predictionColumns.joined(separator: ","))
         }
-        let names = header.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let names = header.split(separator: ",").map { String(trimmed($0)) }
         var column: [String: Int] = [:]
         for (i, name) in names.enumerated() { column[name] = i }
         let missing = predictionColumns.filter { column[$0] == nil }
@@ -252,9 +272,7 @@ public struct RunFolder: Sendable {
         rows.reserveCapacity(lines.count - 1)
         for lineNumber in 2..<(lines.count + 1) {
             let line = lines[lineNumber - 1]
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
-                $0.trimmingCharacters(in: .whitespaces)
-            }
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(trimmed)
             guard fields.count == names.count else {
                 throw .malformed(file: file, line: lineNumber,
                                  reason: "\(fields.count) fields, the header has \(names.count)")
@@ -289,6 +307,14 @@ public struct RunFolder: Sendable {
                 mutualInformation: try real("mutual_information"), correct: correct))
         }
         return rows
+    }
+
+    /// Without surrounding white space (a CR of CRLF line ends included). Foundation's trimming bridges every
+    /// field through NSString, which made it most of the time a large predictions.csv takes to read.
+    static func trimmed(_ text: Substring) -> Substring {
+        guard let first = text.firstIndex(where: { !$0.isWhitespace }),
+              let last = text.lastIndex(where: { !$0.isWhitespace }) else { return text[text.endIndex...] }
+        return text[first...last]
     }
 
     /// Turns a decoding error into "at evaluation.predictive.accuracy: expected a number".

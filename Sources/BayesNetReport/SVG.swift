@@ -53,6 +53,8 @@ enum Format {
     }
 
     static func seconds(_ s: Double) -> String {
+        // Beyond a million minutes (or not a number) whole minutes stop being readable, and Int would trap.
+        if !(s < 60 * 1e6) { return significant(s) + " s" }
         if s < 60 { return fixed(s, s < 10 ? 2 : 1) + " s" }
         let minutes = Int(s / 60)
         return "\(minutes) min " + fixed(s - Double(minutes) * 60, 0) + " s"
@@ -69,12 +71,20 @@ struct Ticks {
     var low: Double { values.first ?? 0 }
     var high: Double { values.last ?? 1 }
 
+    /// Bounds beyond ±limit are cut to it, so that the span stays finite.
+    static let limit = 1e300
+
     init(low: Double, high: Double, target: Int = 5, integer: Bool = false) {
         var lo = low, hi = high
         if !(lo.isFinite && hi.isFinite) { lo = 0; hi = 1 }
+        lo = min(max(lo, -Self.limit), Self.limit)
+        hi = min(max(hi, -Self.limit), Self.limit)
         if hi < lo { swap(&lo, &hi) }
-        if hi - lo < 1e-12 {
-            let pad = lo == 0 ? 1 : abs(lo) * 0.1
+        // A span within a billionth of its values' size counts as one value: a step finer than that could be
+        // lost to rounding when added to them.
+        if hi - lo < max(1e-12, max(abs(lo), abs(hi)) * 1e-9) {
+            // At least 1e-12: a tenth of a subnormal value is no wider than the value, and a zero step follows.
+            let pad = lo == 0 ? 1 : max(abs(lo) * 0.1, 1e-12)
             lo -= pad; hi += pad
             if low >= 0 && lo < 0 { lo = 0 }
         }
@@ -85,23 +95,24 @@ struct Ticks {
         if integer { step = max(1, step.rounded()) }
         let first = floor(lo / step + 1e-9) * step
         let last = ceil(hi / step - 1e-9) * step
-        var values: [Double] = []
-        var v = first
-        while v <= last + step * 1e-6 {
-            values.append(abs(v) < step * 1e-9 ? 0 : v)
-            v += step
+        let count = Int(((last - first) / step).rounded()) + 1
+        self.values = (0..<max(1, count)).map { i in
+            let v = first + Double(i) * step
+            return abs(v) < step * 1e-9 ? 0 : v
         }
-        self.values = values
         self.decimals = max(0, -Int(floor(log10(step) + 1e-9)))
     }
 
     /// Ticks at 1, 2 and 5 times powers of ten (only the powers when the range spans many decades),
     /// for a logarithmic axis; both bounds must be positive.
     init(logLow low: Double, high: Double) {
-        let lo = Int(floor(log10(low) + 1e-9)), hi = Int(ceil(log10(high) - 1e-9))
+        // Powers of ten stay normal doubles (10^±300), and a range over many decades keeps about ten of them.
+        let lo = min(300, max(-300, Int(floor(log10(low) + 1e-9))))
+        let hi = min(300, max(lo, Int(ceil(log10(high) - 1e-9))))
         let multiples: [Double] = hi - lo <= 3 ? [1, 2, 5] : [1]
+        let stride = max(1, (hi - lo + 9) / 10)
         var candidates: [Double] = []
-        for exponent in lo...max(lo, hi) {
+        for exponent in Swift.stride(from: lo, through: hi + stride - 1, by: stride) where exponent <= 300 {
             for m in multiples { candidates.append(m * pow(10, Double(exponent))) }
         }
         let first = candidates.last { $0 <= low * (1 + 1e-9) } ?? candidates[0]
@@ -114,9 +125,19 @@ struct Ticks {
 
     var logarithmic = false
 
+    /// Fixed-point labels, or scientific ones (with as many digits as tell the ticks apart) for values too
+    /// large or steps too fine to write out, which would widen the margin past the chart.
     func label(_ v: Double) -> String {
-        guard logarithmic else { return Format.fixed(v, decimals) }
-        return Format.fixed(v, max(0, -Int(floor(log10(v) + 1e-9))))
+        if logarithmic {
+            if v < 1e-4 || v >= 1e7 { return String(format: "%.0e", v) }
+            return Format.fixed(v, max(0, -Int(floor(log10(v) + 1e-9))))
+        }
+        let largest = values.map(abs).max() ?? 0
+        guard decimals > 6 || largest >= 1e9, values.count > 1 else { return Format.fixed(v, decimals) }
+        let step = (values[values.count - 1] - values[0]) / Double(values.count - 1)
+        let ratio = largest / step
+        let digits = ratio.isFinite && ratio >= 1 ? min(17, Int(ceil(log10(ratio))) + 1) : 1
+        return String(format: "%.\(digits - 1)e", v)
     }
 
     func maxLabelWidth(size: Double) -> Double { values.map { textWidth(label($0), size: size) }.max() ?? 0 }
@@ -158,8 +179,11 @@ struct SVGCanvas {
         self.height = height
     }
 
+    /// Coordinates far off the canvas (odd values in a run folder) are cut to ±100,000 px, and a coordinate
+    /// that is not a number is drawn at 0, so the SVG stays well-formed.
     static func n(_ v: Double) -> String {
-        let r = (v * 10).rounded() / 10
+        let clamped = v.isNaN ? 0 : min(max(v, -1e5), 1e5)
+        let r = (clamped * 10).rounded() / 10
         return r == r.rounded() ? String(Int(r)) : String(r)
     }
 
