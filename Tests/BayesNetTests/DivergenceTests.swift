@@ -15,8 +15,8 @@ import BayesNetSpec
         let w = TestNetworks.weightLayer(net)
         w.kernelLoc.values = TestNetworks.normals(24, seed: 30, scale: 0.7)
         w.biasLoc.values = TestNetworks.normals(4, seed: 31, scale: 0.7)
-        w.kernelRho!.values = TestNetworks.uniforms(24, seed: 32).map { PosteriorScale.rho(forScale: 0.2 + $0) }
-        w.biasRho!.values = TestNetworks.uniforms(4, seed: 33).map { PosteriorScale.rho(forScale: 0.2 + $0) }
+        w.kernelRho!.values = TestNetworks.uniforms(24, seed: 32).map { Softplus.rho(forScale: 0.2 + $0) }
+        w.biasRho!.values = TestNetworks.uniforms(4, seed: 33).map { Softplus.rho(forScale: 0.2 + $0) }
         return net
     }
 
@@ -44,7 +44,7 @@ import BayesNetSpec
         var expected = 0.0
         for (locs, rhos) in [(w.kernelLoc.values, w.kernelRho!.values), (w.biasLoc.values, w.biasRho!.values)] {
             for (m, r) in zip(locs, rhos) {
-                let s = PosteriorScale.scale(r)
+                let s = Softplus.scale(rho: r)
                 expected += log(2 / s) + (s * s + (m - 0.5) * (m - 0.5)) / 8 - 0.5
             }
         }

@@ -22,8 +22,8 @@ import BayesNetSpec
         let kc = w.kernelLoc.count
         w.kernelLoc.values = TestNetworks.normals(kc, seed: 1, scale: 0.5)
         w.biasLoc.values = TestNetworks.normals(filters, seed: 2)
-        w.kernelRho!.values = TestNetworks.uniforms(kc, seed: 3).map { PosteriorScale.rho(forScale: 0.1 + 0.6 * $0) }
-        w.biasRho!.values = TestNetworks.uniforms(filters, seed: 4).map { PosteriorScale.rho(forScale: 0.1 + 0.6 * $0) }
+        w.kernelRho!.values = TestNetworks.uniforms(kc, seed: 3).map { Softplus.rho(forScale: 0.1 + 0.6 * $0) }
+        w.biasRho!.values = TestNetworks.uniforms(filters, seed: 4).map { Softplus.rho(forScale: 0.1 + 0.6 * $0) }
         TestNetworks.setInput(net, TestNetworks.normals(batch * inputShape.reduce(1, *), seed: 5))
         return net
     }
@@ -32,8 +32,8 @@ import BayesNetSpec
     /// independent weight noise, computed directly from the convolution's definition.
     static func exactOutputVariance(_ net: Network<Double>) -> [Double] {
         let w = TestNetworks.weightLayer(net)
-        let sigma = w.kernelRho!.values.map(PosteriorScale.scale)
-        let biasSigma = w.biasRho!.values.map(PosteriorScale.scale)
+        let sigma = w.kernelRho!.values.map { Softplus.scale(rho: $0) }
+        let biasSigma = w.biasRho!.values.map { Softplus.scale(rho: $0) }
         let (h, wd, c) = (inputShape[0], inputShape[1], inputShape[2])
         var out: [Double] = []
         for b in 0..<batch {

@@ -26,7 +26,7 @@ import BayesNetSpec
         let net = try Network<Double>(spec: spec, seed: 5, trainingExamples: 10, maxBatch: batch)
         // Scales large enough that the noise paths matter.
         for p in net.parameters where p.name.hasSuffix("untransformed_scale") {
-            p.values = TestNetworks.uniforms(p.count, seed: UInt64(p.count)).map { PosteriorScale.rho(forScale: 0.05 + 0.3 * $0) }
+            p.values = TestNetworks.uniforms(p.count, seed: UInt64(p.count)).map { Softplus.rho(forScale: 0.05 + 0.3 * $0) }
         }
         for p in net.parameters where p.name.hasSuffix(".bias") || p.name.hasSuffix("bias_posterior_loc") {
             p.values = TestNetworks.normals(p.count, seed: 77, scale: 0.1)

@@ -21,7 +21,7 @@ import BayesNetSpec
         let net = try Network<Double>(spec: spec, seed: 3, trainingExamples: 1, maxBatch: batch)
         let w = TestNetworks.weightLayer(net)
         w.kernelLoc.values = TestNetworks.normals(w.kernelLoc.count, seed: 21, scale: 0.1)
-        w.biasRho!.values = [Double](repeating: PosteriorScale.rho(forScale: 1e-5), count: channelsOut)
+        w.biasRho!.values = [Double](repeating: Softplus.rho(forScale: 1e-5), count: channelsOut)
         TestNetworks.setInput(net, TestNetworks.normals(batch * 8 * 8 * channelsIn, seed: 22))
         return net
     }

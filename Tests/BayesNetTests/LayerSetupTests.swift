@@ -42,7 +42,7 @@ import BayesNetSpec
     @Test func posteriorScaleStartsAtTheInitialScaleAndBiasLocAtZero() throws {
         let layer = try Self.firstLayer(initializer: .glorotUniform, scale: 0.02)
         for rho in layer.kernelRho!.values + layer.biasRho!.values {
-            #expect(abs(PosteriorScale.scale(rho) - 0.02) < 1e-12)
+            #expect(abs(Softplus.scale(rho: rho) - 0.02) < 1e-12)
         }
         #expect(layer.biasLoc.values.allSatisfy { $0 == 0 })
     }
@@ -79,7 +79,7 @@ import BayesNetSpec
                                       seed: 1, trainingExamples: 1, maxBatch: 8)
         let w = TestNetworks.weightLayer(net)
         w.kernelLoc.values = [0]
-        w.biasRho!.values = [PosteriorScale.rho(forScale: 1e-5)]
+        w.biasRho!.values = [Softplus.rho(forScale: 1e-5)]
         TestNetworks.setInput(net, [Double](repeating: 1, count: 8 * 16))
         net.forward(batch: 8, noise: NoiseContext(seed: 1, step: 0))
         let y = TestNetworks.output(net, count: 8 * 16)

@@ -2,26 +2,6 @@ import Foundation
 import BayesNetRuntime
 import BayesNetSpec
 
-/// σ = 1e-5 + softplus(ρ), TFP's `make_kernel_bias_posterior_mvn_diag` scale.
-enum PosteriorScale {
-    static let floor = 1e-5
-
-    @inline(__always) static func scale(_ rho: Double) -> Double {
-        floor + max(rho, 0) + log1p(exp(-abs(rho)))
-    }
-
-    /// dσ/dρ = sigmoid(ρ).
-    @inline(__always) static func derivative(_ rho: Double) -> Double {
-        rho >= 0 ? 1 / (1 + exp(-rho)) : exp(rho) / (1 + exp(rho))
-    }
-
-    /// The ρ that gives the scale σ.
-    static func rho(forScale sigma: Double) -> Double {
-        let y = max(sigma - floor, 1e-30)
-        return y > 30 ? y : log(expm1(y))
-    }
-}
-
 /// How a layer's KL term is estimated. `automatic` is the analytic KL for a Normal prior and a one-sample
 /// Monte Carlo estimate for a scale mixture; `monteCarlo` forces the estimate (for a Normal prior: one centred
 /// at 0), so the two can be compared.
@@ -133,7 +113,7 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
         WeightInitializer.fill(biasLoc.value.pointer, shape: biasShape, initializer: biasInitializer,
                                random: RandomStream(seed: seed, stream: stableHash(name + "/bias_init"), step: 0))
         if let kernelRho, let biasRho, case .normalDiag(let initialScale)? = self.variational?.posterior {
-            let rho = S(PosteriorScale.rho(forScale: initialScale))
+            let rho = S(Softplus.rho(forScale: initialScale))
             kernelRho.value.pointer.update(repeating: rho, count: kernelRho.count)
             biasRho.value.pointer.update(repeating: rho, count: biasRho.count)
         }

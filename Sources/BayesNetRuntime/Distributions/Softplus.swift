@@ -48,10 +48,11 @@ public enum Softplus {
         scaleFloor + forward(rho)
     }
 
-    /// The ρ that gives `scale` (for initialising a posterior at a chosen scale); scale must exceed 1e-5.
+    /// The ρ that gives `scale` (for initialising a posterior at a chosen scale). A scale at or below the floor
+    /// gives a finite ρ (about −69) whose scale is the floor, so a spec's `initial_scale` never yields −∞.
     @inlinable
     public static func rho(forScale scale: Double) -> Double {
-        inverse(scale - scaleFloor)
+        inverse(max(scale - scaleFloor, 1e-30))
     }
 
     /// (1e-5 + softplus(ρ), sigmoid(ρ)): the scale and its slope d scale / dρ from one exponential.
