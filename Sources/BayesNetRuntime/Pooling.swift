@@ -6,39 +6,7 @@ public enum Pooling {
     @inlinable
     public static func maxForward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int,
                                                    geometry g: PoolGeometry) {
-        let parts = Runtime.partitions(batch, perThread: 4)
-        Runtime.parallelFor(parts, MaxForwardTask(x: x, y: y, batch: batch, parts: parts, g: Windows(g)))
-    }
-
-    /// The max-pooling forward pass over the `part`-th slice of the batch.
-    @usableFromInline
-    struct MaxForwardTask<S: TensorScalar>: ParallelTask {
-        @usableFromInline let x: UnsafePointer<S>, y: UnsafeMutablePointer<S>
-        @usableFromInline let batch: Int, parts: Int, g: Windows
-
-        @inlinable
-        init(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int, parts: Int, g: Windows) {
-            self.x = x; self.y = y; self.batch = batch; self.parts = parts; self.g = g
-        }
-
-        @inlinable
-        func run(_ part: Int) {
-            let c = g.channels, outPositions = g.outputCount / c
-            for example in sliceRange(batch, part: part, of: parts) {
-                let xe = x + example * g.inputCount
-                for outPos in 0..<outPositions {
-                    let yo = y + (example * g.outputCount / c + outPos) * c
-                    yo.update(repeating: -S.infinity, count: c)
-                    visitWindow(g, outPos) { inPos in
-                        let xi = xe + inPos * c
-                        for ch in 0..<c {
-                            let v = xi[ch], m = yo[ch]
-                            yo[ch] = v > m ? v : m
-                        }
-                    }
-                }
-            }
-        }
+        run(.maxForward, x: x, y: y, dy: nil, dx: nil, batch: batch, geometry: g)
     }
 
     /// dx is overwritten: each output's gradient goes to the first input (in scan order) holding the window's
@@ -47,135 +15,128 @@ public enum Pooling {
     @inlinable
     public static func maxBackward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafePointer<S>, dy: UnsafePointer<S>,
                                                     dx: UnsafeMutablePointer<S>, batch: Int, geometry g: PoolGeometry) {
-        let parts = Runtime.partitions(batch, perThread: 4)
-        Runtime.parallelFor(parts, MaxBackwardTask(x: x, dy: dy, dx: dx, batch: batch, parts: parts, g: Windows(g)))
-    }
-
-    /// The max-pooling backward pass over the `part`-th slice of the batch.
-    @usableFromInline
-    struct MaxBackwardTask<S: TensorScalar>: ParallelTask {
-        @usableFromInline let x: UnsafePointer<S>, dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>
-        @usableFromInline let batch: Int, parts: Int, g: Windows
-
-        @inlinable
-        init(x: UnsafePointer<S>, dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, batch: Int, parts: Int,
-             g: Windows) {
-            self.x = x; self.dy = dy; self.dx = dx; self.batch = batch; self.parts = parts; self.g = g
-        }
-
-        @inlinable
-        func run(_ part: Int) {
-            let c = g.channels
-            let examples = sliceRange(batch, part: part, of: parts)
-            (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
-            // `remaining` is 1 until a channel's maximum has been found: arithmetic instead of branches, so the
-            // loops over channels vectorise and never mispredict.
-            // On the stack (for a usual channel count), so a training step allocates nothing.
-            withUnsafeTemporaryAllocation(of: S.self, capacity: 2 * c) { scratch in
-            let best = scratch.baseAddress!, remaining = best + c
-            let outPositions = g.outputCount / c
-            for example in examples {
-                let xe = x + example * g.inputCount, dxe = dx + example * g.inputCount
-                for outPos in 0..<outPositions {
-                    best.update(repeating: -S.infinity, count: c)
-                    visitWindow(g, outPos) { inPos in
-                        let xi = xe + inPos * c
-                        for ch in 0..<c {
-                            let v = xi[ch], m = best[ch]
-                            best[ch] = v > m ? v : m
-                        }
-                    }
-                    let d = dy + (example * outPositions + outPos) * c
-                    remaining.update(repeating: 1, count: c)
-                    visitWindow(g, outPos) { inPos in
-                        let xi = xe + inPos * c, di = dxe + inPos * c
-                        for ch in 0..<c {
-                            let hit: S = xi[ch] == best[ch] ? 1 : 0
-                            let take = hit * remaining[ch]
-                            di[ch] += take * d[ch]
-                            remaining[ch] -= take
-                        }
-                    }
-                }
-            }
-            }
-        }
+        run(.maxBackward, x: x, y: nil, dy: dy, dx: dx, batch: batch, geometry: g)
     }
 
     /// Under SAME each output is divided by the number of real (unpadded) inputs in its window.
     @inlinable
     public static func averageForward<S: TensorScalar>(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int,
                                                        geometry g: PoolGeometry) {
-        let parts = Runtime.partitions(batch, perThread: 4)
-        Runtime.parallelFor(parts, AverageForwardTask(x: x, y: y, batch: batch, parts: parts, g: Windows(g)))
-    }
-
-    /// The average-pooling forward pass over the `part`-th slice of the batch.
-    @usableFromInline
-    struct AverageForwardTask<S: TensorScalar>: ParallelTask {
-        @usableFromInline let x: UnsafePointer<S>, y: UnsafeMutablePointer<S>
-        @usableFromInline let batch: Int, parts: Int, g: Windows
-
-        @inlinable
-        init(x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int, parts: Int, g: Windows) {
-            self.x = x; self.y = y; self.batch = batch; self.parts = parts; self.g = g
-        }
-
-        @inlinable
-        func run(_ part: Int) {
-            let c = g.channels, outPositions = g.outputCount / c
-            for example in sliceRange(batch, part: part, of: parts) {
-                let xe = x + example * g.inputCount
-                for outPos in 0..<outPositions {
-                    let yo = y + (example * g.outputCount / c + outPos) * c
-                    yo.update(repeating: 0, count: c)
-                    var n = 0
-                    visitWindow(g, outPos) { inPos in
-                        let xi = xe + inPos * c
-                        for ch in 0..<c { yo[ch] += xi[ch] }
-                        n += 1
-                    }
-                    let inv = 1 / S(max(n, 1))
-                    for ch in 0..<c { yo[ch] *= inv }
-                }
-            }
-        }
+        run(.averageForward, x: x, y: y, dy: nil, dx: nil, batch: batch, geometry: g)
     }
 
     /// dx is overwritten.
     @inlinable
     public static func averageBackward<S: TensorScalar>(dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, batch: Int,
                                                         geometry g: PoolGeometry) {
-        let parts = Runtime.partitions(batch, perThread: 4)
-        Runtime.parallelFor(parts, AverageBackwardTask(dy: dy, dx: dx, batch: batch, parts: parts, g: Windows(g)))
+        run(.averageBackward, x: nil, y: nil, dy: dy, dx: dx, batch: batch, geometry: g)
     }
 
-    /// The average-pooling backward pass over the `part`-th slice of the batch.
     @usableFromInline
-    struct AverageBackwardTask<S: TensorScalar>: ParallelTask {
-        @usableFromInline let dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>
+    enum Pass { case maxForward, maxBackward, averageForward, averageBackward }
+
+    /// Splits the batch over the threads; every pass writes only its own examples.
+    @inlinable
+    static func run<S: TensorScalar>(_ pass: Pass, x: UnsafePointer<S>?, y: UnsafeMutablePointer<S>?,
+                                     dy: UnsafePointer<S>?, dx: UnsafeMutablePointer<S>?, batch: Int,
+                                     geometry g: PoolGeometry) {
+        let parts = Runtime.partitions(batch, perThread: 4)
+        Runtime.parallelFor(parts, PoolTask(pass: pass, x: x, y: y, dy: dy, dx: dx, batch: batch, parts: parts,
+                                            g: Windows(g)))
+    }
+
+    /// One pass over the `part`-th slice of the batch.
+    @usableFromInline
+    struct PoolTask<S: TensorScalar>: ParallelTask {
+        @usableFromInline let pass: Pass
+        @usableFromInline let x: UnsafePointer<S>?, y: UnsafeMutablePointer<S>?
+        @usableFromInline let dy: UnsafePointer<S>?, dx: UnsafeMutablePointer<S>?
         @usableFromInline let batch: Int, parts: Int, g: Windows
 
         @inlinable
-        init(dy: UnsafePointer<S>, dx: UnsafeMutablePointer<S>, batch: Int, parts: Int, g: Windows) {
-            self.dy = dy; self.dx = dx; self.batch = batch; self.parts = parts; self.g = g
+        init(pass: Pass, x: UnsafePointer<S>?, y: UnsafeMutablePointer<S>?, dy: UnsafePointer<S>?,
+             dx: UnsafeMutablePointer<S>?, batch: Int, parts: Int, g: Windows) {
+            self.pass = pass; self.x = x; self.y = y; self.dy = dy; self.dx = dx
+            self.batch = batch; self.parts = parts; self.g = g
         }
 
         @inlinable
         func run(_ part: Int) {
-            let c = g.channels
+            let c = g.channels, outPositions = g.outputCount / c
             let examples = sliceRange(batch, part: part, of: parts)
-            (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
-            let outPositions = g.outputCount / c
-            for example in examples {
-                let dxe = dx + example * g.inputCount
-                for outPos in 0..<outPositions {
-                    let d = dy + (example * outPositions + outPos) * c
-                    let inv = 1 / S(max(windowSize(g, outPos), 1))
-                    visitWindow(g, outPos) { inPos in
-                        let di = dxe + inPos * c
-                        for ch in 0..<c { di[ch] += d[ch] * inv }
+            if let dx {
+                (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
+            }
+            switch pass {
+            case .maxForward:
+                for example in examples {
+                    for outPos in 0..<outPositions {
+                        windowMax(x! + example * g.inputCount, outPos, into: y! + (example * outPositions + outPos) * c)
                     }
+                }
+            case .maxBackward:
+                // `remaining` is 1 until a channel's maximum has been found: arithmetic instead of branches, so the
+                // loops over channels vectorise and never mispredict.
+                // On the stack (for a usual channel count), so a training step allocates nothing.
+                withUnsafeTemporaryAllocation(of: S.self, capacity: 2 * c) { scratch in
+                    let best = scratch.baseAddress!, remaining = best + c
+                    for example in examples {
+                        let xe = x! + example * g.inputCount, dxe = dx! + example * g.inputCount
+                        for outPos in 0..<outPositions {
+                            windowMax(xe, outPos, into: best)
+                            let d = dy! + (example * outPositions + outPos) * c
+                            remaining.update(repeating: 1, count: c)
+                            visitWindow(g, outPos) { inPos in
+                                let xi = xe + inPos * c, di = dxe + inPos * c
+                                for ch in 0..<c {
+                                    let hit: S = xi[ch] == best[ch] ? 1 : 0
+                                    let take = hit * remaining[ch]
+                                    di[ch] += take * d[ch]
+                                    remaining[ch] -= take
+                                }
+                            }
+                        }
+                    }
+                }
+            case .averageForward:
+                for example in examples {
+                    let xe = x! + example * g.inputCount
+                    for outPos in 0..<outPositions {
+                        let yo = y! + (example * outPositions + outPos) * c
+                        yo.update(repeating: 0, count: c)
+                        visitWindow(g, outPos) { inPos in
+                            let xi = xe + inPos * c
+                            for ch in 0..<c { yo[ch] += xi[ch] }
+                        }
+                        let inv = 1 / S(max(windowSize(g, outPos), 1))
+                        for ch in 0..<c { yo[ch] *= inv }
+                    }
+                }
+            case .averageBackward:
+                for example in examples {
+                    let dxe = dx! + example * g.inputCount
+                    for outPos in 0..<outPositions {
+                        let d = dy! + (example * outPositions + outPos) * c
+                        let inv = 1 / S(max(windowSize(g, outPos), 1))
+                        visitWindow(g, outPos) { inPos in
+                            let di = dxe + inPos * c
+                            for ch in 0..<c { di[ch] += d[ch] * inv }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// Each channel's maximum over one window of one example; −∞ for a window wholly in the padding.
+        @inlinable
+        func windowMax(_ xe: UnsafePointer<S>, _ outPos: Int, into best: UnsafeMutablePointer<S>) {
+            let c = g.channels
+            best.update(repeating: -S.infinity, count: c)
+            visitWindow(g, outPos) { inPos in
+                let xi = xe + inPos * c
+                for ch in 0..<c {
+                    let v = xi[ch], m = best[ch]
+                    best[ch] = v > m ? v : m
                 }
             }
         }
