@@ -23,27 +23,6 @@ import Testing
 
         """
 
-    struct Outcome {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    static func bayesnet(_ arguments: [String]) throws -> Outcome {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: ResumeAfterKillTests.executable)
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Outcome(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                       stderr: String(decoding: e, as: UTF8.self))
-    }
-
     /// A trained run folder and its spec, made once.
     static let folder: (root: String, spec: String, run: String) = {
         let root = NSTemporaryDirectory() + "bayesnet-cli-\(getpid())"
@@ -54,8 +33,8 @@ import Testing
         return (root, spec, root + "/run")
     }()
 
-    static func trainedRun() throws -> Outcome {
-        try bayesnet(["run", folder.spec, "--out", folder.run])
+    static func trainedRun() throws -> BayesnetProcess.Outcome {
+        try BayesnetProcess.run(["run", folder.spec, "--out", folder.run])
     }
 
     @Test func runPrintsOnePlainLinePerEpochWhenNotOnATerminal() throws {
@@ -69,14 +48,14 @@ import Testing
     }
 
     @Test func quietRunPrintsNoEpochLines() throws {
-        let r = try Self.bayesnet(["run", Self.folder.spec, "--out", Self.folder.root + "/quiet", "--quiet", "--epochs", "1"])
+        let r = try BayesnetProcess.run(["run", Self.folder.spec, "--out", Self.folder.root + "/quiet", "--quiet", "--epochs", "1"])
         #expect(r.status == 0)
         #expect(!r.stdout.contains("epoch "))
     }
 
     @Test func runWithReportWritesTheHTMLPageIntoTheRunFolder() throws {
         let out = Self.folder.root + "/with-report"
-        let r = try Self.bayesnet(["run", Self.folder.spec, "--out", out, "--quiet", "--epochs", "1", "--report"])
+        let r = try BayesnetProcess.run(["run", Self.folder.spec, "--out", out, "--quiet", "--epochs", "1", "--report"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("report: \(out)/report.html"))
         let page = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
@@ -88,7 +67,7 @@ import Testing
         let root = Self.folder.root
         let x = TestNetworks.uniforms(7 * 64, seed: 3).map(Float.init)
         try NPY.writeFloat32(x, shape: [7, 8, 8, 1], to: root + "/x.npy")
-        let r = try Self.bayesnet(["predict", Self.folder.spec, "--weights", Self.folder.run + "/checkpoint.safetensors",
+        let r = try BayesnetProcess.run(["predict", Self.folder.spec, "--weights", Self.folder.run + "/checkpoint.safetensors",
                                    "--input", root + "/x.npy", "--output", root + "/y.npy", "--samples", "3",
                                    "--probabilities", root + "/p.npy", "--uncertainty", root + "/u.csv"])
         #expect(r.status == 0, "\(r.stderr)")
@@ -105,7 +84,7 @@ import Testing
         _ = try Self.trainedRun()
         let root = Self.folder.root
         try NPY.writeFloat32([Float](repeating: 0, count: 3 * 9), shape: [3, 9], to: root + "/bad.npy")
-        let r = try Self.bayesnet(["predict", Self.folder.spec, "--weights", Self.folder.run + "/checkpoint.safetensors",
+        let r = try BayesnetProcess.run(["predict", Self.folder.spec, "--weights", Self.folder.run + "/checkpoint.safetensors",
                                    "--input", root + "/bad.npy", "--output", root + "/never.npy"])
         #expect(r.status == 1)
         #expect(r.stderr.contains("does not match"))
@@ -114,7 +93,7 @@ import Testing
 
     @Test func evaluatePrintsThePredictiveAndPosteriorMeanFigures() throws {
         _ = try Self.trainedRun()
-        let r = try Self.bayesnet(["evaluate", Self.folder.spec, "--weights", Self.folder.run + "/checkpoint.safetensors",
+        let r = try BayesnetProcess.run(["evaluate", Self.folder.spec, "--weights", Self.folder.run + "/checkpoint.safetensors",
                                    "--samples", "3"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("predictive (3 samples): accuracy "))
@@ -122,12 +101,12 @@ import Testing
     }
 
     @Test func badCommandLineUseExitsWith64() throws {
-        let r = try Self.bayesnet(["run", Self.folder.spec, "--epochs", "0"])
+        let r = try BayesnetProcess.run(["run", Self.folder.spec, "--epochs", "0"])
         #expect(r.status == 64)
     }
 
     @Test func missingCheckpointExitsWith1() throws {
-        let r = try Self.bayesnet(["evaluate", Self.folder.spec, "--weights", Self.folder.root + "/nothing.safetensors"])
+        let r = try BayesnetProcess.run(["evaluate", Self.folder.spec, "--weights", Self.folder.root + "/nothing.safetensors"])
         #expect(r.status == 1)
         #expect(r.stderr.contains("nothing.safetensors"))
     }
@@ -135,7 +114,7 @@ import Testing
     @Test func invalidSpecExitsWith1() throws {
         let bad = Self.folder.root + "/bad.yaml"
         try "bayesnet: 1\nname: x\nlayers: 3\n".write(toFile: bad, atomically: true, encoding: .utf8)
-        let r = try Self.bayesnet(["run", bad, "--out", Self.folder.root + "/bad-run"])
+        let r = try BayesnetProcess.run(["run", bad, "--out", Self.folder.root + "/bad-run"])
         #expect(r.status == 1)
         #expect(r.stderr.contains("error"))
     }

@@ -74,7 +74,7 @@ import Testing
             let delay = 30_000 + Int(random >> 33) % 500_000  // 30-530 ms after launch
             let resume = FileManager.default.fileExists(atPath: run + "/checkpoint.safetensors")
             // Far more epochs than can run between kills, so every kill lands inside the run.
-            let process = try ResumeAfterKillTests.launch(["run", spec, "--quiet", "--epochs", "100000"] + (resume ? ["--resume", run] : ["--out", run]))
+            let process = try BayesnetProcess.launch(["run", spec, "--quiet", "--epochs", "100000"] + (resume ? ["--resume", run] : ["--out", run]))
             usleep(useconds_t(delay))
             guard process.isRunning else {
                 process.waitUntilExit()
@@ -93,7 +93,7 @@ import Testing
         #expect(Set(epochsSeen).count >= 3, "checkpoint epochs after each kill: \(epochsSeen)")
         // The run then finishes: two more epochs, evaluation and summary.
         let reached = Self.check(run).checkpointEpoch ?? 0
-        let finish = try CommandLineTests.bayesnet(["run", spec, "--resume", run, "--quiet", "--epochs", "\(reached + 2)"])
+        let finish = try BayesnetProcess.run(["run", spec, "--resume", run, "--quiet", "--epochs", "\(reached + 2)"])
         #expect(finish.status == 0, "\(finish.stderr)")
         #expect(Self.metricEpochs(run) == Array(1...(reached + 2)))
         #expect(Self.check(run).checkpointEpoch == reached + 2)
@@ -104,14 +104,14 @@ import Testing
         let (root, spec) = try Self.folder("fulldisk")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let run = root + "/run"
-        let first = try CommandLineTests.bayesnet(["run", spec, "--out", run, "--epochs", "1", "--quiet"])
+        let first = try BayesnetProcess.run(["run", spec, "--out", run, "--epochs", "1", "--quiet"])
         #expect(first.status == 0, "\(first.stderr)")
         let before = try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint.safetensors"))
 
         // Files may grow to 8 KiB only; the checkpoint needs more. SIGXFSZ ignored, so the write fails with EFBIG.
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", #"ulimit -f 16; trap "" XFSZ; exec "$0" "$@""#, ResumeAfterKillTests.executable,
+        p.arguments = ["-c", #"ulimit -f 16; trap "" XFSZ; exec "$0" "$@""#, BayesnetProcess.executable,
                        "run", spec, "--resume", run, "--epochs", "3", "--quiet"]
         let err = Pipe()
         p.standardOutput = FileHandle.nullDevice
@@ -128,7 +128,7 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: run).sorted() == ["checkpoint.safetensors", "metrics.jsonl", "spec.yaml", "summary.json"])
 
         // With room again, the run resumes from the surviving checkpoint.
-        let resumed = try CommandLineTests.bayesnet(["run", spec, "--resume", run, "--epochs", "3", "--quiet"])
+        let resumed = try BayesnetProcess.run(["run", spec, "--resume", run, "--epochs", "3", "--quiet"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(Self.metricEpochs(run) == [1, 2, 3])
     }
@@ -137,7 +137,7 @@ import Testing
         let (root, spec) = try Self.folder("overwrite")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let run = root + "/run"
-        let first = try CommandLineTests.bayesnet(["run", spec, "--out", run, "--epochs", "1", "--quiet"])
+        let first = try BayesnetProcess.run(["run", spec, "--out", run, "--epochs", "1", "--quiet"])
         #expect(first.status == 0, "\(first.stderr)")
         let before = try FileManager.default.contentsOfDirectory(atPath: run).sorted().map {
             try Data(contentsOf: URL(fileURLWithPath: run + "/" + $0))
@@ -145,7 +145,7 @@ import Testing
         let other = root + "/other.yaml"
         try Self.spec.replacingOccurrences(of: "units: 16", with: "units: 12").write(toFile: other, atomically: true, encoding: .utf8)
 
-        let refused = try CommandLineTests.bayesnet(["run", other, "--out", run, "--epochs", "1", "--quiet"])
+        let refused = try BayesnetProcess.run(["run", other, "--out", run, "--epochs", "1", "--quiet"])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("\(run) holds the run of another spec; choose another folder with --out, or overwrite it with --force"))
         let after = try FileManager.default.contentsOfDirectory(atPath: run).sorted().map {
@@ -153,7 +153,7 @@ import Testing
         }
         #expect(after == before)
 
-        let forced = try CommandLineTests.bayesnet(["run", other, "--out", run, "--epochs", "1", "--quiet", "--force"])
+        let forced = try BayesnetProcess.run(["run", other, "--out", run, "--epochs", "1", "--quiet", "--force"])
         #expect(forced.status == 0, "\(forced.stderr)")
         let spec2 = try CheckpointIO.read(path: run + "/checkpoint.safetensors").info.specText
         #expect(spec2.contains("units: 12"))

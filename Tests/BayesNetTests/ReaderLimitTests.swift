@@ -183,7 +183,7 @@ import Testing
     @Test func dataFileAboveMaxFileSizeStopsTheRun() throws {
         let (root, spec) = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let r = try CommandLineTests.bayesnet(["run", spec, "--out", root + "/run", "--quiet", "--max-file-size", "1K"])
+        let r = try BayesnetProcess.run(["run", spec, "--out", root + "/run", "--quiet", "--max-file-size", "1K"])
         #expect(r.status == 1)
         #expect(r.stderr.contains("\(root)/x.npy: file is 1728 bytes, larger than the limit of 1 KiB (raise it with --max-file-size)"))
         #expect(!FileManager.default.fileExists(atPath: root + "/run"))
@@ -192,7 +192,7 @@ import Testing
     @Test func arrayOverTheMemoryBudgetStopsTheRun() throws {
         let (root, spec) = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let r = try CommandLineTests.bayesnet(["run", spec, "--out", root + "/run", "--quiet", "--memory-budget", "1K"])
+        let r = try BayesnetProcess.run(["run", spec, "--out", root + "/run", "--quiet", "--memory-budget", "1K"])
         #expect(r.status == 1)
         #expect(r.stderr.contains("\(root)/x.npy: shape [100, 4] has 400 elements, more than the memory budget of 1 KiB (256 float32 values; raise it with --memory-budget)"))
     }
@@ -200,18 +200,18 @@ import Testing
     @Test func raisedLimitsLetTheRunThrough() throws {
         let (root, spec) = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let r = try CommandLineTests.bayesnet(["run", spec, "--out", root + "/run", "--quiet", "--max-file-size", "2K", "--memory-budget", "2KiB"])
+        let r = try BayesnetProcess.run(["run", spec, "--out", root + "/run", "--quiet", "--max-file-size", "2K", "--memory-budget", "2KiB"])
         #expect(r.status == 0, "\(r.stderr)")
     }
 
     @Test func checkpointAboveMaxFileSizeIsRefusedByPredict() throws {
         let (root, spec) = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        #expect(try CommandLineTests.bayesnet(["run", spec, "--out", root + "/run", "--quiet"]).status == 0)
+        #expect(try BayesnetProcess.run(["run", spec, "--out", root + "/run", "--quiet"]).status == 0)
         let checkpoint = root + "/run/checkpoint.safetensors"
         let size = try FileManager.default.attributesOfItem(atPath: checkpoint)[.size] as! Int
         try NPY.write(NumericArray(shape: [2, 4], floats: Array(repeating: 1, count: 8)), to: root + "/two.npy")
-        let r = try CommandLineTests.bayesnet(["predict", spec, "--weights", checkpoint, "--input", root + "/two.npy",
+        let r = try BayesnetProcess.run(["predict", spec, "--weights", checkpoint, "--input", root + "/two.npy",
                                                "--output", root + "/p.npy", "--max-file-size", "500"])
         #expect(size > 500)
         #expect(r.status == 1)
@@ -221,14 +221,14 @@ import Testing
     @Test func predictNamesAnOversizedInputOnce() throws {
         let (root, spec) = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let r = try CommandLineTests.bayesnet(["predict", spec, "--weights", root + "/none.safetensors", "--input", root + "/x.npy",
+        let r = try BayesnetProcess.run(["predict", spec, "--weights", root + "/none.safetensors", "--input", root + "/x.npy",
                                                "--output", root + "/p.npy", "--max-file-size", "1000"])
         #expect(r.status == 1)
         #expect(r.stderr == "error: \(root)/x.npy: file is 1728 bytes, larger than the limit of 1000 bytes (raise it with --max-file-size)\n")
     }
 
     @Test func sizeOptionsRejectNonsense() throws {
-        let r = try CommandLineTests.bayesnet(["validate", "--max-spec-size", "12X", "x.yaml"])
+        let r = try BayesnetProcess.run(["validate", "--max-spec-size", "12X", "x.yaml"])
         #expect(r.status == 64)
         #expect(r.stderr.contains("The value '12X' is invalid for '--max-spec-size <size>'"))
     }

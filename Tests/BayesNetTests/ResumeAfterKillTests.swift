@@ -21,35 +21,13 @@ import Testing
 
         """
 
-    /// The executable next to the test bundle (both are products of the same build).
-    static var executable: String {
-        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        var dir = here
-        for _ in 0..<3 {
-            let candidate = dir.appendingPathComponent("bayesnet").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return here.appendingPathComponent("bayesnet").path
-    }
-
-    static func launch(_ arguments: [String]) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return p
-    }
-
     static func lines(_ path: String) -> Int {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return 0 }
         return text.split(separator: "\n").count
     }
 
     @Test func resumeAfterSIGKILLEndsWithTheUninterruptedWeights() throws {
-        #expect(FileManager.default.isExecutableFile(atPath: Self.executable), "build the bayesnet executable first")
+        #expect(FileManager.default.isExecutableFile(atPath: BayesnetProcess.executable), "build the bayesnet executable first")
         let root = NSTemporaryDirectory() + "bayesnet-kill-\(getpid())"
         try? FileManager.default.removeItem(atPath: root)
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -58,7 +36,7 @@ import Testing
         try Self.spec.write(toFile: specPath, atomically: true, encoding: .utf8)
 
         let killed = root + "/killed", full = root + "/full"
-        let victim = try Self.launch(["run", specPath, "--out", killed, "--quiet"])
+        let victim = try BayesnetProcess.launch(["run", specPath, "--out", killed, "--quiet"])
         let deadline = Date().addingTimeInterval(120)
         while Self.lines(killed + "/metrics.jsonl") < 2 && victim.isRunning && Date() < deadline {
             usleep(2000)
@@ -70,10 +48,10 @@ import Testing
         let epochsBeforeKill = Self.lines(killed + "/metrics.jsonl")
         #expect(epochsBeforeKill >= 2 && epochsBeforeKill < 12)
 
-        let resumed = try Self.launch(["run", specPath, "--resume", killed, "--quiet"])
+        let resumed = try BayesnetProcess.launch(["run", specPath, "--resume", killed, "--quiet"])
         resumed.waitUntilExit()
         #expect(resumed.terminationStatus == 0)
-        let uninterrupted = try Self.launch(["run", specPath, "--out", full, "--quiet"])
+        let uninterrupted = try BayesnetProcess.launch(["run", specPath, "--out", full, "--quiet"])
         uninterrupted.waitUntilExit()
         #expect(uninterrupted.terminationStatus == 0)
 
