@@ -58,7 +58,7 @@ VTARGET static void FN(sample)(const float *rho, const float *loc, const float *
         VF s = FN(vscale)(r, FN(vexp)(-FN(vabs)(r)));
         VF d = s * e;
         if (loc) d = FN(load_n)(loc + i, m) + d;
-        FN(store_n)(sigma + i, s, m);
+        if (sigma) FN(store_n)(sigma + i, s, m);
         FN(store_n)(draw + i, d, m);
     }
 }

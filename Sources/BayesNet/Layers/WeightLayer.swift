@@ -35,12 +35,10 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
 
     // Scratch, sized for the plan's largest batch.
     private let preActivation: Buffer<S>?
-    private let kernelSigma: Buffer<S>
     private let kernelEpsilon: Buffer<S>
     /// Flipout: ΔW = σ ⊙ ε. Reparameterization: W = μ + σ ⊙ ε.
     private let kernelDraw: Buffer<S>
     private let kernelDrawGradient: Buffer<S>
-    private let biasSigma: Buffer<S>
     private let biasEpsilon: Buffer<S>
     private let biasDraw: Buffer<S>
     private let biasGradient: Buffer<S>
@@ -86,11 +84,9 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
         let flip = self.estimator == .flipout
         let perElement = self.variational?.signs == .perElement
         preActivation = activation == nil ? nil : Buffer(count: maxBatch * map.outputCount)
-        kernelSigma = Buffer(count: kc)
         kernelEpsilon = Buffer(count: kc)
         kernelDraw = Buffer(count: kc)
         kernelDrawGradient = Buffer(count: kc)
-        biasSigma = Buffer(count: oc)
         biasEpsilon = Buffer(count: oc)
         biasDraw = Buffer(count: oc)
         biasGradient = Buffer(count: map.outChannels)
@@ -123,18 +119,19 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
         [kernelLoc, kernelRho, biasLoc, biasRho].compactMap { $0 }
     }
 
-    /// Draws ε for kernel and bias and sets σ; the draws depend only on (seed, layer, purpose, step).
+    /// Draws ε for kernel and bias and forms the weights from them; the draws depend only on (seed, layer,
+    /// purpose, step).
     @_specialize(where S == Float) @_specialize(where S == Double)
     private func drawWeightNoise(_ noise: NoiseContext) {
         guard let kernelRho, let biasRho else { return }
         // Also the kernel draw: Flipout's ΔW = σ ⊙ ε, reparameterization's W = μ + σ ⊙ ε.
         WeightLoops.sample(rho: kernelRho.value.pointer,
                            loc: estimator == .reparameterization ? kernelLoc.value.pointer : nil,
-                           sigma: kernelSigma.pointer, epsilon: kernelEpsilon.pointer, draw: kernelDraw.pointer,
-                           count: kernelRho.count, stream: streams.stream(Self.purposeKernel, noise))
+                           epsilon: kernelEpsilon.pointer, draw: kernelDraw.pointer, count: kernelRho.count,
+                           stream: streams.stream(Self.purposeKernel, noise))
         streams.stream(Self.purposeBias, noise).fillNormal(biasEpsilon.pointer, count: biasEpsilon.count)
         PosteriorMath.sample(rho: biasRho.value.pointer, loc: biasLoc.value.pointer, epsilon: biasEpsilon.pointer,
-                             sigma: biasSigma.pointer, draw: biasDraw.pointer, count: biasRho.count)
+                             sigma: nil, draw: biasDraw.pointer, count: biasRho.count)
     }
 
     @_specialize(where S == Float) @_specialize(where S == Double)

@@ -7,21 +7,22 @@ enum WeightLoops {
     /// Elements per task below which splitting costs more than it saves.
     static let grain = 16_384
 
-    /// σ = 1e-5 + softplus(ρ), ε the stream's normals, and draw = σ ⊙ ε, or μ + σ ⊙ ε when `loc` is given.
-    /// σ is recomputed on every call: in vector code it costs less than checking which ρ changed.
+    /// ε the stream's normals and draw = σ ⊙ ε, or μ + σ ⊙ ε when `loc` is given, σ = 1e-5 + softplus(ρ).
+    /// σ is recomputed on every call (in vector code that costs less than checking which ρ changed) and not
+    /// kept: the KL term forms it again from ρ.
     @_specialize(where S == Float) @_specialize(where S == Double)
     static func sample<S: TensorScalar>(rho: UnsafePointer<S>, loc: UnsafePointer<S>?,
-                                        sigma: UnsafeMutablePointer<S>, epsilon: UnsafeMutablePointer<S>,
-                                        draw: UnsafeMutablePointer<S>, count: Int, stream: RandomStream) {
+                                        epsilon: UnsafeMutablePointer<S>, draw: UnsafeMutablePointer<S>,
+                                        count: Int, stream: RandomStream) {
         let parts = tasks(count)
-        Runtime.parallelFor(parts, SampleTask(rho: rho, loc: loc, sigma: sigma, epsilon: epsilon, draw: draw,
+        Runtime.parallelFor(parts, SampleTask(rho: rho, loc: loc, epsilon: epsilon, draw: draw,
                                               count: count, stream: stream, parts: parts))
     }
 
     /// `sample` over the `part`-th slice of the elements.
     struct SampleTask<S: TensorScalar>: ParallelTask {
         let rho: UnsafePointer<S>, loc: UnsafePointer<S>?
-        let sigma: UnsafeMutablePointer<S>, epsilon: UnsafeMutablePointer<S>, draw: UnsafeMutablePointer<S>
+        let epsilon: UnsafeMutablePointer<S>, draw: UnsafeMutablePointer<S>
         let count: Int, stream: RandomStream, parts: Int
 
         func run(_ part: Int) {
@@ -33,7 +34,7 @@ enum WeightLoops {
             } else {
                 stream.fillNormal(epsilon + lo, count: range.count, offset: lo)
             }
-            PosteriorMath.sample(rho: rho + lo, loc: loc.map { $0 + lo }, epsilon: epsilon + lo, sigma: sigma + lo,
+            PosteriorMath.sample(rho: rho + lo, loc: loc.map { $0 + lo }, epsilon: epsilon + lo, sigma: nil,
                                  draw: draw + lo, count: range.count)
         }
     }

@@ -6,8 +6,8 @@
 // operations in the same order and no fused multiply-adds, so all of them give the same bits. Each call is
 // single-threaded over [0, n); elements are independent, so a caller may split a range anywhere.
 
-/// σ[i] = 1e-5 + softplus(ρ[i]) and draw[i] = loc[i] + σ[i]·ε[i], or σ[i]·ε[i] when loc is NULL.
-/// draw may equal loc or eps; sigma may equal rho.
+/// σ[i] = 1e-5 + softplus(ρ[i]) and draw[i] = loc[i] + σ[i]·ε[i], or σ[i]·ε[i] when loc is NULL; σ is
+/// stored only when sigma is not NULL. draw may equal loc or eps; sigma may equal rho.
 void bn_posterior_sample_f32(const float *rho, const float *loc, const float *eps, float *sigma, float *draw,
                              long n);
 
