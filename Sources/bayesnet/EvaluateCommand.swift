@@ -12,7 +12,7 @@ struct EvaluateCommand: ParsableCommand {
     @Argument(help: "The spec file.")
     var spec: String
 
-    @Option(help: "The checkpoint (checkpoint.safetensors of a run folder).")
+    @Option(help: "The checkpoint: a safetensors file, or a run folder (its checkpoint.safetensors).")
     var weights: String
 
     @Option(help: "Posterior samples (default: the spec's evaluate.samples).")
@@ -43,7 +43,7 @@ struct EvaluateCommand: ParsableCommand {
         applyThreads(threads)
         let result: EvaluationResult
         do {
-            result = try Serving.evaluate(spec: model, weights: weights, samples: samples, seed: seed, limits: dataLimits.limits)
+            result = try Serving.evaluate(spec: model, weights: Serving.checkpointPath(weights), samples: samples, seed: seed, limits: dataLimits.limits)
         } catch {
             printError("error: \(error)")
             throw ExitCode(1)

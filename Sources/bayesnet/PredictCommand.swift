@@ -12,11 +12,19 @@ struct PredictCommand: ParsableCommand {
     @Argument(help: "The spec file.")
     var spec: String
 
-    @Option(help: "The checkpoint (checkpoint.safetensors of a run folder).")
+    @Option(help: "The checkpoint: a safetensors file, or a run folder (its checkpoint.safetensors).")
     var weights: String
 
-    @Option(help: "Input NPY of shape [N] + input.shape (channels-first when the spec's input says so).")
+    @Option(help: ArgumentHelp(
+        "Inputs of shape [N] + input.shape: NPY, IDX or CSV by extension, gzip-compressed or not.",
+        discussion: "Stored as the training data was: the spec's input layout applies, and so does the training data's `scale:` unless --raw is given."))
     var input: String
+
+    @Flag(help: "Take the inputs as they are: do not apply the training data's `scale:` (for inputs already scaled, such as a run folder's test-inputs.npy).")
+    var raw = false
+
+    @Flag(help: "Predict even when some inputs are NaN or infinite: those examples get NaN outputs and valid=0 in --uncertainty (default: refuse the file).")
+    var allowNonfinite = false
 
     @Option(help: "Where to write the outputs (NPY, float32).")
     var output: String
@@ -54,31 +62,30 @@ struct PredictCommand: ParsableCommand {
     func run() throws {
         let model = try loadSpecOrExit(spec, limits: specLimits.limits)
         applyThreads(threads)
-        let array: (shape: [Int], values: [Float])
-        do {
-            array = try NPY.read(path: input, limits: dataLimits.limits)
-        } catch {
-            printError("error: \(error)")  // the reader's message names the file
-            throw ExitCode(1)
-        }
-        let shape = model.input.shape
-        let exampleShape = model.input.layout == .channelsFirst ? [shape.last!] + shape.dropLast() : shape
-        guard array.shape.count == exampleShape.count + 1, Array(array.shape.dropFirst()) == exampleShape else {
-            printError("error: \(input): shape \(array.shape) does not match [N] + \(exampleShape) (the spec's input)")
-            throw ExitCode(1)
-        }
-        let count = array.shape[0]
-        let values = model.input.layout == .channelsFirst
-            ? Serving.channelsLast(array.values, count: count, exampleShape: shape) : array.values
+        let transform = InputTransform(spec: model)
+        let file: InputFile
         let result: PredictionOutput
         do {
-            result = try Serving.predict(spec: model, weights: weights, inputs: values, count: count,
-                                         samples: samples ?? model.evaluate.samples, posteriorMean: posteriorMean,
-                                         seed: seed, limits: dataLimits.limits)
+            file = try DataLoader.inputs(path: input, spec: model, scale: raw ? nil : transform.scale,
+                                         allowNonFinite: allowNonfinite, limits: dataLimits.limits)
+            if !file.nonFinite.isEmpty {
+                let shown = file.nonFinite.prefix(5).map(String.init).joined(separator: ", ")
+                printError("warning: \(file.nonFinite.count) example(s) hold values that are not finite (\(shown)\(file.nonFinite.count > 5 ? ", ..." : "")); their outputs are NaN and marked invalid")
+            }
+            result = try Serving.predict(spec: model, weights: Serving.checkpointPath(weights), inputs: file.values,
+                                         count: file.count, samples: samples ?? model.evaluate.samples,
+                                         posteriorMean: posteriorMean, seed: seed, invalid: file.nonFinite,
+                                         limits: dataLimits.limits)
+        } catch let error as DataError {
+            var message = "error: \(error)"
+            if case .nonFinite = error.kind { message += "\nhelp: pass --allow-nonfinite to predict the other examples and mark this one invalid" }
+            printError(message)
+            throw ExitCode(1)
         } catch {
             printError("error: \(error)")
             throw ExitCode(1)
         }
+        let count = file.count
         do {
             try NPY.writeFloat32(result.outputs, shape: [count] + model.outputShape, to: output)
             if let probabilities {
@@ -89,12 +96,22 @@ struct PredictCommand: ParsableCommand {
                 try NPY.writeFloat32(p, shape: [count, model.outputShape.reduce(1, *)], to: probabilities)
             }
             if let uncertainty {
-                guard let rows = result.uncertainty else {
-                    printError("error: --uncertainty needs a categorical model")
+                var csv: String
+                if let rows = result.uncertainty {
+                    csv = "index,entropy,expected_entropy,mutual_information,valid\n"
+                    for (i, r) in rows.enumerated() {
+                        csv += "\(i),\(r.entropy),\(r.expectedEntropy),\(r.mutualInformation),\(result.valid[i] ? 1 : 0)\n"
+                    }
+                } else if let rows = result.regression {
+                    let k = max(rows.count / max(count, 1), 1)
+                    csv = "index,output,mean,std,aleatoric_std,epistemic_std,valid\n"
+                    for (j, r) in rows.enumerated() {
+                        csv += "\(j / k),\(j % k),\(r.mean),\(r.std),\(r.aleatoricStd),\(r.epistemicStd),\(result.valid[j / k] ? 1 : 0)\n"
+                    }
+                } else {
+                    printError("error: --uncertainty needs a categorical model with more than one class, or a normal likelihood")
                     throw ExitCode(1)
                 }
-                var csv = "index,entropy,expected_entropy,mutual_information\n"
-                for (i, r) in rows.enumerated() { csv += "\(i),\(r.entropy),\(r.expectedEntropy),\(r.mutualInformation)\n" }
                 try AtomicFile.write(Array(csv.utf8), to: uncertainty)
             }
         } catch let exit as ExitCode {
@@ -102,6 +119,9 @@ struct PredictCommand: ParsableCommand {
         } catch {
             printError("error: cannot write the output: \(error)")
             throw ExitCode(1)
+        }
+        if !raw, let scale = transform.scale {
+            printError("note: inputs scaled by \(scale), as the training data was (--raw takes them as they are)")
         }
     }
 }

@@ -20,11 +20,12 @@ enum BayesnetProcess {
         return here.appendingPathComponent("bayesnet").path
     }
 
-    /// Runs `bayesnet arguments` to the end, capturing its output.
-    static func run(_ arguments: [String]) throws -> Outcome {
+    /// Runs `bayesnet arguments` to the end (in `folder`, default the test's), capturing its output.
+    static func run(_ arguments: [String], in folder: String? = nil) throws -> Outcome {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
+        if let folder { p.currentDirectoryURL = URL(fileURLWithPath: folder) }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

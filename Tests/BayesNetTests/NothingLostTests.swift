@@ -147,7 +147,8 @@ import Testing
 
         let refused = try BayesnetProcess.run(["run", other, "--out", run, "--epochs", "1", "--quiet"])
         #expect(refused.status == 1)
-        #expect(refused.stderr.contains("\(run) holds the run of another spec; choose another folder with --out, or overwrite it with --force"))
+        #expect(refused.stderr.contains("\(run) holds a finished run (1 epoch, seed "))
+        #expect(refused.stderr.contains("choose another folder with --out, or replace it with --force"))
         let after = try FileManager.default.contentsOfDirectory(atPath: run).sorted().map {
             try Data(contentsOf: URL(fileURLWithPath: run + "/" + $0))
         }

@@ -8,13 +8,22 @@ import Darwin
 
 /// A problem with a data, input or checkpoint file: which file, and what is wrong with it.
 public struct DataError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What went wrong, where a caller acts on it.
+    public enum Kind: Sendable, Equatable {
+        /// An example held NaN or an infinity (`predict --allow-nonfinite` can mark it instead).
+        case nonFinite(example: Int)
+        case other
+    }
+
     /// The file as the user named it (nil when decoding bytes that came from elsewhere).
     public var file: String?
     public var message: String
+    public var kind: Kind
 
-    public init(file: String?, _ message: String) {
+    public init(file: String?, _ message: String, kind: Kind = .other) {
         self.file = file
         self.message = message
+        self.kind = kind
     }
 
     public var description: String {
@@ -23,7 +32,7 @@ public struct DataError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     func named(_ file: String) -> DataError {
-        DataError(file: self.file ?? file, message)
+        DataError(file: self.file ?? file, message, kind: kind)
     }
 }
 

@@ -28,6 +28,17 @@ public struct Dataset: Sendable, Equatable {
     public var exampleSize: Int { exampleShape.reduce(1, *) }
 }
 
+/// The datasets shipped inside the package.
+public enum BuiltinData {
+    /// What a builtin dataset's stored values are multiplied by (digits: grey levels 0-16 to [0, 1]).
+    public static func scale(of name: String) -> Double? {
+        switch name {
+        case "digits": return 1.0 / 16
+        default: return nil
+        }
+    }
+}
+
 /// Turns the spec's `data:` entries into `Dataset`s, checking everything before training starts.
 public enum DataLoader {
     /// Loads a `DataSource` for `spec`. `classes` is the number of classes of a categorical model
@@ -66,7 +77,7 @@ public enum DataLoader {
         let xArray = try read(format, x, limits: limits)
         let count = xArray.shape.first ?? 0
         guard count > 0, xArray.count > 0 else { throw DataError(file: x, "holds no examples") }
-        let inputs = try examples(xArray, format: format, file: x, spec: spec, scale: scale)
+        let inputs = try examples(xArray, format: format, file: x, spec: spec, scale: scale).values
         var data = Dataset(exampleShape: spec.input.shape, count: count, inputs: inputs)
         guard let y else { return data }
         let yArray = try read(format, y, limits: limits)
@@ -147,8 +158,19 @@ public enum DataLoader {
         stored == expected || stored.filter { $0 != 1 } == expected.filter { $0 != 1 }
     }
 
-    /// The inputs as channels-last floats, checked against input.shape and the spec's layout.
-    static func examples(_ array: NumericArray, format: DataFormat, file: String, spec: ModelSpec, scale: Double?) throws -> [Float] {
+    /// What to do with an input value that is not finite.
+    public enum NonFinite: Sendable {
+        /// Refuse the file, naming the first such example (training and evaluation data always are).
+        case refuse
+        /// Zero the example's values and report its index, so its outputs can be marked invalid.
+        case zeroAndReport
+    }
+
+    /// The inputs as channels-last floats, checked against input.shape and the spec's layout: the one input-shape
+    /// rule of training, evaluation and prediction. An example may be stored with extra or missing dimensions of
+    /// size 1 ([16, 16] or [1, 16, 16] for input.shape [16, 16, 1]); CSV rows hold one flattened example.
+    static func examples(_ array: NumericArray, format: DataFormat, file: String, spec: ModelSpec, scale: Double?,
+                         nonFinite: NonFinite = .refuse) throws -> (values: [Float], nonFinite: [Int]) {
         let shape = spec.input.shape
         let channelsFirst = spec.input.layout == .channelsFirst && shape.count >= 2
         // The shape one example has on disk.
@@ -161,18 +183,40 @@ public enum DataLoader {
             }
         } else {
             guard sameLayout(stored: stored, expected: onDisk) else {
-                let layout = channelsFirst ? " (channels_first: \(onDisk) on disk)" : ""
-                throw DataError(file: file, "examples have shape \(stored) but input.shape is \(shape)\(layout)")
+                throw DataError(file: file, "examples have shape \(stored) but input.shape is \(shape)"
+                                + layoutHint(stored: stored, shape: shape, channelsFirst: channelsFirst))
             }
         }
         var values = array.floats(scale: scale)
-        if let bad = values.firstIndex(where: { !$0.isFinite }) {
-            throw DataError(file: file, "value \(bad) (example \(bad / max(size, 1))) is not finite")
+        var bad: [Int] = []
+        var i = 0
+        while let k = values[i...].firstIndex(where: { !$0.isFinite }) {
+            let example = k / max(size, 1)
+            guard nonFinite == .zeroAndReport else {
+                throw DataError(file: file, "value \(k) (example \(example)) is not finite", kind: .nonFinite(example: example))
+            }
+            bad.append(example)
+            for j in (example * size)..<((example + 1) * size) { values[j] = 0 }
+            i = (example + 1) * size
+            if i >= values.count { break }
         }
         if channelsFirst && shape.last! > 1 {
             values = toChannelsLast(values, count: array.shape[0], channels: shape.last!, positions: size / shape.last!)
         }
-        return values
+        return (values, bad)
+    }
+
+    /// Names the `layout:` setting when the stored examples are the spec's shape with the channels moved.
+    static func layoutHint(stored: [Int], shape: [Int], channelsFirst: Bool) -> String {
+        guard shape.count >= 2 else { return "" }
+        let firstLayout = [shape.last!] + shape.dropLast()
+        if !channelsFirst && sameLayout(stored: stored, expected: firstLayout) {
+            return "; the examples look channels-first: add `layout: channels_first` to the spec's `input`"
+        }
+        if channelsFirst && sameLayout(stored: stored, expected: shape) {
+            return " with `layout: channels_first`, so \(firstLayout) was expected on disk; the examples look channels-last: remove `layout: channels_first`"
+        }
+        return channelsFirst ? " (channels_first: \(firstLayout) on disk)" : ""
     }
 
     /// [n, C, positions] → [n, positions, C].

@@ -150,3 +150,33 @@ public enum Metrics {
             count: examples, rmse: (squared / Double(m)).squareRoot(), nll: nll / Double(m), predictiveStd: std / Double(m))
     }
 }
+
+/// One predicted value under a normal likelihood: the predictive mixture (1/S) Σ_s N(μ_s, scale²) summarised by
+/// its mean and standard deviation, split into the likelihood's noise and the spread across posterior samples.
+public struct RegressionUncertainty: Sendable, Equatable {
+    public var mean: Double
+    /// sqrt(aleatoric² + epistemic²).
+    public var std: Double
+    /// The likelihood's scale: noise no amount of data removes.
+    public var aleatoricStd: Double
+    /// The standard deviation of μ_s across samples: what the model does not know.
+    public var epistemicStd: Double
+
+    public static let invalid = RegressionUncertainty(mean: .nan, std: .nan, aleatoricStd: .nan, epistemicStd: .nan)
+
+    /// Per value of `sampleOutputs` ([samples][values]).
+    public static func of(sampleOutputs: [[Float]], scale: Double) -> [RegressionUncertainty] {
+        let s = Double(max(sampleOutputs.count, 1))
+        let count = sampleOutputs.first?.count ?? 0
+        return (0..<count).map { j in
+            var mean = 0.0
+            for sample in sampleOutputs { mean += Double(sample[j]) }
+            mean /= s
+            var variance = 0.0
+            for sample in sampleOutputs { variance += (Double(sample[j]) - mean) * (Double(sample[j]) - mean) }
+            variance /= s
+            return RegressionUncertainty(mean: mean, std: (variance + scale * scale).squareRoot(), aleatoricStd: scale,
+                                         epistemicStd: variance.squareRoot())
+        }
+    }
+}

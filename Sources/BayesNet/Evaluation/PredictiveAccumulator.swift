@@ -26,6 +26,10 @@ public struct ExampleUncertainty: Sendable, Equatable {
         self.expectedEntropy = expectedEntropy
         self.mutualInformation = mutualInformation
     }
+
+    /// The row of an example that could not be predicted (its input was not finite): NaN throughout.
+    public static let invalid = ExampleUncertainty(predicted: -1, confidence: .nan, entropy: .nan,
+                                                   expectedEntropy: .nan, mutualInformation: .nan)
 }
 
 /// Collects the softmax outputs of posterior samples without keeping them: per example, the running sum of
@@ -57,7 +61,7 @@ public struct PredictiveAccumulator: Sendable {
             for k in 0..<c {
                 let v = Double(p[n * c + k])
                 probabilitySums[row + k] += v
-                if v > 0 { h -= v * log(v) }
+                if v > 0 { h -= v * log(v) } else if v.isNaN { h = .nan }
             }
             entropySums[offset + n] += h
             samples[offset + n] += 1
@@ -91,12 +95,14 @@ public struct PredictiveAccumulator: Sendable {
             var h = 0.0
             for i in row.indices {
                 if row[i] > row[best] { best = i }
-                if row[i] > 0 { h -= row[i] * log(row[i]) }
+                if row[i] > 0 { h -= row[i] * log(row[i]) } else if row[i].isNaN { h = .nan }
             }
             let expected = samples[n] > 0 ? entropySums[n] / Double(samples[n]) : 0
+            // NaN probabilities (an overflowing network) must not read as a confident zero entropy.
+            let information = h.isNaN || expected.isNaN ? Double.nan : max(0, h - expected)
             return ExampleUncertainty(
                 predicted: best - row.startIndex, confidence: row[best], entropy: h,
-                expectedEntropy: expected, mutualInformation: max(0, h - expected))
+                expectedEntropy: expected, mutualInformation: information)
         }
     }
 }

@@ -4,16 +4,28 @@ import BayesNetSpec
 
 /// What `bayesnet predict` computes for a batch of inputs.
 public struct PredictionOutput: Sendable {
-    /// The last layer's output averaged over the samples, `[N] + output shape`.
+    /// The last layer's output averaged over the samples, `[N] + output shape` (NaN rows for invalid examples).
     public var outputs: [Float]
     /// Categorical only: the predictive class probabilities (mean of the samples' softmax), `[N, classes]`.
     public var probabilities: [Float]?
-    /// Categorical only: per example (predictive entropy, expected entropy, mutual information), nats.
-    public var uncertainty: [(entropy: Double, expectedEntropy: Double, mutualInformation: Double)]?
+    /// Categorical only: per example, predictive entropy, expected entropy and mutual information (nats).
+    public var uncertainty: [ExampleUncertainty]?
+    /// Normal likelihood only: per output value (`[N] + output shape`, row-major), the predictive mean and
+    /// its standard deviation split into aleatoric and epistemic parts.
+    public var regression: [RegressionUncertainty]?
+    /// Per example: false when its input held a value that is not finite (its outputs are NaN).
+    public var valid: [Bool]
 }
 
 /// Prediction and evaluation from a checkpoint.
 public enum Serving {
+    /// The checkpoint a `--weights` argument names: a file as given, or a run folder's checkpoint.safetensors.
+    public static func checkpointPath(_ weights: String) -> String {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: weights, isDirectory: &isFolder), isFolder.boolValue else { return weights }
+        return (weights as NSString).appendingPathComponent("checkpoint.safetensors")
+    }
+
     /// Builds the plan of `spec` and loads the weights of the checkpoint at `weights`.
     static func network<S: TensorScalar>(_: S.Type, spec: ModelSpec, weights: String, seed: UInt64?, maxBatch: Int,
                                          limits: DataLimits = .default) throws -> Network<S> {
@@ -24,46 +36,53 @@ public enum Serving {
     }
 
     /// Runs the network of `spec` with the checkpoint's weights over `inputs` (`count` examples, channels-last).
+    /// Examples listed in `invalid` get NaN in every output.
     public static func predict(spec: ModelSpec, weights: String, inputs: [Float], count: Int, samples: Int,
-                               posteriorMean: Bool, seed: UInt64? = nil, limits: DataLimits = .default) throws -> PredictionOutput {
+                               posteriorMean: Bool, seed: UInt64? = nil, invalid: [Int] = [],
+                               limits: DataLimits = .default) throws -> PredictionOutput {
         switch spec.dtype {
-        case .float32: return try predict(Float.self, spec: spec, weights: weights, inputs: inputs, count: count, samples: samples, posteriorMean: posteriorMean, seed: seed, limits: limits)
-        case .float64: return try predict(Double.self, spec: spec, weights: weights, inputs: inputs, count: count, samples: samples, posteriorMean: posteriorMean, seed: seed, limits: limits)
+        case .float32: return try predict(Float.self, spec: spec, weights: weights, inputs: inputs, count: count, samples: samples, posteriorMean: posteriorMean, seed: seed, invalid: invalid, limits: limits)
+        case .float64: return try predict(Double.self, spec: spec, weights: weights, inputs: inputs, count: count, samples: samples, posteriorMean: posteriorMean, seed: seed, invalid: invalid, limits: limits)
         }
     }
 
     static func predict<S: TensorScalar>(_: S.Type, spec: ModelSpec, weights: String, inputs: [Float], count: Int,
-                                         samples: Int, posteriorMean: Bool, seed: UInt64?, limits: DataLimits) throws -> PredictionOutput {
+                                         samples: Int, posteriorMean: Bool, seed: UInt64?, invalid: [Int],
+                                         limits: DataLimits) throws -> PredictionOutput {
         let net = try network(S.self, spec: spec, weights: weights, seed: seed, maxBatch: spec.evaluate.batchSize, limits: limits)
         let raw = Predictor.outputs(net, inputs: inputs, count: count, samples: samples, useMean: posteriorMean)
         let k = net.outputCount
+        var valid = [Bool](repeating: true, count: count)
+        for i in invalid { valid[i] = false }
         var mean = [Float](repeating: 0, count: count * k)
         for sample in raw {
             for i in 0..<mean.count { mean[i] += sample[i] / Float(raw.count) }
         }
-        guard spec.likelihood == .categorical || spec.likelihood == nil, k > 1 else {
-            return PredictionOutput(outputs: mean, probabilities: nil, uncertainty: nil)
+        for n in 0..<count where !valid[n] {
+            for c in 0..<k { mean[n * k + c] = .nan }
         }
-        let probs = Predictor.softmax(raw, classes: k)
-        var predictive = [Float](repeating: 0, count: count * k)
-        var rows: [(entropy: Double, expectedEntropy: Double, mutualInformation: Double)] = []
-        for n in 0..<count {
-            var expected = 0.0
-            for p in probs {
-                for c in 0..<k {
-                    let q = Double(p[n * k + c])
-                    predictive[n * k + c] += Float(q / Double(probs.count))
-                    if q > 0 { expected -= q * log(q) / Double(probs.count) }
-                }
+        var output = PredictionOutput(outputs: mean, probabilities: nil, uncertainty: nil, regression: nil, valid: valid)
+        switch spec.likelihood {
+        case .normal(let scale)?:
+            var rows = RegressionUncertainty.of(sampleOutputs: raw, scale: scale)
+            for n in 0..<count where !valid[n] {
+                for c in 0..<k { rows[n * k + c] = .invalid }
             }
-            var entropy = 0.0
-            for c in 0..<k {
-                let q = Double(predictive[n * k + c])
-                if q > 0 { entropy -= q * log(q) }
+            output.regression = rows
+        case .categorical?, nil:
+            guard k > 1 else { break }
+            var accumulator = PredictiveAccumulator(examples: count, classes: k)
+            for p in Predictor.softmax(raw, classes: k) { accumulator.add(p) }
+            var probabilities = accumulator.meanProbabilities.map(Float.init)
+            var rows = accumulator.perExample
+            for n in 0..<count where !valid[n] {
+                for c in 0..<k { probabilities[n * k + c] = .nan }
+                rows[n] = .invalid
             }
-            rows.append((entropy, expected, max(entropy - expected, 0)))
+            output.probabilities = probabilities
+            output.uncertainty = rows
         }
-        return PredictionOutput(outputs: mean, probabilities: predictive, uncertainty: rows)
+        return output
     }
 
     /// `bayesnet evaluate`: the evaluation block of a run, from a checkpoint and the spec's test data.

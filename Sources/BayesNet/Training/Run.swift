@@ -89,6 +89,16 @@ public enum Runner {
     public static func specHash(_ spec: ModelSpec) -> String { SHA256.hex(spec.source.text) }
 }
 
+/// The files `bayesnet run` writes into a run folder.
+public enum RunFolderFiles {
+    /// What a run produces; a folder holding any of them holds a run.
+    public static let results = ["checkpoint.safetensors", "metrics.jsonl", "summary.json", "predictions.csv", "test-inputs.npy"]
+    /// A folder holding one of these holds a run that could be resumed or reported.
+    static let held = ["checkpoint.safetensors", "summary.json"]
+    /// Drawn from the results by `bayesnet report`, so stale once they change.
+    public static let report = "report.html"
+}
+
 /// Writes a file through a temporary name and a rename.
 func writeAtomically(_ text: String, to path: String) throws {
     try AtomicFile.write(Array(text.utf8), to: path)
@@ -109,20 +119,39 @@ final class RunDriver<S: TensorScalar> {
         self.test = test
         self.options = options
         self.progress = progress
-        directory = options.resume ?? options.outputDirectory ?? "runs/\(spec.name)"
+        directory = RunDriver.freshDirectory(for: spec, options: options)
         hash = Runner.specHash(spec)
     }
 
     func path(_ file: String) -> String { (directory as NSString).appendingPathComponent(file) }
 
-    /// The spec hash of whatever run the folder already holds, if any.
-    func existingSpecHash() -> String? {
-        if let (_, info) = try? CheckpointIO.read(path: path("checkpoint.safetensors"), limits: options.limits) { return info.specSHA256 }
-        if let data = FileManager.default.contents(atPath: path("summary.json")),
+    /// What a folder already holds of an earlier run, described for a refusal; nil when it holds none.
+    static func existingRun(in directory: String, limits: DataLimits) -> String? {
+        let fm = FileManager.default
+        func path(_ file: String) -> String { (directory as NSString).appendingPathComponent(file) }
+        // Metrics without a checkpoint are an epoch cut short: nothing that could be resumed or reported.
+        guard RunFolderFiles.held.contains(where: { fm.fileExists(atPath: path($0)) }) else { return nil }
+        if let data = fm.contents(atPath: path("summary.json")),
            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
-            return object["spec_sha256"] as? String
+            let epochs = object["epochs"] as? Int ?? 0
+            let seed = object["seed"].map { "\($0)" } ?? "?"
+            return "a finished run (\(epochs) epoch\(epochs == 1 ? "" : "s"), seed \(seed)) whose checkpoint, metrics and summary would be lost"
         }
-        return nil
+        if let (_, info) = try? CheckpointIO.read(path: path("checkpoint.safetensors"), limits: limits) {
+            return "a partial run stopped after epoch \(info.epoch) (seed \(info.seed)); continue it with --resume \(directory)"
+        }
+        return "the checkpoint of an earlier run that does not load"
+    }
+
+    /// The folder a new run writes to: `--out` as given, else `runs/<name>`, or `runs/<name>-2`, `-3`, ... when
+    /// that already holds a run, so re-running a spec never replaces an earlier result.
+    static func freshDirectory(for spec: ModelSpec, options: RunOptions) -> String {
+        if let out = options.resume ?? options.outputDirectory { return out }
+        let base = "runs/\(spec.name)"
+        if options.force || existingRun(in: base, limits: options.limits) == nil { return base }
+        var k = 2
+        while existingRun(in: "\(base)-\(k)", limits: options.limits) != nil { k += 1 }
+        return "\(base)-\(k)"
     }
 
     func run() throws -> RunResult {
@@ -138,11 +167,18 @@ final class RunDriver<S: TensorScalar> {
             if resumeFrom!.info.specSHA256 != hash && !options.force {
                 throw RunError("cannot resume: \(resume) holds a run of a different spec (sha256 \(resumeFrom!.info.specSHA256.prefix(12))…, this spec \(hash.prefix(12))…); use --force to resume anyway")
             }
-        } else if let existing = existingSpecHash(), existing != hash, !options.force {
-            throw RunError("\(directory) holds the run of another spec; choose another folder with --out, or overwrite it with --force")
+        } else if let existing = RunDriver.existingRun(in: directory, limits: options.limits) {
+            guard options.force else {
+                throw RunError("\(directory) holds \(existing); choose another folder with --out, or replace it with --force")
+            }
         }
         do {
             try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            // A new run replaces every result of the old one; a resumed run makes its report stale.
+            for file in options.resume == nil ? RunFolderFiles.results + [RunFolderFiles.report] : [RunFolderFiles.report]
+            where fm.fileExists(atPath: path(file)) {
+                try fm.removeItem(atPath: path(file))
+            }
             try writeAtomically(spec.source.text, to: path("spec.yaml"))
         } catch {
             throw RunError("cannot write the run folder \(directory): \(error)")

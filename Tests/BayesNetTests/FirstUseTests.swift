@@ -1,0 +1,150 @@
+import Foundation
+import Testing
+@testable import BayesNet
+
+/// Defects a new user met in their first hour: each test reproduces one and fails on the code that had it.
+@Suite(.serialized) struct FirstUseTests {
+    /// A folder with byte-valued 8x8 images and labels, a spec that scales them by 1/255, and a short run on them.
+    static let setup: (root: String, spec: String, run: String, bytes: String, labels: [Int32]) = {
+        let root = NSTemporaryDirectory() + "bayesnet-first-use-\(getpid())"
+        try? FileManager.default.removeItem(atPath: root)
+        try! FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let n = 120
+        let u = TestNetworks.uniforms(n * 64, seed: 5)
+        let labels = (0..<n).map { Int32($0 % 10) }
+        // Class k brightens row k mod 8, so the network has something to learn.
+        let bytes = (0..<(n * 64)).map { i -> UInt8 in
+            let row = (i % 64) / 8
+            return UInt8(min(255, u[i] * 120 + (row == Int(labels[i / 64]) % 8 ? 130 : 0)))
+        }
+        try! NPY.write(NumericArray(shape: [n, 8, 8], storage: .uint8(bytes)), to: root + "/x.npy")
+        try! NPY.write(NumericArray(shape: [n], storage: .int32(labels)), to: root + "/y.npy")
+        let spec = """
+            bayesnet: 1
+            name: bytes
+            seed: 3
+            input: {shape: [8, 8, 1]}
+            layers:
+              - Flatten
+              - DenseFlipout: {units: 10, name: logits}
+            likelihood: categorical
+            data:
+              train: {format: npy, x: x.npy, y: y.npy, scale: 0.00392156862745098}
+              test: {format: npy, x: x.npy, y: y.npy, scale: 0.00392156862745098}
+            train: {epochs: 2, batch_size: 40, optimizer: {adam: {learning_rate: 0.01}}}
+            evaluate: {samples: 2}
+
+            """
+        try! spec.write(toFile: root + "/spec.yaml", atomically: true, encoding: .utf8)
+        let r = try! BayesnetProcess.run(["run", root + "/spec.yaml", "--out", root + "/run", "--quiet"])
+        precondition(r.status == 0, r.stderr)
+        return (root, root + "/spec.yaml", root + "/run", root + "/x.npy", labels)
+    }()
+
+    static func predict(_ input: String, _ extra: [String] = []) throws -> (BayesnetProcess.Outcome, String) {
+        let out = setup.root + "/out-\(UUID().uuidString).npy"
+        let r = try BayesnetProcess.run(["predict", setup.spec, "--weights", setup.run, "--input", input,
+                                         "--output", out, "--posterior-mean"] + extra)
+        return (r, out)
+    }
+
+    @Test func predictAppliesTheTrainingDataScale() throws {
+        let (raw, rawOut) = try Self.predict(Self.setup.bytes)
+        #expect(raw.status == 0, "\(raw.stderr)")
+        // The run folder's test inputs are the scaled bytes as the network saw them.
+        let (scaled, scaledOut) = try Self.predict(Self.setup.run + "/test-inputs.npy", ["--raw"])
+        #expect(scaled.status == 0, "\(scaled.stderr)")
+        let a = try NPY.read(path: rawOut).values, b = try NPY.read(path: scaledOut).values
+        #expect(a.count == b.count)
+        #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
+        #expect(a.allSatisfy { abs($0) < 100 }, "logits of unscaled bytes")
+    }
+
+    @Test func predictRefusesNonFiniteInputsNamingTheExample() throws {
+        var x = [Float](repeating: 0.5, count: 4 * 64)
+        x[2 * 64 + 7] = .infinity
+        let path = Self.setup.root + "/inf.npy"
+        try NPY.writeFloat32(x, shape: [4, 8, 8, 1], to: path)
+        let (r, out) = try Self.predict(path, ["--raw"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("(example 2) is not finite"))
+        #expect(r.stderr.contains("--allow-nonfinite"))
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    @Test func allowNonfiniteMarksTheRowInvalidInEveryOutput() throws {
+        var x = [Float](repeating: 0.5, count: 3 * 64)
+        x[1 * 64] = .nan
+        let path = Self.setup.root + "/nan.npy"
+        try NPY.writeFloat32(x, shape: [3, 8, 8, 1], to: path)
+        let u = Self.setup.root + "/u.csv", p = Self.setup.root + "/p.npy"
+        let (r, out) = try Self.predict(path, ["--raw", "--allow-nonfinite", "--uncertainty", u, "--probabilities", p])
+        #expect(r.status == 0, "\(r.stderr)")
+        let y = try NPY.read(path: out).values
+        #expect(y[10..<20].allSatisfy { $0.isNaN })
+        #expect(y[0..<10].allSatisfy { $0.isFinite } && y[20..<30].allSatisfy { $0.isFinite })
+        let probabilities = try NPY.read(path: p).values
+        #expect(probabilities[10..<20].allSatisfy { $0.isNaN })
+        let rows = try String(contentsOfFile: u, encoding: .utf8).split(separator: "\n")
+        #expect(rows[0].hasSuffix(",valid"))
+        #expect(rows[2].hasPrefix("1,nan,") && rows[2].hasSuffix(",0"))
+        #expect(rows[1].hasSuffix(",1") && rows[3].hasSuffix(",1"))
+    }
+
+    @Test func predictTakesEveryInputShapeTrainingTakes() throws {
+        let x = [Float](repeating: 0.25, count: 2 * 64)
+        for shape in [[2, 8, 8], [2, 1, 8, 8], [2, 8, 8, 1]] {
+            let path = Self.setup.root + "/shape-\(shape.count).npy"
+            try NPY.writeFloat32(x, shape: shape, to: path)
+            let (r, _) = try Self.predict(path, ["--raw"])
+            #expect(r.status == 0, "\(shape): \(r.stderr)")
+        }
+    }
+
+    @Test func channelsFirstDataIsToldToSetTheLayout() throws {
+        let spec = Self.setup.root + "/rgb.yaml"
+        try """
+            bayesnet: 1
+            name: rgb
+            input: {shape: [4, 4, 3]}
+            layers: [Flatten, {DenseFlipout: {units: 2}}]
+
+            """.write(toFile: spec, atomically: true, encoding: .utf8)
+        let path = Self.setup.root + "/chw.npy"
+        try NPY.writeFloat32([Float](repeating: 0, count: 2 * 48), shape: [2, 3, 4, 4], to: path)
+        let r = try BayesnetProcess.run(["predict", spec, "--weights", Self.setup.run, "--input", path,
+                                         "--output", Self.setup.root + "/never.npy"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("add `layout: channels_first`"))
+    }
+
+    @Test func rerunningIntoAFolderWithARunIsRefusedAndSaysWhatWouldBeLost() throws {
+        let r = try BayesnetProcess.run(["run", Self.setup.spec, "--out", Self.setup.run, "--quiet", "--epochs", "1"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("holds a finished run (2 epochs, seed 3)"))
+        #expect(r.stderr.contains("--force"))
+        let summary = try String(contentsOfFile: Self.setup.run + "/summary.json", encoding: .utf8)
+        #expect(summary.contains("\"epochs\": 2"))
+    }
+
+    @Test func forcedRerunLeavesNoStaleReport() throws {
+        let dir = Self.setup.root + "/forced"
+        let first = try BayesnetProcess.run(["run", Self.setup.spec, "--out", dir, "--quiet", "--report"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/report.html"))
+        let second = try BayesnetProcess.run(["run", Self.setup.spec, "--out", dir, "--quiet", "--epochs", "1", "--force"])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/report.html"))
+    }
+
+    @Test func defaultFolderOfARerunIsANewOne() throws {
+        let work = Self.setup.root + "/cwd"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let a = try BayesnetProcess.run(["run", Self.setup.spec, "--quiet", "--epochs", "1"], in: work)
+        let b = try BayesnetProcess.run(["run", Self.setup.spec, "--quiet", "--epochs", "1"], in: work)
+        #expect(a.status == 0 && b.status == 0, "\(a.stderr) \(b.stderr)")
+        #expect(a.stdout.contains("run folder: runs/bytes "))
+        #expect(b.stdout.contains("run folder: runs/bytes-2 "))
+        #expect(FileManager.default.fileExists(atPath: work + "/runs/bytes/summary.json"))
+    }
+}
