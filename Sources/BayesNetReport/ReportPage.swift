@@ -63,9 +63,10 @@ struct ReportPage {
         if let w = summary.wallSeconds {
             facts.append("<span class=\"num\" data-key=\"wall_seconds\" data-value=\"\(w)\">\(Format.seconds(w))</span> wall time")
         }
+        let warnings = summary.warnings.map { "<p class=\"warning\">warning: \(escape($0))</p>" }.joined()
         return """
         <header><h1>\(escape(summary.name))</h1>
-        <p class="subtitle">\(facts.joined(separator: " · "))</p></header>
+        <p class="subtitle">\(facts.joined(separator: " · "))</p>\(warnings)</header>
         """
     }
 
@@ -284,6 +285,7 @@ struct ReportPage {
     body{margin:0;background:#f5f6f8;color:#222;font:15px/1.45 "DejaVu Sans",system-ui,-apple-system,"Segoe UI",sans-serif}
     main{max-width:1240px;margin:0 auto;padding:22px 24px 36px}
     h1{font-size:26px;margin:0 0 2px}
+    .warning{color:#8a1c1c;background:#fdecea;border-left:4px solid #c62828;padding:6px 10px;margin:8px 0}
     h2{font-size:19px;margin:26px 0 12px;padding-bottom:4px;border-bottom:1px solid #d8d8d8}
     .subtitle{margin:0;color:#555}
     .note{font-size:13px;color:#555;margin:8px 0 0}

@@ -17,6 +17,8 @@ public struct RunSummary: Decodable, Sendable, Equatable {
     public var evaluation: Evaluation?
     public var layers: [LayerRow]
     public var totals: Totals?
+    /// What the run flagged about itself, such as a diverging loss.
+    public var warnings: [String]
 
     public struct FinalFigures: Decodable, Sendable, Equatable {
         public var loss: Double?
@@ -70,7 +72,7 @@ public struct RunSummary: Decodable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, seed, specSha256, threads, wallSeconds, trainSeconds, epochs, steps, trainingExamples, final,
-             evaluation, layers, totals
+             evaluation, layers, totals, warnings
     }
 
     public init(from decoder: any Decoder) throws {
@@ -94,6 +96,7 @@ public struct RunSummary: Decodable, Sendable, Equatable {
         evaluation = try c.decodeIfPresent(Evaluation.self, forKey: .evaluation)
         layers = try c.decodeIfPresent([LayerRow].self, forKey: .layers) ?? []
         totals = try c.decodeIfPresent(Totals.self, forKey: .totals)
+        warnings = (try? c.decodeIfPresent([String].self, forKey: .warnings)) ?? []
     }
 
     /// True when the evaluation is a classifier's (it has an accuracy), so predictions.csv is expected.

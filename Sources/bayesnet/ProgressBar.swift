@@ -21,6 +21,10 @@ final class ProgressDisplay {
     var progress: RunProgress {
         var p = RunProgress()
         p.message = { [unowned self] text in self.message(text) }
+        p.warning = { [unowned self] text in
+            self.clearBar()
+            printError("warning: \(text)")
+        }
         p.started = { [unowned self] total, done, steps in
             self.totalEpochs = total
             self.firstEpoch = done

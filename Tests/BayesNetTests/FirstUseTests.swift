@@ -147,4 +147,48 @@ import Testing
         #expect(b.stdout.contains("run folder: runs/bytes-2 "))
         #expect(FileManager.default.fileExists(atPath: work + "/runs/bytes/summary.json"))
     }
+
+    @Test func theRunFoldersSpecCopyRunsFromAnotherFolder() throws {
+        let copy = Self.setup.run + "/spec.yaml"
+        let text = try String(contentsOfFile: copy, encoding: .utf8)
+        #expect(text.contains("x: \"\(Self.setup.root)/x.npy\""))
+        let r = try BayesnetProcess.run(["evaluate", copy, "--weights", Self.setup.run, "--samples", "1"], in: "/")
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+
+    @Test func theSpecCopyResumesTheRunOfTheOriginal() throws {
+        let dir = Self.setup.root + "/resumed"
+        let first = try BayesnetProcess.run(["run", Self.setup.spec, "--out", dir, "--quiet", "--epochs", "1"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let again = try BayesnetProcess.run(["run", dir + "/spec.yaml", "--resume", dir, "--quiet", "--epochs", "2"], in: "/")
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try String(contentsOfFile: dir + "/summary.json", encoding: .utf8).contains("\"epochs\": 2"))
+    }
+
+    @Test func aDivergedRunSaysSoInItsSummaryAndReport() throws {
+        // Unscaled bytes and a large SGD step: the loss explodes to ~1e6 yet stays finite.
+        let spec = Self.setup.root + "/diverge.yaml"
+        try (try String(contentsOfFile: Self.setup.spec, encoding: .utf8))
+            .replacingOccurrences(of: ", scale: 0.00392156862745098", with: "")
+            .replacingOccurrences(of: "{adam: {learning_rate: 0.01}}", with: "{sgd: {learning_rate: 0.5}}")
+            .replacingOccurrences(of: "units: 10, name: logits", with: "units: 32, activation: relu}\n  - DenseFlipout: {units: 10, name: logits")
+            .write(toFile: spec, atomically: true, encoding: .utf8)
+        let dir = Self.setup.root + "/diverged"
+        let r = try BayesnetProcess.run(["run", spec, "--out", dir, "--report"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("warning: training diverged"))
+        let summary = try String(contentsOfFile: dir + "/summary.json", encoding: .utf8)
+        #expect(summary.contains("\"warnings\"") && summary.contains("training diverged"))
+        #expect(try String(contentsOfFile: dir + "/report.html", encoding: .utf8).contains("warning: training diverged"))
+    }
+
+    @Test func divergenceIsJudgedAgainstTheLowestLossSoFar() {
+        var watch = DivergenceWatch()
+        watch.started(loss: 2)
+        #expect(watch.epochEnded(1, loss: 1.5) == nil)
+        #expect(watch.epochEnded(2, loss: 0.5) == nil)
+        #expect(watch.epochEnded(3, loss: 40) == nil, "80x the lowest")
+        #expect(watch.epochEnded(4, loss: 60)?.contains("120 times epoch 2's 0.5") == true)
+        #expect(watch.epochEnded(5, loss: 600) == nil, "warned once")
+    }
 }

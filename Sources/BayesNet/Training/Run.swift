@@ -32,6 +32,8 @@ public struct RunOptions: Sendable {
 /// Callbacks for the terminal: a progress bar or one line per epoch.
 public struct RunProgress {
     public var message: (String) -> Void = { _ in }
+    /// Something the user must see even with `--quiet` (a diverging loss).
+    public var warning: (String) -> Void = { _ in }
     /// (total epochs, epochs already done, steps per epoch)
     public var started: (Int, Int, Int) -> Void = { _, _, _ in }
     /// (epoch being trained, 1-based; step within it; steps per epoch; running mean loss)
@@ -86,7 +88,34 @@ public enum Runner {
         }
     }
 
-    public static func specHash(_ spec: ModelSpec) -> String { SHA256.hex(spec.source.text) }
+    /// The hash of the spec as its run folder keeps it (data paths made absolute).
+    public static func specHash(_ spec: ModelSpec) -> String { SHA256.hex(SpecCopy.text(of: spec)) }
+}
+
+/// Flags a loss that grew by orders of magnitude: finite, so nothing else stops the run, yet its result is junk.
+struct DivergenceWatch {
+    /// How many times its lowest value the loss may reach before the run counts as diverged.
+    static let factor = 100.0
+    private var lowest: (loss: Double, epoch: Int)?
+    /// The first warning given; later epochs do not repeat it.
+    private(set) var warning: String?
+
+    /// The loss of the run's first step: a run that diverges within its first epoch has no earlier epoch.
+    mutating func started(loss: Double) {
+        if lowest == nil, loss.isFinite, loss > 0 { lowest = (loss, 0) }
+    }
+
+    /// Returns a warning the first time an epoch's loss exceeds `factor` times the lowest seen.
+    mutating func epochEnded(_ epoch: Int, loss: Double) -> String? {
+        guard loss.isFinite else { return nil }
+        if let low = lowest, warning == nil, low.loss > 0, loss > Self.factor * low.loss {
+            let since = low.epoch == 0 ? "the first step's" : "epoch \(low.epoch)'s"
+            warning = String(format: "training diverged: the loss of epoch %d is %.3g, %.0f times %@ %.3g; lower the learning rate, or check the data's scale", epoch, loss, loss / low.loss, since, low.loss)
+            return warning
+        }
+        if loss > 0, lowest.map({ loss < $0.loss }) ?? true { lowest = (loss, epoch) }
+        return nil
+    }
 }
 
 /// The files `bayesnet run` writes into a run folder.
@@ -111,6 +140,8 @@ final class RunDriver<S: TensorScalar> {
     let options: RunOptions
     let progress: RunProgress
     let directory: String
+    /// The spec as the run folder and checkpoint keep it.
+    let specText: String
     let hash: String
 
     init(spec: ModelSpec, train: Dataset, test: Dataset?, options: RunOptions, progress: RunProgress) {
@@ -120,7 +151,8 @@ final class RunDriver<S: TensorScalar> {
         self.options = options
         self.progress = progress
         directory = RunDriver.freshDirectory(for: spec, options: options)
-        hash = Runner.specHash(spec)
+        specText = SpecCopy.text(of: spec)
+        hash = SHA256.hex(specText)
     }
 
     func path(_ file: String) -> String { (directory as NSString).appendingPathComponent(file) }
@@ -179,7 +211,7 @@ final class RunDriver<S: TensorScalar> {
             where fm.fileExists(atPath: path(file)) {
                 try fm.removeItem(atPath: path(file))
             }
-            try writeAtomically(spec.source.text, to: path("spec.yaml"))
+            try writeAtomically(specText, to: path("spec.yaml"))
         } catch {
             throw RunError("cannot write the run folder \(directory): \(error)")
         }
@@ -228,9 +260,20 @@ final class RunDriver<S: TensorScalar> {
 
         let epochs = options.epochs ?? spec.train.epochs
         progress.started(epochs, session.epoch, session.stepsPerEpoch)
-        session.onStep = { [progress, unowned session] s, steps, loss in progress.step(session.epoch + 1, s, steps, loss) }
+        var firstStepLoss: Double?
+        session.onStep = { [progress, unowned session] s, steps, loss in
+            if firstStepLoss == nil { firstStepLoss = loss }
+            progress.step(session.epoch + 1, s, steps, loss)
+        }
         let trainStart = Date()
         var trainedThisRun = 0
+        var divergence = DivergenceWatch()
+        for text in lineTexts {
+            if let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+               let loss = object["loss"] as? Double, let e = object["epoch"] as? Int {
+                _ = divergence.epochEnded(e, loss: loss)
+            }
+        }
         while session.epoch < epochs {
             if let stop = options.stopAfterEpochs, trainedThisRun >= stop { break }
             var m: EpochMetrics
@@ -244,17 +287,20 @@ final class RunDriver<S: TensorScalar> {
             m.seconds = secondsOffset + Date().timeIntervalSince(started)
             lines.append(m)
             lineTexts.append(m.json.rendered())
+            if let first = firstStepLoss { divergence.started(loss: first) }
+            let warning = divergence.epochEnded(session.epoch, loss: m.loss)
             do {
                 // metrics first: a resumed run drops lines past the checkpoint's epoch.
                 try writeAtomically(lineTexts.joined(separator: "\n") + "\n", to: path("metrics.jsonl"))
                 let info = CheckpointInfo(step: session.step, epoch: session.epoch, seed: seed, specSHA256: hash,
-                                          specText: spec.source.text)
+                                          specText: specText)
                 try AtomicFile.write(CheckpointIO.encode(network: session.network, info: info, includeOptimizer: true),
                                      to: path("checkpoint.safetensors"))
             } catch {
                 throw RunError("cannot write to the run folder \(directory): \(error)")
             }
             progress.epochFinished(m, epochs)
+            if let warning { progress.warning(warning) }
         }
         let trainSeconds = Date().timeIntervalSince(trainStart)
         if session.epoch < epochs {
@@ -286,6 +332,7 @@ final class RunDriver<S: TensorScalar> {
             summary.append(("final", .object([("loss", .finite(final.loss)), ("nll", .finite(final.nll)), ("kl", .finite(final.kl))])))
         }
         if let evaluation { summary.append(("evaluation", evaluation.json)) }
+        if let warning = divergence.warning { summary.append(("warnings", .array([.string(warning)]))) }
         let layers = spec.layerSummaries
         summary.append(("layers", .array(layers.map { l in
             var pairs: [(String, JSONValue)] = [("name", .string(l.name)), ("type", .string(l.typeName)),

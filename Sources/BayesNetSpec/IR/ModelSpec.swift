@@ -38,6 +38,16 @@ public struct ModelSpec: Sendable, Equatable {
         self.locations = locations
     }
 
+    /// A data file path and where its scalar was written, so a copy of the spec can rewrite it.
+    public struct PathSpan: Sendable, Equatable {
+        public var path: String
+        public var start: SourceLocation
+        public var end: SourceLocation
+    }
+
+    /// Every data file path of `data:`, in the order written.
+    public var dataPaths: [PathSpan] = []
+
     /// The network's output shape for one example (the last layer's, or the input's when there are no layers).
     public var outputShape: [Int] { layers.last?.outputShape ?? input.shape }
 }

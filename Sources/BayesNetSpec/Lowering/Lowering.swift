@@ -4,6 +4,8 @@ struct Lowering {
     let source: SpecSource
     var dtype: DType = .float32
     let limits: SpecLimits
+    /// Where each data file path was written, for a copy of the spec that resolves them.
+    var dataPaths: [ModelSpec.PathSpan] = []
 
     init(source: SpecSource, limits: SpecLimits = .default) {
         self.source = source
@@ -117,8 +119,11 @@ struct Lowering {
         }
 
         guard let version, let input, layersOK else { return nil }
-        return ModelSpec(version: version, name: name, seed: seed, dtype: dtype, input: input, layers: layers,
-                         likelihood: likelihood, data: data, train: train, evaluate: evaluate, source: source, locations: locations)
+        var spec = ModelSpec(version: version, name: name, seed: seed, dtype: dtype, input: input, layers: layers,
+                             likelihood: likelihood, data: data, train: train, evaluate: evaluate, source: source,
+                             locations: locations)
+        spec.dataPaths = dataPaths
+        return spec
     }
 
     static func stem(_ path: String) -> String {
@@ -280,6 +285,9 @@ struct Lowering {
         let x = fs["x"].flatMap { r.string($0) }
         if fs["x"] == nil { r.error("`data.\(f.written)` needs `x`, the path of the inputs", at: f.value) }
         let y = fs["y"].flatMap { r.string($0) }
+        for (field, path) in [(fs["x"], x), (fs["y"], y)] {
+            if let field, let path { dataPaths.append(.init(path: path, start: field.value.location, end: field.value.end)) }
+        }
         let scale = fs["scale"].flatMap { r.positiveDouble($0) }
         guard let format, let x else { return nil }
         return .files(format: format, x: x, y: y, scale: scale)
