@@ -85,6 +85,7 @@ struct ReportPage {
         add("mean mutual information", "mutual_information", p.mutualInformation, 4)
         add("test RMSE", "rmse", p.rmse, 4)
         add("predictive std", "predictive_std", p.predictiveStd, 4)
+        add("CRPS", "crps", p.crps, 4)
         let body = cards.map { "<div class=\"card\"><div class=\"value\">\($0.1)</div><div class=\"name\">\($0.0)</div></div>" }
         return """
         <section id="headline"><div class="cards">\(body.joined())</div>
@@ -175,7 +176,7 @@ struct ReportPage {
             ("accuracy", "accuracy", \.accuracy), ("NLL (nats)", "nll", \.nll), ("ECE", "ece", \.ece),
             ("Brier score", "brier", \.brier), ("mean entropy (nats)", "entropy", \.entropy),
             ("mean mutual information (nats)", "mutual_information", \.mutualInformation),
-            ("RMSE", "rmse", \.rmse), ("predictive std", "predictive_std", \.predictiveStd),
+            ("RMSE", "rmse", \.rmse), ("predictive std", "predictive_std", \.predictiveStd), ("CRPS", "crps", \.crps),
         ]
         var body: [String] = []
         for (name, key, path) in rows {
@@ -184,6 +185,12 @@ struct ReportPage {
             let cellA = a.map { number("evaluation.predictive." + key, $0, decimals: 4) } ?? "—"
             let cellB = b.map { number("evaluation.posterior_mean." + key, $0, decimals: 4) } ?? "—"
             body.append("<tr><th>\(name)</th><td class=\"n\">\(cellA)</td><td class=\"n\">\(cellB)</td></tr>")
+        }
+        if let c = p?.coverage {
+            for (i, (level, observed)) in zip(c.levels, c.observed).enumerated() where level.isFinite {
+                let cell = number("evaluation.predictive.coverage.observed.\(i)", observed, decimals: 3)
+                body.append("<tr><th>\(Format.fixed(level * 100, 0))% interval covers</th><td class=\"n\">\(cell)</td><td class=\"n\">—</td></tr>")
+            }
         }
         let samples = summary.evaluation?.samples.map { "mean of \($0) sampled softmax outputs" } ?? "mean of sampled outputs"
         return """

@@ -44,6 +44,14 @@ public struct RunSummary: Decodable, Sendable, Equatable {
         public var mutualInformation: Double?
         public var rmse: Double?
         public var predictiveStd: Double?
+        public var crps: Double?
+        public var coverage: Coverage?
+    }
+
+    /// Regression: the observed share of test targets inside each central predictive interval.
+    public struct Coverage: Decodable, Sendable, Equatable {
+        public var levels: [Double]
+        public var observed: [Double]
     }
 
     public struct Reliability: Decodable, Sendable, Equatable {
@@ -180,7 +188,8 @@ public struct RunFolder: Sendable {
         let metrics = try parseMetrics(metricsData, file: file(metricsFile))
 
         var predictions: [Prediction] = []
-        if let predictionsData {
+        // A regression's predictions.csv has other columns; its figures are in summary.json.
+        if let predictionsData, summary.isCategorical || summary.evaluation?.predictive?.rmse == nil {
             predictions = try parsePredictions(predictionsData, file: file(predictionsFile))
         } else if summary.isCategorical {
             throw .missingFile(folder: folder, file: predictionsFile,

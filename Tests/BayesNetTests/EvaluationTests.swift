@@ -132,4 +132,37 @@ private func near(_ a: Double, _ b: Double, _ tol: Double = 1e-12) -> Bool { abs
         let far = Metrics.regression(samplePredictions: [[1e6], [-1e6]], targets: [0], scale: 0.01, examples: 1)
         #expect(far.nll.isFinite && far.nll > 1e15)
     }
+
+    @Test func crpsOfOneSampleIsTheGaussianClosedForm() {
+        // CRPS(N(0, 1), y) = z(2Φ(z) − 1) + 2φ(z) − 1/√π at z = y.
+        for y in [0.0, 0.75, -2.0] {  // exact in Float
+            let m = Metrics.regression(samplePredictions: [[0]], targets: [Float(y)], scale: 1, examples: 1)
+            let phi = exp(-0.5 * y * y) / (2 * Double.pi).squareRoot()
+            let expected = y * (2 * Metrics.normalCDF(y) - 1) + 2 * phi - 1 / Double.pi.squareRoot()
+            #expect(near(m.crps, expected, 1e-12), "y = \(y)")
+        }
+    }
+
+    @Test func crpsOfAMixtureFallsAsItsSamplesAgreeWithTheTarget() {
+        let spread = Metrics.regression(samplePredictions: [[-1], [1]], targets: [0], scale: 0.1, examples: 1)
+        let agreed = Metrics.regression(samplePredictions: [[0], [0]], targets: [0], scale: 0.1, examples: 1)
+        let single = Metrics.regression(samplePredictions: [[0]], targets: [0], scale: 0.1, examples: 1)
+        #expect(agreed.crps < spread.crps)
+        #expect(near(agreed.crps, single.crps, 1e-12))
+    }
+
+    @Test func coverageCountsTargetsInsideEachCentralInterval() {
+        // One sample N(0, 1): targets at 0 (PIT 0.5), 1 (PIT 0.84) and 3 (PIT 0.9987).
+        let m = Metrics.regression(samplePredictions: [[0, 0, 0]], targets: [0, 1, 3], scale: 1, examples: 3)
+        #expect(Metrics.coverageLevels == [0.5, 0.8, 0.9, 0.95])
+        #expect(m.coverage.map { ($0 * 3).rounded() } == [1, 2, 2, 2])
+        #expect(near(m.pit[1], Metrics.normalCDF(1), 1e-12))
+    }
+
+    @Test func perValueUncertaintySplitsNoiseFromSampleSpread() {
+        let m = Metrics.regression(samplePredictions: [[-1], [1]], targets: [0], scale: 0.5, examples: 1)
+        let u = m.perValue[0]
+        #expect(u.mean == 0 && u.aleatoricStd == 0.5 && near(u.epistemicStd, 1))
+        #expect(near(u.std, (1 + 0.25).squareRoot()))
+    }
 }

@@ -191,4 +191,41 @@ import Testing
         #expect(watch.epochEnded(4, loss: 60)?.contains("120 times epoch 2's 0.5") == true)
         #expect(watch.epochEnded(5, loss: 600) == nil, "warned once")
     }
+
+    @Test func regressionPredictionWritesPerExampleUncertainty() throws {
+        let root = Self.setup.root
+        let n = 40
+        let u = TestNetworks.uniforms(n * 2, seed: 8)
+        try NPY.writeFloat32(u.map(Float.init), shape: [n, 2], to: root + "/rx.npy")
+        try NPY.writeFloat32((0..<n).map { Float(u[2 * $0] - u[2 * $0 + 1]) }, shape: [n, 1], to: root + "/ry.npy")
+        let spec = root + "/reg.yaml"
+        try """
+            bayesnet: 1
+            name: reg
+            seed: 2
+            input: {shape: [2]}
+            layers: [{DenseFlipout: {units: 8, activation: tanh}}, {DenseFlipout: {units: 1}}]
+            likelihood: {normal: {scale: 0.2}}
+            data:
+              train: {format: npy, x: rx.npy, y: ry.npy}
+              test: {format: npy, x: rx.npy, y: ry.npy}
+            train: {epochs: 2, batch_size: 20}
+            evaluate: {samples: 8}
+
+            """.write(toFile: spec, atomically: true, encoding: .utf8)
+        let run = try BayesnetProcess.run(["run", spec, "--out", root + "/reg-run", "--quiet"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("crps ") && run.stdout.contains("central intervals cover: 50% "))
+        let csv = try String(contentsOfFile: root + "/reg-run/predictions.csv", encoding: .utf8).split(separator: "\n")
+        #expect(csv.first == "index,output,target,mean,std,aleatoric_std,epistemic_std,pit")
+        #expect(csv.count == n + 1)
+        let r = try BayesnetProcess.run(["predict", spec, "--weights", root + "/reg-run", "--input", root + "/rx.npy",
+                                         "--output", root + "/ro.npy", "--uncertainty", root + "/ru.csv"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try String(contentsOfFile: root + "/ru.csv", encoding: .utf8).split(separator: "\n")
+        #expect(rows.first == "index,output,mean,std,aleatoric_std,epistemic_std,valid")
+        let first = rows[1].split(separator: ",").compactMap { Double($0) }
+        #expect(first.count == 7 && first[4] == 0.2 && first[5] > 0)
+        #expect(abs(first[3] - (first[4] * first[4] + first[5] * first[5]).squareRoot()) < 1e-9)
+    }
 }

@@ -51,6 +51,15 @@ public struct RegressionScores: Sendable, Equatable {
     public var nll: Double
     /// Mean over target values of the predictive mixture's standard deviation, sqrt(Var_s μ_s + scale²).
     public var predictiveStd: Double
+    /// Mean continuous ranked probability score of the predictive mixture (same unit as the targets; lower is better).
+    public var crps: Double = 0
+    /// For each nominal level of `Metrics.coverageLevels`, the fraction of targets inside the predictive
+    /// mixture's central interval of that probability: a calibrated model covers each level's share.
+    public var coverage: [Double] = []
+    /// Per target value: the predictive distribution and where the target fell in it.
+    public var perValue: [RegressionUncertainty] = []
+    /// Per target value: the predictive CDF at the target (the probability integral transform).
+    public var pit: [Double] = []
 }
 
 public enum Metrics {
@@ -119,35 +128,62 @@ public enum Metrics {
         return (metrics, per)
     }
 
+    /// The central intervals whose coverage a regression evaluation reports.
+    public static let coverageLevels = [0.5, 0.8, 0.9, 0.95]
+
     /// samplePredictions: [samples][N*D] network outputs (the Gaussian means) of S posterior samples;
-    /// targets [N*D]; scale: the likelihood's fixed standard deviation.
+    /// targets [N*D]; scale: the likelihood's fixed standard deviation. The predictive distribution of each value
+    /// is the mixture (1/S) Σ_s N(μ_s, scale²).
     public static func regression(samplePredictions: [[Float]], targets: [Float], scale: Double, examples: Int) -> RegressionScores {
         let m = targets.count
         let s = samplePredictions.count
         guard m > 0, s > 0 else { return RegressionScores(count: examples, rmse: 0, nll: 0, predictiveStd: 0) }
         precondition(samplePredictions.allSatisfy { $0.count == m }, "every sample needs one prediction per target value")
         let logNorm = 0.5 * log(2 * Double.pi * scale * scale) + log(Double(s))
-        var squared = 0.0, nll = 0.0, std = 0.0
+        let perValue = RegressionUncertainty.of(sampleOutputs: samplePredictions, scale: scale)
+        var squared = 0.0, nll = 0.0, std = 0.0, crps = 0.0
+        var covered = [Int](repeating: 0, count: coverageLevels.count)
+        var pit = [Double](repeating: 0, count: m)
         var terms = [Double](repeating: 0, count: s)
+        var mu = [Double](repeating: 0, count: s)
         for j in 0..<m {
             let y = Double(targets[j])
-            var meanPrediction = 0.0, second = 0.0
+            var cdf = 0.0, toTarget = 0.0
             for k in 0..<s {
-                let mu = Double(samplePredictions[k][j])
-                meanPrediction += mu
-                second += mu * mu
-                terms[k] = -0.5 * (y - mu) * (y - mu) / (scale * scale)
+                mu[k] = Double(samplePredictions[k][j])
+                terms[k] = -0.5 * (y - mu[k]) * (y - mu[k]) / (scale * scale)
+                cdf += normalCDF((y - mu[k]) / scale)
+                toTarget += expectedAbsolute(mu[k] - y, scale)
             }
-            meanPrediction /= Double(s)
-            let variance = max(second / Double(s) - meanPrediction * meanPrediction, 0)
-            std += (variance + scale * scale).squareRoot()
-            squared += (y - meanPrediction) * (y - meanPrediction)
+            // CRPS = E|X − y| − ½ E|X − X'|; X − X' of two components is N(μ_a − μ_b, 2 scale²).
+            var spread = 0.0
+            for a in 0..<s {
+                for b in (a + 1)..<s { spread += 2 * expectedAbsolute(mu[a] - mu[b], scale * 2.0.squareRoot()) }
+                spread += expectedAbsolute(0, scale * 2.0.squareRoot())
+            }
+            let n = Double(s)
+            crps += toTarget / n - 0.5 * spread / (n * n)
+            pit[j] = cdf / n
+            for (i, level) in coverageLevels.enumerated() where abs(pit[j] - 0.5) <= level / 2 { covered[i] += 1 }
+            std += perValue[j].std
+            squared += (y - perValue[j].mean) * (y - perValue[j].mean)
             let top = terms.max()!
             let lse = top + log(terms.reduce(0) { $0 + exp($1 - top) })
             nll += logNorm - lse
         }
+        let count = Double(m)
         return RegressionScores(
-            count: examples, rmse: (squared / Double(m)).squareRoot(), nll: nll / Double(m), predictiveStd: std / Double(m))
+            count: examples, rmse: (squared / count).squareRoot(), nll: nll / count, predictiveStd: std / count,
+            crps: crps / count, coverage: covered.map { Double($0) / count }, perValue: perValue, pit: pit)
+    }
+
+    /// Φ(z), the standard normal CDF.
+    static func normalCDF(_ z: Double) -> Double { 0.5 * erfc(-z / 2.0.squareRoot()) }
+
+    /// E|X| for X ~ N(μ, σ²): σ·2φ(μ/σ) + μ·(2Φ(μ/σ) − 1).
+    static func expectedAbsolute(_ mu: Double, _ sigma: Double) -> Double {
+        let z = mu / sigma
+        return sigma * 2 * exp(-0.5 * z * z) / (2 * Double.pi).squareRoot() + mu * (2 * normalCDF(z) - 1)
     }
 }
 

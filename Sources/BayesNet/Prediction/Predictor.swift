@@ -48,42 +48,6 @@ enum Predictor {
     }
 }
 
-/// Regression figures of a predictive distribution: the mixture of S Gaussians N(y_s, scale²).
-struct RegressionMetrics: Sendable {
-    var rmse: Double
-    var nll: Double
-    var predictiveStd: Double
-
-    init(sampleOutputs: [[Float]], targets: [Float], scale: Double) {
-        let s = Double(sampleOutputs.count)
-        let count = targets.count
-        var se = 0.0, nll = 0.0, std = 0.0
-        for i in 0..<count {
-            var mean = 0.0, second = 0.0
-            var logs: [Double] = []
-            for sample in sampleOutputs {
-                let y = Double(sample[i])
-                mean += y / s
-                second += y * y / s
-                let r = (Double(targets[i]) - y) / scale
-                logs.append(-0.5 * r * r - log(scale) - 0.5 * log(2 * Double.pi))
-            }
-            let m = logs.max() ?? 0
-            nll -= m + log(logs.reduce(0) { $0 + exp($1 - m) } / s)
-            se += (mean - Double(targets[i])) * (mean - Double(targets[i]))
-            std += (max(second - mean * mean, 0) + scale * scale).squareRoot()
-        }
-        let n = Double(max(count, 1))
-        rmse = (se / n).squareRoot()
-        self.nll = nll / n
-        predictiveStd = std / n
-    }
-
-    var json: JSONValue {
-        .object([("rmse", .finite(rmse)), ("nll", .finite(nll)), ("predictive_std", .finite(predictiveStd))])
-    }
-}
-
 /// The evaluation block of summary.json and the rows of predictions.csv.
 public struct EvaluationResult: Sendable {
     public var samples: Int
@@ -116,6 +80,27 @@ enum Evaluation {
 
     static func format(_ x: Double) -> String { String(format: "%.4f", x) }
 
+    static func regressionJSON(_ m: RegressionScores, coverage: Bool) -> JSONValue {
+        var pairs: [(String, JSONValue)] = [("rmse", .finite(m.rmse)), ("nll", .finite(m.nll)),
+                                            ("predictive_std", .finite(m.predictiveStd)), ("crps", .finite(m.crps))]
+        if coverage {
+            pairs.append(("coverage", .object([
+                ("levels", .array(Metrics.coverageLevels.map { .finite($0) })),
+                ("observed", .array(m.coverage.map { .finite($0) })),
+            ])))
+        }
+        return .object(pairs)
+    }
+
+    /// predictions.csv of a regression: one row per predicted value.
+    static func regressionCSV(_ m: RegressionScores, targets: [Float], valuesPerExample k: Int) -> String {
+        var csv = "index,output,target,mean,std,aleatoric_std,epistemic_std,pit\n"
+        for (j, u) in m.perValue.enumerated() {
+            csv += "\(j / k),\(j % k),\(targets[j]),\(u.mean),\(u.std),\(u.aleatoricStd),\(u.epistemicStd),\(m.pit[j])\n"
+        }
+        return csv
+    }
+
     /// Runs the S-sample predictive and the posterior-mean pass over `data`.
     static func evaluate<S: TensorScalar>(_ network: Network<S>, data: Dataset, samples: Int) -> EvaluationResult {
         let spec = network.spec
@@ -124,15 +109,18 @@ enum Evaluation {
         switch spec.likelihood {
         case .normal(let scale)?:
             let targets = data.targets ?? []
-            let p = RegressionMetrics(sampleOutputs: predictive, targets: targets, scale: scale)
-            let m = RegressionMetrics(sampleOutputs: mean, targets: targets, scale: scale)
+            let p = Metrics.regression(samplePredictions: predictive, targets: targets, scale: scale, examples: data.count)
+            let m = Metrics.regression(samplePredictions: mean, targets: targets, scale: scale, examples: data.count)
+            let coverage = zip(Metrics.coverageLevels, p.coverage).map { "\(Int($0 * 100))% \(format($1))" }.joined(separator: ", ")
             return EvaluationResult(
                 samples: samples, examples: data.count,
-                json: .object([("samples", .int(samples)), ("examples", .int(data.count)), ("predictive", p.json),
-                               ("posterior_mean", m.json)]),
-                predictionsCSV: nil,
-                lines: ["predictive (\(samples) samples): rmse \(format(p.rmse))  nll \(format(p.nll))  predictive std \(format(p.predictiveStd))",
-                        "posterior mean: rmse \(format(m.rmse))  nll \(format(m.nll))"])
+                json: .object([("samples", .int(samples)), ("examples", .int(data.count)),
+                               ("predictive", regressionJSON(p, coverage: true)),
+                               ("posterior_mean", regressionJSON(m, coverage: false))]),
+                predictionsCSV: regressionCSV(p, targets: targets, valuesPerExample: network.outputCount),
+                lines: ["predictive (\(samples) samples): rmse \(format(p.rmse))  nll \(format(p.nll))  crps \(format(p.crps))  predictive std \(format(p.predictiveStd))",
+                        "  central intervals cover: \(coverage)",
+                        "posterior mean: rmse \(format(m.rmse))  nll \(format(m.nll))  crps \(format(m.crps))"])
         case .categorical?, nil:
             let classes = network.outputCount
             let labels = data.labels ?? [Int32](repeating: 0, count: data.count)
