@@ -34,6 +34,8 @@ struct ArgumentName: Sendable {
 /// Collects diagnostics while reading typed values out of YAML nodes.
 struct Reader {
     var diagnostics: [Diagnostic] = []
+    /// Every key spelling a mapping was read against, so a test can prove the schema lists them all.
+    private(set) var spellingsRead: Set<String> = []
 
     mutating func error(_ message: String, at node: YAMLNode, help: String? = nil) {
         diagnostics.append(Diagnostic(message: message, location: node.location, help: help))
@@ -55,6 +57,7 @@ struct Reader {
         }
         var byWritten: [String: ArgumentName] = [:]
         for n in names {
+            spellingsRead.formUnion(n.spellings)
             byWritten[n.canonical] = n
             for a in n.aliases { byWritten[a] = n }
         }

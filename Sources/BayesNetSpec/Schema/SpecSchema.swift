@@ -130,6 +130,11 @@ public enum SpecSchema {
         if withRequired, !required.isEmpty { out.append(("required", .array(required))) }
         out += extra
         out.append(("additionalProperties", .bool(false)))
+        // An alias and its canonical name are one argument: only one may be given.
+        let exclusive: [(String, JSONValue)] = keys.flatMap { k in
+            k.aliases.map { ($0, JSONValue.object([("not", .object([("required", .array([.string(k.canonical)]))]))])) }
+        }
+        if !exclusive.isEmpty { out.append(("dependentSchemas", .object(exclusive))) }
         return out
     }
 
