@@ -71,8 +71,9 @@ struct Reader {
                 if let other = elsewhere(written) {
                     error(other, at: pair.key)
                 } else {
-                    let all = names.flatMap { [$0.canonical] + $0.aliases }
-                    error("unknown key `\(written)` in \(context)", at: pair.key, help: Suggestions.help(for: written, among: all))
+                    let all = names.flatMap(\.spellings)
+                    error("unknown key `\(written)` in \(context)", at: pair.key,
+                          help: SpecCatalog.foreignHelp(written, among: all) ?? Suggestions.help(for: written, among: all))
                 }
                 continue
             }
@@ -185,14 +186,15 @@ struct Reader {
     }
 
     /// One of a fixed set of names; `what` names the kind of thing in the message ("padding").
-    mutating func choice<T>(_ node: YAMLNode, name: String, what: String, options: [(String, T)], caseInsensitive: Bool = false) -> T? {
+    mutating func choice<T>(_ node: YAMLNode, name: String, what: String, options: [(String, T)], caseInsensitive: Bool = false,
+                            help: (String) -> String? = { _ in nil }) -> T? {
         guard let s = node.scalar, !node.isNull else {
             error("`\(name)` must be \(Self.list(options.map(\.0))), found \(node.kindDescription)", at: node)
             return nil
         }
         for (n, v) in options where caseInsensitive ? n.lowercased() == s.lowercased() : n == s { return v }
         error("unknown \(what) `\(s)`; expected \(Self.list(options.map(\.0)))", at: node,
-              help: Suggestions.help(for: s, among: options.map(\.0)))
+              help: help(s) ?? Suggestions.help(for: s, among: options.map(\.0)))
         return nil
     }
 

@@ -6,6 +6,8 @@ extension Lowering {
         var typeName: String
         var type: LayerType
         var arguments: [String: Field]
+        /// The network's last layer, whose outputs the likelihood reads.
+        var isLast = false
     }
 
     /// Reads `- Type` or `- Type: {arguments}`; nil after reporting when the item is malformed.
@@ -128,9 +130,15 @@ extension Lowering {
         return v
     }
 
-    mutating func activation(_ args: [String: Field]) -> Activation {
+    /// A softmax activation is refused: the categorical likelihood applies softmax to the logits itself, and a
+    /// second one would train a different model.
+    mutating func activation(_ args: [String: Field], isLast: Bool = false) -> Activation {
         guard let f = args["activation_fn"] else { return .linear }
-        return r.choice(f.value, name: f.written, what: "activation", options: Activation.allCases.map { ($0.rawValue, $0) }) ?? .linear
+        return r.choice(f.value, name: f.written, what: "activation", options: Activation.allCases.map { ($0.rawValue, $0) }) { written in
+            guard written.lowercased() == "softmax" else { return nil }
+            return isLast ? "the categorical likelihood applies softmax to the last layer's outputs: leave `\(f.written)` out here"
+                : "softmax is applied only by the categorical likelihood, to the network's outputs"
+        } ?? .linear
     }
 
     mutating func initializer(_ f: Field?, default d: Initializer) -> Initializer {
@@ -283,7 +291,7 @@ extension Lowering {
                     help: "use `strides: 1` with dilations, or `dilations: 1` with strides")
         }
         let pad = padding(args["padding"])
-        let act = activation(args)
+        let act = activation(args, isLast: item.isLast)
         let kInit = initializer(args["kernel_initializer"], default: .glorotUniform)
         let bInit = initializer(args["bias_initializer"], default: .zeros)
         let vari = variational(args, estimator: estimator)
@@ -329,7 +337,7 @@ extension Lowering {
 
     mutating func affine(_ item: LayerItem, args: [String: Field], estimator: Estimator, input: [Int]?) -> (LayerOp?, [Int]?) {
         let outputSize = required(item, args, "output_size", alias: "units").flatMap { r.positive($0) }
-        let act = activation(args)
+        let act = activation(args, isLast: item.isLast)
         let kInit = initializer(args["kernel_initializer"], default: .glorotUniform)
         let bInit = initializer(args["bias_initializer"], default: .zeros)
         let vari = variational(args, estimator: estimator)

@@ -58,11 +58,12 @@ struct Lowering {
                 if items.isEmpty { r.error("`layers` is empty; a network needs at least one layer", at: f.value) }
                 var names: [String: SourceLocation] = [:]
                 for (i, node) in items.enumerated() {
-                    guard let item = layerItem(node) else {
+                    guard var item = layerItem(node) else {
                         layersOK = false
                         shape = nil
                         continue
                     }
+                    item.isLast = i == items.count - 1
                     lastItem = item
                     let name = item.arguments["name"]?.value.scalar ?? defaultName(for: item.type.family, index: i)
                     let at = item.arguments["name"]?.value.location ?? item.typeNode.location

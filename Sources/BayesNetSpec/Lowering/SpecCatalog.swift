@@ -170,6 +170,27 @@ enum SpecCatalog {
         ], doc: "pi N(0, scale1²) + (1 - pi) N(0, scale2²) per weight."),
     ]
 
+    /// Keras and PyTorch words for keys that the spec language spells otherwise, too far apart for a typo.
+    static let synonyms = [
+        "lr": "learning_rate", "in_channels": "input_size", "in_features": "input_size",
+        "out_channels": "output_size", "out_features": "output_size", "num_epochs": "epochs", "n_epochs": "epochs",
+    ]
+
+    /// Help for an unknown key that is a word from Keras or PyTorch; `spellings` are the keys of the mapping it is in.
+    static func foreignHelp(_ word: String, among spellings: [String]) -> String? {
+        switch word {
+        case "loss", "criterion":
+            let why = "the loss is the negative ELBO of the likelihood: `categorical` gives softmax cross-entropy, `normal` squared error"
+            return spellings.contains("likelihood") ? "did you mean `likelihood`? The \(why.dropFirst(4))" : "write `likelihood` at the top level; \(why)"
+        case "input_shape", "input_dim", "batch_input_shape":
+            if spellings.contains("shape") { return "did you mean `shape`?" }
+            return "the network's input shape is `input.shape` at the top level, e.g. `input: {shape: [28, 28, 1]}`"
+        default:
+            guard let key = synonyms[word], spellings.contains(key) else { return nil }
+            return "did you mean `\(key)`?"
+        }
+    }
+
     /// The arguments of option `name` (empty when it takes none or is unknown).
     static func arguments(of name: String, in options: [NamedOption]) -> [ArgumentName] {
         options.first { $0.name == name }?.arguments ?? []
