@@ -48,20 +48,20 @@ public enum SpecSchema {
             if let r = t.fixedRank {
                 defs.append((key, rankOverlay(t, rank: r)))
             } else {
-                defs.append((key, arguments(t.family, fixedRank: nil, includeName: true)))
+                defs.append((key, arguments(t.family, includeName: true)))
             }
         }
         for canonical in LayerCatalog.canonicalNames {
             let t = LayerCatalog.types[canonical]!
-            defs.append(("defaults-" + canonical, arguments(t.family, fixedRank: nil, includeName: false)))
+            defs.append(("defaults-" + canonical, arguments(t.family, includeName: false)))
         }
         return defs
     }
 
     /// A layer's arguments; `null` stands for none (`- Flatten:`).
-    static func arguments(_ family: LayerFamily, fixedRank: Int?, includeName: Bool) -> JSONValue {
+    static func arguments(_ family: LayerFamily, includeName: Bool) -> JSONValue {
         let names = LayerCatalog.arguments(for: family).filter { includeName || $0.canonical != LayerCatalog.name.canonical }
-        return .object([("type", .array([.string("object"), .string("null")]))] + object(names, fixedRank: fixedRank, withRequired: false))
+        return .object([("type", .array([.string("object"), .string("null")]))] + object(names, withRequired: false))
     }
 
     /// An alias that fixes the rank takes its type's arguments, with `rank` fixed and at most `rank` entries
@@ -71,7 +71,7 @@ public enum SpecSchema {
         for k in LayerCatalog.arguments(for: t.family) {
             let constraint: JSONValue
             switch k.value {
-            case .rank: constraint = schema(.rank, fixedRank: r)
+            case .rank: constraint = .object([("type", .string("integer")), ("enum", .array([.int(r)]))])
             case .sizes: constraint = .object([("maxItems", .int(r))])
             default: continue
             }
@@ -110,17 +110,16 @@ public enum SpecSchema {
 
     /// `properties`, `required` and `additionalProperties: false` for a mapping with these keys; an alias
     /// is a property of its own that says which key it spells.
-    static func object(_ keys: [ArgumentName], fixedRank: Int? = nil, withRequired: Bool = true,
-                       extra: [(String, JSONValue)] = []) -> [(String, JSONValue)] {
+    static func object(_ keys: [ArgumentName], withRequired: Bool = true, extra: [(String, JSONValue)] = []) -> [(String, JSONValue)] {
         var properties: [(String, JSONValue)] = []
         for k in keys {
-            let value = schema(k.value, fixedRank: fixedRank)
+            let value = schema(k.value)
             for spelling in k.spellings {
                 var doc = k.doc
                 if spelling != k.canonical { doc = "The Keras / tfp.layers spelling of `\(k.canonical)`. " + doc }
                 else if !k.aliases.isEmpty { doc += " Also spelt `\(k.aliases.joined(separator: "`, `"))`." }
                 var p: [(String, JSONValue)] = [("description", .string(doc))]
-                if let d = k.defaultValue, !(k.canonical == "rank" && fixedRank != nil) { p.append(("default", d)) }
+                if let d = k.defaultValue { p.append(("default", d)) }
                 if case .object(let pairs) = value { p += pairs }
                 properties.append((spelling, .object(p)))
             }
@@ -152,7 +151,7 @@ public enum SpecSchema {
         ])
     }
 
-    static func schema(_ kind: ValueKind, fixedRank: Int?) -> JSONValue {
+    static func schema(_ kind: ValueKind) -> JSONValue {
         switch kind {
         case .version:
             return .object([("type", .string("integer")), ("enum", .array([.int(1)]))])
@@ -184,10 +183,9 @@ public enum SpecSchema {
         case .sizes:
             return .object([("anyOf", .array([
                 integerAtLeastOne,
-                .object([("type", .string("array")), ("items", integerAtLeastOne), ("minItems", .int(1)), ("maxItems", .int(fixedRank ?? 3))]),
+                .object([("type", .string("array")), ("items", integerAtLeastOne), ("minItems", .int(1)), ("maxItems", .int(3))]),
             ]))])
         case .rank:
-            if let r = fixedRank { return .object([("type", .string("integer")), ("enum", .array([.int(r)]))]) }
             return .object([("type", .string("integer")), ("minimum", .int(1)), ("maximum", .int(3))])
         case .shape:
             return .object([("type", .string("array")), ("items", integerAtLeastOne), ("minItems", .int(1)), ("maxItems", .int(4))])
