@@ -14,6 +14,7 @@ struct Bayesnet: ParsableCommand {
             PredictCommand.self,
             ReportCommand.self,
             BenchCommand.self,
+            SchemaCommand.self,
         ]
     )
 }

@@ -36,8 +36,8 @@ import Testing
     @Test func argumentLocationsPointIntoTheSpec() throws {
         let layers = try #require(try compiled()["layers"] as? [[String: Any]])
         let locations = try #require(layers[2]["argument_locations"] as? [String: [String: Int]])
-        #expect(locations["output_size"] == ["line": 19, "column": 30])
-        #expect(locations["padding"]?["line"] == 14)
+        #expect(locations["output_size"] == ["line": 20, "column": 30])
+        #expect(locations["padding"]?["line"] == 15)
     }
 
     @Test func totalsSumTheLayerSummaries() throws {

@@ -71,9 +71,9 @@ func lenet() throws -> ModelSpec {
 
     @Test func argumentLocationsPointAtTheValuesIncludingDefaults() throws {
         let first = try lenet().layers[0]
-        #expect(first.location.line == 17 && first.location.column == 5)
-        #expect(first.argumentLocations["filter_shape"] == SourceLocation(file: packageRoot() + "/specs/digits-lenet5-flipout.yaml", line: 17, column: 67))
-        #expect(first.argumentLocations["padding"]?.line == 14)
+        #expect(first.location.line == 18 && first.location.column == 5)
+        #expect(first.argumentLocations["filter_shape"] == SourceLocation(file: packageRoot() + "/specs/digits-lenet5-flipout.yaml", line: 18, column: 67))
+        #expect(first.argumentLocations["padding"]?.line == 15)
     }
 
     @Test func anchorsAndMergeKeysKeepWhereTheValueWasWritten() throws {

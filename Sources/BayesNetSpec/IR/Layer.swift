@@ -132,7 +132,7 @@ public struct Pool: Sendable, Equatable {
     }
 }
 
-public enum Padding: String, Sendable, Equatable, Codable {
+public enum Padding: String, Sendable, Equatable, Codable, CaseIterable {
     case same = "SAME"
     case valid = "VALID"
 }
@@ -183,7 +183,7 @@ public enum Prior: Sendable, Equatable {
     public static let spikeAndSlab = Prior.scaleMixture(pi: 0.5, scale1: 1, scale2: 2000)
 }
 
-public enum PosteriorValue: String, Sendable, Equatable, Codable {
+public enum PosteriorValue: String, Sendable, Equatable, Codable, CaseIterable {
     case sample, mean
 }
 
@@ -203,7 +203,7 @@ public enum PenaltyWeight: Sendable, Equatable {
 
 /// Flipout's random signs: one per (example, channel) as in the paper and `tfp.layers`, or one per
 /// element as `tfp.experimental.nn` draws them.
-public enum SignSharing: String, Sendable, Equatable, Codable {
+public enum SignSharing: String, Sendable, Equatable, Codable, CaseIterable {
     case perChannel = "per_channel"
     case perElement = "per_element"
 }

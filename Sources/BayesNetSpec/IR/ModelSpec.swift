@@ -78,7 +78,7 @@ public struct InputSpec: Sendable, Equatable {
     }
 }
 
-public enum Layout: String, Sendable, Equatable, Codable {
+public enum Layout: String, Sendable, Equatable, Codable, CaseIterable {
     case channelsLast = "channels_last"
     case channelsFirst = "channels_first"
 }

@@ -5,19 +5,37 @@ struct Field {
     var value: YAMLNode
 }
 
-/// An argument of a mapping: its canonical name and the aliases accepted for it.
-struct ArgumentName {
+/// A key of a mapping: its canonical name, the aliases accepted for it, what its value may be and what it
+/// means. The lowering accepts exactly these keys and `bayesnet schema` describes exactly these.
+struct ArgumentName: Sendable {
     var canonical: String
     var aliases: [String] = []
-    init(_ canonical: String, _ aliases: String...) {
+    var value: ValueKind
+    /// The value the lowering uses when the key is absent, when it is a fixed value (checked by a test).
+    var defaultValue: JSONValue?
+    var required: Bool
+    /// One line for people (JSON Schema `description`, editor hovers).
+    var doc: String
+
+    init(_ canonical: String, _ aliases: String..., value: ValueKind, default defaultValue: JSONValue? = nil,
+         required: Bool = false, doc: String) {
         self.canonical = canonical
         self.aliases = aliases
+        self.value = value
+        self.defaultValue = defaultValue
+        self.required = required
+        self.doc = doc
     }
+
+    /// Every spelling the key is accepted under.
+    var spellings: [String] { [canonical] + aliases }
 }
 
 /// Collects diagnostics while reading typed values out of YAML nodes.
 struct Reader {
     var diagnostics: [Diagnostic] = []
+    /// Every key spelling a mapping was read against, so a test can prove the schema lists them all.
+    private(set) var spellingsRead: Set<String> = []
 
     mutating func error(_ message: String, at node: YAMLNode, help: String? = nil) {
         diagnostics.append(Diagnostic(message: message, location: node.location, help: help))
@@ -39,6 +57,7 @@ struct Reader {
         }
         var byWritten: [String: ArgumentName] = [:]
         for n in names {
+            spellingsRead.formUnion(n.spellings)
             byWritten[n.canonical] = n
             for a in n.aliases { byWritten[a] = n }
         }
@@ -52,8 +71,9 @@ struct Reader {
                 if let other = elsewhere(written) {
                     error(other, at: pair.key)
                 } else {
-                    let all = names.flatMap { [$0.canonical] + $0.aliases }
-                    error("unknown key `\(written)` in \(context)", at: pair.key, help: Suggestions.help(for: written, among: all))
+                    let all = names.flatMap(\.spellings)
+                    error("unknown key `\(written)` in \(context)", at: pair.key,
+                          help: SpecCatalog.foreignHelp(written, among: all) ?? Suggestions.help(for: written, among: all))
                 }
                 continue
             }
@@ -112,11 +132,38 @@ struct Reader {
                   help: node.isPlainScalar || node.scalar == nil ? nil : "write the number without quotes")
             return nil
         }
-        guard Self.isNumber(s), let v = Double(s.hasPrefix("+") ? String(s.dropFirst()) : s), v.isFinite else {
-            error("`\(name)` must be a number, found \(node.kindDescription)", at: node)
-            return nil
+        switch Self.number(s) {
+        case .value(let v): return v
+        case .divisionByZero: error("`\(name)` divides by zero: \(s)", at: node)
+        case .invalid: error("`\(name)` must be a number, found \(node.kindDescription)", at: node)
         }
-        return v
+        return nil
+    }
+
+    enum NumberText: Equatable {
+        case value(Double)
+        case divisionByZero
+        case invalid
+    }
+
+    /// A finite number as a spec writes it wherever a number belongs: a YAML 1.2 number, or a fraction of two
+    /// (`1/255`, `1/60000`), which is how scales and weights are usually thought of.
+    static func number(_ s: String) -> NumberText {
+        func plain(_ t: Substring) -> Double? {
+            guard isNumber(String(t)) else { return nil }
+            return Double(t.hasPrefix("+") ? t.dropFirst() : t)
+        }
+        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
+        let v: Double
+        if parts.count == 2, let a = plain(parts[0]), let b = plain(parts[1]) {
+            if b == 0 { return .divisionByZero }
+            v = a / b
+        } else if let a = plain(Substring(s)) {
+            v = a
+        } else {
+            return .invalid
+        }
+        return v.isFinite ? .value(v) : .invalid
     }
 
     mutating func positiveDouble(_ f: Field) -> Double? { positiveDouble(f.value, name: f.written) }
@@ -139,14 +186,15 @@ struct Reader {
     }
 
     /// One of a fixed set of names; `what` names the kind of thing in the message ("padding").
-    mutating func choice<T>(_ node: YAMLNode, name: String, what: String, options: [(String, T)], caseInsensitive: Bool = false) -> T? {
+    mutating func choice<T>(_ node: YAMLNode, name: String, what: String, options: [(String, T)], caseInsensitive: Bool = false,
+                            help: (String) -> String? = { _ in nil }) -> T? {
         guard let s = node.scalar, !node.isNull else {
             error("`\(name)` must be \(Self.list(options.map(\.0))), found \(node.kindDescription)", at: node)
             return nil
         }
         for (n, v) in options where caseInsensitive ? n.lowercased() == s.lowercased() : n == s { return v }
         error("unknown \(what) `\(s)`; expected \(Self.list(options.map(\.0)))", at: node,
-              help: Suggestions.help(for: s, among: options.map(\.0)))
+              help: help(s) ?? Suggestions.help(for: s, among: options.map(\.0)))
         return nil
     }
 

@@ -56,32 +56,92 @@ enum LayerCatalog {
 
     static let allNames: [String] = types.keys.sorted()
 
+    /// One line for people: what a layer type is, and for an alias which TFP layer it stands for.
+    static func doc(_ name: String) -> String {
+        guard let t = types[name] else { return "" }
+        func weights(_ e: Estimator) -> String {
+            switch e {
+            case .flipout: return "variational weights, Flipout estimator"
+            case .reparameterization: return "variational weights, one weight sample per call (reparameterization)"
+            case .deterministic: return "plain weights"
+            }
+        }
+        var text: String
+        switch t.family {
+        case .convolution(let e): text = "Convolution with \(weights(e))"
+        case .affine(let e): text = "Affine (dense) layer with \(weights(e)); needs a flat input"
+        case .pool(.max): text = "Max pooling"
+        case .pool(.average): text = "Average pooling"
+        case .flatten: text = "Flattens its input to one dimension"
+        }
+        if let r = t.fixedRank { text += ", rank \(r)" }
+        if name != t.canonical { text += "; alias of `\(t.canonical)`" }
+        return text + "."
+    }
+
     static let geometry = [
-        ArgumentName("filter_shape", "kernel_size"), ArgumentName("rank"), ArgumentName("strides"),
-        ArgumentName("padding"), ArgumentName("dilations", "dilation_rate"),
+        ArgumentName("filter_shape", "kernel_size", value: .sizes,
+                     doc: "Filter size per spatial dimension: one integer for all, or one per dimension. Required, here or in `defaults`."),
+        ArgumentName("rank", value: .rank, default: .int(2),
+                     doc: "Number of spatial dimensions (1, 2 or 3); an alias such as `Conv1DFlipout` fixes it."),
+        ArgumentName("strides", value: .sizes, default: .int(1), doc: "Step per spatial dimension: one integer for all, or one per dimension."),
+        ArgumentName("padding", value: .choice(Padding.allCases.map(\.rawValue), caseInsensitive: true), default: .string("VALID"),
+                     doc: "`VALID` (no padding) or `SAME` (output size ceil(input / stride)), in any case, as TensorFlow."),
+        ArgumentName("dilations", "dilation_rate", value: .sizes, default: .int(1),
+                     doc: "Dilation per spatial dimension; above 1 only together with strides of 1."),
     ]
     static let weights = [
-        ArgumentName("input_size"), ArgumentName("activation_fn", "activation"),
-        ArgumentName("kernel_initializer"), ArgumentName("bias_initializer"),
-        ArgumentName("seed"), ArgumentName("dtype"),
+        ArgumentName("input_size", value: .integer(minimum: 1),
+                     doc: "Input channels (features for an affine layer); inferred, and checked when given. The network's input shape is `input.shape` at the top level."),
+        ArgumentName("activation_fn", "activation", value: .choice(Activation.allCases.map(\.rawValue), caseInsensitive: false),
+                     default: .string(Activation.linear.rawValue), doc: "Applied to the layer's output; `leaky_relu` has slope 0.2. The categorical likelihood applies softmax itself."),
+        ArgumentName("kernel_initializer", value: .named(SpecCatalog.initializers), default: .string("glorot_uniform"),
+                     doc: "Initial kernel values (for a variational layer: the posterior's initial loc)."),
+        ArgumentName("bias_initializer", value: .named(SpecCatalog.initializers), default: .string("zeros"),
+                     doc: "Initial bias values (for a variational layer: the posterior's initial loc)."),
+        ArgumentName("seed", value: .seed, doc: "The layer's own seed; by default its random streams derive from the spec's `seed`."),
+        ArgumentName("dtype", value: .choice(DType.allCases.map(\.rawValue), caseInsensitive: false),
+                     doc: "Must equal the spec's `dtype`: all layers use one."),
     ]
     static let variational = [
-        ArgumentName("posterior", "make_posterior_fn"), ArgumentName("prior", "make_prior_fn"),
-        ArgumentName("posterior_value", "posterior_value_fn"), ArgumentName("penalty_weight"),
+        ArgumentName("posterior", "make_posterior_fn", value: .named(SpecCatalog.posteriors), default: .string("normal_diag"),
+                     doc: "The weights' variational posterior."),
+        ArgumentName("prior", "make_prior_fn", value: .named(SpecCatalog.priors), default: .string("spike_and_slab"),
+                     doc: "The weights' prior, against which the KL divergence is taken."),
+        ArgumentName("posterior_value", "posterior_value_fn", value: .choice(PosteriorValue.allCases.map(\.rawValue), caseInsensitive: false),
+                     default: .string(PosteriorValue.sample.rawValue), doc: "Whether a forward pass draws weights (`sample`) or uses the posterior mean (`mean`)."),
+        ArgumentName("penalty_weight", value: .penaltyWeight, default: .string("auto"),
+                     doc: "Weight of this layer's KL divergence in the loss: `auto` (1 / training examples), a number or a fraction such as `1/60000`."),
     ]
-    static let flipout = [ArgumentName("signs")]
-    static let pooling = [ArgumentName("pool_size"), ArgumentName("strides"), ArgumentName("padding")]
+    static let flipout = [
+        ArgumentName("signs", value: .choice(SignSharing.allCases.map(\.rawValue), caseInsensitive: false),
+                     default: .string(SignSharing.perChannel.rawValue),
+                     doc: "Flipout's random signs: one per example and channel (`per_channel`, as the paper and `tfp.layers`) or per element (as `tfp.experimental.nn`)."),
+    ]
+    static let pooling = [
+        ArgumentName("pool_size", value: .sizes, default: .int(2), doc: "Window size per spatial dimension: one integer for all, or one per dimension."),
+        ArgumentName("strides", value: .sizes, doc: "Step per spatial dimension; by default the window size."),
+        ArgumentName("padding", value: .choice(Padding.allCases.map(\.rawValue), caseInsensitive: true), default: .string("VALID"),
+                     doc: "`VALID` or `SAME`, in any case; with `SAME`, average pooling divides by the number of real elements."),
+    ]
+    static let name = ArgumentName("name", value: .text,
+                                   doc: "Unique layer name; keys the checkpoint's tensors and the random streams. Default: kind and index, e.g. `conv_0`.")
+
+    static func outputSize(_ keras: String) -> ArgumentName {
+        ArgumentName("output_size", keras, value: .integer(minimum: 1),
+                     doc: "Output \(keras == "filters" ? "channels" : "features"). Required, here or in `defaults`.")
+    }
 
     /// Arguments a layer of this family takes (including `name`).
     static func arguments(for family: LayerFamily) -> [ArgumentName] {
-        var names = [ArgumentName("name")]
+        var names = [name]
         switch family {
         case .convolution(let e):
-            names += [ArgumentName("output_size", "filters")] + geometry + weights
+            names += [outputSize("filters")] + geometry + weights
             if e != .deterministic { names += variational }
             if e == .flipout { names += flipout }
         case .affine(let e):
-            names += [ArgumentName("output_size", "units")] + weights
+            names += [outputSize("units")] + weights
             if e != .deterministic { names += variational }
             if e == .flipout { names += flipout }
         case .pool: names += pooling
@@ -111,7 +171,7 @@ enum LayerCatalog {
     /// Why a key known to other layer types does not fit this one, or nil for a key no layer knows.
     static func misplaced(_ key: String, in typeName: String, family: LayerFamily) -> String? {
         if let why = unsupported[key] { return "`\(key)` is not supported: \(why)" }
-        func known(_ list: [ArgumentName]) -> Bool { list.contains { $0.canonical == key || $0.aliases.contains(key) } }
+        func known(_ list: [ArgumentName]) -> Bool { list.contains { $0.spellings.contains(key) } }
         if known(variational) { return "`\(key)` applies only to variational layers; `\(typeName)` has plain weights" }
         if known(flipout) { return "`\(key)` applies only to Flipout layers, not to `\(typeName)`" }
         if known(geometry) || key == "pool_size" || known(weights) || ["output_size", "filters", "units"].contains(key) {

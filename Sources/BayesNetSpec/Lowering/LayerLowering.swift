@@ -6,6 +6,8 @@ extension Lowering {
         var typeName: String
         var type: LayerType
         var arguments: [String: Field]
+        /// The network's last layer, whose outputs the likelihood reads.
+        var isLast = false
     }
 
     /// Reads `- Type` or `- Type: {arguments}`; nil after reporting when the item is malformed.
@@ -128,15 +130,21 @@ extension Lowering {
         return v
     }
 
-    mutating func activation(_ args: [String: Field]) -> Activation {
+    /// A softmax activation is refused: the categorical likelihood applies softmax to the logits itself, and a
+    /// second one would train a different model.
+    mutating func activation(_ args: [String: Field], isLast: Bool = false) -> Activation {
         guard let f = args["activation_fn"] else { return .linear }
-        return r.choice(f.value, name: f.written, what: "activation", options: Activation.allCases.map { ($0.rawValue, $0) }) ?? .linear
+        return r.choice(f.value, name: f.written, what: "activation", options: Activation.allCases.map { ($0.rawValue, $0) }) { written in
+            guard written.lowercased() == "softmax" else { return nil }
+            return isLast ? "the categorical likelihood applies softmax to the last layer's outputs: leave `\(f.written)` out here"
+                : "softmax is applied only by the categorical likelihood, to the network's outputs"
+        } ?? .linear
     }
 
     mutating func initializer(_ f: Field?, default d: Initializer) -> Initializer {
         guard let f else { return d }
         guard let c = r.namedChoice(f.value, name: f.written) else { return d }
-        let names = ["glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "zeros", "random_normal"]
+        let names = SpecCatalog.names(SpecCatalog.initializers)
         switch c.name {
         case "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "zeros":
             if let a = c.arguments { r.error("initializer `\(c.name)` takes no arguments", at: a) }
@@ -145,7 +153,7 @@ extension Lowering {
         case "random_normal":
             var stddev = 0.05
             if let a = c.arguments {
-                let fs = r.fields(of: a, context: "`random_normal`", names: [ArgumentName("stddev")])
+                let fs = r.fields(of: a, context: "`random_normal`", names: SpecCatalog.arguments(of: "random_normal", in: SpecCatalog.initializers))
                 if let s = fs["stddev"] { stddev = r.positiveDouble(s) ?? stddev }
             }
             return .randomNormal(stddev: stddev)
@@ -163,12 +171,13 @@ extension Lowering {
             if c.name == "normal_diag" {
                 var scale = 1e-3
                 if let a = c.arguments {
-                    let fs = r.fields(of: a, context: "`normal_diag`", names: [ArgumentName("initial_scale")])
+                    let fs = r.fields(of: a, context: "`normal_diag`", names: SpecCatalog.arguments(of: "normal_diag", in: SpecCatalog.posteriors))
                     if let s = fs["initial_scale"] { scale = r.positiveDouble(s) ?? scale }
                 }
                 v.posterior = .normalDiag(initialScale: scale)
             } else {
-                r.error("unknown posterior `\(c.name)`; expected `normal_diag`", at: c.nameNode, help: Suggestions.help(for: c.name, among: ["normal_diag"]))
+                let names = SpecCatalog.names(SpecCatalog.posteriors)
+                r.error("unknown posterior `\(c.name)`; expected \(Reader.list(names))", at: c.nameNode, help: Suggestions.help(for: c.name, among: names))
             }
         }
         if let f = args["prior"], let c = r.namedChoice(f.value, name: f.written) {
@@ -179,7 +188,7 @@ extension Lowering {
             case "normal":
                 var loc = 0.0, scale = 1.0
                 if let a = c.arguments {
-                    let fs = r.fields(of: a, context: "`normal`", names: [ArgumentName("loc"), ArgumentName("scale")])
+                    let fs = r.fields(of: a, context: "`normal`", names: SpecCatalog.arguments(of: "normal", in: SpecCatalog.priors))
                     if let x = fs["loc"] { loc = r.double(x) ?? loc }
                     if let x = fs["scale"] { scale = r.positiveDouble(x) ?? scale }
                 }
@@ -187,7 +196,7 @@ extension Lowering {
             case "scale_mixture":
                 var pi = 0.5, s1 = 1.0, s2 = 2000.0
                 if let a = c.arguments {
-                    let fs = r.fields(of: a, context: "`scale_mixture`", names: [ArgumentName("pi"), ArgumentName("scale1"), ArgumentName("scale2")])
+                    let fs = r.fields(of: a, context: "`scale_mixture`", names: SpecCatalog.arguments(of: "scale_mixture", in: SpecCatalog.priors))
                     if let x = fs["pi"], let p = r.double(x) {
                         if p < 0 || p > 1 { r.error("`pi` must be between 0 and 1, found \(x.value.scalar ?? "")", at: x.value) } else { pi = p }
                     }
@@ -196,16 +205,16 @@ extension Lowering {
                 }
                 v.prior = .scaleMixture(pi: pi, scale1: s1, scale2: s2)
             default:
-                let names = ["spike_and_slab", "normal", "scale_mixture"]
+                let names = SpecCatalog.names(SpecCatalog.priors)
                 r.error("unknown prior `\(c.name)`; expected \(Reader.list(names))", at: c.nameNode, help: Suggestions.help(for: c.name, among: names))
             }
         }
         if let f = args["posterior_value"] {
-            v.posteriorValue = r.choice(f.value, name: f.written, what: "posterior value", options: [("sample", PosteriorValue.sample), ("mean", .mean)]) ?? .sample
+            v.posteriorValue = r.choice(f.value, name: f.written, what: "posterior value", options: PosteriorValue.allCases.map { ($0.rawValue, $0) }) ?? .sample
         }
         if let f = args["penalty_weight"] { v.penaltyWeight = penaltyWeight(f) ?? .auto }
         if let f = args["signs"] {
-            v.signs = r.choice(f.value, name: f.written, what: "sign sharing", options: [("per_channel", SignSharing.perChannel), ("per_element", .perElement)]) ?? .perChannel
+            v.signs = r.choice(f.value, name: f.written, what: "sign sharing", options: SignSharing.allCases.map { ($0.rawValue, $0) }) ?? .perChannel
         }
         return v
     }
@@ -217,20 +226,13 @@ extension Lowering {
             return nil
         }
         if s == "auto" { return .auto }
-        var value: Double?
-        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
-        if parts.count == 2, Reader.isNumber(String(parts[0])), Reader.isNumber(String(parts[1])),
-           let a = Double(parts[0].hasPrefix("+") ? String(parts[0].dropFirst()) : String(parts[0])),
-           let b = Double(parts[1].hasPrefix("+") ? String(parts[1].dropFirst()) : String(parts[1])) {
-            guard b != 0 else {
-                r.error("`\(f.written)` divides by zero: \(s)", at: node)
-                return nil
-            }
-            value = a / b
-        } else if Reader.isNumber(s) {
-            value = Double(s.hasPrefix("+") ? String(s.dropFirst()) : s)
-        }
-        guard let w = value, w.isFinite else {
+        let w: Double
+        switch Reader.number(s) {
+        case .value(let v): w = v
+        case .divisionByZero:
+            r.error("`\(f.written)` divides by zero: \(s)", at: node)
+            return nil
+        case .invalid:
             r.error("`\(f.written)` must be `auto`, a number or a fraction such as `1/60000`, found `\(s)`", at: node)
             return nil
         }
@@ -248,7 +250,7 @@ extension Lowering {
                     help: "pad the sequence yourself, or use `SAME` for an output as long as the input")
             return nil
         }
-        return r.choice(f.value, name: f.written, what: "padding", options: [("SAME", Padding.same), ("VALID", .valid)], caseInsensitive: true)
+        return r.choice(f.value, name: f.written, what: "padding", options: Padding.allCases.map { ($0.rawValue, $0) }, caseInsensitive: true)
     }
 
     /// A per-dimension argument expanded to `rank` entries; a list must have 1 or `rank` entries.
@@ -289,7 +291,7 @@ extension Lowering {
                     help: "use `strides: 1` with dilations, or `dilations: 1` with strides")
         }
         let pad = padding(args["padding"])
-        let act = activation(args)
+        let act = activation(args, isLast: item.isLast)
         let kInit = initializer(args["kernel_initializer"], default: .glorotUniform)
         let bInit = initializer(args["bias_initializer"], default: .zeros)
         let vari = variational(args, estimator: estimator)
@@ -335,7 +337,7 @@ extension Lowering {
 
     mutating func affine(_ item: LayerItem, args: [String: Field], estimator: Estimator, input: [Int]?) -> (LayerOp?, [Int]?) {
         let outputSize = required(item, args, "output_size", alias: "units").flatMap { r.positive($0) }
-        let act = activation(args)
+        let act = activation(args, isLast: item.isLast)
         let kInit = initializer(args["kernel_initializer"], default: .glorotUniform)
         let bInit = initializer(args["bias_initializer"], default: .zeros)
         let vari = variational(args, estimator: estimator)

@@ -12,19 +12,12 @@ struct Lowering {
         self.limits = limits
     }
 
-    static let topLevel = [
-        ArgumentName("bayesnet"), ArgumentName("name"), ArgumentName("seed"), ArgumentName("dtype"), ArgumentName("input"),
-        ArgumentName("defaults"), ArgumentName("layers"), ArgumentName("likelihood"), ArgumentName("data"),
-        ArgumentName("train"), ArgumentName("evaluate"),
-    ]
-
     mutating func lower(_ root: YAMLNode) -> ModelSpec? {
         guard root.pairs != nil else {
             r.error("a spec must be a YAML mapping that starts with `bayesnet: 1`, found \(root.kindDescription)", at: root)
             return nil
         }
-        // `x-` keys are free, e.g. to hold anchors that layers repeat.
-        let top = r.fields(of: root, context: "the spec", names: Self.topLevel, ignoring: { $0.hasPrefix("x-") })
+        let top = r.fields(of: root, context: "the spec", names: SpecCatalog.topLevel, ignoring: { $0.hasPrefix(SpecCatalog.freeKeyPrefix) })
         var locations: [String: SourceLocation] = [:]
         for (k, f) in top { locations[k] = f.key.location }
 
@@ -67,11 +60,12 @@ struct Lowering {
                 if items.isEmpty { r.error("`layers` is empty; a network needs at least one layer", at: f.value) }
                 var names: [String: SourceLocation] = [:]
                 for (i, node) in items.enumerated() {
-                    guard let item = layerItem(node) else {
+                    guard var item = layerItem(node) else {
                         layersOK = false
                         shape = nil
                         continue
                     }
+                    item.isLast = i == items.count - 1
                     lastItem = item
                     let name = item.arguments["name"]?.value.scalar ?? defaultName(for: item.type.family, index: i)
                     let at = item.arguments["name"]?.value.location ?? item.typeNode.location
@@ -138,10 +132,10 @@ struct Lowering {
             r.error("`input` must be a mapping such as `{shape: [8, 8, 1]}`, found \(f.value.kindDescription)", at: f.value)
             return nil
         }
-        let fs = r.fields(of: f.value, context: "`input`", names: [ArgumentName("shape"), ArgumentName("layout")])
+        let fs = r.fields(of: f.value, context: "`input`", names: SpecCatalog.input)
         var layout = Layout.channelsLast
         if let l = fs["layout"] {
-            layout = r.choice(l.value, name: "layout", what: "layout", options: [("channels_last", Layout.channelsLast), ("channels_first", .channelsFirst)]) ?? .channelsLast
+            layout = r.choice(l.value, name: "layout", what: "layout", options: Layout.allCases.map { ($0.rawValue, $0) }) ?? .channelsLast
         }
         guard let s = fs["shape"] else {
             r.error("`input` needs `shape`, one example's dimensions such as `[8, 8, 1]`", at: f.value)
@@ -230,13 +224,14 @@ struct Lowering {
         case "normal":
             var scale = 1.0
             if let a = c.arguments {
-                let fs = r.fields(of: a, context: "`normal`", names: [ArgumentName("scale")])
+                let fs = r.fields(of: a, context: "`normal`", names: SpecCatalog.arguments(of: "normal", in: SpecCatalog.likelihoods))
                 if let s = fs["scale"] { scale = r.positiveDouble(s) ?? scale }
             }
             return .normal(scale: scale)
         default:
-            r.error("unknown likelihood `\(c.name)`; expected `categorical` or `normal`", at: c.nameNode,
-                    help: Suggestions.help(for: c.name, among: ["categorical", "normal"]))
+            let names = SpecCatalog.names(SpecCatalog.likelihoods)
+            r.error("unknown likelihood `\(c.name)`; expected \(Reader.list(names))", at: c.nameNode,
+                    help: Suggestions.help(for: c.name, among: names))
             return nil
         }
     }
@@ -259,19 +254,18 @@ struct Lowering {
     }
 
     mutating func dataSpec(_ f: Field) -> DataSpec {
-        let fs = r.fields(of: f.value, context: "`data`", names: [ArgumentName("train"), ArgumentName("test")])
+        let fs = r.fields(of: f.value, context: "`data`", names: SpecCatalog.data)
         return DataSpec(train: fs["train"].flatMap { dataSource($0) }, test: fs["test"].flatMap { dataSource($0) })
     }
 
     mutating func dataSource(_ f: Field) -> DataSource? {
-        let names = ["builtin", "split", "format", "x", "y", "scale"].map { ArgumentName($0) }
-        let fs = r.fields(of: f.value, context: "`data.\(f.written)`", names: names)
+        let fs = r.fields(of: f.value, context: "`data.\(f.written)`", names: SpecCatalog.builtinData + SpecCatalog.fileData)
         guard f.value.pairs != nil else {
             if f.value.isNull { r.error("`data.\(f.written)` needs `builtin` or `format` and `x`", at: f.value) }
             return nil
         }
         if let b = fs["builtin"] {
-            for k in ["format", "x", "y", "scale"] {
+            for k in SpecCatalog.fileData.map(\.canonical) {
                 if let other = fs[k] { r.error("`\(k)` does not go with `builtin`; a bundled dataset has its own files", at: other.key) }
             }
             guard let name = r.choice(b.value, name: "builtin", what: "bundled dataset", options: [("digits", "digits")]) else { return nil }
@@ -294,7 +288,7 @@ struct Lowering {
     }
 
     mutating func trainSpec(_ f: Field) -> TrainSpec {
-        let fs = r.fields(of: f.value, context: "`train`", names: ["epochs", "batch_size", "samples", "optimizer"].map { ArgumentName($0) })
+        let fs = r.fields(of: f.value, context: "`train`", names: SpecCatalog.train)
         var t = TrainSpec()
         if let x = fs["epochs"] { t.epochs = r.positive(x) ?? t.epochs }
         if let x = fs["batch_size"] { t.batchSize = r.positive(x) ?? t.batchSize }
@@ -304,7 +298,7 @@ struct Lowering {
             case "adam":
                 var lr = 0.001, b1 = 0.9, b2 = 0.999, eps = 1e-7
                 if let a = c.arguments {
-                    let o = r.fields(of: a, context: "`adam`", names: ["learning_rate", "beta_1", "beta_2", "epsilon"].map { ArgumentName($0) })
+                    let o = r.fields(of: a, context: "`adam`", names: SpecCatalog.arguments(of: "adam", in: SpecCatalog.optimizers))
                     if let v = o["learning_rate"] { lr = r.positiveDouble(v) ?? lr }
                     if let v = o["beta_1"] { b1 = unitInterval(v) ?? b1 }
                     if let v = o["beta_2"] { b2 = unitInterval(v) ?? b2 }
@@ -314,13 +308,14 @@ struct Lowering {
             case "sgd":
                 var lr = 0.01, momentum = 0.0
                 if let a = c.arguments {
-                    let o = r.fields(of: a, context: "`sgd`", names: ["learning_rate", "momentum"].map { ArgumentName($0) })
+                    let o = r.fields(of: a, context: "`sgd`", names: SpecCatalog.arguments(of: "sgd", in: SpecCatalog.optimizers))
                     if let v = o["learning_rate"] { lr = r.positiveDouble(v) ?? lr }
                     if let v = o["momentum"] { momentum = unitInterval(v) ?? momentum }
                 }
                 t.optimizer = .sgd(learningRate: lr, momentum: momentum)
             default:
-                r.error("unknown optimizer `\(c.name)`; expected `adam` or `sgd`", at: c.nameNode, help: Suggestions.help(for: c.name, among: ["adam", "sgd"]))
+                let names = SpecCatalog.names(SpecCatalog.optimizers)
+                r.error("unknown optimizer `\(c.name)`; expected \(Reader.list(names))", at: c.nameNode, help: Suggestions.help(for: c.name, among: names))
             }
         }
         return t
@@ -337,7 +332,7 @@ struct Lowering {
     }
 
     mutating func evaluateSpec(_ f: Field) -> EvaluateSpec {
-        let fs = r.fields(of: f.value, context: "`evaluate`", names: ["samples", "batch_size"].map { ArgumentName($0) })
+        let fs = r.fields(of: f.value, context: "`evaluate`", names: SpecCatalog.evaluate)
         var e = EvaluateSpec()
         if let x = fs["samples"] { e.samples = r.positive(x) ?? e.samples }
         if let x = fs["batch_size"] { e.batchSize = r.positive(x) ?? e.batchSize }
