@@ -39,7 +39,7 @@ let package = Package(
         .target(
             name: "BayesNet",
             dependencies: ["BayesNetSpec", "BayesNetRuntime", "CZlib"],
-            resources: [.copy("Resources/digits")]
+            resources: [.copy("Resources/digits"), .copy("Resources/mnist")]
         ),
         // HTML run reports drawn from a run folder's files alone.
         .target(name: "BayesNetReport"),

@@ -38,15 +38,16 @@ public enum DataLoader {
     ) throws -> Dataset {
         switch source {
         case .builtin(let name, let split):
-            guard name == "digits" else {
-                throw DataError(file: nil, "unknown builtin dataset '\(name)' (available: digits)")
+            guard let set = BuiltinDataset.named(name) else {
+                let names = BuiltinDataset.all.map(\.name).joined(separator: ", ")
+                throw DataError(file: nil, "unknown builtin dataset '\(name)' (available: \(names))")
             }
-            let data = try builtinDigits(split: split)
+            let data = try builtin(set, split: split)
             guard sameLayout(stored: data.exampleShape, expected: spec.input.shape) || spec.input.shape == [data.exampleSize] else {
-                throw DataError(file: nil, "builtin digits examples have shape \(data.exampleShape) but input.shape is \(spec.input.shape)")
+                throw DataError(file: nil, "builtin \(name) examples have shape \(data.exampleShape) but input.shape is \(spec.input.shape)")
             }
             if let classes {
-                try checkLabels(data.labels ?? [], classes: classes, file: "builtin digits (\(split))")
+                try checkLabels(data.labels ?? [], classes: classes, file: "builtin \(name) (\(split))")
             }
             var shaped = data
             shaped.exampleShape = spec.input.shape
@@ -104,20 +105,27 @@ public enum DataLoader {
 
     /// The bundled digits (UCI optical digits, 8×8 grey levels 0-16), scaled by 1/16 to [0, 1], shape [8, 8, 1].
     public static func builtinDigits(split: String) throws -> Dataset {
-        guard split == "train" || split == "test" else {
-            throw DataError(file: nil, "builtin digits has no split '\(split)' (available: train, test)")
+        try builtin(.digits, split: split)
+    }
+
+    /// A bundled dataset's split, scaled to [0, 1], with its example shape. The images are converted to floats
+    /// straight from the bytes they were read into, so a large set is held once as bytes and once as floats.
+    public static func builtin(_ set: BuiltinDataset, split: String) throws -> Dataset {
+        guard let files = set.split(named: split) else {
+            throw DataError(file: nil, "builtin \(set.name) has no split '\(split)' (available: \(set.splits.map(\.name).joined(separator: ", ")))")
         }
-        guard let folder = Bundle.module.resourceURL?.appendingPathComponent("digits") else {
-            throw DataError(file: nil, "the bundled digits data is missing from this installation")
+        guard let folder = Bundle.module.resourceURL?.appendingPathComponent(set.name) else {
+            throw DataError(file: nil, "the bundled \(set.name) data is missing from this installation")
         }
-        let images = try IDX.read(path: folder.appendingPathComponent("\(split)-images.idx3-ubyte").path)
-        let labels = try IDX.read(path: folder.appendingPathComponent("\(split)-labels.idx1-ubyte").path)
-        guard images.shape.count == 3, images.shape[1] == 8, images.shape[2] == 8, labels.shape == [images.shape[0]] else {
-            throw DataError(file: nil, "the bundled digits data has unexpected shapes \(images.shape) and \(labels.shape)")
+        let labels = try IDX.read(path: folder.appendingPathComponent(files.labels).path)
+        let images = try IDX.read(path: folder.appendingPathComponent(files.images).path)
+        let stored = Array(images.shape.dropFirst())
+        guard images.shape.count >= 2, sameLayout(stored: stored, expected: set.exampleShape), labels.shape == [images.shape[0]] else {
+            throw DataError(file: nil, "the bundled \(set.name) data has unexpected shapes \(images.shape) and \(labels.shape)")
         }
         let n = images.shape[0]
         return Dataset(
-            exampleShape: [8, 8, 1], count: n, inputs: images.floats(scale: 1.0 / 16),
+            exampleShape: set.exampleShape, count: n, inputs: images.floats(scale: set.scale),
             labels: (0..<n).map { Int32(labels.integer(at: $0) ?? -1) })
     }
 
