@@ -253,6 +253,20 @@ private func bigEndian32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 1
         #expect(test.inputs.allSatisfy { abs($0 * 255 - ($0 * 255).rounded()) < 1e-3 })
     }
 
+    @Test func builtinImagesAreHeldAsBytesAndReadAsTheirFloats() throws {
+        let data = try DataLoader.builtin(.mnist, split: "test")
+        guard case .bytes(let bytes, _) = data.storage else { Issue.record("MNIST is not held as bytes"); return }
+        #expect(bytes.count == 10000 * 784)
+        let floats = Dataset(exampleShape: data.exampleShape, count: data.count, inputs: data.inputs, labels: data.labels)
+        #expect(data == floats)
+        let rows: ArraySlice<Int> = [9999, 0, 4321]
+        var fromBytes = [Double](repeating: .nan, count: 3 * 784), fromFloats = fromBytes
+        fromBytes.withUnsafeMutableBufferPointer { data.copyExamples(rows, to: $0.baseAddress!, size: 784) }
+        fromFloats.withUnsafeMutableBufferPointer { floats.copyExamples(rows, to: $0.baseAddress!, size: 784) }
+        #expect(fromBytes == fromFloats)
+        #expect(fromBytes[784..<1568].map(Float.init) == Array(data.inputs[0..<784]))
+    }
+
     @Test func builtinMNISTServesAFlatInput() throws {
         let flat = try DataLoader.load(.builtin(name: "mnist", split: "test"), spec: makeSpec(inputShape: [784]), classes: 10)
         #expect(flat.exampleShape == [784] && flat.count == 10000)

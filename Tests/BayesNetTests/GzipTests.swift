@@ -135,6 +135,14 @@ func dataError(_ body: () throws -> Void) -> DataError? {
         #expect(error?.message == "gzip content declares \((64 << 20) + 128) bytes, larger than the limit of 1 MiB (raise it with --max-file-size)")
     }
 
+    @Test func contentOverTheFileSizeLimitIsRefusedWhenItIsShort() {
+        // Inflated whole in the first step (under 4 KiB), still refused for a 1 KiB limit.
+        let plain = IDX.encode(NumericArray(shape: [3000], storage: .uint8(Array(repeating: 1, count: 3000))))
+        let error = dataError { _ = try IDX.decode(gzipped(plain), limits: DataLimits(maxFileBytes: 1024)) }
+        #expect(error?.kind == .overFileSizeLimit)
+        #expect(error?.message == "gzip content holds 3008 bytes, larger than the limit of 1 KiB (raise it with --max-file-size)")
+    }
+
     @Test func contentOverTheMemoryBudgetIsRefusedFromItsHeader() {
         let error = dataError { _ = try NPY.decode(Self.bomb, limits: DataLimits(maxElements: 1 << 20)) }
         #expect(error?.kind == .overMemoryBudget)

@@ -16,22 +16,27 @@ enum Gzip {
     static func inflate(
         _ compressed: [UInt8], limits: DataLimits, declaredSize: ([UInt8]) throws -> Int?
     ) throws -> [UInt8] {
-        try compressed.withUnsafeBufferPointer { input in
+        func overLimit(_ size: Int, _ verb: String) -> DataError {
+            DataError(file: nil, "gzip content \(verb) \(size) bytes, larger than the limit of \(byteText(limits.maxFileBytes)) (raise it with \(DataLimits.Option.maxFileBytes))", kind: .overFileSizeLimit)
+        }
+        return try compressed.withUnsafeBufferPointer { input in
             var inflater = try Inflater(input)
             var out: [UInt8] = []
             // Header bytes come in small steps: an NPY header is at most 64 KiB, an IDX header 1 KiB.
             var total: Int?
             while total == nil {
-                if try !inflater.read(upTo: 4096, into: &out) { return out }
+                guard try inflater.read(upTo: 4096, into: &out) else {
+                    // Content shorter than its header: the reader reports it in its own terms.
+                    guard out.count <= limits.maxFileBytes else { throw overLimit(out.count, "holds") }
+                    return out
+                }
                 total = try declaredSize(out)
             }
             let size = total!
-            guard size <= limits.maxFileBytes else {
-                throw DataError(file: nil, "gzip content declares \(size) bytes, larger than the limit of \(byteText(limits.maxFileBytes)) (raise it with \(DataLimits.Option.maxFileBytes))", kind: .overFileSizeLimit)
-            }
+            guard size <= limits.maxFileBytes else { throw overLimit(size, "declares") }
             if out.count < size {
                 out.reserveCapacity(size + 1)
-                if try !inflater.read(upTo: size - out.count, into: &out) { return out }
+                guard try inflater.read(upTo: size - out.count, into: &out) else { return out }
             }
             // One byte more reaches the end of the stream, where zlib checks the CRC and length of the content.
             guard out.count <= size, try !inflater.read(upTo: 1, into: &out) else {

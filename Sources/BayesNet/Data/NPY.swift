@@ -136,30 +136,40 @@ public enum NPY {
 
     /// Version 1.0 `.npy` bytes, header padded so the data starts on a 64-byte boundary as numpy does.
     public static func encode(_ array: NumericArray) -> [UInt8] {
-        let descr: String
-        var body: [UInt8] = []
-        func append<T: FixedWidthInteger>(_ values: [T]) {
-            body.reserveCapacity(values.count * MemoryLayout<T>.size)
-            for v in values {
-                withUnsafeBytes(of: v.littleEndian) { body.append(contentsOf: $0) }
-            }
-        }
+        let descr: String, width: Int
         switch array.storage {
-        case .uint8(let a): descr = "|u1"; body = a
-        case .int8(let a): descr = "|i1"; body = a.map { UInt8(bitPattern: $0) }
-        case .int16(let a): descr = "<i2"; append(a)
-        case .int32(let a): descr = "<i4"; append(a)
-        case .int64(let a): descr = "<i8"; append(a)
-        case .float32(let a): descr = "<f4"; append(a.map(\.bitPattern))
-        case .float64(let a): descr = "<f8"; append(a.map(\.bitPattern))
+        case .uint8: (descr, width) = ("|u1", 1)
+        case .int8: (descr, width) = ("|i1", 1)
+        case .int16: (descr, width) = ("<i2", 2)
+        case .int32: (descr, width) = ("<i4", 4)
+        case .int64: (descr, width) = ("<i8", 8)
+        case .float32: (descr, width) = ("<f4", 4)
+        case .float64: (descr, width) = ("<f8", 8)
         }
         var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText(array.shape)), }"
         let unpadded = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
         let length = header.utf8.count
-        var out = magic + [1, 0, UInt8(length & 0xFF), UInt8(length >> 8)]
+        // One buffer of the final size: a large array (a run's test inputs) is not copied a second time.
+        var out: [UInt8] = []
+        out.reserveCapacity(10 + length + array.count * width)
+        out += magic + [1, 0, UInt8(length & 0xFF), UInt8(length >> 8)]
         out += Array(header.utf8)
-        return out + body
+        func append<T: FixedWidthInteger>(_ values: [T]) {
+            for v in values {
+                withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
+            }
+        }
+        switch array.storage {
+        case .uint8(let a): out += a
+        case .int8(let a): for v in a { out.append(UInt8(bitPattern: v)) }
+        case .int16(let a): append(a)
+        case .int32(let a): append(a)
+        case .int64(let a): append(a)
+        case .float32(let a): for v in a { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+        case .float64(let a): for v in a { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+        }
+        return out
     }
 
     /// Writes an array as `.npy` atomically (temporary file, then rename).
