@@ -21,6 +21,12 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]
         ),
+        // zlib, the system C library (Debian: zlib1g-dev), for gzip-compressed data files.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
         // The spec language: YAML nodes, IR, lowering, validation, diagnostics. Imports no runtime.
         .target(name: "BayesNetSpec", dependencies: ["CYAML"]),
 
@@ -32,8 +38,8 @@ let package = Package(
         // The interpreter: plans, layers, training, evaluation, data, checkpoints.
         .target(
             name: "BayesNet",
-            dependencies: ["BayesNetSpec", "BayesNetRuntime"],
-            resources: [.copy("Resources/digits")]
+            dependencies: ["BayesNetSpec", "BayesNetRuntime", "CZlib"],
+            resources: [.copy("Resources/digits"), .copy("Resources/mnist")]
         ),
         // HTML run reports drawn from a run folder's files alone.
         .target(name: "BayesNetReport"),
@@ -50,7 +56,7 @@ let package = Package(
         .testTarget(name: "BayesNetRuntimeTests", dependencies: ["BayesNetRuntime"], resources: [.copy("Golden")]),
         // Counts heap allocations in the test process (allocator entry points interposed), for BayesNetTests.
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
-        .testTarget(name: "BayesNetTests", dependencies: ["BayesNet", "BayesNetSpec", "BayesNetRuntime", "AllocationCounter"]),
+        .testTarget(name: "BayesNetTests", dependencies: ["BayesNet", "BayesNetSpec", "BayesNetRuntime", "AllocationCounter", "CZlib"]),
         .testTarget(name: "BayesNetReportTests", dependencies: ["BayesNetReport"]),
     ],
     swiftLanguageModes: [.v6]

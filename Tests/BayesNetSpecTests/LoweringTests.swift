@@ -208,6 +208,35 @@ func lenet() throws -> ModelSpec {
     }
 }
 
+@Suite struct BundledMNISTTests {
+    @Test(arguments: ["[28, 28, 1]", "[28, 28]", "[784]"])
+    func mnistAcceptsImageAndFlatInputs(shape: String) {
+        let layers = shape == "[784]" ? "  - Dense: {units: 10}" : "  - Flatten\n  - Dense: {units: 10}"
+        let text = spec(layers, input: shape, extra: "likelihood: categorical\ndata: {train: {builtin: mnist}, test: {builtin: mnist}}\n")
+        #expect(SpecLoader.load(text: text).diagnostics.map(\.message) == [])
+    }
+
+    @Test func mnistRefusesTheDigitsShape() {
+        let text = spec("  - Flatten\n  - Dense: {units: 10}", extra: "likelihood: categorical\ndata: {train: {builtin: mnist}}\n")
+        #expect(SpecLoader.load(text: text).diagnostics.map(\.message)
+            == ["the bundled `mnist` data has examples of shape [28, 28, 1] (or [784] flat), but `input.shape` is [8, 8, 1]"])
+    }
+
+    @Test func mnistNeedsTenLogits() {
+        let text = spec("  - Flatten\n  - Dense: {units: 5}", input: "[28, 28, 1]", extra: "likelihood: categorical\ndata: {train: {builtin: mnist}}\n")
+        #expect(SpecLoader.load(text: text).diagnostics.map(\.message) == ["the bundled `mnist` data has 10 classes, but the network ends with 5 logits"])
+    }
+
+    @Test func mnistLenetSpecIsTFPsExample() throws {
+        let s = try #require(SpecLoader.load(path: packageRoot() + "/specs/mnist-lenet5-flipout.yaml").spec)
+        #expect(s.layers.map(\.outputShape) == [[28, 28, 6], [14, 14, 6], [14, 14, 16], [7, 7, 16], [7, 7, 120], [5880], [84], [10]])
+        #expect(s.data.train == .builtin(name: "mnist", split: "train"))
+        #expect(s.data.test == .builtin(name: "mnist", split: "test"))
+        #expect(s.train == TrainSpec(epochs: 10, batchSize: 128, optimizer: .adam(learningRate: 0.001), samples: 1))
+        #expect(s.evaluate.samples == 50)
+    }
+}
+
 @Suite struct MergeKeyTests {
     @Test func ownArgumentWinsOverAMergedAliasOfIt() throws {
         let text = "bayesnet: 1\nx-conv: &conv {filters: 8, kernel_size: 3}\ninput: {shape: [8, 8, 1]}\nlayers:\n  - Conv2D: {<<: *conv, output_size: 16}\n"

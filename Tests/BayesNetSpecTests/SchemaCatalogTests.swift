@@ -247,6 +247,10 @@ struct SchemaSite {
         }
         // A layer's dtype must be the spec's.
         if key == "dtype", !path.isEmpty, let v = value { spec["dtype"] = v }
+        // A bundled dataset fixes the input shape.
+        if case .key("data")? = path.first, let name = mapping["builtin"] as? String, let set = BuiltinDataset.named(name) {
+            spec["input"] = ["shape": set.exampleShape]
+        }
         let label = "`\(key ?? "(nothing)")` = \(value.map(yaml) ?? "-") in `\(pathText)`"
         return (spec, label)
     }

@@ -32,8 +32,8 @@ func librarySpecs() -> [String] {
 }
 
 @Suite struct SpecLibraryTests {
-    @Test func specFolderHoldsTheSixLibrarySpecs() {
-        #expect(librarySpecs().count == 6)
+    @Test func specFolderHoldsTheSevenLibrarySpecs() {
+        #expect(librarySpecs().count == 7)
     }
 
     @Test(arguments: librarySpecs())

@@ -31,8 +31,9 @@ private func bigEndian32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 1
     }
 
     @Test func wrongMagicIsReported() {
-        let message = dataErrorMessage { _ = try IDX.decode([0x1F, 0x8B, 8, 0, 0, 0, 0, 0]) }
-        #expect(message.contains("wrong magic number 1f 8b 08 00"))
+        // A zip archive's magic (gzip's, 1f 8b, is read as a compressed IDX file).
+        let message = dataErrorMessage { _ = try IDX.decode([0x50, 0x4B, 3, 4, 0, 0, 0, 0]) }
+        #expect(message.contains("wrong magic number 50 4b 03 04"))
     }
 
     @Test func unknownTypeCodeIsReported() {
@@ -227,12 +228,48 @@ private func bigEndian32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 1
 
     @Test func builtinErrorsNameWhatExists() {
         #expect(dataErrorMessage { _ = try DataLoader.builtinDigits(split: "validation") } == "builtin digits has no split 'validation' (available: train, test)")
-        #expect(dataErrorMessage { _ = try DataLoader.load(.builtin(name: "mnist", split: "train"), spec: makeSpec(inputShape: [8, 8, 1]), classes: 10) }
-            == "unknown builtin dataset 'mnist' (available: digits)")
+        #expect(dataErrorMessage { _ = try DataLoader.load(.builtin(name: "cifar10", split: "train"), spec: makeSpec(inputShape: [8, 8, 1]), classes: 10) }
+            == "unknown builtin dataset 'cifar10' (available: digits, mnist)")
         #expect(dataErrorMessage { _ = try DataLoader.load(.builtin(name: "digits", split: "train"), spec: makeSpec(inputShape: [28, 28, 1]), classes: 10) }
             == "builtin digits examples have shape [8, 8, 1] but input.shape is [28, 28, 1]")
         #expect(dataErrorMessage { _ = try DataLoader.load(.builtin(name: "digits", split: "train"), spec: makeSpec(inputShape: [8, 8, 1]), classes: 5) }
             .contains("is outside 0...4 (the model has 5 classes)"))
+    }
+
+    @Test func builtinMNISTHasThePublishedSplitsAndLabelCounts() throws {
+        let train = try DataLoader.builtin(.mnist, split: "train")
+        let test = try DataLoader.builtin(.mnist, split: "test")
+        #expect(train.count == 60000 && train.inputs.count == 60000 * 784 && train.exampleShape == [28, 28, 1])
+        #expect(test.count == 10000 && test.inputs.count == 10000 * 784)
+        func counts(_ labels: [Int32]?) -> [Int] {
+            var c = [Int](repeating: 0, count: 10)
+            for l in labels ?? [] { c[Int(l)] += 1 }
+            return c
+        }
+        #expect(counts(train.labels) == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949])
+        #expect(counts(test.labels) == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
+        // Grey levels 0...255 divided by 255.
+        #expect(test.inputs.min() == 0 && test.inputs.max() == 1)
+        #expect(test.inputs.allSatisfy { abs($0 * 255 - ($0 * 255).rounded()) < 1e-3 })
+    }
+
+    @Test func builtinImagesAreHeldAsBytesAndReadAsTheirFloats() throws {
+        let data = try DataLoader.builtin(.mnist, split: "test")
+        guard case .bytes(let bytes, _) = data.storage else { Issue.record("MNIST is not held as bytes"); return }
+        #expect(bytes.count == 10000 * 784)
+        let floats = Dataset(exampleShape: data.exampleShape, count: data.count, inputs: data.inputs, labels: data.labels)
+        #expect(data == floats)
+        let rows: ArraySlice<Int> = [9999, 0, 4321]
+        var fromBytes = [Double](repeating: .nan, count: 3 * 784), fromFloats = fromBytes
+        fromBytes.withUnsafeMutableBufferPointer { data.copyExamples(rows, to: $0.baseAddress!, size: 784) }
+        fromFloats.withUnsafeMutableBufferPointer { floats.copyExamples(rows, to: $0.baseAddress!, size: 784) }
+        #expect(fromBytes == fromFloats)
+        #expect(fromBytes[784..<1568].map(Float.init) == Array(data.inputs[0..<784]))
+    }
+
+    @Test func builtinMNISTServesAFlatInput() throws {
+        let flat = try DataLoader.load(.builtin(name: "mnist", split: "test"), spec: makeSpec(inputShape: [784]), classes: 10)
+        #expect(flat.exampleShape == [784] && flat.count == 10000)
     }
 
     @Test func npyFilesRelativeToTheSpecAreScaled() throws {

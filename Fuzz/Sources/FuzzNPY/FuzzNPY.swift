@@ -1,6 +1,6 @@
 import BayesNet
 
-/// One input is an NPY file. Decoding must never trap; a decoded array survives encode → decode unchanged.
+/// One input is an NPY file, plain or gzip-compressed. Decoding must never trap; a decoded array survives encode → decode unchanged.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))

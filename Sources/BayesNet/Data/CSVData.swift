@@ -61,7 +61,7 @@ public enum CSVData {
             }
             rows += 1
             guard values.count <= limits.maxElements else {
-                throw DataError(file: nil, "at line \(lineNumber) the table holds \(values.count) values, \(limits.overBudget())")
+                throw DataError(file: nil, "at line \(lineNumber) the table holds \(values.count) values, \(limits.overBudget())", kind: .overMemoryBudget)
             }
         }
         return Table(header: header, rows: rows, columns: max(columns, 0), values: values)

@@ -6,24 +6,33 @@ import Musl
 import Darwin
 #endif
 
-/// A problem with a data, input or checkpoint file: which file, and what is wrong with it.
+/// A problem with a data, input or checkpoint file: which file, what kind of problem, and what is wrong with it.
 public struct DataError: Error, CustomStringConvertible, Sendable, Equatable {
-    /// What went wrong, where a caller acts on it.
+    /// What callers may act on without reading the message.
     public enum Kind: Sendable, Equatable {
+        /// The content is not what the format allows (most problems).
+        case invalid
+        /// Larger than `--max-file-size` (for a gzip file, its decompressed content).
+        case overFileSizeLimit
+        /// An array larger than `--memory-budget`.
+        case overMemoryBudget
+        /// A gzip stream that stops before its end: the file was cut short.
+        case truncatedGzip
+        /// A gzip stream that is damaged: bad header, bad compressed data, checksum mismatch, or bytes after its end.
+        case corruptGzip
         /// An example held NaN or an infinity (`predict --allow-nonfinite` can mark it instead).
         case nonFinite(example: Int)
-        case other
     }
 
     /// The file as the user named it (nil when decoding bytes that came from elsewhere).
     public var file: String?
-    public var message: String
     public var kind: Kind
+    public var message: String
 
-    public init(file: String?, _ message: String, kind: Kind = .other) {
+    public init(file: String?, _ message: String, kind: Kind = .invalid) {
         self.file = file
-        self.message = message
         self.kind = kind
+        self.message = message
     }
 
     public var description: String {
@@ -87,7 +96,7 @@ public struct DataLimits: Sendable, Equatable {
             throw DataError(file: file, "shape \(dims) has a dimension of 0 (dimension \(k + 1)), so the array holds no values")
         }
         guard n <= maxElements else {
-            throw DataError(file: file, "shape \(dims) has \(n) elements, \(overBudget())")
+            throw DataError(file: file, "shape \(dims) has \(n) elements, \(overBudget())", kind: .overMemoryBudget)
         }
         return n
     }
@@ -121,7 +130,7 @@ enum DataFile {
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw DataError(file: path, "is not a regular file") }
         let size = Int(st.st_size)
         guard size <= limits.maxFileBytes else {
-            throw DataError(file: path, "file is \(size) bytes, larger than the limit of \(byteText(limits.maxFileBytes)) (raise it with \(DataLimits.Option.maxFileBytes))")
+            throw DataError(file: path, "file is \(size) bytes, larger than the limit of \(byteText(limits.maxFileBytes)) (raise it with \(DataLimits.Option.maxFileBytes))", kind: .overFileSizeLimit)
         }
         var bytes = [UInt8](repeating: 0, count: size)
         var done = 0

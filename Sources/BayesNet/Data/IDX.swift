@@ -1,18 +1,61 @@
 /// MNIST's IDX format: two zero bytes, a type code, the number of dimensions, then each dimension
 /// as a big-endian UInt32, then the values in big-endian row-major order.
 public enum IDX {
-    /// Reads an IDX file; the header is checked against the file's real size before any data is read.
+    /// Reads an IDX file, plain or gzip-compressed; the header is checked against the file's real size (or, for
+    /// gzip, against the limits before the content is inflated) before any data is read.
     public static func read(path: String, limits: DataLimits = .default) throws -> NumericArray {
         let bytes = try DataFile.read(path, limits: limits)
         do {
-            return try decode(bytes, limits: limits)
+            return try decode(consume bytes, limits: limits)
         } catch let e as DataError {
             throw e.named(path)
         }
     }
 
-    public static func decode(_ bytes: [UInt8], limits: DataLimits = .default) throws -> NumericArray {
+    /// Decodes IDX bytes, inflating them first when they are gzip-compressed. Unsigned bytes keep the buffer
+    /// they came in (no second copy of a large image file).
+    public static func decode(_ bytes: consuming [UInt8], limits: DataLimits = .default) throws -> NumericArray {
+        if Gzip.isCompressed(bytes) {
+            bytes = try Gzip.inflate(bytes, limits: limits) { try layout($0, limits: limits, complete: false)?.totalBytes }
+        }
+        let declared = try layout(bytes, limits: limits, complete: true)!
+        let (count, headerBytes) = (declared.count, declared.headerBytes)
+        let available = bytes.count - headerBytes
+        guard declared.totalBytes - headerBytes == available else {
+            let dims = declared.shape.map(String.init).joined(separator: " × ")
+            let size = declared.totalBytes == .max ? "too many" : String(declared.totalBytes - headerBytes)
+            throw DataError(file: nil, "IDX header says \(dims) \(declared.typeName) (\(size) bytes) but the file holds \(available) bytes after the \(headerBytes)-byte header")
+        }
+        let storage: NumericArray.Storage
+        switch declared.code {
+        case 0x08:
+            bytes.removeFirst(headerBytes)
+            storage = .uint8(bytes)
+        case 0x09: storage = .int8(bytes[headerBytes...].map { Int8(bitPattern: $0) })
+        case 0x0B: storage = .int16(ByteOrderLoad.integers(bytes, offset: headerBytes, count: count, as: Int16.self, bigEndian: true))
+        case 0x0C: storage = .int32(ByteOrderLoad.integers(bytes, offset: headerBytes, count: count, as: Int32.self, bigEndian: true))
+        case 0x0D: storage = .float32(ByteOrderLoad.floats(bytes, offset: headerBytes, count: count, bigEndian: true))
+        default: storage = .float64(ByteOrderLoad.doubles(bytes, offset: headerBytes, count: count, bigEndian: true))
+        }
+        return NumericArray(shape: declared.shape, storage: storage)
+    }
+
+    /// What an IDX header declares.
+    struct Layout {
+        var code: UInt8
+        var typeName: String
+        var shape: [Int]
+        var count: Int
+        var headerBytes: Int
+        /// Header and data; `Int.max` when the data's size overflows.
+        var totalBytes: Int
+    }
+
+    /// The header at the start of `bytes`, checked against the limits. When `bytes` ends inside the header this
+    /// is an error if `complete`, and nil (more bytes needed) if not.
+    static func layout(_ bytes: [UInt8], limits: DataLimits, complete: Bool) throws -> Layout? {
         guard bytes.count >= 4 else {
+            if !complete { return nil }
             throw DataError(file: nil, "not an IDX file: \(bytes.count) bytes, shorter than the 4-byte magic number")
         }
         guard bytes[0] == 0, bytes[1] == 0 else {
@@ -35,26 +78,14 @@ public enum IDX {
         guard rank >= 1 else { throw DataError(file: nil, "IDX header declares 0 dimensions") }
         let headerBytes = 4 + 4 * rank
         guard bytes.count >= headerBytes else {
+            if !complete { return nil }
             throw DataError(file: nil, "IDX header declares \(rank) dimensions (\(headerBytes) header bytes) but the file has only \(bytes.count) bytes")
         }
         let shape = (0..<rank).map { Int(ByteOrderLoad.bigEndianUInt32(bytes, 4 + 4 * $0)) }
         let count = try limits.elementCount(shape, file: nil)
         let (dataBytes, overflow) = count.multipliedReportingOverflow(by: width)
-        let available = bytes.count - headerBytes
-        guard !overflow, dataBytes == available else {
-            let dims = shape.map(String.init).joined(separator: " × ")
-            throw DataError(file: nil, "IDX header says \(dims) \(typeName) (\(overflow ? "too many" : String(dataBytes)) bytes) but the file holds \(available) bytes after the \(headerBytes)-byte header")
-        }
-        let storage: NumericArray.Storage
-        switch code {
-        case 0x08: storage = .uint8(Array(bytes[headerBytes...]))
-        case 0x09: storage = .int8(bytes[headerBytes...].map { Int8(bitPattern: $0) })
-        case 0x0B: storage = .int16(ByteOrderLoad.integers(bytes, offset: headerBytes, count: count, as: Int16.self, bigEndian: true))
-        case 0x0C: storage = .int32(ByteOrderLoad.integers(bytes, offset: headerBytes, count: count, as: Int32.self, bigEndian: true))
-        case 0x0D: storage = .float32(ByteOrderLoad.floats(bytes, offset: headerBytes, count: count, bigEndian: true))
-        default: storage = .float64(ByteOrderLoad.doubles(bytes, offset: headerBytes, count: count, bigEndian: true))
-        }
-        return NumericArray(shape: shape, storage: storage)
+        let total = overflow || dataBytes > Int.max - headerBytes ? Int.max : headerBytes + dataBytes
+        return Layout(code: code, typeName: typeName, shape: shape, count: count, headerBytes: headerBytes, totalBytes: total)
     }
 
     /// The IDX bytes of an array (for writing test data and converting datasets).

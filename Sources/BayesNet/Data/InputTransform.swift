@@ -21,7 +21,7 @@ public struct InputTransform: Sendable, Equatable {
     /// The scale a data source applies to its stored values.
     public static func scale(of source: DataSource) -> Double? {
         switch source {
-        case .builtin(let name, _): return BuiltinData.scale(of: name)
+        case .builtin(let name, _): return BuiltinDataset.named(name)?.scale
         case .files(_, _, _, let scale): return scale
         }
     }

@@ -12,17 +12,57 @@ public enum NPY {
         return (array.shape, array.floats())
     }
 
-    /// The array with the element type it has in the file.
+    /// The array with the element type it has in the file (plain or gzip-compressed).
     public static func readArray(path: String, limits: DataLimits = .default) throws -> NumericArray {
         let bytes = try DataFile.read(path, limits: limits)
         do {
-            return try decode(bytes, limits: limits)
+            return try decode(consume bytes, limits: limits)
         } catch let e as DataError {
             throw e.named(path)
         }
     }
 
-    public static func decode(_ bytes: [UInt8], limits: DataLimits = .default) throws -> NumericArray {
+    /// Decodes NPY bytes, inflating them first when they are gzip-compressed (as `gzip x.npy` leaves them).
+    public static func decode(_ bytes: consuming [UInt8], limits: DataLimits = .default) throws -> NumericArray {
+        if Gzip.isCompressed(bytes) {
+            bytes = try Gzip.inflate(bytes, limits: limits) { try layout($0, limits: limits, complete: false)?.totalBytes }
+        }
+        let declared = try layout(bytes, limits: limits, complete: true)!
+        let (count, dataStart) = (declared.count, declared.dataStart)
+        let available = bytes.count - dataStart
+        guard declared.totalBytes - dataStart == available else {
+            let size = declared.totalBytes == .max ? "too many" : String(declared.totalBytes - dataStart)
+            throw DataError(file: nil, "NPY header says shape \(shapeText(declared.header.shape)) of '\(declared.header.descr)' (\(size) bytes) but the file holds \(available) bytes of data")
+        }
+        let storage: NumericArray.Storage
+        switch declared.kind {
+        case "u1":
+            bytes.removeFirst(dataStart)
+            storage = .uint8(bytes)
+        case "i1": storage = .int8(bytes[dataStart...].map { Int8(bitPattern: $0) })
+        case "i2": storage = .int16(ByteOrderLoad.integers(bytes, offset: dataStart, count: count, as: Int16.self, bigEndian: false))
+        case "i4": storage = .int32(ByteOrderLoad.integers(bytes, offset: dataStart, count: count, as: Int32.self, bigEndian: false))
+        case "i8": storage = .int64(ByteOrderLoad.integers(bytes, offset: dataStart, count: count, as: Int64.self, bigEndian: false))
+        case "f4": storage = .float32(ByteOrderLoad.floats(bytes, offset: dataStart, count: count, bigEndian: false))
+        default: storage = .float64(ByteOrderLoad.doubles(bytes, offset: dataStart, count: count, bigEndian: false))
+        }
+        return NumericArray(shape: declared.header.shape, storage: storage)
+    }
+
+    /// What an NPY header declares.
+    struct Layout {
+        var header: NPYHeader
+        var kind: String
+        var count: Int
+        var dataStart: Int
+        /// Header and data; `Int.max` when the data's size overflows.
+        var totalBytes: Int
+    }
+
+    /// The header at the start of `bytes`, checked against the limits. When `bytes` ends inside the header this
+    /// is an error if `complete`, and nil (more bytes needed) if not.
+    static func layout(_ bytes: [UInt8], limits: DataLimits, complete: Bool) throws -> Layout? {
+        if !complete, bytes.count < 12 { return nil }
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
             throw DataError(file: nil, "not an NPY file: it does not start with the magic string \\x93NUMPY")
         }
@@ -46,6 +86,7 @@ public enum NPY {
             throw DataError(file: nil, "NPY header length \(headerLength) is over the limit of \(maxHeaderBytes) bytes (numpy's np.load refuses more than 10000 by default); an array of a supported dtype has a header of a few dozen bytes")
         }
         guard headerLength <= bytes.count - headerStart else {
+            if !complete { return nil }
             throw DataError(file: nil, "NPY header length \(headerLength) runs past the end of the file (\(bytes.count) bytes)")
         }
         let dataStart = headerStart + headerLength
@@ -59,21 +100,8 @@ public enum NPY {
         let (width, kind) = try elementType(header.descr)
         let count = try limits.elementCount(header.shape, file: nil)
         let (dataBytes, overflow) = count.multipliedReportingOverflow(by: width)
-        let available = bytes.count - dataStart
-        guard !overflow, dataBytes == available else {
-            throw DataError(file: nil, "NPY header says shape \(shapeText(header.shape)) of '\(header.descr)' (\(overflow ? "too many" : String(dataBytes)) bytes) but the file holds \(available) bytes of data")
-        }
-        let storage: NumericArray.Storage
-        switch kind {
-        case "u1": storage = .uint8(Array(bytes[dataStart...]))
-        case "i1": storage = .int8(bytes[dataStart...].map { Int8(bitPattern: $0) })
-        case "i2": storage = .int16(ByteOrderLoad.integers(bytes, offset: dataStart, count: count, as: Int16.self, bigEndian: false))
-        case "i4": storage = .int32(ByteOrderLoad.integers(bytes, offset: dataStart, count: count, as: Int32.self, bigEndian: false))
-        case "i8": storage = .int64(ByteOrderLoad.integers(bytes, offset: dataStart, count: count, as: Int64.self, bigEndian: false))
-        case "f4": storage = .float32(ByteOrderLoad.floats(bytes, offset: dataStart, count: count, bigEndian: false))
-        default: storage = .float64(ByteOrderLoad.doubles(bytes, offset: dataStart, count: count, bigEndian: false))
-        }
-        return NumericArray(shape: header.shape, storage: storage)
+        let total = overflow || dataBytes > Int.max - dataStart ? Int.max : dataStart + dataBytes
+        return Layout(header: header, kind: kind, count: count, dataStart: dataStart, totalBytes: total)
     }
 
     static let supported = "float32 '<f4', float64 '<f8', uint8 '|u1', int8 '|i1', int16 '<i2', int32 '<i4', int64 '<i8'"
@@ -108,30 +136,40 @@ public enum NPY {
 
     /// Version 1.0 `.npy` bytes, header padded so the data starts on a 64-byte boundary as numpy does.
     public static func encode(_ array: NumericArray) -> [UInt8] {
-        let descr: String
-        var body: [UInt8] = []
-        func append<T: FixedWidthInteger>(_ values: [T]) {
-            body.reserveCapacity(values.count * MemoryLayout<T>.size)
-            for v in values {
-                withUnsafeBytes(of: v.littleEndian) { body.append(contentsOf: $0) }
-            }
-        }
+        let descr: String, width: Int
         switch array.storage {
-        case .uint8(let a): descr = "|u1"; body = a
-        case .int8(let a): descr = "|i1"; body = a.map { UInt8(bitPattern: $0) }
-        case .int16(let a): descr = "<i2"; append(a)
-        case .int32(let a): descr = "<i4"; append(a)
-        case .int64(let a): descr = "<i8"; append(a)
-        case .float32(let a): descr = "<f4"; append(a.map(\.bitPattern))
-        case .float64(let a): descr = "<f8"; append(a.map(\.bitPattern))
+        case .uint8: (descr, width) = ("|u1", 1)
+        case .int8: (descr, width) = ("|i1", 1)
+        case .int16: (descr, width) = ("<i2", 2)
+        case .int32: (descr, width) = ("<i4", 4)
+        case .int64: (descr, width) = ("<i8", 8)
+        case .float32: (descr, width) = ("<f4", 4)
+        case .float64: (descr, width) = ("<f8", 8)
         }
         var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText(array.shape)), }"
         let unpadded = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
         let length = header.utf8.count
-        var out = magic + [1, 0, UInt8(length & 0xFF), UInt8(length >> 8)]
+        // One buffer of the final size: a large array (a run's test inputs) is not copied a second time.
+        var out: [UInt8] = []
+        out.reserveCapacity(10 + length + array.count * width)
+        out += magic + [1, 0, UInt8(length & 0xFF), UInt8(length >> 8)]
         out += Array(header.utf8)
-        return out + body
+        func append<T: FixedWidthInteger>(_ values: [T]) {
+            for v in values {
+                withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
+            }
+        }
+        switch array.storage {
+        case .uint8(let a): out += a
+        case .int8(let a): for v in a { out.append(UInt8(bitPattern: v)) }
+        case .int16(let a): append(a)
+        case .int32(let a): append(a)
+        case .int64(let a): append(a)
+        case .float32(let a): for v in a { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+        case .float64(let a): for v in a { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+        }
+        return out
     }
 
     /// Writes an array as `.npy` atomically (temporary file, then rename).

@@ -107,7 +107,7 @@ enum CheckpointIO {
         let decoded: (entries: [SafeTensors.Entry], metadata: [String: String])
         do {
             decoded = try SafeTensors.read(path: path, limits: limits)
-        } catch let error as DataError where error.message.contains(DataLimits.Option.maxFileBytes) {
+        } catch let error as DataError where error.kind == .overFileSizeLimit {
             throw CheckpointError(error.description)
         } catch let error as DataError {
             throw CheckpointError("\(path): not a readable safetensors file (\(error.message))")

@@ -129,15 +129,7 @@ public final class TrainingSession<S: TensorScalar> {
     /// Copies the examples `indices` into the network's input (and labels or targets).
     @_specialize(where S == Float) @_specialize(where S == Double)
     func load(_ data: Dataset, indices: ArraySlice<Int>) {
-        let n = network.inputCount
-        let input = network.input
-        data.inputs.withUnsafeBufferPointer { src in
-            for (row, index) in indices.enumerated() {
-                let from = src.baseAddress! + index * n
-                let to = input + row * n
-                for j in 0..<n { to[j] = S(from[j]) }
-            }
-        }
+        data.copyExamples(indices, to: network.input, size: network.inputCount)
         if let l = data.labels {
             for (row, index) in indices.enumerated() { labels[row] = l[index] }
         }

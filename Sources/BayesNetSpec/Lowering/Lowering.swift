@@ -102,14 +102,17 @@ struct Lowering {
         let train = top["train"].map { trainSpec($0) } ?? TrainSpec()
         let evaluate = top["evaluate"].map { evaluateSpec($0) } ?? EvaluateSpec()
 
-        let digits = [data.train, data.test].contains { if case .builtin(name: "digits", _) = $0 { return true } else { return false } }
+        let bundled = [data.train, data.test].lazy.compactMap { source -> BuiltinDataset? in
+            if case .builtin(let name, _)? = source { return BuiltinDataset.named(name) } else { return nil }
+        }.first
         if layersOK, let out = shape, let f = top["likelihood"], let likelihood {
-            checkOutput(out, likelihood: likelihood, field: f, lastItem: lastItem, digits: digits)
+            checkOutput(out, likelihood: likelihood, field: f, lastItem: lastItem, bundled: bundled)
         }
-        // Digits are 8x8 images with one channel; a flat [64] input reads them as vectors.
-        if digits, let input, input.shape.filter({ $0 != 1 }) != [8, 8], input.shape != [64],
+        // Bundled images have one channel; a flat input (e.g. [64] for digits) reads them as vectors.
+        if let bundled, let input, input.shape.filter({ $0 != 1 }) != bundled.exampleShape.filter({ $0 != 1 }),
+           input.shape != [bundled.exampleSize],
            let s = top["input"]?.value.pairs?.first(where: { $0.key.scalar == "shape" })?.value {
-            r.error("the bundled `digits` data has examples of shape [8, 8, 1] (or [64] flat), but `input.shape` is \(shapeText(input.shape))", at: s)
+            r.error("the bundled `\(bundled.name)` data has examples of shape \(shapeText(bundled.exampleShape)) (or [\(bundled.exampleSize)] flat), but `input.shape` is \(shapeText(input.shape))", at: s)
         }
 
         guard let version, let input, layersOK else { return nil }
@@ -236,7 +239,7 @@ struct Lowering {
         }
     }
 
-    mutating func checkOutput(_ out: [Int], likelihood: Likelihood, field: Field, lastItem: LayerItem?, digits: Bool) {
+    mutating func checkOutput(_ out: [Int], likelihood: Likelihood, field: Field, lastItem: LayerItem?, bundled: BuiltinDataset?) {
         switch likelihood {
         case .categorical:
             guard out.count == 1, out[0] >= 2 else {
@@ -244,12 +247,12 @@ struct Lowering {
                         at: field.value, help: out.count == 1 ? nil : "end the network with `Flatten` and an affine layer with one output per class")
                 return
             }
-            if digits, out[0] != 10 {
+            if let bundled, out[0] != bundled.classes {
                 let at = lastItem?.arguments["output_size"]?.value ?? lastItem?.typeNode ?? field.value
-                r.error("the bundled `digits` data has 10 classes, but the network ends with \(out[0]) logits", at: at)
+                r.error("the bundled `\(bundled.name)` data has \(bundled.classes) classes, but the network ends with \(out[0]) logits", at: at)
             }
         case .normal:
-            if digits { r.error("the bundled `digits` data has class labels; use `likelihood: categorical`", at: field.value) }
+            if let bundled { r.error("the bundled `\(bundled.name)` data has class labels; use `likelihood: categorical`", at: field.value) }
         }
     }
 
@@ -268,9 +271,10 @@ struct Lowering {
             for k in SpecCatalog.fileData.map(\.canonical) {
                 if let other = fs[k] { r.error("`\(k)` does not go with `builtin`; a bundled dataset has its own files", at: other.key) }
             }
-            guard let name = r.choice(b.value, name: "builtin", what: "bundled dataset", options: [("digits", "digits")]) else { return nil }
+            guard let set = r.choice(b.value, name: "builtin", what: "bundled dataset", options: BuiltinDataset.all.map { ($0.name, $0) }) else { return nil }
+            let name = set.name
             var split = f.written
-            if let s = fs["split"] { split = r.choice(s.value, name: "split", what: "split", options: [("train", "train"), ("test", "test")]) ?? split }
+            if let s = fs["split"] { split = r.choice(s.value, name: "split", what: "split", options: set.splits.map { ($0.name, $0.name) }) ?? split }
             return .builtin(name: name, split: split)
         }
         if let s = fs["split"] { r.error("`split` applies only to `builtin` data", at: s.key) }

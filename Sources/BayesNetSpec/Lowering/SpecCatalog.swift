@@ -93,8 +93,8 @@ enum SpecCatalog {
 
     /// A bundled dataset; no other data key goes with these.
     static let builtinData = [
-        ArgumentName("builtin", value: .choice(["digits"], caseInsensitive: false), required: true,
-                     doc: "A dataset bundled with bayesnet: `digits`, 8x8 images of handwritten digits, 10 classes."),
+        ArgumentName("builtin", value: .choice(BuiltinDataset.all.map(\.name), caseInsensitive: false), required: true,
+                     doc: "A dataset bundled with bayesnet: `digits` (8x8 handwritten digits) or `mnist` (28x28 MNIST), 10 classes each."),
         ArgumentName("split", value: .choice(["train", "test"], caseInsensitive: false), doc: "Which part of it; default: the key (`train` or `test`)."),
     ]
 
