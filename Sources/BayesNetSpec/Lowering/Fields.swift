@@ -11,7 +11,8 @@ struct ArgumentName: Sendable {
     var canonical: String
     var aliases: [String] = []
     var value: ValueKind
-    /// The value the lowering uses when the key is absent, when it is a fixed value (checked by a test).
+    /// The value the lowering uses when the key is absent, where that is a fixed value: the lowering reads
+    /// number defaults from here, and a test checks every default against what the lowering produces.
     var defaultValue: JSONValue?
     var required: Bool
     /// One line for people (JSON Schema `description`, editor hovers).

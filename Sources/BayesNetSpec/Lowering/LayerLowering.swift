@@ -151,9 +151,10 @@ extension Lowering {
             return ["glorot_uniform": .glorotUniform, "glorot_normal": .glorotNormal, "he_uniform": .heUniform,
                     "he_normal": .heNormal, "zeros": .zeros][c.name]!
         case "random_normal":
-            var stddev = 0.05
+            let keys = SpecCatalog.arguments(of: "random_normal", in: SpecCatalog.initializers)
+            var stddev = keys.defaultNumber("stddev")
             if let a = c.arguments {
-                let fs = r.fields(of: a, context: "`random_normal`", names: SpecCatalog.arguments(of: "random_normal", in: SpecCatalog.initializers))
+                let fs = r.fields(of: a, context: "`random_normal`", names: keys)
                 if let s = fs["stddev"] { stddev = r.positiveDouble(s) ?? stddev }
             }
             return .randomNormal(stddev: stddev)
@@ -169,9 +170,10 @@ extension Lowering {
         var v = Variational()
         if let f = args["posterior"], let c = r.namedChoice(f.value, name: f.written) {
             if c.name == "normal_diag" {
-                var scale = 1e-3
+                let keys = SpecCatalog.arguments(of: "normal_diag", in: SpecCatalog.posteriors)
+                var scale = keys.defaultNumber("initial_scale")
                 if let a = c.arguments {
-                    let fs = r.fields(of: a, context: "`normal_diag`", names: SpecCatalog.arguments(of: "normal_diag", in: SpecCatalog.posteriors))
+                    let fs = r.fields(of: a, context: "`normal_diag`", names: keys)
                     if let s = fs["initial_scale"] { scale = r.positiveDouble(s) ?? scale }
                 }
                 v.posterior = .normalDiag(initialScale: scale)
@@ -186,17 +188,19 @@ extension Lowering {
                 if let a = c.arguments { r.error("prior `spike_and_slab` takes no arguments; use `scale_mixture: {pi, scale1, scale2}` to change them", at: a) }
                 v.prior = .spikeAndSlab
             case "normal":
-                var loc = 0.0, scale = 1.0
+                let keys = SpecCatalog.arguments(of: "normal", in: SpecCatalog.priors)
+                var loc = keys.defaultNumber("loc"), scale = keys.defaultNumber("scale")
                 if let a = c.arguments {
-                    let fs = r.fields(of: a, context: "`normal`", names: SpecCatalog.arguments(of: "normal", in: SpecCatalog.priors))
+                    let fs = r.fields(of: a, context: "`normal`", names: keys)
                     if let x = fs["loc"] { loc = r.double(x) ?? loc }
                     if let x = fs["scale"] { scale = r.positiveDouble(x) ?? scale }
                 }
                 v.prior = .normal(loc: loc, scale: scale)
             case "scale_mixture":
-                var pi = 0.5, s1 = 1.0, s2 = 2000.0
+                let keys = SpecCatalog.arguments(of: "scale_mixture", in: SpecCatalog.priors)
+                var pi = keys.defaultNumber("pi"), s1 = keys.defaultNumber("scale1"), s2 = keys.defaultNumber("scale2")
                 if let a = c.arguments {
-                    let fs = r.fields(of: a, context: "`scale_mixture`", names: SpecCatalog.arguments(of: "scale_mixture", in: SpecCatalog.priors))
+                    let fs = r.fields(of: a, context: "`scale_mixture`", names: keys)
                     if let x = fs["pi"], let p = r.double(x) {
                         if p < 0 || p > 1 { r.error("`pi` must be between 0 and 1, found \(x.value.scalar ?? "")", at: x.value) } else { pi = p }
                     }

@@ -225,9 +225,10 @@ struct Lowering {
             if let a = c.arguments { r.error("`categorical` takes no arguments; the classes are the network's outputs", at: a) }
             return .categorical
         case "normal":
-            var scale = 1.0
+            let keys = SpecCatalog.arguments(of: "normal", in: SpecCatalog.likelihoods)
+            var scale = keys.defaultNumber("scale")
             if let a = c.arguments {
-                let fs = r.fields(of: a, context: "`normal`", names: SpecCatalog.arguments(of: "normal", in: SpecCatalog.likelihoods))
+                let fs = r.fields(of: a, context: "`normal`", names: keys)
                 if let s = fs["scale"] { scale = r.positiveDouble(s) ?? scale }
             }
             return .normal(scale: scale)
@@ -271,10 +272,9 @@ struct Lowering {
             for k in SpecCatalog.fileData.map(\.canonical) {
                 if let other = fs[k] { r.error("`\(k)` does not go with `builtin`; a bundled dataset has its own files", at: other.key) }
             }
-            guard let set = r.choice(b.value, name: "builtin", what: "bundled dataset", options: BuiltinDataset.all.map { ($0.name, $0) }) else { return nil }
-            let name = set.name
+            guard let name = r.choice(b.value, name: "builtin", what: "bundled dataset", options: SpecCatalog.words("builtin", in: SpecCatalog.builtinData).map { ($0, $0) }) else { return nil }
             var split = f.written
-            if let s = fs["split"] { split = r.choice(s.value, name: "split", what: "split", options: set.splits.map { ($0.name, $0.name) }) ?? split }
+            if let s = fs["split"] { split = r.choice(s.value, name: "split", what: "split", options: SpecCatalog.words("split", in: SpecCatalog.builtinData).map { ($0, $0) }) ?? split }
             return .builtin(name: name, split: split)
         }
         if let s = fs["split"] { r.error("`split` applies only to `builtin` data", at: s.key) }
@@ -300,9 +300,11 @@ struct Lowering {
         if let x = fs["optimizer"], let c = r.namedChoice(x.value, name: "optimizer") {
             switch c.name {
             case "adam":
-                var lr = 0.001, b1 = 0.9, b2 = 0.999, eps = 1e-7
+                let keys = SpecCatalog.arguments(of: "adam", in: SpecCatalog.optimizers)
+                var lr = keys.defaultNumber("learning_rate"), b1 = keys.defaultNumber("beta_1")
+                var b2 = keys.defaultNumber("beta_2"), eps = keys.defaultNumber("epsilon")
                 if let a = c.arguments {
-                    let o = r.fields(of: a, context: "`adam`", names: SpecCatalog.arguments(of: "adam", in: SpecCatalog.optimizers))
+                    let o = r.fields(of: a, context: "`adam`", names: keys)
                     if let v = o["learning_rate"] { lr = r.positiveDouble(v) ?? lr }
                     if let v = o["beta_1"] { b1 = unitInterval(v) ?? b1 }
                     if let v = o["beta_2"] { b2 = unitInterval(v) ?? b2 }
@@ -310,9 +312,10 @@ struct Lowering {
                 }
                 t.optimizer = .adam(learningRate: lr, beta1: b1, beta2: b2, epsilon: eps)
             case "sgd":
-                var lr = 0.01, momentum = 0.0
+                let keys = SpecCatalog.arguments(of: "sgd", in: SpecCatalog.optimizers)
+                var lr = keys.defaultNumber("learning_rate"), momentum = keys.defaultNumber("momentum")
                 if let a = c.arguments {
-                    let o = r.fields(of: a, context: "`sgd`", names: SpecCatalog.arguments(of: "sgd", in: SpecCatalog.optimizers))
+                    let o = r.fields(of: a, context: "`sgd`", names: keys)
                     if let v = o["learning_rate"] { lr = r.positiveDouble(v) ?? lr }
                     if let v = o["momentum"] { momentum = unitInterval(v) ?? momentum }
                 }

@@ -56,6 +56,16 @@ struct NamedOption: Sendable {
     }
 }
 
+extension [ArgumentName] {
+    /// The default of number key `key`, which the lowering starts from: the catalog states each default once.
+    func defaultNumber(_ key: String) -> Double {
+        guard case .number(let text)? = first(where: { $0.canonical == key })?.defaultValue, let v = Double(text) else {
+            preconditionFailure("the catalog gives `\(key)` no number default")
+        }
+        return v
+    }
+}
+
 /// The spec language's keys outside the layers.
 enum SpecCatalog {
     /// Top-level keys with this prefix are ignored, so they can hold anchors that layers repeat.
@@ -194,6 +204,12 @@ enum SpecCatalog {
     /// The arguments of option `name` (empty when it takes none or is unknown).
     static func arguments(of name: String, in options: [NamedOption]) -> [ArgumentName] {
         options.first { $0.name == name }?.arguments ?? []
+    }
+
+    /// The words a `.choice` key takes.
+    static func words(_ key: String, in keys: [ArgumentName]) -> [String] {
+        guard case .choice(let words, _)? = keys.first(where: { $0.canonical == key })?.value else { return [] }
+        return words
     }
 
     /// The option names, for messages and suggestions.
