@@ -229,3 +229,96 @@ import Testing
         #expect(abs(first[3] - (first[4] * first[4] + first[5] * first[5]).squareRoot()) < 1e-9)
     }
 }
+
+/// `validate` checks the data a spec names, from the files' headers, at the line of the `data:` entry.
+@Suite struct ValidateDataTests {
+    static func folder() throws -> String {
+        let root = NSTemporaryDirectory() + "bayesnet-validate-data-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try NPY.writeFloat32([Float](repeating: 0, count: 6 * 64), shape: [6, 8, 8], to: root + "/x.npy")
+        try NPY.write(NumericArray(shape: [6], storage: .int32([0, 1, 2, 3, 4, 5])), to: root + "/y.npy")
+        try NPY.write(NumericArray(shape: [5], storage: .int32([0, 1, 2, 3, 4])), to: root + "/y5.npy")
+        return root
+    }
+
+    static func validate(_ data: String, likelihood: String = "likelihood: categorical\n", extra: [String] = []) throws -> BayesnetProcess.Outcome {
+        let root = try folder()
+        let spec = root + "/s.yaml"
+        try """
+            bayesnet: 1
+            input: {shape: [8, 8, 1]}
+            layers: [Flatten, {Dense: {units: 10}}]
+            \(likelihood)data:
+            \(data)
+
+            """.write(toFile: spec, atomically: true, encoding: .utf8)
+        return try BayesnetProcess.run(["validate", spec] + extra)
+    }
+
+    @Test func matchingDataPasses() throws {
+        let r = try Self.validate("  train: {format: npy, x: x.npy, y: y.npy}")
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+
+    @Test func aMissingFileIsReportedAtItsDataEntry() throws {
+        let r = try Self.validate("  train: {format: npy, x: nothing.npy, y: y.npy}")
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("s.yaml:6:3: error: `data.train`: ") && r.stderr.contains("nothing.npy: no such file"))
+    }
+
+    @Test func examplesOfAnotherShapeAreReported() throws {
+        let r = try Self.validate("  train: {format: npy, x: y.npy, y: y.npy}")
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("examples have shape [] but input.shape is [8, 8, 1]"))
+    }
+
+    @Test func labelsForAnotherCountAreReported() throws {
+        let r = try Self.validate("  test: {format: npy, x: x.npy, y: y5.npy}")
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("holds 5 labels but") && r.stderr.contains("holds 6 examples"))
+    }
+
+    @Test func anUnlabelledTestSetIsReported() throws {
+        let r = try Self.validate("  test: {format: npy, x: x.npy}")
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("`data.test` has no `y`: evaluation needs a label or target for every example"))
+    }
+
+    @Test func trainingDataWithoutALikelihoodIsReported() throws {
+        let r = try Self.validate("  train: {format: npy, x: x.npy, y: y.npy}", likelihood: "")
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("there is no `likelihood` to train by"))
+    }
+
+    @Test func gzipDataIsCheckedFromItsInflatedHeader() throws {
+        let root = try Self.folder()
+        let x = NPY.encode(NumericArray(shape: [6, 8, 8], floats: [Float](repeating: 0, count: 6 * 64)))
+        try Data(gzipped(x)).write(to: URL(fileURLWithPath: root + "/x.npy.gz"))
+        #expect(try DataLoader.declaredShape(.npy, root + "/x.npy.gz", limits: .default) == [6, 8, 8])
+        try Data(gzipped(x).prefix(20)).write(to: URL(fileURLWithPath: root + "/cut.npy.gz"))
+        #expect(throws: DataError.self) { try DataLoader.declaredShape(.npy, root + "/cut.npy.gz", limits: .default) }
+    }
+
+    @Test func noDataSkipsTheFiles() throws {
+        let r = try Self.validate("  train: {format: npy, x: nothing.npy, y: y.npy}", extra: ["--no-data"])
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+
+    @Test func runRefusesUnlabelledTestDataBeforeMakingTheRunFolder() throws {
+        let root = try Self.folder()
+        try """
+            bayesnet: 1
+            input: {shape: [8, 8, 1]}
+            layers: [Flatten, {Dense: {units: 10}}]
+            likelihood: categorical
+            data:
+              train: {format: npy, x: x.npy, y: y.npy}
+              test: {format: npy, x: x.npy}
+
+            """.write(toFile: root + "/s.yaml", atomically: true, encoding: .utf8)
+        let r = try BayesnetProcess.run(["run", root + "/s.yaml", "--out", root + "/run"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("the test data has no labels"))
+        #expect(!FileManager.default.fileExists(atPath: root + "/run"))
+    }
+}

@@ -115,6 +115,11 @@ func byteText(_ bytes: Int) -> String {
 /// Whole-file reads with the size checked first.
 enum DataFile {
     static func read(_ path: String, limits: DataLimits) throws -> [UInt8] {
+        try read(path, limits: limits, upTo: .max).bytes
+    }
+
+    /// The first `upTo` bytes of the file (all of it when shorter) and the file's size.
+    static func read(_ path: String, limits: DataLimits, upTo: Int) throws -> (bytes: [UInt8], size: Int) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
@@ -128,10 +133,11 @@ enum DataFile {
         }
         if (st.st_mode & S_IFMT) == S_IFDIR { throw DataError(file: path, "is a folder, not a file") }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw DataError(file: path, "is not a regular file") }
-        let size = Int(st.st_size)
-        guard size <= limits.maxFileBytes else {
-            throw DataError(file: path, "file is \(size) bytes, larger than the limit of \(byteText(limits.maxFileBytes)) (raise it with \(DataLimits.Option.maxFileBytes))", kind: .overFileSizeLimit)
+        let fileSize = Int(st.st_size)
+        guard fileSize <= limits.maxFileBytes else {
+            throw DataError(file: path, "file is \(fileSize) bytes, larger than the limit of \(byteText(limits.maxFileBytes)) (raise it with \(DataLimits.Option.maxFileBytes))", kind: .overFileSizeLimit)
         }
+        let size = min(fileSize, upTo)
         var bytes = [UInt8](repeating: 0, count: size)
         var done = 0
         try bytes.withUnsafeMutableBytes { buffer in
@@ -146,7 +152,7 @@ enum DataFile {
             }
         }
         guard done == size else { throw DataError(file: path, "file shrank while being read") }
-        return bytes
+        return (bytes, fileSize)
     }
 }
 

@@ -233,20 +233,8 @@ public enum DataLoader {
                          nonFinite: NonFinite = .refuse) throws -> (values: [Float], nonFinite: [Int]) {
         let shape = spec.input.shape
         let channelsFirst = spec.input.layout == .channelsFirst && shape.count >= 2
-        // The shape one example has on disk.
-        let onDisk = channelsFirst ? [shape.last!] + shape.dropLast() : shape
-        let stored = Array(array.shape.dropFirst())
         let size = shape.reduce(1, *)
-        if format == .csv {
-            guard stored == [size] else {
-                throw DataError(file: file, "rows have \(stored.first ?? 0) values but input.shape \(shape) needs \(size)")
-            }
-        } else {
-            guard sameLayout(stored: stored, expected: onDisk) else {
-                throw DataError(file: file, "examples have shape \(stored) but input.shape is \(shape)"
-                                + layoutHint(stored: stored, shape: shape, channelsFirst: channelsFirst))
-            }
-        }
+        try checkExampleShape(Array(array.shape.dropFirst()), format: format, file: file, spec: spec)
         var values = array.floats(scale: scale)
         var bad: [Int] = []
         var i = 0
@@ -264,6 +252,25 @@ public enum DataLoader {
             values = toChannelsLast(values, count: array.shape[0], channels: shape.last!, positions: size / shape.last!)
         }
         return (values, bad)
+    }
+
+    /// The input-shape rule: `stored`, one example's shape in the file, must hold input.shape in the spec's layout.
+    static func checkExampleShape(_ stored: [Int], format: DataFormat, file: String, spec: ModelSpec) throws {
+        let shape = spec.input.shape
+        let channelsFirst = spec.input.layout == .channelsFirst && shape.count >= 2
+        // The shape one example has on disk.
+        let onDisk = channelsFirst ? [shape.last!] + shape.dropLast() : shape
+        let size = shape.reduce(1, *)
+        if format == .csv {
+            guard stored == [size] else {
+                throw DataError(file: file, "rows have \(stored.first ?? 0) values but input.shape \(shape) needs \(size)")
+            }
+        } else {
+            guard sameLayout(stored: stored, expected: onDisk) else {
+                throw DataError(file: file, "examples have shape \(stored) but input.shape is \(shape)"
+                                + layoutHint(stored: stored, shape: shape, channelsFirst: channelsFirst))
+            }
+        }
     }
 
     /// Names the `layout:` setting when the stored examples are the spec's shape with the channels moved.

@@ -46,6 +46,18 @@ enum Gzip {
         }
     }
 
+    /// The start of the content of `compressed`, inflated only until `declaredSize` finds a whole header in it.
+    static func head(_ compressed: [UInt8], declaredSize: ([UInt8]) throws -> Int?) throws -> [UInt8] {
+        try compressed.withUnsafeBufferPointer { input in
+            var inflater = try Inflater(input)
+            var out: [UInt8] = []
+            while try declaredSize(out) == nil {
+                guard try inflater.read(upTo: 4096, into: &out) else { return out }
+            }
+            return out
+        }
+    }
+
     /// A zlib inflate stream over a whole compressed file, read forward in pieces; concatenated gzip members
     /// (as `cat a.gz b.gz` makes) are one content. `input` must outlive it.
     struct Inflater: ~Copyable {

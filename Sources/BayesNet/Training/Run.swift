@@ -82,6 +82,15 @@ public enum Runner {
 
     public static func run(spec: ModelSpec, train: Dataset, test: Dataset?, options: RunOptions,
                            progress: RunProgress = RunProgress()) throws -> RunResult {
+        // Everything the data can be refused for is found before the run folder is made.
+        let classes = spec.likelihood == .categorical ? spec.outputShape.reduce(1, *) : nil
+        if spec.likelihood == nil { throw RunError(TrainingError.noLikelihood.description) }
+        do {
+            try TrainingSession<Float>.check(train, spec: spec, classes: classes, role: "training")
+            if let test { try TrainingSession<Float>.check(test, spec: spec, classes: classes, role: "test") }
+        } catch {
+            throw RunError("\(error)")
+        }
         switch spec.dtype {
         case .float32: return try RunDriver<Float>(spec: spec, train: train, test: test, options: options, progress: progress).run()
         case .float64: return try RunDriver<Double>(spec: spec, train: train, test: test, options: options, progress: progress).run()

@@ -47,6 +47,8 @@ public struct ModelSpec: Sendable, Equatable {
 
     /// Every data file path of `data:`, in the order written.
     public var dataPaths: [PathSpan] = []
+    /// Where each entry of `data:` was written, by its key (`train`, `test`), for diagnostics about its files.
+    public var dataLocations: [String: SourceLocation] = [:]
 
     /// The network's output shape for one example (the last layer's, or the input's when there are no layers).
     public var outputShape: [Int] { layers.last?.outputShape ?? input.shape }

@@ -6,6 +6,8 @@ struct Lowering {
     let limits: SpecLimits
     /// Where each data file path was written, for a copy of the spec that resolves them.
     var dataPaths: [ModelSpec.PathSpan] = []
+    /// Where each `data:` entry was written, by key.
+    var dataLocations: [String: SourceLocation] = [:]
 
     init(source: SpecSource, limits: SpecLimits = .default) {
         self.source = source
@@ -120,6 +122,7 @@ struct Lowering {
                              likelihood: likelihood, data: data, train: train, evaluate: evaluate, source: source,
                              locations: locations)
         spec.dataPaths = dataPaths
+        spec.dataLocations = dataLocations
         return spec
     }
 
@@ -259,6 +262,7 @@ struct Lowering {
 
     mutating func dataSpec(_ f: Field) -> DataSpec {
         let fs = r.fields(of: f.value, context: "`data`", names: SpecCatalog.data)
+        for (key, field) in fs { dataLocations[key] = field.key.location }
         return DataSpec(train: fs["train"].flatMap { dataSource($0) }, test: fs["test"].flatMap { dataSource($0) })
     }
 
