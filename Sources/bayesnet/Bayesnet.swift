@@ -1,10 +1,12 @@
 import ArgumentParser
+import BayesNet
 
 @main
 struct Bayesnet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bayesnet",
         abstract: "Bayesian neural networks declared in YAML, compiled and run natively.",
+        version: "bayesnet \(bayesnetVersion) (spec format 1)",
         subcommands: [
             ValidateCommand.self,
             InspectCommand.self,

@@ -66,13 +66,13 @@ struct BenchCommand: ParsableCommand {
         }
         let macs = Benchmark.forwardMACs(model)
         print("\(model.name): batch \(results.first?.batch ?? 0), \(Runtime.threadCount) thread(s), "
-              + "\(steps) steps after \(warmup) warm-up, \(String(format: "%.3f", 2 * Double(macs) / 1e9)) GFLOP per example forward")
+              + "\(steps) steps after \(warmup) warm-up, \(flopText(2 * Double(macs))) per example forward")
         for r in results {
             let q = r.interquartile
             let memory = r.peakResidentBytes.map { String(format: "%.0f MiB", Double($0) / 1_048_576) } ?? "n/a"
-            print(String(format: "%-8@ %9.2f ms/step (p25 %.2f, p75 %.2f, min %.2f, max %.2f)  %9.1f images/s  %7.1f GFLOP/s  peak RSS %@",
+            print(String(format: "%-8@ %9.2f ms/step (p25 %.2f, p75 %.2f, min %.2f, max %.2f)  %9.1f images/s  %12@/s  peak RSS %@",
                          r.mode.rawValue as NSString, r.median, q.low, q.high, r.minimum, r.maximum, r.imagesPerSecond,
-                         r.gflops, memory as NSString))
+                         flopText(r.gflops * 1e9) as NSString, memory as NSString))
         }
         if let json {
             let document = JSONValue.object([
@@ -85,4 +85,12 @@ struct BenchCommand: ParsableCommand {
             }
         }
     }
+}
+
+/// FLOP counts in the unit that reads best: "1.45 GFLOP", "35.2 MFLOP", "820 kFLOP".
+func flopText(_ flop: Double) -> String {
+    for (scale, unit) in [(1e9, "GFLOP"), (1e6, "MFLOP"), (1e3, "kFLOP")] where flop >= scale {
+        return String(format: flop >= 100 * scale ? "%.0f %@" : flop >= 10 * scale ? "%.1f %@" : "%.2f %@", flop / scale, unit)
+    }
+    return String(format: "%.0f FLOP", flop)
 }

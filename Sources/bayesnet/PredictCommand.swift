@@ -90,10 +90,11 @@ struct PredictCommand: ParsableCommand {
             try NPY.writeFloat32(result.outputs, shape: [count] + model.outputShape, to: output)
             if let probabilities {
                 guard let p = result.probabilities else {
-                    printError("error: --probabilities needs a categorical model")
+                    printError("error: --probabilities needs a categorical or Bernoulli model")
                     throw ExitCode(1)
                 }
-                try NPY.writeFloat32(p, shape: [count, model.outputShape.reduce(1, *)], to: probabilities)
+                // [N, classes]: a Bernoulli model's two columns are P(y = 0) and P(y = 1).
+                try NPY.writeFloat32(p, shape: [count, p.count / max(count, 1)], to: probabilities)
             }
             if let uncertainty {
                 var csv: String

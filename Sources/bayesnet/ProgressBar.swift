@@ -80,6 +80,9 @@ final class ProgressDisplay {
         var s = "epoch \(m.epoch)/\(total)  loss \(String(format: "%.4f", m.loss))  nll \(String(format: "%.4f", m.nll))  kl \(String(format: "%.4f", m.kl))"
         if let a = m.trainAccuracy { s += "  train acc \(String(format: "%.3f", a))" }
         if let a = m.testAccuracy { s += "  test acc \(String(format: "%.3f", a))" }
+        if let a = m.validationAccuracy { s += "  val acc \(String(format: "%.3f", a))" }
+        if let n = m.validationNLL { s += "  val nll \(String(format: "%.4f", n))" }
+        if let r = m.learningRate { s += "  lr \(String(format: "%.3g", r))" }
         if let n = m.testNLL { s += "  test nll \(String(format: "%.4f", n))" }
         return s + "  \(String(format: "%.1f", m.seconds))s"
     }

@@ -248,6 +248,8 @@ struct SchemaSite {
         // A layer's dtype must be the spec's.
         if key == "dtype", !path.isEmpty, let v = value { spec["dtype"] = v }
         // A bundled dataset fixes the input shape.
+        // A Bernoulli likelihood scores one logit.
+        if "\(spec["likelihood"] ?? "")".contains("bernoulli") { spec["layers"] = ["Flatten", ["Dense": ["units": 1]]] }
         if case .key("data")? = path.first, let name = mapping["builtin"] as? String, let set = BuiltinDataset.named(name) {
             spec["input"] = ["shape": set.exampleShape]
         }
@@ -331,6 +333,8 @@ struct SchemaWalk {
         case "integer": return [s["minimum"] ?? 1]
         case "number":
             if let m = s["minimum"] { return [m] }
+            // Between exclusive bounds (a fraction of the data, a decay factor).
+            if s["exclusiveMinimum"] != nil, let top = s["exclusiveMaximum"] as? Double { return [top / 2] }
             return [1]
         case "string":
             if let p = s["pattern"] as? String {

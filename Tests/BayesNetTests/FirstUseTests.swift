@@ -101,6 +101,19 @@ import Testing
         }
     }
 
+    @Test func versionIsPrinted() throws {
+        let r = try BayesnetProcess.run(["--version"])
+        #expect(r.status == 0)
+        #expect(r.stdout.hasPrefix("bayesnet \(bayesnetVersion)"))
+    }
+
+    @Test func benchStatesSmallModelsInAReadableUnit() throws {
+        let r = try BayesnetProcess.run(["bench", Self.setup.spec, "--steps", "2", "--warmup", "1", "--mode", "predict"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("kFLOP per example forward"), "\(r.stdout)")
+        #expect(!r.stdout.contains("0.000 GFLOP"))
+    }
+
     @Test func channelsFirstDataIsToldToSetTheLayout() throws {
         let spec = Self.setup.root + "/rgb.yaml"
         try """

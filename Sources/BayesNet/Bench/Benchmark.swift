@@ -101,9 +101,10 @@ public enum Benchmark {
         case .normal?:
             return Dataset(exampleShape: spec.input.shape, count: count, inputs: inputs,
                            targets: [Float](repeating: 0, count: count * outputs), targetShape: spec.outputShape)
-        case .categorical?, nil:
+        case .categorical?, .bernoulli?, nil:
             let labelStream = RandomStream(seed: seed, name: "bench/labels", step: 0)
-            let labels = (0..<count).map { Int32(labelStream.bits(at: $0) % UInt64(max(outputs, 1))) }
+            let classes = spec.labelClasses ?? outputs
+            let labels = (0..<count).map { Int32(labelStream.bits(at: $0) % UInt64(max(classes, 1))) }
             return Dataset(exampleShape: spec.input.shape, count: count, inputs: inputs, labels: labels)
         }
     }

@@ -62,20 +62,21 @@ extension DataLoader {
             guard let y else {
                 out.append(Diagnostic(
                     message: "`data.\(key)` has no `y`: \(key == "train" ? "training" : "evaluation") needs a label or target for every example",
-                    location: location, help: "add `y: PATH` with one \(likelihood == .categorical ? "class index" : "target") per example"))
+                    location: location, help: "add `y: PATH` with one \(spec.labelClasses != nil ? "class index" : "target") per example"))
                 continue
             }
             let yPath = resolve(y, specPath: spec.source.path)
             do {
                 let shape = try declaredShape(format, yPath, limits: limits)
-                let what = likelihood == .categorical ? "labels" : "targets"
+                let labelled = spec.labelClasses != nil
+                let what = labelled ? "labels" : "targets"
                 guard shape.first == count else {
                     throw DataError(file: yPath, "holds \(shape.first ?? 0) \(what) but \(xPath) holds \(count) examples")
                 }
                 let perExample = shape.dropFirst().reduce(1, *)
-                let expected = likelihood == .categorical ? 1 : spec.outputShape.reduce(1, *)
+                let expected = labelled ? 1 : spec.outputShape.reduce(1, *)
                 guard perExample == expected else {
-                    throw DataError(file: yPath, likelihood == .categorical
+                    throw DataError(file: yPath, labelled
                         ? "labels have shape \(shape); expected one class index per example, shape [\(count)]"
                         : "targets have shape \(shape) but the model's output shape is \(spec.outputShape), so \(expected) values per example were expected")
                 }

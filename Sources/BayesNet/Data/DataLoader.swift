@@ -82,6 +82,24 @@ public struct Dataset: Sendable, Equatable {
     /// Values per example.
     public var exampleSize: Int { exampleShape.reduce(1, *) }
 
+    /// The examples before `index` and those from it on, stored as this one is.
+    public func split(at index: Int) -> (head: Dataset, tail: Dataset) {
+        let n = exampleSize, k = targetShape.reduce(1, *)
+        func part(_ range: Range<Int>) -> Dataset {
+            var d = self
+            d.count = range.count
+            switch storage {
+            case .floats(let values): d.storage = .floats(Array(values[(range.lowerBound * n)..<(range.upperBound * n)]))
+            case .bytes(let bytes, let values):
+                d.storage = .bytes(Array(bytes[(range.lowerBound * n)..<(range.upperBound * n)]), values: values)
+            }
+            d.labels = labels.map { Array($0[range]) }
+            d.targets = targets.map { Array($0[(range.lowerBound * k)..<(range.upperBound * k)]) }
+            return d
+        }
+        return (part(0..<index), part(index..<count))
+    }
+
     /// Equal examples are equal datasets, however they are stored.
     public static func == (a: Dataset, b: Dataset) -> Bool {
         a.exampleShape == b.exampleShape && a.count == b.count && a.labels == b.labels && a.targets == b.targets

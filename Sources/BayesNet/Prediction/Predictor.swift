@@ -33,6 +33,25 @@ enum Predictor {
         return result
     }
 
+    /// Per sample, every example's class probabilities under the spec's likelihood, and the number of classes:
+    /// the softmax of a categorical model's logits, or (1 − σ(z), σ(z)) of a Bernoulli model's logit z.
+    static func classProbabilities(_ outputs: [[Float]], spec: ModelSpec) -> (probabilities: [[Float]], classes: Int) {
+        guard spec.likelihood == .bernoulli else {
+            let k = spec.outputShape.reduce(1, *)
+            return (softmax(outputs, classes: k), k)
+        }
+        let probabilities = outputs.map { sample in
+            var p = [Float](repeating: 0, count: 2 * sample.count)
+            for (n, z) in sample.enumerated() {
+                let one = 1 / (1 + exp(-Double(z)))
+                p[2 * n] = Float(1 / (1 + exp(Double(z))))
+                p[2 * n + 1] = Float(one)
+            }
+            return p
+        }
+        return (probabilities, 2)
+    }
+
     /// Softmax of every example's logits, per sample.
     static func softmax(_ logits: [[Float]], classes: Int) -> [[Float]] {
         logits.map { sample in
@@ -121,16 +140,15 @@ enum Evaluation {
                 lines: ["predictive (\(samples) samples): rmse \(format(p.rmse))  nll \(format(p.nll))  crps \(format(p.crps))  predictive std \(format(p.predictiveStd))",
                         "  central intervals cover: \(coverage)",
                         "posterior mean: rmse \(format(m.rmse))  nll \(format(m.nll))  crps \(format(m.crps))"])
-        case .categorical?, nil:
-            let classes = network.outputCount
+        case .categorical?, .bernoulli?, nil:
             let labels = data.labels ?? [Int32](repeating: 0, count: data.count)
             let bins = 15
+            let (sampled, classes) = Predictor.classProbabilities(predictive, spec: spec)
             let (p, perExample) = Metrics.classification(
-                sampleProbabilities: Predictor.softmax(predictive, classes: classes), labels: labels, classes: classes,
-                bins: bins)
+                sampleProbabilities: sampled, labels: labels, classes: classes, bins: bins)
             let (m, _) = Metrics.classification(
-                sampleProbabilities: Predictor.softmax(mean, classes: classes), labels: labels, classes: classes,
-                bins: bins)
+                sampleProbabilities: Predictor.classProbabilities(mean, spec: spec).probabilities, labels: labels,
+                classes: classes, bins: bins)
             var csv = "index,label,predicted,confidence,entropy,expected_entropy,mutual_information,correct\n"
             for (i, e) in perExample.enumerated() {
                 let correct = Int32(e.predicted) == labels[i] ? 1 : 0

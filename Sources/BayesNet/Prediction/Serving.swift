@@ -69,14 +69,15 @@ public enum Serving {
                 for c in 0..<k { rows[n * k + c] = .invalid }
             }
             output.regression = rows
-        case .categorical?, nil:
-            guard k > 1 else { break }
-            var accumulator = PredictiveAccumulator(examples: count, classes: k)
-            for p in Predictor.softmax(raw, classes: k) { accumulator.add(p) }
+        case .categorical?, .bernoulli?, nil:
+            guard k > 1 || spec.likelihood == .bernoulli else { break }
+            let (sampleProbabilities, classes) = Predictor.classProbabilities(raw, spec: spec)
+            var accumulator = PredictiveAccumulator(examples: count, classes: classes)
+            for p in sampleProbabilities { accumulator.add(p) }
             var probabilities = accumulator.meanProbabilities.map(Float.init)
             var rows = accumulator.perExample
             for n in 0..<count where !valid[n] {
-                for c in 0..<k { probabilities[n * k + c] = .nan }
+                for c in 0..<classes { probabilities[n * classes + c] = .nan }
                 rows[n] = .invalid
             }
             output.probabilities = probabilities
@@ -91,7 +92,7 @@ public enum Serving {
         guard spec.likelihood != nil else {
             throw RunError("the spec has no `likelihood`, so there is nothing to score its predictions by")
         }
-        let classes = spec.likelihood == .categorical ? spec.outputShape.reduce(1, *) : nil
+        let classes = spec.labelClasses
         guard let source = spec.data.test else {
             throw RunError("the spec has no `data.test` to evaluate on")
         }

@@ -66,34 +66,52 @@ public struct RunResult: Sendable {
 public enum Runner {
     public static func run(spec: ModelSpec, options: RunOptions, progress: RunProgress = RunProgress()) throws -> RunResult {
         if spec.likelihood == nil { throw RunError(TrainingError.noLikelihood.description) }
-        let classes = spec.likelihood == .categorical ? spec.outputShape.reduce(1, *) : nil
+        let classes = spec.labelClasses
         guard let trainSource = spec.data.train else {
             throw RunError("the spec has no `data.train`, so there is nothing to train on")
         }
-        let train: Dataset, test: Dataset?
+        var train: Dataset, test: Dataset?, validation: Dataset?
         do {
             train = try DataLoader.load(trainSource, spec: spec, classes: classes, limits: options.limits)
             test = try spec.data.test.map { try DataLoader.load($0, spec: spec, classes: classes, limits: options.limits) }
+            switch spec.data.validation {
+            case nil: break
+            case .fraction(let f)?:
+                // As Keras's validation_split: the last examples, before any shuffling.
+                let kept = Int(Double(train.count) * (1 - f))
+                guard kept >= 1, kept < train.count else {
+                    throw RunError("`data.validation: {fraction: \(f)}` of \(train.count) training examples leaves \(kept < 1 ? "none to train on" : "none to validate on")")
+                }
+                (train, validation) = train.split(at: kept)
+            case .source(let source)?:
+                validation = try DataLoader.load(source, spec: spec, classes: classes, limits: options.limits)
+            }
+        } catch let error as RunError {
+            throw error
         } catch {
             throw RunError("\(error)")
         }
-        return try run(spec: spec, train: train, test: test, options: options, progress: progress)
+        return try run(spec: spec, train: train, test: test, validation: validation, options: options, progress: progress)
     }
 
-    public static func run(spec: ModelSpec, train: Dataset, test: Dataset?, options: RunOptions,
-                           progress: RunProgress = RunProgress()) throws -> RunResult {
+    public static func run(spec: ModelSpec, train: Dataset, test: Dataset?, validation: Dataset? = nil,
+                           options: RunOptions, progress: RunProgress = RunProgress()) throws -> RunResult {
         // Everything the data can be refused for is found before the run folder is made.
-        let classes = spec.likelihood == .categorical ? spec.outputShape.reduce(1, *) : nil
+        let classes = spec.labelClasses
         if spec.likelihood == nil { throw RunError(TrainingError.noLikelihood.description) }
         do {
             try TrainingSession<Float>.check(train, spec: spec, classes: classes, role: "training")
             if let test { try TrainingSession<Float>.check(test, spec: spec, classes: classes, role: "test") }
+            if let validation { try TrainingSession<Float>.check(validation, spec: spec, classes: classes, role: "validation") }
         } catch {
             throw RunError("\(error)")
         }
+        if spec.train.earlyStopping != nil, validation == nil {
+            throw RunError("`train.early_stopping` watches the validation NLL, but the spec has no `data.validation` (e.g. `validation: {fraction: 0.1}`)")
+        }
         switch spec.dtype {
-        case .float32: return try RunDriver<Float>(spec: spec, train: train, test: test, options: options, progress: progress).run()
-        case .float64: return try RunDriver<Double>(spec: spec, train: train, test: test, options: options, progress: progress).run()
+        case .float32: return try RunDriver<Float>(spec: spec, train: train, test: test, validation: validation, options: options, progress: progress).run()
+        case .float64: return try RunDriver<Double>(spec: spec, train: train, test: test, validation: validation, options: options, progress: progress).run()
         }
     }
 
@@ -127,12 +145,35 @@ struct DivergenceWatch {
     }
 }
 
+/// Keras's EarlyStopping on the validation NLL: the best epoch so far and how long since it.
+struct EarlyStoppingWatch {
+    let settings: EarlyStopping
+    private(set) var best: (nll: Double, epoch: Int)?
+    private(set) var waited = 0
+
+    var shouldStop: Bool { waited >= settings.patience }
+
+    /// Records an epoch's validation NLL; true when it is the new best.
+    mutating func epochEnded(_ epoch: Int, validationNLL nll: Double) -> Bool {
+        if let b = best, !(nll < b.nll - settings.minDelta) {
+            waited += 1
+            return false
+        }
+        best = (nll, epoch)
+        waited = 0
+        return true
+    }
+}
+
 /// The files `bayesnet run` writes into a run folder.
 public enum RunFolderFiles {
     /// What a run produces; a folder holding any of them holds a run.
-    public static let results = ["checkpoint.safetensors", "metrics.jsonl", "summary.json", "predictions.csv", "test-inputs.npy"]
+    public static let results = ["checkpoint.safetensors", "metrics.jsonl", "summary.json", "predictions.csv", "test-inputs.npy",
+                                 bestCheckpoint]
     /// A folder holding one of these holds a run that could be resumed or reported.
     static let held = ["checkpoint.safetensors", "summary.json"]
+    /// The weights of the epoch with the lowest validation NLL, kept by early stopping.
+    public static let bestCheckpoint = "best-checkpoint.safetensors"
     /// Drawn from the results by `bayesnet report`, so stale once they change.
     public static let report = "report.html"
 }
@@ -146,6 +187,7 @@ final class RunDriver<S: TensorScalar> {
     let spec: ModelSpec
     let train: Dataset
     let test: Dataset?
+    let validation: Dataset?
     let options: RunOptions
     let progress: RunProgress
     let directory: String
@@ -153,10 +195,11 @@ final class RunDriver<S: TensorScalar> {
     let specText: String
     let hash: String
 
-    init(spec: ModelSpec, train: Dataset, test: Dataset?, options: RunOptions, progress: RunProgress) {
+    init(spec: ModelSpec, train: Dataset, test: Dataset?, validation: Dataset?, options: RunOptions, progress: RunProgress) {
         self.spec = spec
         self.train = train
         self.test = test
+        self.validation = validation
         self.options = options
         self.progress = progress
         directory = RunDriver.freshDirectory(for: spec, options: options)
@@ -237,7 +280,7 @@ final class RunDriver<S: TensorScalar> {
 
         let session: TrainingSession<S>
         do {
-            session = try TrainingSession<S>(spec: spec, seed: seed, train: train, test: test)
+            session = try TrainingSession<S>(spec: spec, seed: seed, train: train, test: test, validation: validation)
         } catch {
             throw RunError("\(error)")
         }
@@ -277,13 +320,14 @@ final class RunDriver<S: TensorScalar> {
         let trainStart = Date()
         var trainedThisRun = 0
         var divergence = DivergenceWatch()
+        var stopping = spec.train.earlyStopping.map { EarlyStoppingWatch(settings: $0) }
         for text in lineTexts {
-            if let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-               let loss = object["loss"] as? Double, let e = object["epoch"] as? Int {
-                _ = divergence.epochEnded(e, loss: loss)
-            }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                  let e = object["epoch"] as? Int else { continue }
+            if let loss = object["loss"] as? Double { _ = divergence.epochEnded(e, loss: loss) }
+            if let nll = object["validation_nll"] as? Double { _ = stopping?.epochEnded(e, validationNLL: nll) }
         }
-        while session.epoch < epochs {
+        while session.epoch < epochs, stopping?.shouldStop != true {
             if let stop = options.stopAfterEpochs, trainedThisRun >= stop { break }
             var m: EpochMetrics
             do {
@@ -298,7 +342,13 @@ final class RunDriver<S: TensorScalar> {
             lineTexts.append(m.json.rendered())
             if let first = firstStepLoss { divergence.started(loss: first) }
             let warning = divergence.epochEnded(session.epoch, loss: m.loss)
+            let improved = m.validationNLL.map { stopping?.epochEnded(session.epoch, validationNLL: $0) ?? false } ?? false
             do {
+                if improved {
+                    let info = CheckpointInfo(step: session.step, epoch: session.epoch, seed: seed, specSHA256: hash, specText: specText)
+                    try AtomicFile.write(CheckpointIO.encode(network: session.network, info: info, includeOptimizer: false),
+                                         to: path(RunFolderFiles.bestCheckpoint))
+                }
                 // metrics first: a resumed run drops lines past the checkpoint's epoch.
                 try writeAtomically(lineTexts.joined(separator: "\n") + "\n", to: path("metrics.jsonl"))
                 let info = CheckpointInfo(step: session.step, epoch: session.epoch, seed: seed, specSHA256: hash,
@@ -312,11 +362,22 @@ final class RunDriver<S: TensorScalar> {
             if let warning { progress.warning(warning) }
         }
         let trainSeconds = Date().timeIntervalSince(trainStart)
-        if session.epoch < epochs {
+        let stoppedEarly = stopping?.shouldStop == true && session.epoch < epochs
+        if stoppedEarly { progress.message("early stopping after epoch \(session.epoch): the validation NLL last improved at epoch \(stopping!.best!.epoch)") }
+        if session.epoch < epochs && !stoppedEarly {
             return RunResult(directory: directory, seed: seed, epochs: lines, evaluation: nil,
                              wallSeconds: Date().timeIntervalSince(started), trainSeconds: trainSeconds)
         }
 
+        // The evaluation is of the best epoch's weights when early stopping watched the run.
+        if let best = stopping?.best, best.epoch != session.epoch {
+            do {
+                let (entries, _) = try CheckpointIO.read(path: path(RunFolderFiles.bestCheckpoint), limits: options.limits)
+                try CheckpointIO.restore(session.network, from: entries, optimizer: false, path: path(RunFolderFiles.bestCheckpoint))
+            } catch {
+                throw RunError("cannot restore the best epoch's weights: \(error)")
+            }
+        }
         var evaluation: EvaluationResult?
         if let test {
             let result = Evaluation.evaluate(session.network, data: test, samples: spec.evaluate.samples)
@@ -342,6 +403,12 @@ final class RunDriver<S: TensorScalar> {
         }
         if let evaluation { summary.append(("evaluation", evaluation.json)) }
         if let warning = divergence.warning { summary.append(("warnings", .array([.string(warning)]))) }
+        if let stopping, let best = stopping.best {
+            summary.append(("early_stopping", .object([
+                ("best_epoch", .int(best.epoch)), ("best_validation_nll", .finite(best.nll)),
+                ("stopped_after_epoch", stoppedEarly ? .int(session.epoch) : .null),
+            ])))
+        }
         let layers = spec.layerSummaries
         summary.append(("layers", .array(layers.map { l in
             var pairs: [(String, JSONValue)] = [("name", .string(l.name)), ("type", .string(l.typeName)),

@@ -31,6 +31,12 @@ public struct EpochMetrics: Sendable, Equatable {
     public var trainAccuracy: Double?
     public var testAccuracy: Double?
     public var testNLL: Double?
+    public var validationAccuracy: Double?
+    public var validationNLL: Double?
+    /// The learning rate at the epoch's last step, when a schedule moves it.
+    public var learningRate: Double?
+    /// The KL term's weight at the epoch's last step, while KL annealing raises it.
+    public var klWeight: Double?
     public var seconds: Double
 
     public var json: JSONValue {
@@ -41,6 +47,10 @@ public struct EpochMetrics: Sendable, Equatable {
         if let trainAccuracy { pairs.append(("train_accuracy", .finite(trainAccuracy))) }
         if let testAccuracy { pairs.append(("test_accuracy", .finite(testAccuracy))) }
         if let testNLL { pairs.append(("test_nll", .finite(testNLL))) }
+        if let validationAccuracy { pairs.append(("validation_accuracy", .finite(validationAccuracy))) }
+        if let validationNLL { pairs.append(("validation_nll", .finite(validationNLL))) }
+        if let learningRate { pairs.append(("learning_rate", .finite(learningRate))) }
+        if let klWeight { pairs.append(("kl_weight", .finite(klWeight))) }
         pairs.append(("seconds", .finite((seconds * 1000).rounded() / 1000)))
         return .object(pairs)
     }
@@ -55,6 +65,8 @@ public final class TrainingSession<S: TensorScalar> {
     public let spec: ModelSpec
     public let train: Dataset
     public let test: Dataset?
+    /// Measured after every epoch instead of the test data, when the spec holds data out.
+    public let validation: Dataset?
     public let batchSize: Int
     public let samples: Int
     public let classes: Int?
@@ -71,18 +83,20 @@ public final class TrainingSession<S: TensorScalar> {
     private let probabilities: UnsafeMutablePointer<S>
     private let shuffleStream: UInt64 = stableHash("train/shuffle")
 
-    public init(spec: ModelSpec, seed: UInt64, train: Dataset, test: Dataset?, batchSize: Int? = nil) throws {
+    public init(spec: ModelSpec, seed: UInt64, train: Dataset, test: Dataset?, validation: Dataset? = nil,
+                batchSize: Int? = nil) throws {
         guard let likelihood = spec.likelihood else { throw TrainingError.noLikelihood }
         self.spec = spec
         self.train = train
         self.test = test
+        self.validation = validation
         self.batchSize = max(1, min(batchSize ?? spec.train.batchSize, max(train.count, 1)))
         samples = max(1, spec.train.samples)
         let evalBatch = max(1, spec.evaluate.batchSize)
         network = try Network(spec: spec, seed: seed, trainingExamples: train.count,
                               maxBatch: max(self.batchSize, evalBatch))
         switch likelihood {
-        case .categorical: classes = network.outputCount
+        case .categorical, .bernoulli: classes = spec.labelClasses
         case .normal: classes = nil
         }
         let maxBatch = network.maxBatch
@@ -95,6 +109,7 @@ public final class TrainingSession<S: TensorScalar> {
         probabilities.initialize(repeating: 0, count: maxBatch * targetCount)
         try Self.check(train, spec: spec, classes: classes, role: "training")
         if let test { try Self.check(test, spec: spec, classes: classes, role: "test") }
+        if let validation { try Self.check(validation, spec: spec, classes: classes, role: "validation") }
     }
 
     deinit {
@@ -160,6 +175,17 @@ public final class TrainingSession<S: TensorScalar> {
                 if best == Int(labels[b]) { correct += 1 }
             }
             return (Double(nll), correct)
+        case .bernoulli?:
+            // −log σ(z) for label 1, −log(1 − σ(z)) for 0: softplus(z) − y·z, stable for any z.
+            var total = 0.0
+            let g = network.outputGradient
+            for b in 0..<batch {
+                let z = Double(out[b]), y = Double(labels[b])
+                total += max(z, 0) - y * z + log1p(exp(-abs(z)))
+                if let scale = gradientScale { g[b] = S(scale * (1 / (1 + exp(-z)) - y) / Double(batch)) }
+                if (z > 0 ? 1 : 0) == Int(labels[b]) { correct += 1 }
+            }
+            return (total / Double(batch), correct)
         case .normal(let sigma)?:
             let c = targetCount
             var total = 0.0
@@ -190,7 +216,7 @@ public final class TrainingSession<S: TensorScalar> {
                 throw TrainingError.nonFinite(step: step + 1, epoch: epoch + 1,
                                               layer: network.firstNonFiniteLayer(batch: batch), what: "the loss")
             }
-            let sampleKL = network.divergence(gradientScale: scale)
+            let sampleKL = network.divergence(gradientScale: scale * klWeight) * klWeight
             if !sampleKL.isFinite {
                 let layer = network.layers.first { !$0.divergence(gradientScale: 0, accumulateGradients: false).isFinite }
                 throw TrainingError.nonFinite(step: step + 1, epoch: epoch + 1, layer: layer?.name, what: "the KL term")
@@ -211,16 +237,31 @@ public final class TrainingSession<S: TensorScalar> {
         return (nll + kl, nll, kl, correct)
     }
 
+    /// The KL term's weight at the current step: 1, or rising linearly over `train.kl_warmup_epochs`.
+    var klWeight: Double {
+        let warmup = spec.train.klWarmupEpochs * stepsPerEpoch
+        return warmup > 0 ? min(1, Double(step + 1) / Double(warmup)) : 1
+    }
+
+    /// The optimizer's learning rate times the schedule's factor at the current step.
+    func learningRate(_ base: Double) -> Double {
+        let schedule = spec.train.schedule
+        guard schedule != LearningRateSchedule() else { return base }
+        return base * schedule.factor(epoch: Double(step - 1) / Double(stepsPerEpoch), of: spec.train.epochs)
+    }
+
     @_specialize(where S == Float) @_specialize(where S == Double)
     func applyOptimizer() {
         switch spec.train.optimizer {
-        case .adam(let lr, let beta1, let beta2, let epsilon):
+        case .adam(let base, let beta1, let beta2, let epsilon):
+            let lr = learningRate(base)
             for p in network.parameters {
                 WeightLoops.adamStep(parameters: p.value.pointer, gradients: p.gradient.pointer, m: p.slot1.pointer,
                                     v: p.slot2.pointer, count: p.count, step: step, learningRate: lr, beta1: beta1,
                                     beta2: beta2, epsilon: epsilon)
             }
-        case .sgd(let lr, let momentum):
+        case .sgd(let base, let momentum):
+            let lr = learningRate(base)
             for p in network.parameters {
                 Optimizers.sgdStep(parameters: p.value.pointer, gradients: p.gradient.pointer,
                                    velocity: p.slot1.pointer, count: p.count, learningRate: lr, momentum: momentum)
@@ -253,11 +294,21 @@ public final class TrainingSession<S: TensorScalar> {
                                    nll: nllSum / Double(train.count), kl: klSum / Double(steps),
                                    trainAccuracy: classes == nil ? nil : Double(correct) / Double(train.count),
                                    testAccuracy: nil, testNLL: nil, seconds: 0)
-        if classes != nil, let test {
+        if let validation {
+            let q = quickTest(validation)
+            metrics.validationAccuracy = classes == nil ? nil : q.accuracy
+            metrics.validationNLL = q.nll
+        } else if classes != nil, let test {
             let q = quickTest(test)
             metrics.testAccuracy = q.accuracy
             metrics.testNLL = q.nll
         }
+        if spec.train.schedule != LearningRateSchedule() {
+            switch spec.train.optimizer {
+            case .adam(let lr, _, _, _), .sgd(let lr, _): metrics.learningRate = learningRate(lr)
+            }
+        }
+        if spec.train.klWarmupEpochs > 0 { metrics.klWeight = min(1, Double(step) / Double(spec.train.klWarmupEpochs * stepsPerEpoch)) }
         return metrics
     }
 

@@ -26,6 +26,7 @@ extension ModelSpec {
                 switch likelihood {
                 case nil: w.raw("null")
                 case .categorical?: w.object { $0.field("name", string: "categorical") }
+                case .bernoulli?: w.object { $0.field("name", string: "bernoulli") }
                 case .normal(let scale)?:
                     w.object { o in
                         o.field("name", string: "normal")
@@ -37,6 +38,11 @@ extension ModelSpec {
                 w.object { o in
                     for (key, source) in [("train", data.train), ("test", data.test)] {
                         o.field(key) { w in self.write(source, into: &w) }
+                    }
+                    switch data.validation {
+                    case nil: o.fieldNull("validation")
+                    case .fraction(let f)?: o.field("validation") { w in w.object { $0.field("fraction", double: f) } }
+                    case .source(let source)?: o.field("validation") { w in self.write(source, into: &w) }
                     }
                 }
             }
@@ -60,6 +66,35 @@ extension ModelSpec {
                                 o.field("momentum", double: momentum)
                             }
                         }
+                    }
+                    o.field("schedule") { w in
+                        w.object { o in
+                            switch train.schedule.kind {
+                            case .constant: o.field("name", string: "constant")
+                            case .cosine(let final):
+                                o.field("name", string: "cosine")
+                                o.field("final_fraction", double: final)
+                            case .step(let every, let factor):
+                                o.field("name", string: "step")
+                                o.field("every_epochs", int: every)
+                                o.field("factor", double: factor)
+                            case .exponential(let factor):
+                                o.field("name", string: "exponential")
+                                o.field("factor", double: factor)
+                            }
+                            o.field("warmup_epochs", int: train.schedule.warmupEpochs)
+                        }
+                    }
+                    o.field("kl_warmup_epochs", int: train.klWarmupEpochs)
+                    if let e = train.earlyStopping {
+                        o.field("early_stopping") { w in
+                            w.object { o in
+                                o.field("patience", int: e.patience)
+                                o.field("min_delta", double: e.minDelta)
+                            }
+                        }
+                    } else {
+                        o.fieldNull("early_stopping")
                     }
                 }
             }

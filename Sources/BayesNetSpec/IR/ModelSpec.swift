@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The typed intermediate representation of a spec: defaults applied, aliases resolved,
 /// shapes inferred. Produced only by `SpecLoader`, so a value of this type has passed validation.
 public struct ModelSpec: Sendable, Equatable {
@@ -90,15 +96,39 @@ public enum Likelihood: Sendable, Equatable {
     case categorical
     /// Gaussian with a fixed scale; the network's output is the mean.
     case normal(scale: Double)
+    /// Sigmoid cross-entropy on one logit per example; labels are 0 or 1.
+    case bernoulli
+}
+
+extension ModelSpec {
+    /// The number of classes the labels index: the logits of a categorical model, 2 for a Bernoulli one;
+    /// nil for regression (targets, not labels) and for a model without a likelihood.
+    public var labelClasses: Int? {
+        switch likelihood {
+        case .categorical?: return outputShape.reduce(1, *)
+        case .bernoulli?: return 2
+        case .normal?, nil: return nil
+        }
+    }
 }
 
 public struct DataSpec: Sendable, Equatable {
     public var train: DataSource?
+    /// Data held out to measure each epoch and to stop early: measured, never trained on.
+    public var validation: ValidationSource?
     public var test: DataSource?
-    public init(train: DataSource? = nil, test: DataSource? = nil) {
+    public init(train: DataSource? = nil, validation: ValidationSource? = nil, test: DataSource? = nil) {
         self.train = train
+        self.validation = validation
         self.test = test
     }
+}
+
+public enum ValidationSource: Sendable, Equatable {
+    /// The last `fraction` of the training examples, in their stored order (Keras's `validation_split`).
+    case fraction(Double)
+    /// Data of its own.
+    case source(DataSource)
 }
 
 public enum DataSource: Sendable, Equatable {
@@ -119,11 +149,68 @@ public struct TrainSpec: Sendable, Equatable {
     public var optimizer: Optimizer
     /// Monte Carlo samples of the weights per training step.
     public var samples: Int
-    public init(epochs: Int = 10, batchSize: Int = 32, optimizer: Optimizer = .adam(), samples: Int = 1) {
+    /// How the optimizer's learning rate changes over training.
+    public var schedule: LearningRateSchedule
+    /// The KL term's weight rises linearly from 0 to 1 over this many epochs (0: full weight from the start).
+    public var klWarmupEpochs: Int
+    /// Stop when the validation NLL has not improved for a while; nil: train every epoch.
+    public var earlyStopping: EarlyStopping?
+    public init(epochs: Int = 10, batchSize: Int = 32, optimizer: Optimizer = .adam(), samples: Int = 1,
+                schedule: LearningRateSchedule = LearningRateSchedule(), klWarmupEpochs: Int = 0,
+                earlyStopping: EarlyStopping? = nil) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.optimizer = optimizer
         self.samples = samples
+        self.schedule = schedule
+        self.klWarmupEpochs = klWarmupEpochs
+        self.earlyStopping = earlyStopping
+    }
+}
+
+/// The learning rate over training, as a multiple of the optimizer's: a linear warm-up from 0 over
+/// `warmupEpochs`, then `kind`'s curve over the remaining epochs. Evaluated per step at fractional epochs.
+public struct LearningRateSchedule: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case constant
+        /// Half a cosine from 1 down to `finalFraction`.
+        case cosine(finalFraction: Double)
+        /// Multiplied by `factor` every `everyEpochs` epochs.
+        case step(everyEpochs: Int, factor: Double)
+        /// Multiplied by `factor` per epoch, continuously.
+        case exponential(factor: Double)
+    }
+    public var kind: Kind
+    public var warmupEpochs: Int
+    public init(kind: Kind = .constant, warmupEpochs: Int = 0) {
+        self.kind = kind
+        self.warmupEpochs = warmupEpochs
+    }
+
+    /// The multiple of the learning rate at `epoch` (fractional: steps done / steps per epoch) of `epochs`.
+    public func factor(epoch: Double, of epochs: Int) -> Double {
+        let warm = Double(warmupEpochs)
+        if epoch < warm { return (epoch + 1e-12) / warm }
+        let t = epoch - warm
+        switch kind {
+        case .constant: return 1
+        case .cosine(let final):
+            let span = max(Double(epochs) - warm, 1e-12)
+            return final + (1 - final) * 0.5 * (1 + cos(Double.pi * min(t / span, 1)))
+        case .step(let every, let factor): return pow(factor, (t / Double(every)).rounded(.down))
+        case .exponential(let factor): return pow(factor, t)
+        }
+    }
+}
+
+/// Keras's EarlyStopping on the validation NLL, with the best weights restored for the final evaluation.
+public struct EarlyStopping: Sendable, Equatable {
+    /// Epochs without an improvement of at least `minDelta` before training stops.
+    public var patience: Int
+    public var minDelta: Double
+    public init(patience: Int = 5, minDelta: Double = 0) {
+        self.patience = patience
+        self.minDelta = minDelta
     }
 }
 

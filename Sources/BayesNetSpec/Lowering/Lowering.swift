@@ -227,6 +227,9 @@ struct Lowering {
         case "categorical":
             if let a = c.arguments { r.error("`categorical` takes no arguments; the classes are the network's outputs", at: a) }
             return .categorical
+        case "bernoulli":
+            if let a = c.arguments { r.error("`bernoulli` takes no arguments; the network's single output is the logit", at: a) }
+            return .bernoulli
         case "normal":
             let keys = SpecCatalog.arguments(of: "normal", in: SpecCatalog.likelihoods)
             var scale = keys.defaultNumber("scale")
@@ -257,13 +260,33 @@ struct Lowering {
             }
         case .normal:
             if let bundled { r.error("the bundled `\(bundled.name)` data has class labels; use `likelihood: categorical`", at: field.value) }
+        case .bernoulli:
+            if out.reduce(1, *) != 1 {
+                r.error("a Bernoulli likelihood needs one logit per example, but the network's output has shape \(shapeText(out))",
+                        at: field.value, help: "end the network with an affine layer of one output, or use `likelihood: categorical` for several classes")
+            }
+            if let bundled { r.error("the bundled `\(bundled.name)` data has \(bundled.classes) classes; use `likelihood: categorical`", at: field.value) }
         }
     }
 
     mutating func dataSpec(_ f: Field) -> DataSpec {
         let fs = r.fields(of: f.value, context: "`data`", names: SpecCatalog.data)
         for (key, field) in fs { dataLocations[key] = field.key.location }
-        return DataSpec(train: fs["train"].flatMap { dataSource($0) }, test: fs["test"].flatMap { dataSource($0) })
+        var validation: ValidationSource?
+        if let v = fs["validation"] {
+            if let pairs = v.value.pairs, pairs.contains(where: { $0.key.scalar == "fraction" }) {
+                let o = r.fields(of: v.value, context: "`data.validation`", names: SpecCatalog.heldOutData)
+                if let x = o["fraction"], let f = r.double(x) {
+                    if f > 0, f < 1 { validation = .fraction(f) } else {
+                        r.error("`fraction` must be above 0 and below 1, found \(x.value.scalar ?? "")", at: x.value)
+                    }
+                }
+            } else {
+                validation = dataSource(v).map { .source($0) }
+            }
+        }
+        return DataSpec(train: fs["train"].flatMap { dataSource($0) }, validation: validation,
+                        test: fs["test"].flatMap { dataSource($0) })
     }
 
     mutating func dataSource(_ f: Field) -> DataSource? {
@@ -301,6 +324,18 @@ struct Lowering {
         if let x = fs["epochs"] { t.epochs = r.positive(x) ?? t.epochs }
         if let x = fs["batch_size"] { t.batchSize = r.positive(x) ?? t.batchSize }
         if let x = fs["samples"] { t.samples = r.positive(x) ?? t.samples }
+        if let x = fs["schedule"] { t.schedule = schedule(x) ?? t.schedule }
+        if let x = fs["kl_warmup_epochs"] { t.klWarmupEpochs = r.positive(x, minimum: 0) ?? t.klWarmupEpochs }
+        if let x = fs["early_stopping"] {
+            let keys = SpecCatalog.earlyStopping
+            var e = EarlyStopping()
+            let o = r.fields(of: x.value, context: "`early_stopping`", names: keys)
+            if let v = o["patience"] { e.patience = r.positive(v) ?? e.patience }
+            if let v = o["min_delta"], let d = r.double(v) {
+                if d >= 0 { e.minDelta = d } else { r.error("`min_delta` must be at least 0, found \(v.value.scalar ?? "")", at: v.value) }
+            }
+            t.earlyStopping = e
+        }
         if let x = fs["optimizer"], let c = r.namedChoice(x.value, name: "optimizer") {
             switch c.name {
             case "adam":
@@ -330,6 +365,41 @@ struct Lowering {
             }
         }
         return t
+    }
+
+    mutating func schedule(_ f: Field) -> LearningRateSchedule? {
+        guard let c = r.namedChoice(f.value, name: "schedule") else { return nil }
+        let names = SpecCatalog.names(SpecCatalog.schedules)
+        guard names.contains(c.name) else {
+            r.error("unknown schedule `\(c.name)`; expected \(Reader.list(names))", at: c.nameNode, help: Suggestions.help(for: c.name, among: names))
+            return nil
+        }
+        let keys = SpecCatalog.arguments(of: c.name, in: SpecCatalog.schedules)
+        var o: [String: Field] = [:]
+        if let a = c.arguments { o = r.fields(of: a, context: "`\(c.name)`", names: keys) }
+        var warmup = 0
+        if let v = o["warmup_epochs"] { warmup = r.positive(v, minimum: 0) ?? warmup }
+        func fraction(_ key: String, open: Bool) -> Double {
+            var value = keys.defaultNumber(key)
+            if let v = o[key], let d = r.double(v) {
+                if (open ? d > 0 : d >= 0) && (open ? d < 1 : d <= 1) { value = d } else {
+                    r.error("`\(key)` must be \(open ? "above 0 and below 1" : "from 0 to 1"), found \(v.value.scalar ?? "")", at: v.value)
+                }
+            }
+            return value
+        }
+        switch c.name {
+        case "cosine":
+            return LearningRateSchedule(kind: .cosine(finalFraction: fraction("final_fraction", open: false)), warmupEpochs: warmup)
+        case "step":
+            var every = Int(keys.defaultNumber("every_epochs"))
+            if let v = o["every_epochs"] { every = r.positive(v) ?? every }
+            return LearningRateSchedule(kind: .step(everyEpochs: every, factor: fraction("factor", open: true)), warmupEpochs: warmup)
+        case "exponential":
+            return LearningRateSchedule(kind: .exponential(factor: fraction("factor", open: true)), warmupEpochs: warmup)
+        default:
+            return LearningRateSchedule(kind: .constant, warmupEpochs: warmup)
+        }
     }
 
     /// A number in [0, 1).

@@ -25,8 +25,9 @@ indirect enum ValueKind: Sendable {
     case mapping([ArgumentName])
     /// A word, or a one-key mapping `word: {arguments}`.
     case named([NamedOption])
-    /// Bundled data (`builtin`, `split`) or files (`format`, `x`, `y`, `scale`).
-    case dataSource
+    /// Bundled data (`builtin`, `split`) or files (`format`, `x`, `y`, `scale`); held-out data may instead be
+    /// `{fraction: f}` of the training data.
+    case dataSource(heldOut: Bool)
     /// The list of layers (`LayerCatalog`).
     case layers
     /// Arguments per layer type (`LayerCatalog`, without `name`).
@@ -41,6 +42,8 @@ enum NumberRange: Sendable {
     case probability
     /// From 0, included, to 1, excluded (decay rates, momentum).
     case unitInterval
+    /// Above 0 and below 1 (fractions of data, decay factors).
+    case openUnitInterval
 }
 
 /// One word of a `.named` value, with the arguments its mapping form takes (nil: it takes none).
@@ -97,8 +100,10 @@ enum SpecCatalog {
     ]
 
     static let data = [
-        ArgumentName("train", value: .dataSource, doc: "The training data."),
-        ArgumentName("test", value: .dataSource, doc: "The test data, evaluated after training."),
+        ArgumentName("train", value: .dataSource(heldOut: false), doc: "The training data."),
+        ArgumentName("validation", value: .dataSource(heldOut: true),
+                     doc: "Data measured after every epoch (validation_accuracy, validation_nll) and watched by early stopping; never trained on. `{fraction: 0.1}` holds out the last tenth of the training data."),
+        ArgumentName("test", value: .dataSource(heldOut: false), doc: "The test data, evaluated after training."),
     ]
 
     /// A bundled dataset; no other data key goes with these.
@@ -106,6 +111,12 @@ enum SpecCatalog {
         ArgumentName("builtin", value: .choice(BuiltinDataset.all.map(\.name), caseInsensitive: false), required: true,
                      doc: "A dataset bundled with bayesnet: `digits` (8x8 handwritten digits) or `mnist` (28x28 MNIST), 10 classes each."),
         ArgumentName("split", value: .choice(["train", "test"], caseInsensitive: false), doc: "Which part of it; default: the key (`train` or `test`)."),
+    ]
+
+    /// A share of the training data held out for validation.
+    static let heldOutData = [
+        ArgumentName("fraction", value: .number(.openUnitInterval), required: true,
+                     doc: "The share of the training examples held out (the last ones, in stored order), above 0 and below 1."),
     ]
 
     /// Data in files; relative paths are relative to the spec's folder.
@@ -121,6 +132,41 @@ enum SpecCatalog {
         ArgumentName("batch_size", value: .integer(minimum: 1), default: .int(TrainSpec().batchSize), doc: "Examples per training step."),
         ArgumentName("samples", value: .integer(minimum: 1), default: .int(TrainSpec().samples), doc: "Weight samples per training step."),
         ArgumentName("optimizer", value: .named(optimizers), default: .string("adam"), doc: "The optimizer and its settings."),
+        ArgumentName("schedule", value: .named(schedules), default: .string("constant"),
+                     doc: "How the learning rate changes over training, after an optional linear warm-up."),
+        ArgumentName("kl_warmup_epochs", value: .integer(minimum: 0), default: .int(TrainSpec().klWarmupEpochs),
+                     doc: "KL annealing: the KL term's weight rises linearly from 0 to 1 over this many epochs."),
+        ArgumentName("early_stopping", value: .mapping(earlyStopping),
+                     doc: "Stop when the validation NLL stops improving, and evaluate the best epoch's weights; needs `data.validation`."),
+    ]
+
+    static let earlyStopping = [
+        ArgumentName("patience", value: .integer(minimum: 1), default: .int(EarlyStopping().patience),
+                     doc: "Epochs without improvement before training stops."),
+        ArgumentName("min_delta", value: .number(.nonNegative), default: .double(EarlyStopping().minDelta),
+                     doc: "The least fall of the validation NLL that counts as an improvement."),
+    ]
+
+    /// Every schedule takes a warm-up.
+    static let warmup = ArgumentName("warmup_epochs", value: .integer(minimum: 0), default: .int(0),
+                                     doc: "Epochs over which the learning rate rises linearly from 0.")
+
+    static let schedules = [
+        NamedOption("constant", arguments: [warmup], doc: "The optimizer's learning rate throughout."),
+        NamedOption("cosine", arguments: [
+            warmup,
+            ArgumentName("final_fraction", value: .number(.probability), default: .double(0),
+                         doc: "The learning rate at the last epoch, as a share of the optimizer's."),
+        ], doc: "Half a cosine from the learning rate down to `final_fraction` of it at the last epoch."),
+        NamedOption("step", arguments: [
+            warmup,
+            ArgumentName("every_epochs", value: .integer(minimum: 1), default: .int(10), doc: "Epochs between reductions."),
+            ArgumentName("factor", value: .number(.openUnitInterval), default: .double(0.1), doc: "Multiplies the learning rate at each reduction."),
+        ], doc: "The learning rate times `factor` every `every_epochs` epochs."),
+        NamedOption("exponential", arguments: [
+            warmup,
+            ArgumentName("factor", value: .number(.openUnitInterval), default: .double(0.9), doc: "Multiplies the learning rate per epoch."),
+        ], doc: "The learning rate times `factor` per epoch, applied smoothly at every step."),
     ]
 
     static let evaluate = [
@@ -144,6 +190,7 @@ enum SpecCatalog {
 
     static let likelihoods = [
         NamedOption("categorical", doc: "Softmax cross-entropy on the network's output, one logit per class; it applies the softmax."),
+        NamedOption("bernoulli", doc: "Sigmoid cross-entropy on the network's single output, for labels 0 and 1; it applies the sigmoid."),
         NamedOption("normal", arguments: [
             ArgumentName("scale", value: .number(.positive), default: .double(1), doc: "The fixed standard deviation around the network's output."),
         ], doc: "Gaussian around the network's output, for regression."),

@@ -167,6 +167,7 @@ public enum SpecSchema {
             case .nonNegative: bounds.append(("minimum", .int(0)))
             case .probability: bounds += [("minimum", .int(0)), ("maximum", .int(1))]
             case .unitInterval: bounds += [("minimum", .int(0)), ("exclusiveMaximum", .int(1))]
+            case .openUnitInterval: bounds += [("exclusiveMinimum", .int(0)), ("exclusiveMaximum", .int(1))]
             }
             return .object([("anyOf", .array([.object(bounds), fraction(signed: range == .any)]))])
         case .text:
@@ -202,11 +203,15 @@ public enum SpecSchema {
                 return .object([("$ref", .string("#/$defs/" + shared.0))])
             }
             return named(options)
-        case .dataSource:
-            return .object([("oneOf", .array([
+        case .dataSource(let heldOut):
+            var forms: [JSONValue] = [
                 .object([("description", .string("A dataset bundled with bayesnet."))] + object(SpecCatalog.builtinData)),
                 .object([("description", .string("Files; relative paths are relative to the spec's folder."))] + object(SpecCatalog.fileData)),
-            ]))])
+            ]
+            if heldOut {
+                forms.append(.object([("description", .string("A share of the training data."))] + object(SpecCatalog.heldOutData)))
+            }
+            return .object([("oneOf", .array(forms))])
         case .layers:
             return .object([("type", .string("array")), ("minItems", .int(1)), ("items", .object([("$ref", .string("#/$defs/layer"))]))])
         case .defaults:

@@ -29,6 +29,7 @@ extension ModelSpec {
         case nil: out.append("Likelihood: none (the network can be inspected and used for prediction, not trained)")
         case .categorical?: out.append("Likelihood: categorical, \(outputShape.last ?? 0) classes")
         case .normal(let s)?: out.append("Likelihood: normal, scale \(s)")
+        case .bernoulli?: out.append("Likelihood: Bernoulli (one logit, labels 0 or 1)")
         }
         return out.joined(separator: "\n")
     }
