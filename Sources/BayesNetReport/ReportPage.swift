@@ -112,12 +112,17 @@ struct ReportPage {
                 LineSeries(name: "NLL", points: points { $0.nll }, color: Palette.orange, dashed: true),
                 LineSeries(name: "penalty-weighted KL", points: points { $0.kl }, color: Palette.green, onRightAxis: true),
             ] + (m.contains { $0.testNll != nil }
-                ? [LineSeries(name: "test NLL", points: points { $0.testNll }, color: Palette.purple, dashed: true)] : []),
+                ? [LineSeries(name: "test NLL", points: points { $0.testNll }, color: Palette.purple, dashed: true)] : [])
+              + (m.contains { $0.validationNll != nil }
+                ? [LineSeries(name: "validation NLL", points: points { $0.validationNll }, color: Palette.purple, dashed: true)] : []),
             allowLogarithmicLeft: true,
             width: Self.chartWidth)
         var lossCaption = "Loss = NLL + penalty-weighted KL, means over each epoch's steps; the KL term is on the right axis."
         if m.contains(where: { $0.testNll != nil }) {
             lossCaption += " Test NLL: one posterior sample per test example after each epoch."
+        }
+        if m.contains(where: { $0.validationNll != nil }) {
+            lossCaption += " Validation NLL: one posterior sample per held-out example after each epoch."
         }
         if let f = summary.final {
             var parts: [String] = []
@@ -128,12 +133,15 @@ struct ReportPage {
         }
         var row = [figure(id: "chart-loss", svg: loss.svg(label: "loss, NLL and KL per epoch"), caption: lossCaption)]
 
-        let train = points { $0.trainAccuracy }, test = points { $0.testAccuracy }
-        if !train.isEmpty || !test.isEmpty {
+        let train = points { $0.trainAccuracy }, test = points { $0.testAccuracy }, validation = points { $0.validationAccuracy }
+        if !train.isEmpty || !test.isEmpty || !validation.isEmpty {
             var series: [LineSeries] = []
             if !train.isEmpty { series.append(LineSeries(name: "train accuracy", points: train, color: Palette.blue)) }
             if !test.isEmpty {
                 series.append(LineSeries(name: "test accuracy", points: test, color: Palette.vermilion, dashed: true))
+            }
+            if !validation.isEmpty {
+                series.append(LineSeries(name: "validation accuracy", points: validation, color: Palette.vermilion, dashed: true))
             }
             let chart = LineChart(xLabel: "epoch", yLabel: "accuracy", rightLabel: nil, series: series,
                                   leftBounds: 0...1, width: Self.chartWidth)

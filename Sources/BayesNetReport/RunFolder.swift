@@ -122,6 +122,8 @@ public struct EpochMetrics: Decodable, Sendable, Equatable {
     public var trainAccuracy: Double?
     public var testAccuracy: Double?
     public var testNll: Double?
+    public var validationAccuracy: Double?
+    public var validationNll: Double?
     public var seconds: Double?
 }
 
