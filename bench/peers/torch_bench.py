@@ -90,9 +90,12 @@ def _build(torch, w):
         elif l.kind == "conv_flipout":
             p = pads(l)
             symmetric = all(b == a for b, a in p)
-            layer = conv_classes[l.rank](l.input_size, l.output_size, l.filter_shape, stride=l.strides,
-                                         padding=[b for b, _ in p] if symmetric else 0, dilation=l.dilations,
-                                         prior_mean=l.prior[0], prior_variance=l.prior[1])
+            # Conv1dFlipout sizes its kernel with an int; the others take one entry per dimension.
+            dims = (lambda v: v[0]) if l.rank == 1 else tuple
+            # prior_variance is the prior's standard deviation in bayesian-torch (it fills prior_weight_sigma).
+            layer = conv_classes[l.rank](l.input_size, l.output_size, dims(l.filter_shape), stride=dims(l.strides),
+                                         padding=dims([b for b, _ in p]) if symmetric else 0,
+                                         dilation=dims(l.dilations), prior_mean=l.prior[0], prior_variance=l.prior[1])
             s = Step(layer, l)
             if not symmetric:
                 s.pre_pad = f_pad(p)
