@@ -408,15 +408,26 @@ def machine():
     return {"cpu": model, "cores": cores or os.cpu_count(), "load_average": load}
 
 
+def argument_parser(**kwargs):
+    """argparse, exiting with 64 on bad command-line use as bayesnet does (argparse's own code is 2)."""
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message):
+            self.print_usage(sys.stderr)
+            print("%s: error: %s" % (self.prog, message), file=sys.stderr)
+            sys.exit(64)
+
+    return Parser(formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+
 def child_main(measure, argv, tool_names):
     """The command line both peer scripts share.
 
     `SCRIPT SPEC --tool T --mode M [--steps N --warmup N --threads N --batch N]` measures one (tool, spec,
     mode) in this process and prints one JSON line. Without --tool/--mode (or with lists), the script runs
     every combination, each in a child process of its own, and prints a table and, with --json, the results."""
-    import argparse
-    ap = argparse.ArgumentParser(description=sys.modules["__main__"].__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argument_parser(description=sys.modules["__main__"].__doc__)
     ap.add_argument("specs", nargs="+", metavar="SPEC", help="bayesnet spec files (YAML)")
     ap.add_argument("--tool", default=",".join(tool_names), help="comma-separated, from: " + ", ".join(tool_names))
     ap.add_argument("--mode", default="train,predict", help="train, predict or both, comma-separated")

@@ -9,7 +9,6 @@ compile`, the numbers `bayesnet inspect` prints), layer by layer for the peers' 
 
 Standard library only (the child scripts need the frameworks, this driver does not).
 """
-import argparse
 import glob
 import json
 import os
@@ -31,8 +30,7 @@ def fail(message, code=1):
 
 
 def parse(argv):
-    ap = argparse.ArgumentParser(prog="specs/bench/compare.sh", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = common.argument_parser(prog="specs/bench/compare.sh", description=__doc__)
     ap.add_argument("specs", nargs="*", metavar="SPEC", help="spec files (default: specs/bench/*.yaml)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds over every tool (default 3)")
     ap.add_argument("--steps", type=int, default=20, help="timed steps per measurement (default 20)")
@@ -100,13 +98,18 @@ def check(a, spec, ir):
     counts = {"bayesnet": ir["totals"]["parameters"]}
     ir_out = ir["layers"][-1]["output_shape"] if ir["layers"] else ir["input"]["shape"]
     problems = []
-    for tool in a.tools:
-        if tool == "bayesnet":
-            continue
-        code, out, err, _ = common.run_child(peer_command(a, tool, spec, "check"), common.thread_env(a.threads))
-        r = json_line(out)
-        if code != 0 or r is None:
-            fail("%s cannot build %s (exit %d):\n%s" % (tool, spec, code, err.strip()[-3000:]))
+    reports = {}
+    for script in sorted({PEERS[t] for t in a.tools if t != "bayesnet"}):
+        tools = [t for t in a.tools if PEERS.get(t) == script]
+        # One process per script builds all of its tools: the frameworks take long to import.
+        cmd = peer_command(a, tools[0], spec, "check")
+        cmd[cmd.index("--tool") + 1] = ",".join(tools)
+        code, out, err, _ = common.run_child(cmd, common.thread_env(a.threads))
+        lines = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+        if code != 0 or len(lines) != len(tools):
+            fail("%s cannot build %s (exit %d):\n%s" % (", ".join(tools), spec, code, err.strip()[-3000:]))
+        reports.update((r["tool"], r) for r in lines)
+    for tool, r in reports.items():
         counts[tool] = r["parameters"]
         if r["parameters"] != counts["bayesnet"]:
             problems.append("%s has %d parameters, bayesnet %d" % (tool, r["parameters"], counts["bayesnet"]))

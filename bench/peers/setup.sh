@@ -36,7 +36,7 @@ make_env venv-tf "${tf_pins[@]}"
 make_env venv-torch "${torch_pins[@]}"
 
 # The check imports what the bench scripts import, so a broken wheel shows here and not mid-run.
-"$dest/venv-tf/bin/python" -c 'import tensorflow, tensorflow_probability, tf_keras, yaml, numpy' \
+TF_CPP_MIN_LOG_LEVEL=3 "$dest/venv-tf/bin/python" -c 'import tensorflow, tensorflow_probability, tf_keras, yaml, numpy' \
     || { echo "setup.sh: $dest/venv-tf imports fail; delete it and rerun" >&2; exit 1; }
 "$dest/venv-torch/bin/python" -c 'import torch, bayesian_torch, yaml, numpy' \
     || { echo "setup.sh: $dest/venv-torch imports fail; delete it and rerun" >&2; exit 1; }
