@@ -35,11 +35,20 @@ make_env() {
 make_env venv-tf "${tf_pins[@]}"
 make_env venv-torch "${torch_pins[@]}"
 
-# The check imports what the bench scripts import, so a broken wheel shows here and not mid-run.
-TF_CPP_MIN_LOG_LEVEL=3 "$dest/venv-tf/bin/python" -c 'import tensorflow, tensorflow_probability, tf_keras, yaml, numpy' \
-    || { echo "setup.sh: $dest/venv-tf imports fail; delete it and rerun" >&2; exit 1; }
-"$dest/venv-torch/bin/python" -c 'import torch, bayesian_torch, yaml, numpy' \
-    || { echo "setup.sh: $dest/venv-torch imports fail; delete it and rerun" >&2; exit 1; }
+# The check imports what the bench scripts import, so a broken wheel shows here and not mid-run; the
+# frameworks' start-up chatter is shown only when an import fails.
+check() {
+    local env=$1 modules=$2 log
+    log=$(mktemp)
+    if ! "$dest/$env/bin/python" -c "import $modules" 2>"$log"; then
+        cat "$log" >&2; rm -f "$log"
+        echo "setup.sh: $dest/$env cannot import $modules; delete it and rerun" >&2
+        exit 1
+    fi
+    rm -f "$log"
+}
+check venv-tf "tensorflow, tensorflow_probability, tf_keras, yaml, numpy"
+check venv-torch "torch, bayesian_torch, yaml, numpy"
 
 echo "$dest/venv-tf/bin/python"
 echo "$dest/venv-torch/bin/python"
