@@ -231,6 +231,13 @@ def main(argv):
                 "fastest_peer": fastest, "bayesnet_speedup_vs_fastest_peer": speedup})
     print("ms/step: best median over the rounds; p25-p75 of that run's steps; images/s = batch / median;")
     print("peak MiB: the measuring process's peak resident memory; speed-up: fastest peer's ms/step / bayesnet's.")
+    loads = [r["load_average_before"][0] for rs in runs.values() for r in rs
+             if "error" not in r and r.get("load_average_before")]
+    # The run itself keeps about `threads` runnable, so more than that plus one means other work competed.
+    if loads and max(loads) > a.threads + 1:
+        print("warning: the 1-minute load average reached %.1f on %d cores before a measurement: other work was "
+              "running, and OpenMP-based peers (torch) slow down most under contention; rerun on a quiet machine"
+              % (max(loads), info["cores"]))
     print("the check took %.0f s, the rounds %.0f s (%.0f s per round)" % (
         checked - started, finished - checked, (finished - checked) / a.rounds))
 
