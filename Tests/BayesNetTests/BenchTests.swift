@@ -16,6 +16,9 @@ struct BenchTests {
         return try #require(result.spec)
     }
 
+    /// The unpublished shapes that `specs/bench/compare.sh` also takes, to check results beyond the four workloads.
+    static let extraSpecs = ["x1-stride2-rgb", "x2-conv3d-pool", "x3-wide-dense"]
+
     static func flipoutConvolution(_ layer: Layer) -> BayesNetSpec.Convolution? {
         if case .convolution(let c) = layer.op, c.estimator == .flipout { return c }
         return nil
@@ -135,5 +138,26 @@ struct BenchTests {
         #expect(throws: BenchError.self) { try Benchmark.run(spec: spec, options: BenchOptions(steps: 1, warmup: 0)) }
         let predict = try Benchmark.run(spec: spec, options: BenchOptions(steps: 2, warmup: 0, mode: .predict))
         #expect(predict.map(\.mode) == [.predict] && predict[0].milliseconds.count == 2)
+    }
+
+    @Test func unpublishedShapesHaveTheLayersTheirCommentsDescribe() throws {
+        let specs = try Self.extraSpecs.map { try Self.benchSpec("extra/\($0)") }
+        // Stride 2 with SAME padding on 64x64 RGB, then a dense layer to 10 classes.
+        #expect(specs[0].layers.map(\.outputShape) == [[32, 32, 32], [16, 16, 64], [16384], [10]])
+        // Rank 3 with max pooling 30 -> 15 and SAME average pooling 15 -> 8 (the last window half padding).
+        #expect(specs[1].layers.map(\.outputShape) == [[30, 30, 30, 8], [15, 15, 15, 8], [15, 15, 15, 16],
+                                                      [8, 8, 8, 16], [8192], [4]])
+        #expect(specs[1].likelihood == .normal(scale: 0.5))
+        // Wide dense layers: 11.6 million parameters counting loc and scale.
+        #expect(specs[2].layerSummaries.reduce(0) { $0 + $1.parameters } == 11_649_044)
+    }
+
+    @Test func unpublishedShapesTrainAndPredictUnderBench() throws {
+        for name in Self.extraSpecs {
+            let spec = try Self.benchSpec("extra/\(name)")
+            let results = try Benchmark.run(spec: spec, options: BenchOptions(batch: 2, steps: 1, warmup: 0, mode: .both))
+            #expect(results.map(\.mode) == [.train, .predict], "\(name)")
+            #expect(results.allSatisfy { $0.milliseconds.count == 1 && $0.milliseconds[0] > 0 }, "\(name)")
+        }
     }
 }

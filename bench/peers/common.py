@@ -1,0 +1,506 @@
+"""What the peer benchmarks share: a reader of bayesnet bench specs, the step statistics and the child runner.
+
+The reader covers the part of the spec language the peers can express (Flipout convolutions of rank 1-3,
+Flipout affine layers, max and average pooling, flatten, a normal prior, a categorical or normal likelihood,
+Adam or SGD). Anything else raises `Unsupported` naming the layer and the reason, so that a new spec in
+specs/bench/ is either compared like for like or refused, never approximated. The spec is assumed to have
+passed `bayesnet validate`; `specs/bench/compare.sh` checks the shapes and parameter counts found here
+against `bayesnet compile` before it times anything.
+
+Standard library only, apart from PyYAML for reading the spec (installed by setup.sh).
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+KL_AUTO = "auto"
+
+
+class Unsupported(Exception):
+    """The spec asks for something the peer cannot build as bayesnet would."""
+
+
+# -- spec reader ---------------------------------------------------------------------------------------------
+
+# Type name -> (canonical type, fixed rank or None). Mirrors the spec language's catalog (docs/spec-language.md).
+_TYPES = {"ConvolutionVariationalFlipout": ("conv_flipout", None), "AffineVariationalFlipout": ("affine_flipout", None),
+          "DenseFlipout": ("affine_flipout", None), "MaxPool": ("max_pool", None), "AvgPool": ("avg_pool", None),
+          "Flatten": ("flatten", None)}
+for _r in (1, 2, 3):
+    _TYPES["Conv%dDFlipout" % _r] = ("conv_flipout", _r)
+    _TYPES["Convolution%dDFlipout" % _r] = ("conv_flipout", _r)
+    for _n in ("MaxPool%dD", "MaxPooling%dD"):
+        _TYPES[_n % _r] = ("max_pool", _r)
+    for _n in ("AvgPool%dD", "AveragePooling%dD"):
+        _TYPES[_n % _r] = ("avg_pool", _r)
+
+# Types the spec language has and the peer scripts do not build.
+_REFUSED = {
+    "ConvolutionVariationalReparameterization": "reparameterization layers are not benchmarked against peers",
+    "AffineVariationalReparameterization": "reparameterization layers are not benchmarked against peers",
+    "DenseReparameterization": "reparameterization layers are not benchmarked against peers",
+    "Convolution": "plain (non-Bayesian) convolutions are not benchmarked against peers",
+    "Affine": "plain (non-Bayesian) affine layers are not benchmarked against peers",
+    "Dense": "plain (non-Bayesian) affine layers are not benchmarked against peers",
+}
+for _r in (1, 2, 3):
+    for _n in ("Conv%dDReparameterization", "Convolution%dDReparameterization"):
+        _REFUSED[_n % _r] = "reparameterization layers are not benchmarked against peers"
+    for _n in ("Conv%dD", "Convolution%dD"):
+        _REFUSED[_n % _r] = "plain (non-Bayesian) convolutions are not benchmarked against peers"
+
+# Keras spellings -> the canonical argument names.
+_ARG_ALIASES = {"filters": "output_size", "units": "output_size", "kernel_size": "filter_shape",
+                "dilation_rate": "dilations", "activation": "activation_fn", "make_prior_fn": "prior",
+                "make_posterior_fn": "posterior", "posterior_value_fn": "posterior_value"}
+
+ACTIVATIONS = ("linear", "relu", "elu", "tanh", "sigmoid", "softplus", "leaky_relu")
+
+
+class Layer:
+    """One resolved layer: `kind` is conv_flipout, affine_flipout, max_pool, avg_pool or flatten."""
+
+    def __init__(self, index, type_name, kind, args, input_shape):
+        self.index = index
+        self.type_name = type_name
+        self.kind = kind
+        self.args = args
+        self.input_shape = list(input_shape)
+        self.output_shape = None
+        self.parameters = 0
+        # Set for weight layers:
+        self.rank = None
+        self.filter_shape = self.strides = self.dilations = None
+        self.padding = "VALID"
+        self.input_size = self.output_size = None
+        self.activation = "linear"
+        self.prior = None            # (loc, scale)
+        self.penalty_weight = None   # a number, resolved against the batch for `auto`
+        self.pool_size = None
+
+    def describe(self):
+        return "layer %d (%s)" % (self.index, self.type_name)
+
+    def same_padding(self, spatial_index):
+        """TensorFlow's SAME padding of one spatial dimension: (before, after); before gets the smaller half."""
+        size = self.input_shape[spatial_index]
+        window = self.filter_shape[spatial_index] if self.filter_shape else self.pool_size[spatial_index]
+        dilation = self.dilations[spatial_index] if self.dilations else 1
+        stride = self.strides[spatial_index]
+        out = -(-size // stride)
+        total = max((out - 1) * stride + (window - 1) * dilation + 1 - size, 0)
+        return total // 2, total - total // 2
+
+
+class Workload:
+    def __init__(self, path, name, input_shape, layers, batch, likelihood, optimizer, dtype):
+        self.path = path
+        self.name = name
+        self.input_shape = input_shape
+        self.layers = layers
+        self.batch = batch
+        self.likelihood = likelihood     # ("categorical",) or ("normal", scale)
+        self.optimizer = optimizer       # ("adam", lr, beta1, beta2, eps) or ("sgd", lr, momentum)
+        self.dtype = dtype
+
+    @property
+    def output_shape(self):
+        return self.layers[-1].output_shape if self.layers else self.input_shape
+
+    @property
+    def parameters(self):
+        return sum(l.parameters for l in self.layers)
+
+    def summary(self):
+        return {"name": self.name, "batch": self.batch, "input_shape": self.input_shape,
+                "output_shape": self.output_shape, "parameters": self.parameters,
+                "layers": [{"type": l.type_name, "output_shape": l.output_shape, "parameters": l.parameters}
+                           for l in self.layers]}
+
+
+def _number(value, what):
+    """A number as the spec writes it: 0.5, 1e-3 or a fraction such as 1/60000."""
+    if isinstance(value, bool):
+        raise Unsupported("%s: expected a number, got %r" % (what, value))
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if "/" in text:
+                num, den = text.split("/", 1)
+                return float(num) / float(den)
+            return float(text)
+        except ValueError:
+            pass
+    raise Unsupported("%s: expected a number, got %r" % (what, value))
+
+
+def _per_dim(value, rank, what):
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value] * rank
+    if isinstance(value, list) and all(isinstance(v, int) for v in value):
+        if len(value) == 1:
+            return value * rank
+        if len(value) == rank:
+            return list(value)
+    raise Unsupported("%s: expected an integer or a list of 1 or %d integers, got %r" % (what, rank, value))
+
+
+def _one_key(node, what):
+    """`name` or `{name: {args}}` -> (name, args)."""
+    if isinstance(node, str):
+        return node, {}
+    if isinstance(node, dict) and len(node) == 1:
+        (key, value), = node.items()
+        return key, (value or {})
+    raise Unsupported("%s: expected a name or a one-key mapping, got %r" % (what, node))
+
+
+def _prior(value, where):
+    if value is None:
+        raise Unsupported("%s: the default prior (spike_and_slab, a scale mixture) is not expressible in "
+                          "bayesian-torch; give `prior: {normal: {loc: 0, scale: 1}}`" % where)
+    name, args = _one_key(value, where + " prior")
+    if name != "normal":
+        raise Unsupported("%s: prior `%s` is not expressible in every peer (bayesian-torch takes only a normal "
+                          "prior); use `prior: {normal: {loc: L, scale: S}}`" % (where, name))
+    return _number(args.get("loc", 0), where + " prior loc"), _number(args.get("scale", 1), where + " prior scale")
+
+
+def _canonical_args(args):
+    return {_ARG_ALIASES.get(k, k): v for k, v in (args or {}).items()}
+
+
+def read_spec(path, batch=None):
+    """Reads a bayesnet spec into a Workload; `batch` overrides train.batch_size (as `bench --batch`)."""
+    import yaml
+    with open(path) as f:
+        doc = yaml.safe_load(f)
+    if not isinstance(doc, dict):
+        raise Unsupported("%s: not a spec (no top-level mapping)" % path)
+    name = doc.get("name") or os.path.splitext(os.path.basename(path))[0]
+    dtype = doc.get("dtype", "float32")
+    if dtype != "float32":
+        raise Unsupported("%s: dtype %s; the peer benchmarks run float32 only" % (path, dtype))
+    inp = doc.get("input") or {}
+    if inp.get("layout", "channels_last") != "channels_last":
+        raise Unsupported("%s: input layout %s; the peer benchmarks take channels-last specs" % (path, inp["layout"]))
+    input_shape = [int(s) for s in inp["shape"]]
+    train = doc.get("train") or {}
+    if int(train.get("samples", 1)) != 1:
+        raise Unsupported("%s: train.samples > 1; the peer steps draw one weight sample" % path)
+    batch = int(batch or train.get("batch_size", 32))
+
+    opt_name, opt_args = _one_key(train.get("optimizer", "adam"), path + " train.optimizer")
+    if opt_name == "adam":
+        optimizer = ("adam", _number(opt_args.get("learning_rate", 0.001), "learning_rate"),
+                     _number(opt_args.get("beta_1", 0.9), "beta_1"), _number(opt_args.get("beta_2", 0.999), "beta_2"),
+                     _number(opt_args.get("epsilon", 1e-7), "epsilon"))
+    elif opt_name == "sgd":
+        optimizer = ("sgd", _number(opt_args.get("learning_rate", 0.01), "learning_rate"),
+                     _number(opt_args.get("momentum", 0), "momentum"))
+    else:
+        raise Unsupported("%s: optimizer `%s`" % (path, opt_name))
+
+    lik = doc.get("likelihood")
+    if lik is None:
+        likelihood = None
+    else:
+        lname, largs = _one_key(lik, path + " likelihood")
+        if lname == "categorical":
+            likelihood = ("categorical",)
+        elif lname == "normal":
+            likelihood = ("normal", _number(largs.get("scale", 1), "likelihood scale"))
+        else:
+            raise Unsupported("%s: likelihood `%s`" % (path, lname))
+
+    # defaults: keyed by any alias, applied by canonical type; a rank in defaults does not override an alias's.
+    defaults = {}
+    for key, value in (doc.get("defaults") or {}).items():
+        if key in _TYPES:
+            defaults[_TYPES[key][0]] = _canonical_args(value)
+
+    layers, shape = [], list(input_shape)
+    for index, item in enumerate(doc.get("layers") or []):
+        type_name, own = _one_key(item, "%s layer %d" % (path, index))
+        if type_name in _REFUSED:
+            raise Unsupported("%s layer %d (%s): %s" % (path, index, type_name, _REFUSED[type_name]))
+        if type_name not in _TYPES:
+            raise Unsupported("%s layer %d: unknown layer type `%s`" % (path, index, type_name))
+        kind, fixed_rank = _TYPES[type_name]
+        args = dict(defaults.get(kind, {}))
+        if fixed_rank is not None:
+            args.pop("rank", None)
+        args.update(_canonical_args(own))
+        layer = Layer(index, type_name, kind, args, shape)
+        where = "%s %s" % (path, layer.describe())
+        _resolve(layer, fixed_rank, batch, where)
+        layers.append(layer)
+        shape = layer.output_shape
+    return Workload(path, name, input_shape, layers, batch, likelihood, optimizer, dtype)
+
+
+def _resolve(layer, fixed_rank, batch, where):
+    a, shape = layer.args, layer.input_shape
+    if layer.kind == "flatten":
+        layer.output_shape = [math.prod(shape)]
+        return
+    if layer.kind in ("max_pool", "avg_pool"):
+        rank = len(shape) - 1
+        if rank not in (1, 2, 3) or (fixed_rank is not None and fixed_rank != rank):
+            raise Unsupported("%s: pooling over an input of shape %s" % (where, shape))
+        layer.rank = rank
+        layer.pool_size = _per_dim(a.get("pool_size", 2), rank, where + " pool_size")
+        layer.strides = _per_dim(a.get("strides", layer.pool_size), rank, where + " strides")
+        layer.padding = str(a.get("padding", "VALID")).upper()
+        layer.output_shape = _spatial_out(layer, shape[:-1], layer.pool_size, [1] * rank) + [shape[-1]]
+        return
+
+    if a.get("posterior_value", "sample") != "sample":
+        raise Unsupported("%s: posterior_value %s; the peers always sample the weights" % (where, a["posterior_value"]))
+    posterior = a.get("posterior", "normal_diag")
+    if _one_key(posterior, where + " posterior")[0] != "normal_diag":
+        raise Unsupported("%s: posterior %r" % (where, posterior))
+    layer.activation = a.get("activation_fn", "linear")
+    if layer.activation not in ACTIVATIONS:
+        raise Unsupported("%s: activation %s" % (where, layer.activation))
+    layer.prior = _prior(a.get("prior"), where)
+    pw = a.get("penalty_weight", KL_AUTO)
+    # `bayesnet bench` trains on one batch of random data, so `auto` (1 / training examples) is 1 / batch.
+    layer.penalty_weight = 1.0 / batch if pw == KL_AUTO else _number(pw, where + " penalty_weight")
+    layer.output_size = int(a["output_size"])
+
+    if layer.kind == "affine_flipout":
+        if len(shape) != 1:
+            raise Unsupported("%s: an affine layer needs a flat input (put Flatten before it), got %s" % (where, shape))
+        layer.input_size = shape[0]
+        layer.output_shape = [layer.output_size]
+        layer.parameters = 2 * (layer.input_size * layer.output_size + layer.output_size)
+        return
+
+    rank = fixed_rank or int(a.get("rank", 2))
+    if len(shape) != rank + 1:
+        raise Unsupported("%s: a rank-%d convolution over an input of shape %s" % (where, rank, shape))
+    layer.rank = rank
+    layer.input_size = shape[-1]
+    layer.filter_shape = _per_dim(a["filter_shape"], rank, where + " filter_shape")
+    layer.strides = _per_dim(a.get("strides", 1), rank, where + " strides")
+    layer.dilations = _per_dim(a.get("dilations", 1), rank, where + " dilations")
+    layer.padding = str(a.get("padding", "VALID")).upper()
+    if layer.padding not in ("SAME", "VALID"):
+        raise Unsupported("%s: padding %s" % (where, layer.padding))
+    layer.output_shape = _spatial_out(layer, shape[:-1], layer.filter_shape, layer.dilations) + [layer.output_size]
+    weights = math.prod(layer.filter_shape) * layer.input_size * layer.output_size + layer.output_size
+    layer.parameters = 2 * weights
+
+
+def _spatial_out(layer, spatial, window, dilations):
+    out = []
+    for size, w, d, s in zip(spatial, window, dilations, layer.strides):
+        if layer.padding == "SAME":
+            out.append(-(-size // s))
+        else:
+            out.append(-(-(size - (w - 1) * d) // s))
+    if any(o < 1 for o in out):
+        raise Unsupported("%s: empty output %s" % (layer.describe(), out))
+    return out
+
+
+# -- statistics, memory, machine --------------------------------------------------------------------------
+
+def quantile(values, q):
+    """Linear interpolation between order statistics (numpy's default), as `bayesnet bench` computes it."""
+    s = sorted(values)
+    if not s:
+        return 0.0
+    pos = q * (len(s) - 1)
+    lo = int(math.floor(pos))
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def time_steps(fn, warmup, steps):
+    """Runs `fn` warmup times untimed, then `steps` times timed; milliseconds per step."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter_ns()
+        fn()
+        times.append((time.perf_counter_ns() - start) / 1e6)
+    return times
+
+
+def peak_rss_bytes():
+    """VmHWM of this process: its peak resident memory since it started."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+def result(tool, workload, mode, times, threads, parameters, output_shape, versions, extra=None):
+    """The JSON line a child prints: the same fields `bayesnet bench --json` writes per mode."""
+    median = quantile(times, 0.5)
+    r = {"tool": tool, "spec": workload.name, "path": workload.path, "mode": mode, "batch": workload.batch,
+         "threads": threads, "steps": len(times), "median_ms": median, "p25_ms": quantile(times, 0.25),
+         "p75_ms": quantile(times, 0.75), "min_ms": min(times), "max_ms": max(times),
+         "images_per_second": workload.batch * 1000.0 / median if median > 0 else 0.0,
+         "parameters": parameters, "output_shape": list(output_shape),
+         "peak_resident_bytes": peak_rss_bytes(), "versions": versions, "step_ms": times}
+    if extra:
+        r.update(extra)
+    return r
+
+
+def thread_env(threads):
+    """Environment for a child: every thread pool the frameworks might start is held to `threads`."""
+    env = dict(os.environ)
+    for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[key] = str(threads)
+    env["TF_USE_LEGACY_KERAS"] = "1"
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def run_child(cmd, env=None, timeout=1800):
+    """Runs one measurement process; returns (exit code, stdout, stderr, its peak RSS in bytes).
+
+    The peak comes from wait4's rusage of that child alone, so every tool's figure is measured the same way:
+    the whole process's peak resident memory, from start to exit."""
+    import tempfile
+    import threading
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        p = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, text=True)
+        timer = threading.Timer(timeout, p.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(p.pid, 0)
+        finally:
+            timer.cancel()
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return p.returncode, out.read(), err.read(), usage.ru_maxrss * 1024
+
+
+def machine():
+    """The CPU model and core count from /proc/cpuinfo, and the load when asked."""
+    model, cores = None, 0
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cores += 1
+                    model = model or line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    try:
+        with open("/proc/loadavg") as f:
+            load = [float(x) for x in f.read().split()[:3]]
+    except OSError:
+        load = None
+    return {"cpu": model, "cores": cores or os.cpu_count(), "load_average": load}
+
+
+def argument_parser(**kwargs):
+    """argparse, exiting with 64 on bad command-line use as bayesnet does (argparse's own code is 2)."""
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message):
+            self.print_usage(sys.stderr)
+            print("%s: error: %s" % (self.prog, message), file=sys.stderr)
+            sys.exit(64)
+
+    return Parser(formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+
+def child_main(measure, argv, tool_names):
+    """The command line both peer scripts share.
+
+    `SCRIPT SPEC --tool T --mode M [--steps N --warmup N --threads N --batch N]` measures one (tool, spec,
+    mode) in this process and prints one JSON line. Without --tool/--mode (or with lists), the script runs
+    every combination, each in a child process of its own, and prints a table and, with --json, the results."""
+    ap = argument_parser(description=sys.modules["__main__"].__doc__)
+    ap.add_argument("specs", nargs="+", metavar="SPEC", help="bayesnet spec files (YAML)")
+    ap.add_argument("--tool", default=",".join(tool_names), help="comma-separated, from: " + ", ".join(tool_names))
+    ap.add_argument("--mode", default="train,predict", help="train, predict or both, comma-separated")
+    ap.add_argument("--steps", type=int, default=20, help="timed steps per measurement (default 20)")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed steps first, after the first call (default 3)")
+    ap.add_argument("--threads", type=int, default=2, help="intra- and inter-op threads (default 2)")
+    ap.add_argument("--batch", type=int, help="examples per step (default: the spec's train.batch_size)")
+    ap.add_argument("--json", metavar="OUT", help="write the results here (parent mode)")
+    ap.add_argument("--check", action="store_true",
+                    help="build the networks and print their parameter counts and output shapes; time nothing")
+    a = ap.parse_args(argv)
+    tools = [t for t in a.tool.split(",") if t]
+    modes = [m for m in a.mode.split(",") if m]
+    for t in tools:
+        if t not in tool_names:
+            ap.error("unknown tool %s (known: %s)" % (t, ", ".join(tool_names)))
+    for m in modes:
+        if m not in ("train", "predict"):
+            ap.error("unknown mode %s (train or predict)" % m)
+    if a.steps < 1 or a.warmup < 0 or a.threads < 1 or (a.batch is not None and a.batch < 1):
+        ap.error("--steps and --threads must be at least 1, --warmup not negative")
+    for spec in a.specs:
+        try:
+            read_spec(spec, a.batch)
+        except Unsupported as e:
+            print("error: %s" % e, file=sys.stderr)
+            sys.exit(1)
+        except (OSError, KeyError, TypeError, ValueError) as e:
+            print("error: %s: cannot read the spec: %s" % (spec, e), file=sys.stderr)
+            sys.exit(1)
+
+    if a.check or (len(tools) == 1 and len(modes) == 1 and len(a.specs) == 1):
+        for spec in a.specs:
+            for tool in tools:
+                workload = read_spec(spec, a.batch)
+                for mode in (["check"] if a.check else modes):
+                    r = measure(tool, workload, mode, a.steps, a.warmup, a.threads)
+                    print(json.dumps(r), flush=True)
+        return
+
+    results, failed = [], False
+    print("%-16s %-12s %-8s %9s %17s %10s %9s %11s" % ("tool", "spec", "mode", "ms/step", "p25-p75",
+                                                      "images/s", "peak MiB", "parameters"))
+    for spec in a.specs:
+        for mode in modes:
+            for tool in tools:
+                cmd = [sys.executable, os.path.abspath(sys.argv[0]), spec, "--tool", tool, "--mode", mode,
+                       "--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads)]
+                if a.batch:
+                    cmd += ["--batch", str(a.batch)]
+                code, out, err, rss = run_child(cmd, thread_env(a.threads))
+                lines = [l for l in out.splitlines() if l.startswith("{")]
+                if code != 0 or not lines:
+                    failed = True
+                    print("%-16s %-12s %-8s failed (exit %d): %s" % (tool, spec, mode, code, err.strip()[-2000:]))
+                    continue
+                r = json.loads(lines[-1])
+                r["peak_resident_bytes"] = rss
+                results.append(r)
+                print("%-16s %-12s %-8s %9.2f %8.2f-%-8.2f %10.0f %9.0f %11d" % (
+                    tool, r["spec"], mode, r["median_ms"], r["p25_ms"], r["p75_ms"], r["images_per_second"],
+                    rss / 1048576, r["parameters"]), flush=True)
+    if a.json:
+        write_json_atomically(a.json, {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                                       "results": results})
+    sys.exit(1 if failed else 0)
+
+
+def write_json_atomically(path, document):
+    """Writes to a temporary file beside `path`, then renames, so a reader never sees half a file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, ".%s.%d.tmp" % (os.path.basename(path), os.getpid()))
+    with open(tmp, "w") as f:
+        json.dump(document, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
