@@ -17,6 +17,7 @@ struct Bayesnet: ParsableCommand {
             ReportCommand.self,
             BenchCommand.self,
             SchemaCommand.self,
+            WeightsCommand.self,
         ]
     )
 }

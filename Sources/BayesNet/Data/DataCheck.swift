@@ -58,7 +58,7 @@ extension DataLoader {
                 problem(error)
                 continue
             }
-            guard let likelihood = spec.likelihood else { continue }
+            guard spec.likelihood != nil else { continue }
             guard let y else {
                 out.append(Diagnostic(
                     message: "`data.\(key)` has no `y`: \(key == "train" ? "training" : "evaluation") needs a label or target for every example",

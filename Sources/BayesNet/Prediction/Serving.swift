@@ -29,8 +29,8 @@ public enum Serving {
     /// Builds the plan of `spec` and loads the weights of the checkpoint at `weights`.
     static func network<S: TensorScalar>(_: S.Type, spec: ModelSpec, weights: String, seed: UInt64?, maxBatch: Int,
                                          limits: DataLimits = .default) throws -> Network<S> {
-        let (entries, info) = try CheckpointIO.read(path: weights, limits: limits)
-        let network = try Network<S>(spec: spec, seed: seed ?? info.seed, trainingExamples: 0, maxBatch: maxBatch)
+        let (entries, info) = try CheckpointIO.readWeights(path: weights, limits: limits)
+        let network = try Network<S>(spec: spec, seed: seed ?? info?.seed ?? spec.seed ?? 0, trainingExamples: 0, maxBatch: maxBatch)
         try CheckpointIO.restore(network, from: entries, optimizer: false, path: weights)
         return network
     }

@@ -54,8 +54,25 @@ enum CheckpointIO {
                 for k in 0..<8 { bits |= UInt64(b[8 * i + k]) << (8 * UInt64(k)) }
                 p[i] = S(Double(bitPattern: bits))
             }
+        case "F16", "BF16":
+            guard b.count == 2 * n else { throw CheckpointError("tensor \(entry.name) is truncated") }
+            for i in 0..<n {
+                let bits = UInt16(b[2 * i]) | UInt16(b[2 * i + 1]) << 8
+                p[i] = S(entry.dtype == "F16" ? halfToFloat(bits) : Float(bitPattern: UInt32(bits) << 16))
+            }
         default:
-            throw CheckpointError("tensor \(entry.name) has dtype \(entry.dtype); expected F32 or F64")
+            throw CheckpointError("tensor \(entry.name) has dtype \(entry.dtype); expected F32, F64, F16 or BF16")
+        }
+    }
+
+    /// IEEE binary16 to Float, exactly (every half is a float).
+    static func halfToFloat(_ h: UInt16) -> Float {
+        let sign: Float = h & 0x8000 != 0 ? -1 : 1
+        let exponent = Int((h >> 10) & 0x1F), fraction = Float(h & 0x3FF)
+        switch exponent {
+        case 0: return sign * fraction * 0x1p-24
+        case 31: return fraction == 0 ? sign * .infinity : .nan
+        default: return sign * (1 + fraction / 1024) * Float(sign: .plus, exponent: exponent - 15, significand: 1)
         }
     }
 
@@ -89,18 +106,28 @@ enum CheckpointIO {
         return SafeTensors.encode(entries, metadata: metadata)
     }
 
-    static func readInfo(_ metadata: [String: String], path: String) throws -> CheckpointInfo {
+    /// The run a checkpoint continues, or nil for weights written elsewhere (metadata is optional: only a resumed
+    /// run needs step, epoch and seed).
+    static func readInfo(_ metadata: [String: String]) -> CheckpointInfo? {
         guard let step = metadata["step"].flatMap(Int.init), let epoch = metadata["epoch"].flatMap(Int.init),
               let seed = metadata["seed"].flatMap(UInt64.init)
-        else {
-            throw CheckpointError("\(path): the checkpoint's metadata lacks step, epoch or seed")
-        }
+        else { return nil }
         return CheckpointInfo(step: step, epoch: epoch, seed: seed, specSHA256: metadata["spec_sha256"] ?? "",
                               specText: metadata["spec"] ?? "")
     }
 
-    /// The file's size is checked against `limits` before it is read.
+    /// A checkpoint that a run can continue from: its metadata is required.
     static func read(path: String, limits: DataLimits = .default) throws -> (entries: [SafeTensors.Entry], info: CheckpointInfo) {
+        let (entries, info) = try readWeights(path: path, limits: limits)
+        guard let info else {
+            throw CheckpointError("\(path): the file's metadata lacks step, epoch or seed, so a run cannot continue from it (it can still serve `predict` and `evaluate`)")
+        }
+        return (entries, info)
+    }
+
+    /// Any safetensors file; `info` is nil when its metadata names no run. The size is checked against `limits`
+    /// before it is read.
+    static func readWeights(path: String, limits: DataLimits = .default) throws -> (entries: [SafeTensors.Entry], info: CheckpointInfo?) {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CheckpointError("\(path): no such checkpoint file")
         }
@@ -114,7 +141,7 @@ enum CheckpointIO {
         } catch {
             throw CheckpointError("\(path): not a readable safetensors file (\(error))")
         }
-        return (decoded.entries, try readInfo(decoded.metadata, path: path))
+        return (decoded.entries, readInfo(decoded.metadata))
     }
 
     /// Loads the weights (and, when asked, the optimizer slots) into `network`; every tensor must be present.
@@ -122,13 +149,25 @@ enum CheckpointIO {
                                          path: String) throws {
         var byName: [String: SafeTensors.Entry] = [:]
         for e in entries { byName[e.name] = e }
+        // Every problem at once: a file written by another tool is usually off in more than one tensor.
+        let expected = Set(network.parameters.map(\.name))
+        let extra = entries.map(\.name).filter { !expected.contains($0) && !$0.hasPrefix("optimizer.") }
+        var problems: [String] = []
         for p in network.parameters {
             guard let e = byName[p.name] else {
-                throw CheckpointError("\(path): no tensor \(p.name) (is this a checkpoint of another spec?)")
+                let hint = Suggestions.closest(to: p.name, among: extra).map { " (did you mean `\($0)`?)" } ?? ""
+                problems.append("missing \(p.name), shape \(p.shape)\(hint)")
+                continue
             }
-            guard e.shape == p.shape else {
-                throw CheckpointError("\(path): tensor \(p.name) has shape \(e.shape), the spec gives \(p.shape)")
-            }
+            if e.shape != p.shape { problems.append("\(p.name) has shape \(e.shape), the spec gives \(p.shape)") }
+        }
+        for name in extra { problems.append("\(name) is not a tensor of this spec") }
+        if !problems.isEmpty {
+            let listed = problems.prefix(20).map { "\n  - \($0)" }.joined()
+            throw CheckpointError("\(path) does not fit the spec (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\(listed)\(problems.count > 20 ? "\n  - ..." : "")")
+        }
+        for p in network.parameters {
+            let e = byName[p.name]!
             try values(e, into: p.value.pointer, count: p.count)
             if optimizer {
                 for (k, slot) in slotNames(network.spec.train.optimizer).enumerated() {

@@ -1,5 +1,5 @@
 /// "Did you mean" hints for misspelt names, by edit distance.
-enum Suggestions {
+public enum Suggestions {
     /// Levenshtein distance with adjacent transpositions, ignoring ASCII case.
     static func distance(_ a: String, _ b: String) -> Int { distance(a, b, atMost: Int.max - 1) }
 
@@ -41,7 +41,7 @@ enum Suggestions {
     }
 
     /// The closest candidate, if it is close enough to be a likely typo.
-    static func closest(to word: String, among candidates: [String]) -> String? {
+    public static func closest(to word: String, among candidates: [String]) -> String? {
         guard word.count <= 64 else { return nil }
         let limit = max(2, word.count / 3)
         var best: (String, Int)?
@@ -52,7 +52,7 @@ enum Suggestions {
         return best?.0
     }
 
-    static func help(for word: String, among candidates: [String]) -> String? {
+    public static func help(for word: String, among candidates: [String]) -> String? {
         closest(to: word, among: candidates).map { "did you mean `\($0)`?" }
     }
 }
