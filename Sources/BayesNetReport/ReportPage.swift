@@ -24,6 +24,7 @@ struct ReportPage {
             sections.append(uncertainty())
         }
         if let examples = uncertainExamples() { sections.append(examples) }
+        if let studies = studies() { sections.append(studies) }
         sections.append(model())
         return """
         <!DOCTYPE html>
@@ -235,6 +236,45 @@ struct ReportPage {
         \(figure(id: "chart-mutual-information", svg: chart("mutual information (nats)", \.mutualInformation), caption: miCaption))
         </div></section>
         """
+    }
+
+    /// `evaluate --ood` and `--shift`: entropy and MI in and out of distribution, and metrics against the shift.
+    func studies() -> String? {
+        var row: [String] = []
+        if let o = run.ood {
+            func values(_ v: [Double?]) -> [Double] { v.prefix(1_000_000).compactMap { $0 }.filter(\.isFinite) }
+            func chart(_ label: String, _ inside: [Double?], _ outside: [Double?]) -> String {
+                GroupedHistogram(xLabel: label, groups: [
+                    HistogramGroup(name: "test set", values: values(inside), color: Palette.blue),
+                    HistogramGroup(name: "out of distribution", values: values(outside), color: Palette.vermilion),
+                ], width: Self.chartWidth).svg(label: label + " in and out of distribution")
+            }
+            func scores(_ s: OODStudy.Separation) -> String {
+                "AUROC " + (s.auroc.map { Format.fixed($0, 4) } ?? "—") + ", AUPR " + (s.aupr.map { Format.fixed($0, 4) } ?? "—")
+            }
+            row.append(figure(id: "chart-ood-entropy", svg: chart("predictive entropy (nats)", o.in.entropy, o.out.entropy),
+                              caption: "Predictive entropy of the test set and of the out-of-distribution inputs (each group's bars sum to one); as a detector of the latter: \(scores(o.entropy))."))
+            row.append(figure(id: "chart-ood-mutual-information", svg: chart("mutual information (nats)", o.in.mutualInformation, o.out.mutualInformation),
+                              caption: "Mutual information (epistemic uncertainty), the same two sets: \(scores(o.mutualInformation))."))
+        }
+        if let s = run.shift, !s.rows.isEmpty {
+            func points(_ f: (ShiftStudy.Row) -> Double?) -> [(x: Double, y: Double)] {
+                s.rows.prefix(1000).compactMap { r in
+                    guard let x = r.level, let y = f(r), x.isFinite, y.isFinite else { return nil }
+                    return (x, y)
+                }
+            }
+            let chart = LineChart(xLabel: "\(s.kind) level", yLabel: "accuracy, ECE", rightLabel: "nats", series: [
+                LineSeries(name: "accuracy", points: points { $0.accuracy }, color: Palette.blue),
+                LineSeries(name: "ECE", points: points { $0.ece }, color: Palette.orange, dashed: true),
+                LineSeries(name: "mean entropy", points: points { $0.entropy }, color: Palette.green, onRightAxis: true),
+                LineSeries(name: "mean mutual information", points: points { $0.mutualInformation }, color: Palette.purple, onRightAxis: true, dashed: true),
+            ], leftBounds: 0...1, width: Self.chartWidth)
+            row.append(figure(id: "chart-shift", svg: chart.svg(label: "metrics against the \(s.kind) shift"),
+                              caption: "The test set shifted by `\(escape(s.kind))` at each level: accuracy and ECE (left), mean predictive entropy and mutual information (right)."))
+        }
+        guard !row.isEmpty else { return nil }
+        return "<section id=\"studies\"><h2>Shifted and unseen inputs</h2><div class=\"row\">\n" + row.joined(separator: "\n") + "\n</div></section>"
     }
 
     func uncertainExamples() -> String? {

@@ -139,12 +139,51 @@ public struct Prediction: Sendable, Equatable {
     public var correct: Bool
 }
 
+/// `ood.json`, written by `bayesnet evaluate --ood`.
+public struct OODStudy: Decodable, Sendable, Equatable {
+    public struct Scores: Decodable, Sendable, Equatable {
+        public var entropy: [Double?]
+        public var mutualInformation: [Double?]
+    }
+    public struct Separation: Decodable, Sendable, Equatable {
+        public var auroc: Double?
+        public var aupr: Double?
+    }
+    public var entropy: Separation
+    public var mutualInformation: Separation
+    public var `in`: Scores
+    public var out: Scores
+}
+
+/// `shift.json`, written by `bayesnet evaluate --shift`.
+public struct ShiftStudy: Decodable, Sendable, Equatable {
+    public struct Row: Decodable, Sendable, Equatable {
+        public var level: Double?
+        public var accuracy: Double?
+        public var nll: Double?
+        public var ece: Double?
+        public var entropy: Double?
+        public var mutualInformation: Double?
+    }
+    public var kind: String
+    public var rows: [Row]
+}
+
 /// Everything a report is drawn from, read from a run folder's files.
 public struct RunFolder: Sendable {
     public static let summaryFile = "summary.json"
     public static let metricsFile = "metrics.jsonl"
     public static let predictionsFile = "predictions.csv"
     public static let testInputsFile = "test-inputs.npy"
+    public static let oodFile = "ood.json"
+    public static let shiftFile = "shift.json"
+
+    /// A study file written by `bayesnet evaluate`; the report draws at most this many levels or scores.
+    public static func parseStudy<T: Decodable>(_ type: T.Type, _ data: Data, file: String) throws(ReportError) -> T {
+        do { return try decoder().decode(T.self, from: data) } catch {
+            throw .malformed(file: file, line: nil, reason: describe(error))
+        }
+    }
 
     public var summary: RunSummary
     public var metrics: [EpochMetrics]
@@ -152,6 +191,9 @@ public struct RunFolder: Sendable {
     public var predictions: [Prediction]
     /// `nil` when the run folder has no test-inputs.npy.
     public var testInputs: NPYArray?
+    /// `evaluate --ood` and `--shift` studies, when the folder has them.
+    public var ood: OODStudy?
+    public var shift: ShiftStudy?
 
     public init(summary: RunSummary, metrics: [EpochMetrics], predictions: [Prediction], testInputs: NPYArray?) {
         self.summary = summary
@@ -175,10 +217,13 @@ public struct RunFolder: Sendable {
                             (metricsFile, "the per-epoch training curves")] where !exists(name) {
             throw .missingFile(folder: path, file: name, why: "\(why); `bayesnet run` writes it")
         }
-        return try parse(summary: try read(file(summaryFile)), metrics: try read(file(metricsFile)),
-                         predictions: exists(predictionsFile) ? try read(file(predictionsFile)) : nil,
-                         testInputs: exists(testInputsFile) ? try read(file(testInputsFile)) : nil,
-                         folder: path)
+        var run = try parse(summary: try read(file(summaryFile)), metrics: try read(file(metricsFile)),
+                            predictions: exists(predictionsFile) ? try read(file(predictionsFile)) : nil,
+                            testInputs: exists(testInputsFile) ? try read(file(testInputsFile)) : nil,
+                            folder: path)
+        if exists(oodFile) { run.ood = try parseStudy(OODStudy.self, try read(file(oodFile)), file: file(oodFile)) }
+        if exists(shiftFile) { run.shift = try parseStudy(ShiftStudy.self, try read(file(shiftFile)), file: file(shiftFile)) }
+        return run
     }
 
     /// Checks a run folder's files already in memory (`nil` for a file the folder lacks), exactly as `load`

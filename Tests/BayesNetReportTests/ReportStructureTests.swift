@@ -231,3 +231,35 @@ func renderFixture(_ fixture: RunFolderFixture = RunFolderFixture()) throws -> (
         #expect(run.testInputs?.shape == [297, 8, 8, 1])
     }
 }
+
+@Suite struct StudySectionTests {
+    @Test func oodAndShiftStudiesAreDrawnWhenTheFolderHasThem() throws {
+        let folder = temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try RunFolderFixture().write(to: folder)
+        try Data(#"{"entropy": {"auroc": 0.91, "aupr": 0.8}, "mutual_information": {"auroc": 0.97, "aupr": 0.95}, "in": {"entropy": [0.1, 0.2], "mutual_information": [0.01, 0.02]}, "out": {"entropy": [1.5, 2.0], "mutual_information": [0.4, null]}}"#.utf8)
+            .write(to: folder.appendingPathComponent("ood.json"))
+        try Data(#"{"kind": "rotate", "rows": [{"level": 0, "accuracy": 0.9, "nll": 0.3, "ece": 0.02, "entropy": 0.3, "mutual_information": 0.05}, {"level": 90, "accuracy": 0.2, "nll": 3, "ece": 0.5, "entropy": 0.9, "mutual_information": 0.3}]}"#.utf8)
+            .write(to: folder.appendingPathComponent("shift.json"))
+        let html = try Report.html(runDirectory: folder.path)
+        let page = HTMLProbe(html: html)
+        for id in ["chart-ood-entropy", "chart-ood-mutual-information", "chart-shift"] {
+            #expect(page.element(id: id)?.contains("<svg") == true, "missing \(id)")
+        }
+        #expect(page.caption(of: "chart-ood-mutual-information")?.contains("AUROC 0.9700") == true)
+    }
+
+    @Test func aDamagedStudyFileIsReportedByName() throws {
+        let folder = temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try RunFolderFixture().write(to: folder)
+        try Data("{".utf8).write(to: folder.appendingPathComponent("shift.json"))
+        #expect(throws: ReportError.self) { _ = try Report.html(runDirectory: folder.path) }
+    }
+
+    @Test func aFolderWithoutStudiesHasNoStudySection() throws {
+        let (folder, html) = try renderFixture()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(!html.contains("id=\"studies\""))
+    }
+}
