@@ -30,8 +30,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Untimed steps run first.")
     var warmup: Int = 3
 
-    @Option(help: "Worker threads for the kernels (default: all cores).")
-    var threads: Int?
+    @OptionGroup(title: "Threads")
+    var threading: ThreadOptions
 
     @Option(help: "train, predict or both.")
     var mode: Mode = .both
@@ -46,12 +46,11 @@ struct BenchCommand: ParsableCommand {
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
         if steps < 1 { throw ValidationError("--steps must be at least 1") }
         if warmup < 0 { throw ValidationError("--warmup must not be negative") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
         let model = try loadSpecOrExit(spec)
-        applyThreads(threads)
+        threading.apply()
         let options = BenchOptions(batch: batch, steps: steps, warmup: warmup,
                                    mode: BenchMode(rawValue: mode.rawValue) ?? .both, seed: seed)
         let results: [BenchResult]

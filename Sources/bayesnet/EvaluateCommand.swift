@@ -21,8 +21,8 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "The random seed of the posterior samples (default: the checkpoint's).")
     var seed: UInt64?
 
-    @Option(help: "Worker threads for the kernels (default: all cores).")
-    var threads: Int?
+    @OptionGroup(title: "Threads")
+    var threading: ThreadOptions
 
     @Flag(help: "Print the evaluation as JSON (the evaluation block of summary.json).")
     var json = false
@@ -44,7 +44,6 @@ struct EvaluateCommand: ParsableCommand {
 
     func validate() throws {
         if let samples, samples < 1 { throw ValidationError("--samples must be at least 1") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let shift {
             do { _ = try Shift(parsing: shift) } catch { throw ValidationError("--shift: \(error)") }
         }
@@ -52,7 +51,7 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         let model = try loadSpecOrExit(spec, limits: specLimits.limits)
-        applyThreads(threads)
+        threading.apply()
         if ood != nil || shift != nil { return try study(model) }
         let result: EvaluationResult
         do {

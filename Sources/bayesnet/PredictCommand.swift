@@ -44,8 +44,8 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "The random seed of the posterior samples (default: the checkpoint's).")
     var seed: UInt64?
 
-    @Option(help: "Worker threads for the kernels (default: all cores).")
-    var threads: Int?
+    @OptionGroup(title: "Threads")
+    var threading: ThreadOptions
 
     @OptionGroup(title: "Limits")
     var specLimits: SpecLimitOptions
@@ -56,12 +56,11 @@ struct PredictCommand: ParsableCommand {
     func validate() throws {
         if let samples, samples < 1 { throw ValidationError("--samples must be at least 1") }
         if samples != nil, posteriorMean { throw ValidationError("--samples and --posterior-mean exclude each other") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
         let model = try loadSpecOrExit(spec, limits: specLimits.limits)
-        applyThreads(threads)
+        threading.apply()
         let transform = InputTransform(spec: model)
         let file: InputFile
         let result: PredictionOutput

@@ -25,7 +25,7 @@ struct ReportCommand: ParsableCommand {
             let path = try Report.write(runDirectory: runDirectory, output: output)
             print("wrote \(path)")
         } catch {
-            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            printError("error: \(error.description)")
             throw ExitCode(1)
         }
     }

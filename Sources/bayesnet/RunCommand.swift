@@ -23,8 +23,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: "The random seed, instead of the spec's.")
     var seed: UInt64?
 
-    @Option(help: "Worker threads for the kernels (default: all cores).")
-    var threads: Int?
+    @OptionGroup(title: "Threads")
+    var threading: ThreadOptions
 
     @Option(help: "Continue the run whose checkpoint is in this folder.")
     var resume: String?
@@ -46,13 +46,12 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if resume != nil, out != nil { throw ValidationError("--resume DIR already names the run folder; drop --out") }
     }
 
     func run() throws {
         let model = try loadSpecOrExit(spec, limits: specLimits.limits)
-        applyThreads(threads)
+        threading.apply()
         let display = ProgressDisplay(quiet: quiet)
         let options = RunOptions(outputDirectory: out, epochs: epochs, seed: seed, resume: resume, force: force,
                                  limits: dataLimits.limits)
