@@ -146,10 +146,10 @@ struct ConvCase: Sendable, CustomStringConvertible {
         let (x, kernel, bias, r) = ConvolutionGradientTests.inputs(c, seed: 81)
         let want = Self.oracle(c, x, kernel, bias, r)
         let xf = x.map(Float.init), kf = kernel.map(Float.init), bf = bias.map(Float.init), rf = r.map(Float.init)
-        let saved = Runtime.gemmKernel
-        defer { Runtime.gemmKernel = saved }
-        for family in Runtime.GemmKernel.allCases where family.isSupported {
-            Runtime.gemmKernel = family
+        let saved = Runtime.cpuLevel
+        defer { Runtime.cpuLevel = saved }
+        for family in Runtime.CPULevel.allCases where family.isSupported {
+            Runtime.cpuLevel = family
             let f = Self.fast(c, xf, kf, bf, rf)
             #expect(maxError(f.y, want.y) < 1e-5, "\(family)")
             #expect(maxError(f.dx, want.dx) < 1e-5, "\(family)")

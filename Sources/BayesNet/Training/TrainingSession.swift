@@ -230,8 +230,8 @@ public final class TrainingSession<S: TensorScalar> {
             }
         case .sgd(let lr, let momentum):
             for p in network.parameters {
-                Optimizers.sgdStep(parameters: p.value.pointer, gradients: p.gradient.pointer,
-                                   velocity: p.slot1.pointer, count: p.count, learningRate: lr, momentum: momentum)
+                WeightLoops.sgdStep(parameters: p.value.pointer, gradients: p.gradient.pointer,
+                                    velocity: p.slot1.pointer, count: p.count, learningRate: lr, momentum: momentum)
             }
         }
     }
