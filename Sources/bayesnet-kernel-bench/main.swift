@@ -225,7 +225,11 @@ if options.sections.contains("flipout") {
     print("Fused Flipout convolutions of the bench workloads, SAME, default kernel: microseconds forward / kernel"
           + " gradient / input gradient")
 }
-for s in flipoutLayers where options.sections.contains("flipout") {
+// One input channel: also with the patches packed for the GEMM, as before the in-place kernels (same bits).
+for (s, inPlace) in flipoutLayers.flatMap({ l in l.cin == 1 ? [(l, true), (l, false)] : [(l, true)] })
+    where options.sections.contains("flipout") {
+    Runtime.oneChannelKernels = inPlace
+    defer { Runtime.oneChannelKernels = true }
     let g = ConvGeometry(inputSpatial: s.spatial, inChannels: s.cin, outChannels: s.cout, filter: s.filter,
                          strides: s.filter.map { _ in 1 }, dilations: s.filter.map { _ in 1 }, padding: .same)
     let x = randomArray(s.batch * g.inputCount, seed: 20), mean = randomArray(g.kernelCount, seed: 21)
@@ -235,7 +239,8 @@ for s in flipoutLayers where options.sections.contains("flipout") {
     let signOut = randomArray(s.batch * s.cout, seed: 26).map { $0 < 0 ? Float(-1) : 1 }
     var y = [Float](repeating: 0, count: dy.count), dx = [Float](repeating: 0, count: x.count)
     var dMean = [Float](repeating: 0, count: g.kernelCount), dDelta = dMean
-    var line = "  " + s.name + String(repeating: " ", count: max(0, 36 - s.name.count))
+    let name = s.name + (inPlace ? "" : " packed")
+    var line = "  " + name + String(repeating: " ", count: max(0, 43 - name.count))
     for t in options.threads {
         Runtime.threadCount = t
         let ws = FlipoutConvolution.Workspace<Float>(geometry: g, maxBatch: s.batch)

@@ -93,10 +93,7 @@ import Testing
         for kernel in Runtime.CPULevel.allCases where kernel.isSupported {
             let x = Self.inputs
             var y = [Float](repeating: .nan, count: x.count)
-            let saved = Runtime.cpuLevel
-            Runtime.cpuLevel = kernel
-            Activations.forward(kind, x: x, y: &y, count: x.count)
-            Runtime.cpuLevel = saved
+            withCPULevel(kernel) { Activations.forward(kind, x: x, y: &y, count: x.count) }
             var worst = 0.0
             for (xi, yi) in zip(x, y) {
                 let want = Self.reference(kind, Double(xi))

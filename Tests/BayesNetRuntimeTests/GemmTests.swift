@@ -45,11 +45,10 @@ struct GemmCase: Sendable, CustomStringConvertible {
         let a: [Float] = rng.array(c.m * c.k), b: [Float] = rng.array(c.k * c.n)
         let c0: [Float] = beta == 0 ? [Float](repeating: .nan, count: c.m * c.n) : rng.array(c.m * c.n)
         var out = c0
-        let saved = Runtime.cpuLevel
-        Runtime.cpuLevel = kernel
-        Gemm.gemm(transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k, alpha: 0.75, a: a,
-                  lda: c.transA ? c.m : c.k, b: b, ldb: c.transB ? c.k : c.n, beta: beta, c: &out, ldc: c.n)
-        Runtime.cpuLevel = saved
+        withCPULevel(kernel) {
+            Gemm.gemm(transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k, alpha: 0.75, a: a,
+                      lda: c.transA ? c.m : c.k, b: b, ldb: c.transB ? c.k : c.n, beta: beta, c: &out, ldc: c.n)
+        }
         return (out, naive(c, alpha: 0.75, a: a, b: b, beta: Double(beta), c0: c0))
     }
 
@@ -76,13 +75,12 @@ struct GemmCase: Sendable, CustomStringConvertible {
         var want = c0
         Gemm.reference(transA: c.transA, transB: c.transB, rows: 0..<c.m, n: c.n, k: c.k, alpha: 0.75, a: a,
                        lda: c.transA ? c.m : c.k, b: b, ldb: c.transB ? c.k : c.n, beta: 0.5, c: &want, ldc: c.n)
-        let saved = Runtime.cpuLevel
-        defer { Runtime.cpuLevel = saved }
         for kernel in Runtime.CPULevel.allCases where kernel.isSupported {
-            Runtime.cpuLevel = kernel
             var out = c0
-            Gemm.gemm(transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k, alpha: 0.75, a: a,
-                      lda: c.transA ? c.m : c.k, b: b, ldb: c.transB ? c.k : c.n, beta: 0.5, c: &out, ldc: c.n)
+            withCPULevel(kernel) {
+                Gemm.gemm(transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k, alpha: 0.75, a: a,
+                          lda: c.transA ? c.m : c.k, b: b, ldb: c.transB ? c.k : c.n, beta: 0.5, c: &out, ldc: c.n)
+            }
             #expect(maxError(out, want) < 1e-12, "\(kernel)")
         }
     }

@@ -32,11 +32,8 @@ private func locations(_ n: Int, seed: UInt64) -> [Float] {
 
 /// Runs `body` with each supported kernel family selected in turn, restoring the previous one.
 private func forEachKernel(_ body: (Runtime.CPULevel) -> Void) {
-    let saved = Runtime.cpuLevel
-    defer { Runtime.cpuLevel = saved }
     for kernel in Runtime.CPULevel.allCases where kernel.isSupported {
-        Runtime.cpuLevel = kernel
-        body(kernel)
+        withCPULevel(kernel) { body(kernel) }
     }
 }
 

@@ -32,6 +32,8 @@ import Darwin
 
     @Test(arguments: 0..<2) func convolutionGivesTheSameBitsForAnyThreadCount(_ index: Int) {
         let (g, batch) = Self.geometries[index]
+        cpuLevelLock.lock()
+        defer { cpuLevelLock.unlock() }
         let one = Self.convolutionResults(g, batch: batch, threads: 1)
         for threads in [2, 3] {
             let other = Self.convolutionResults(g, batch: batch, threads: threads)
