@@ -10,8 +10,8 @@ public enum WeightLoops {
     /// kept: the KL term forms it again from ρ.
     @_specialize(where S == Float) @_specialize(where S == Double)
     public static func sample<S: TensorScalar>(rho: UnsafePointer<S>, loc: UnsafePointer<S>?,
-                                        epsilon: UnsafeMutablePointer<S>, draw: UnsafeMutablePointer<S>,
-                                        count: Int, stream: RandomStream) {
+                                               epsilon: UnsafeMutablePointer<S>, draw: UnsafeMutablePointer<S>,
+                                               count: Int, stream: RandomStream) {
         let parts = tasks(count)
         Runtime.parallelFor(parts, SampleTask(rho: rho, loc: loc, epsilon: epsilon, draw: draw,
                                               count: count, stream: stream, parts: parts))
@@ -35,8 +35,8 @@ public enum WeightLoops {
     /// dρ += dW ⊙ ε ⊙ sigmoid(ρ), since W depends on ρ through σ ⊙ ε.
     @_specialize(where S == Float) @_specialize(where S == Double)
     public static func addRhoGradient<S: TensorScalar>(rho: UnsafePointer<S>, dDraw: UnsafePointer<S>,
-                                                epsilon: UnsafePointer<S>, gradient: UnsafeMutablePointer<S>,
-                                                count: Int) {
+                                                       epsilon: UnsafePointer<S>, gradient: UnsafeMutablePointer<S>,
+                                                       count: Int) {
         let parts = tasks(count)
         Runtime.parallelFor(parts, RhoGradientTask(rho: rho, dDraw: dDraw, epsilon: epsilon, gradient: gradient,
                                                    count: count, parts: parts))
@@ -85,8 +85,8 @@ public enum WeightLoops {
     /// the rounding of that sum); the gradients are elementwise and exactly the sequential ones.
     @_specialize(where S == Float) @_specialize(where S == Double)
     public static func divergence<S: TensorScalar>(_ term: KLTerm<S>, loc: UnsafePointer<S>, rho: UnsafePointer<S>,
-                                            count: Int, weight: S, dLoc: UnsafeMutablePointer<S>?,
-                                            dRho: UnsafeMutablePointer<S>?) -> Double {
+                                                   count: Int, weight: S, dLoc: UnsafeMutablePointer<S>?,
+                                                   dRho: UnsafeMutablePointer<S>?) -> Double {
         let blocks = (count + klBlock - 1) / klBlock
         if blocks <= 1 {
             return term.sum(loc: loc, rho: rho, lo: 0, count: count, weight: weight, dLoc: dLoc, dRho: dRho)
@@ -132,9 +132,9 @@ public enum WeightLoops {
     /// One Adam step, as `Optimizers.adamStep` (elementwise, so split over threads with identical results).
     @_specialize(where S == Float) @_specialize(where S == Double)
     public static func adamStep<S: TensorScalar>(parameters: UnsafeMutablePointer<S>, gradients: UnsafePointer<S>,
-                                          m: UnsafeMutablePointer<S>, v: UnsafeMutablePointer<S>, count: Int,
-                                          step: Int, learningRate: Double, beta1: Double, beta2: Double,
-                                          epsilon: Double) {
+                                                 m: UnsafeMutablePointer<S>, v: UnsafeMutablePointer<S>, count: Int,
+                                                 step: Int, learningRate: Double, beta1: Double, beta2: Double,
+                                                 epsilon: Double) {
         let parts = tasks(count)
         Runtime.parallelFor(parts, AdamTask(parameters: parameters, gradients: gradients, m: m, v: v, count: count,
                                             step: step, learningRate: learningRate, beta1: beta1, beta2: beta2,
