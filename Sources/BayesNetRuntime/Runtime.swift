@@ -62,11 +62,11 @@ public enum Runtime {
         set { _ = bn_cpu_set_level(Int32(newValue.rawValue)) }
     }
 
-    /// Whether Float convolutions with one input channel read their patches in place at the AVX-512 level
-    /// rather than packing them for the GEMM (same bits either way); settable to compare the two.
-    public static var oneChannelKernels: Bool {
-        get { bn_one_channel_kernels() != 0 }
-        set { bn_set_one_channel_kernels(newValue ? 1 : 0) }
+    /// Whether Float convolutions with at most 8 input channels read their patches in place at the AVX-512
+    /// level rather than packing them for the GEMM (same bits either way); settable to compare the two.
+    public static var fewChannelKernels: Bool {
+        get { bn_few_channels_kernels() != 0 }
+        set { bn_set_few_channels_kernels(newValue ? 1 : 0) }
     }
 
     /// Fixes the level before any kernel runs; a plan calls it when it is built, so no kernel call, on any

@@ -315,7 +315,7 @@ static bn_kernel_info kernel_info(long n) {
 }
 
 #define REAL float
-#define ONE_CHANNEL_KERNELS 1
+#define FEW_CHANNELS_KERNELS 1
 #define A_SOURCE bn_a_source
 #define GEMM_ROWS bn_sgemm_rows
 #define COL2IM_ADD bn_col2im_add

@@ -225,11 +225,11 @@ if options.sections.contains("flipout") {
     print("Fused Flipout convolutions of the bench workloads, SAME, default kernel: microseconds forward / kernel"
           + " gradient / input gradient")
 }
-// One input channel: also with the patches packed for the GEMM, as before the in-place kernels (same bits).
-for (s, inPlace) in flipoutLayers.flatMap({ l in l.cin == 1 ? [(l, true), (l, false)] : [(l, true)] })
+// Few input channels: also with the patches packed for the GEMM, as before the in-place kernels (same bits).
+for (s, inPlace) in flipoutLayers.flatMap({ l in l.cin <= 8 ? [(l, true), (l, false)] : [(l, true)] })
     where options.sections.contains("flipout") {
-    Runtime.oneChannelKernels = inPlace
-    defer { Runtime.oneChannelKernels = true }
+    Runtime.fewChannelKernels = inPlace
+    defer { Runtime.fewChannelKernels = true }
     let g = ConvGeometry(inputSpatial: s.spatial, inChannels: s.cin, outChannels: s.cout, filter: s.filter,
                          strides: s.filter.map { _ in 1 }, dilations: s.filter.map { _ in 1 }, padding: .same)
     let x = randomArray(s.batch * g.inputCount, seed: 20), mean = randomArray(g.kernelCount, seed: 21)

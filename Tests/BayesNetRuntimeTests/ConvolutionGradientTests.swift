@@ -158,9 +158,9 @@ struct ConvCase: Sendable, CustomStringConvertible {
     }
 }
 
-/// With one input channel the AVX-512 level reads patches from a padded copy of the input instead of packing
-/// them (one_channel.h); it must give the packed GEMM's bits.
-@Suite(.serialized) struct OneChannelConvolutionTests {
+/// With at most 8 input channels the AVX-512 level reads patches from a padded copy of the input instead of
+/// packing them (few_channels.h); it must give the packed GEMM's bits.
+@Suite(.serialized) struct FewChannelConvolutionTests {
     static let cases: [ConvCase] = [
         ConvCase(input: [28, 28], inChannels: 1, outChannels: 6, filter: [5, 5], strides: [1, 1], dilations: [1, 1],
                  padding: .same, batch: 3),
@@ -170,6 +170,12 @@ struct ConvCase: Sendable, CustomStringConvertible {
                  dilations: [1, 1, 1], padding: .same, batch: 2),
         ConvCase(input: [300], inChannels: 1, outChannels: 64, filter: [9], strides: [1], dilations: [2],
                  padding: .same, batch: 9),
+        ConvCase(input: [9, 10, 8], inChannels: 8, outChannels: 16, filter: [3, 3, 3], strides: [1, 1, 1],
+                 dilations: [1, 1, 1], padding: .same, batch: 3),
+        ConvCase(input: [13, 12], inChannels: 3, outChannels: 21, filter: [5, 5], strides: [2, 2], dilations: [1, 1],
+                 padding: .same, batch: 5),
+        ConvCase(input: [14, 14], inChannels: 6, outChannels: 16, filter: [5, 5], strides: [1, 1], dilations: [1, 1],
+                 padding: .same, batch: 4),
     ]
 
     @Test(arguments: cases) func sameBitsAsThePackedGEMM(_ c: ConvCase) throws {
@@ -177,9 +183,9 @@ struct ConvCase: Sendable, CustomStringConvertible {
         let (x, kernel, bias, r) = ConvolutionGradientTests.inputs(c, seed: 5)
         let xf = x.map(Float.init), kf = kernel.map(Float.init), bf = bias.map(Float.init), rf = r.map(Float.init)
         let (packed, direct) = withCPULevel(.avx512) {
-            Runtime.oneChannelKernels = false
+            Runtime.fewChannelKernels = false
             let packed = ConvolutionKernelFamilyTests.fast(c, xf, kf, bf, rf)
-            Runtime.oneChannelKernels = true
+            Runtime.fewChannelKernels = true
             return (packed, ConvolutionKernelFamilyTests.fast(c, xf, kf, bf, rf))
         }
         #expect(direct.y.map(\.bitPattern) == packed.y.map(\.bitPattern))

@@ -41,11 +41,11 @@ int bn_cpu_level(void);
 /// Overrides the level (benchmarks, tests); returns 0 when the CPU cannot run it.
 int bn_cpu_set_level(int level);
 
-/// Whether single-precision convolutions with one input channel read their patches in place (AVX-512) instead
-/// of packing them; on by default. Switched off only to compare the two (tests, benchmarks): both give the
-/// same bits.
-int bn_one_channel_kernels(void);
-void bn_set_one_channel_kernels(int enabled);
+/// Whether single-precision convolutions with at most 8 input channels read their patches in place (AVX-512)
+/// instead of packing them; on by default. Switched off only to compare the two (tests, benchmarks): both
+/// give the same bits.
+int bn_few_channels_kernels(void);
+void bn_set_few_channels_kernels(int enabled);
 
 /// Runs `iterations` steps of twelve independent vector FMAs with the given kernel family's vector width and
 /// returns the floating-point operations done (0 when the CPU lacks it): the per-core ceiling.
