@@ -22,15 +22,18 @@ import Darwin
     }
 
     /// Many input channels (the input gradient as a convolution); one input channel with a short, wide kernel
-    /// gradient (split by columns) and more im2col rows than one reduction slice.
+    /// gradient (split by columns) and more im2col rows than one reduction slice; three input channels (patches
+    /// read in place at the AVX-512 level, the kernel gradient split by rows).
     static let geometries: [(ConvGeometry, Int)] = [
         (ConvGeometry(inputSpatial: [12, 11], inChannels: 24, outChannels: 16, filter: [3, 3], strides: [1, 1],
                       dilations: [1, 1], padding: .same), 6),
         (ConvGeometry(inputSpatial: [20, 20], inChannels: 1, outChannels: 200, filter: [3, 3], strides: [2, 1],
                       dilations: [1, 1], padding: .same), 24),
+        (ConvGeometry(inputSpatial: [15, 13], inChannels: 3, outChannels: 16, filter: [5, 5], strides: [1, 1],
+                      dilations: [1, 1], padding: .same), 12),
     ]
 
-    @Test(arguments: 0..<2) func convolutionGivesTheSameBitsForAnyThreadCount(_ index: Int) {
+    @Test(arguments: 0..<3) func convolutionGivesTheSameBitsForAnyThreadCount(_ index: Int) {
         let (g, batch) = Self.geometries[index]
         cpuLevelLock.lock()
         defer { cpuLevelLock.unlock() }
