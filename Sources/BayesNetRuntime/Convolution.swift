@@ -43,7 +43,8 @@ public enum Convolution {
         }
     }
 
-    /// dkernel (+)= d(sum(y * dy))/dkernel.
+    /// dkernel (+)= d(sum(y * dy))/dkernel, summed in a fixed order: the same bits for any thread count, and
+    /// nothing allocated (Float and Double).
     @inlinable
     public static func backwardKernel<S: TensorScalar>(x: UnsafePointer<S>, dy: UnsafePointer<S>,
                                                        dkernel: UnsafeMutablePointer<S>, batch: Int,
@@ -229,54 +230,22 @@ enum ConvGeneric {
         }
     }
 
+    /// The kernel gradient in chunks of im2col rows added in order, on one thread: the oracle, kept simple.
     @inlinable
     static func backwardKernel<S: TensorScalar>(x: UnsafePointer<S>, dy: UnsafePointer<S>,
                                                 dkernel: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry,
                                                 accumulate: Bool) {
         let m = batch * g.outputPositions, kk = g.patchSize, n = g.outChannels
-        let parts = Runtime.partitions(m, grain: 4 * chunkRows)
-        let partials = UnsafeMutablePointer<S>.allocate(capacity: max(0, parts - 1) * kk * n)
-        defer { partials.deallocate() }
-        Runtime.parallelFor(parts, BackwardKernelTask(x: x, dy: dy, dkernel: dkernel, partials: partials,
-                                                      batch: batch, g: g, accumulate: accumulate, parts: parts))
-        if m == 0 && !accumulate { dkernel.update(repeating: 0, count: kk * n) }
-        for p in 1..<max(1, parts) {
-            let src = partials + (p - 1) * kk * n
-            for i in 0..<(kk * n) { dkernel[i] += src[i] }
-        }
-    }
-
-    /// The kernel gradient of the `part`-th slice of the im2col rows: part 0 into dkernel, the others into
-    /// their own buffers in `partials`.
-    @usableFromInline
-    struct BackwardKernelTask<S: TensorScalar>: ParallelTask {
-        @usableFromInline let x: UnsafePointer<S>, dy: UnsafePointer<S>
-        @usableFromInline let dkernel: UnsafeMutablePointer<S>, partials: UnsafeMutablePointer<S>
-        @usableFromInline let batch: Int, g: ConvGeometry, accumulate: Bool, parts: Int
-
-        @inlinable
-        init(x: UnsafePointer<S>, dy: UnsafePointer<S>, dkernel: UnsafeMutablePointer<S>,
-             partials: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry, accumulate: Bool, parts: Int) {
-            self.x = x; self.dy = dy; self.dkernel = dkernel; self.partials = partials; self.batch = batch
-            self.g = g; self.accumulate = accumulate; self.parts = parts
-        }
-
-        @inlinable
-        func run(_ part: Int) {
-            let m = batch * g.outputPositions, kk = g.patchSize, n = g.outChannels
-            let rows = sliceRange(m, part: part, of: parts)
-            let target = part == 0 ? dkernel : partials + (part - 1) * kk * n
-            if part != 0 || !accumulate { target.update(repeating: 0, count: kk * n) }
-            let col = UnsafeMutablePointer<S>.allocate(capacity: chunkRows * kk)
-            defer { col.deallocate() }
-            var r0 = rows.lowerBound
-            while r0 < rows.upperBound {
-                let cnt = min(chunkRows, rows.upperBound - r0)
-                for r in 0..<cnt { Im2col.row(g, x: x, row: r0 + r, dst: col + r * kk) }
-                Gemm.reference(transA: true, transB: false, rows: 0..<kk, n: n, k: cnt, alpha: 1, a: col, lda: kk,
-                               b: dy + r0 * n, ldb: n, beta: 1, c: target, ldc: n)
-                r0 += cnt
-            }
+        if !accumulate { dkernel.update(repeating: 0, count: kk * n) }
+        let col = UnsafeMutablePointer<S>.allocate(capacity: chunkRows * kk)
+        defer { col.deallocate() }
+        var r0 = 0
+        while r0 < m {
+            let cnt = min(chunkRows, m - r0)
+            for r in 0..<cnt { Im2col.row(g, x: x, row: r0 + r, dst: col + r * kk) }
+            Gemm.reference(transA: true, transB: false, rows: 0..<kk, n: n, k: cnt, alpha: 1, a: col, lda: kk,
+                           b: dy + r0 * n, ldb: n, beta: 1, c: dkernel, ldc: n)
+            r0 += cnt
         }
     }
 }
@@ -474,43 +443,53 @@ enum ConvFast {
         }
     }
 
+    /// Im2col rows per slice of the kernel gradient's reduction. Fixed, so the order of every sum is fixed.
+    static var kernelGradientSlice: Int { 2048 }
+
+    /// dkernel (+)= Σ over im2col rows of patchᵀ · dy. The rows are reduced in fixed slices of
+    /// `kernelGradientSlice`, each added onto dkernel in order; the threads split dkernel itself (its rows, or
+    /// its columns when it is short and wide), and the GEMM's per-element sums do not depend on that split, so
+    /// the result is the same bits for any thread count. Nothing is allocated: no partial sums are kept.
     @usableFromInline @_specialize(where S == Float) @_specialize(where S == Double)
     static func backwardKernel<S: FastScalar>(x: UnsafePointer<S>, dy: UnsafePointer<S>,
                                               dkernel: UnsafeMutablePointer<S>, batch: Int, g: ConvGeometry,
                                               accumulate: Bool) {
         let m = batch * g.outputPositions, kk = g.patchSize, n = g.outChannels
-        var geom = cGeometry(g)
-        // Split the reduction; each part sums into its own buffer, added in a fixed order, so the result depends
-        // on the thread count only through rounding. Several parts per thread keep both cores busy when one is
-        // held up by other processes.
-        let parts = Runtime.partitions(m, grain: 1024, perThread: 4)
-        let partials = UnsafeMutablePointer<S>.allocate(capacity: max(0, parts - 1) * kk * n)
-        defer { partials.deallocate() }
-        withUnsafePointer(to: &geom) { gp in
-            Runtime.parallelFor(max(1, parts), KernelGradientTask(x: x, dy: dy, dkernel: dkernel, partials: partials,
-                                                                  geom: gp, m: m, k: kk, n: n,
-                                                                  accumulate: accumulate, parts: parts))
+        if m == 0 {
+            if !accumulate { dkernel.update(repeating: 0, count: kk * n) }
+            return
         }
-        for p in 1..<max(1, parts) {
-            let src = partials + (p - 1) * kk * n
-            for i in 0..<(kk * n) { dkernel[i] += src[i] }
+        var geom = cGeometry(g)
+        let threads = m * kk * n < 1 << 16 ? 1 : Runtime.threadCount
+        let byColumns = threads > 1 && kk < FastGemm.minRowsPerTask * threads && n >= 64 * threads
+        let parts = threads == 1 ? 1 : byColumns ? threads : FastGemm.rowTasks(kk)
+        withUnsafePointer(to: &geom) { gp in
+            Runtime.parallelFor(parts, KernelGradientTask(x: x, dy: dy, dkernel: dkernel, geom: gp, m: m, k: kk, n: n,
+                                                          accumulate: accumulate, byColumns: byColumns,
+                                                          parts: parts))
         }
     }
 
-    /// The kernel gradient of the `part`-th slice of the im2col rows (k x n): part 0 into dkernel, the others
-    /// into their own buffers in `partials`.
+    /// The kernel gradient over the `part`-th slice of dkernel's rows (or columns), every slice of im2col rows
+    /// added in order.
     struct KernelGradientTask<S: FastScalar>: ParallelTask {
-        let x: UnsafePointer<S>, dy: UnsafePointer<S>
-        let dkernel: UnsafeMutablePointer<S>, partials: UnsafeMutablePointer<S>
+        let x: UnsafePointer<S>, dy: UnsafePointer<S>, dkernel: UnsafeMutablePointer<S>
         let geom: UnsafePointer<bn_conv_geom>
-        let m: Int, k: Int, n: Int, accumulate: Bool, parts: Int
+        let m: Int, k: Int, n: Int, accumulate: Bool, byColumns: Bool, parts: Int
 
         func run(_ part: Int) {
-            let rows = parts == 0 ? 0..<0 : sliceRange(m, part: part, of: parts)
-            let target = part == 0 ? dkernel : partials + (part - 1) * k * n
-            S.gemmRows(kind: Int32(BN_A_IM2COL_T), transA: false, a: x, lda: 0, geom: geom, row0: rows.lowerBound,
-                       m0: 0, m1: k, n: n, k: rows.count, alpha: 1, b: dy + rows.lowerBound * n, ldb: n,
-                       transB: false, beta: part == 0 && accumulate ? 1 : 0, c: target, ldc: n)
+            let rows = byColumns ? 0..<k : sliceRange(k, part: part, of: parts)
+            let cols = byColumns ? sliceRange(n, part: part, of: parts) : 0..<n
+            let slice = ConvFast.kernelGradientSlice
+            var r0 = 0
+            while r0 < m {
+                let count = min(slice, m - r0)
+                S.gemmRows(kind: Int32(BN_A_IM2COL_T), transA: false, a: x, lda: 0, geom: geom, row0: r0,
+                           m0: rows.lowerBound, m1: rows.upperBound, n: cols.count, k: count, alpha: 1,
+                           b: dy + r0 * n + cols.lowerBound, ldb: n, transB: false,
+                           beta: r0 == 0 && !accumulate ? 0 : 1, c: dkernel + cols.lowerBound, ldc: n)
+                r0 += count
+            }
         }
     }
 }

@@ -14,9 +14,9 @@ public enum Runtime {
     /// Whether the AVX-512 micro-kernel can run here.
     public static let hasAVX512: Bool = bn_cpu_has_avx512f() != 0
 
-    /// The micro-kernel families of the GEMM (Float tile sizes named; Double tiles have half the columns) and of
-    /// the vectorised activations.
-    public enum GemmKernel: Int, Sendable, CaseIterable, CustomStringConvertible {
+    /// Instruction-set levels of the C kernels; one choice serves every kernel family (named by the Float GEMM
+    /// tile; Double tiles have half the columns).
+    public enum CPULevel: Int, Sendable, CaseIterable, CustomStringConvertible {
         case portable = 0, avx2 = 1, avx512 = 2
         public var description: String {
             switch self {
@@ -37,7 +37,7 @@ public enum Runtime {
     /// FLOP/s of one thread running nothing but independent FMAs of this kernel's vector width: the
     /// per-core ceiling to compare GEMM figures with (0 if unsupported). Timed in the thread's own CPU time,
     /// so other processes sharing the core do not lower it (cores that share FMA units still do).
-    public static func peakFlops(_ kernel: GemmKernel, seconds: Double = 0.2) -> Double {
+    public static func peakFlops(_ kernel: CPULevel, seconds: Double = 0.2) -> Double {
         var iterations = 1 << 16
         while true {
             let start = threadCPUSeconds()
@@ -55,9 +55,24 @@ public enum Runtime {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
-    /// The micro-kernel in use: the widest the CPU supports unless set. Setting an unsupported kernel is ignored.
-    public static var gemmKernel: GemmKernel {
-        get { GemmKernel(rawValue: Int(bn_sgemm_kernel())) ?? .portable }
-        set { _ = bn_sgemm_set_kernel(Int32(newValue.rawValue)) }
+    /// The level in use: the widest the CPU supports (capped by BAYESNET_KERNEL) unless set. Setting an
+    /// unsupported level is ignored.
+    public static var cpuLevel: CPULevel {
+        get { CPULevel(rawValue: Int(bn_cpu_level())) ?? .portable }
+        set { _ = bn_cpu_set_level(Int32(newValue.rawValue)) }
+    }
+
+    /// Whether Float convolutions with at most 8 input channels read their patches in place at the AVX-512
+    /// level rather than packing them for the GEMM (same bits either way); settable to compare the two.
+    public static var fewChannelKernels: Bool {
+        get { bn_few_channels_kernels() != 0 }
+        set { bn_set_few_channels_kernels(newValue ? 1 : 0) }
+    }
+
+    /// Fixes the level before any kernel runs; a plan calls it when it is built, so no kernel call, on any
+    /// thread, is the first to read the environment.
+    @discardableResult
+    public static func selectCPULevel() -> CPULevel {
+        CPULevel(rawValue: Int(bn_cpu_select_level())) ?? .portable
     }
 }

@@ -32,18 +32,18 @@
 
 void bn_activation_forward_f32(int kind, const float *x, float *y, long n) {
 #ifdef BN_ACT_X86
-    int k = bn_sgemm_kernel();
-    if (k == BN_KERNEL_AVX512) { act_forward_avx512(kind, x, y, n); return; }
-    if (k == BN_KERNEL_AVX2) { act_forward_avx2(kind, x, y, n); return; }
+    int k = bn_cpu_level();
+    if (k == BN_CPU_AVX512) { act_forward_avx512(kind, x, y, n); return; }
+    if (k == BN_CPU_AVX2) { act_forward_avx2(kind, x, y, n); return; }
 #endif
     act_forward_sse(kind, x, y, n);
 }
 
 void bn_softplus_backward_f32(const float *x, const float *dy, float *dx, long n) {
 #ifdef BN_ACT_X86
-    int k = bn_sgemm_kernel();
-    if (k == BN_KERNEL_AVX512) { softplus_backward_avx512(x, dy, dx, n); return; }
-    if (k == BN_KERNEL_AVX2) { softplus_backward_avx2(x, dy, dx, n); return; }
+    int k = bn_cpu_level();
+    if (k == BN_CPU_AVX512) { softplus_backward_avx512(x, dy, dx, n); return; }
+    if (k == BN_CPU_AVX2) { softplus_backward_avx2(x, dy, dx, n); return; }
 #endif
     softplus_backward_sse(x, dy, dx, n);
 }

@@ -196,11 +196,11 @@ BN_AVX512_ENTRIES(_8, 0)
 static bn_kernel_info kernel_info(long n) {
     bn_kernel_info info = { kernel_portable, kernel_portable_rows, kernel_portable_ptrs, 6, 8 };
 #ifdef BN_X86
-    switch (bn_sgemm_kernel()) {
-    case BN_KERNEL_AVX2:
+    switch (bn_cpu_level()) {
+    case BN_CPU_AVX2:
         info.cols = kernel_avx2; info.rows = kernel_avx2_rows; info.ptrs = kernel_avx2_ptrs; info.mr = 6; info.nr = 8;
         break;
-    case BN_KERNEL_AVX512:
+    case BN_CPU_AVX512:
         if (n <= 8) {
             info.cols = kernel_avx512_8; info.rows = kernel_avx512_8_rows; info.ptrs = kernel_avx512_8_ptrs;
             info.mr = 12; info.nr = 8;

@@ -37,11 +37,11 @@ static inline __attribute__((always_inline)) void accumulate_rows(const float *r
 }
 
 #define VARIANT(suffix, target)                                                                                  \
-    target static void kernel_##suffix(const float *mean, const float *delta, const float *rowSign,             \
+    target static void flipout_kernel_##suffix(const float *mean, const float *delta, const float *rowSign,     \
                                        long rowPeriod, const float *colSign, long rows, long cols, float *w) {   \
         kernel_rows(mean, delta, rowSign, rowPeriod, colSign, rows, cols, w);                                    \
     }                                                                                                            \
-    target static void accumulate_##suffix(const float *g, const float *sIn, long in, const float *sOut,         \
+    target static void flipout_accumulate_##suffix(const float *g, const float *sIn, long in, const float *sOut, \
                                            long cols, long row0, long row1, float *dMean, float *dDelta) {       \
         accumulate_rows(g, sIn, in, sOut, cols, row0, row1, dMean, dDelta);                                      \
     }
@@ -55,19 +55,19 @@ VARIANT(avx512, __attribute__((target("avx512f"))))
 void bn_flipout_kernel_f32(const float *mean, const float *delta, const float *rowSign, long rowPeriod,
                            const float *colSign, long rows, long cols, float *w) {
 #if defined(__x86_64__)
-    int k = bn_sgemm_kernel();
-    if (k == BN_KERNEL_AVX512) { kernel_avx512(mean, delta, rowSign, rowPeriod, colSign, rows, cols, w); return; }
-    if (k == BN_KERNEL_AVX2) { kernel_avx2(mean, delta, rowSign, rowPeriod, colSign, rows, cols, w); return; }
+    int k = bn_cpu_level();
+    if (k == BN_CPU_AVX512) { flipout_kernel_avx512(mean, delta, rowSign, rowPeriod, colSign, rows, cols, w); return; }
+    if (k == BN_CPU_AVX2) { flipout_kernel_avx2(mean, delta, rowSign, rowPeriod, colSign, rows, cols, w); return; }
 #endif
-    kernel_portable(mean, delta, rowSign, rowPeriod, colSign, rows, cols, w);
+    flipout_kernel_portable(mean, delta, rowSign, rowPeriod, colSign, rows, cols, w);
 }
 
 void bn_flipout_accumulate_f32(const float *g, const float *sIn, long in, const float *sOut, long cols,
                                long row0, long row1, float *dMean, float *dDelta) {
 #if defined(__x86_64__)
-    int k = bn_sgemm_kernel();
-    if (k == BN_KERNEL_AVX512) { accumulate_avx512(g, sIn, in, sOut, cols, row0, row1, dMean, dDelta); return; }
-    if (k == BN_KERNEL_AVX2) { accumulate_avx2(g, sIn, in, sOut, cols, row0, row1, dMean, dDelta); return; }
+    int k = bn_cpu_level();
+    if (k == BN_CPU_AVX512) { flipout_accumulate_avx512(g, sIn, in, sOut, cols, row0, row1, dMean, dDelta); return; }
+    if (k == BN_CPU_AVX2) { flipout_accumulate_avx2(g, sIn, in, sOut, cols, row0, row1, dMean, dDelta); return; }
 #endif
-    accumulate_portable(g, sIn, in, sOut, cols, row0, row1, dMean, dDelta);
+    flipout_accumulate_portable(g, sIn, in, sOut, cols, row0, row1, dMean, dDelta);
 }

@@ -407,6 +407,10 @@ static void gemm_im2col_direct(const A_SOURCE *A, long m0, long m1, long n, long
     }
 }
 
+#ifdef FEW_CHANNELS_KERNELS
+#include "few_channels.h"
+#endif
+
 void GEMM_ROWS(const A_SOURCE *A, long m0, long m1, long n, long k, REAL alpha,
                    const REAL *b, long ldb, int transB, REAL beta, REAL *c, long ldc) {
     if (m1 <= m0 || n <= 0) return;
@@ -417,6 +421,9 @@ void GEMM_ROWS(const A_SOURCE *A, long m0, long m1, long n, long k, REAL alpha,
         gemm_im2col_direct(A, m0, m1, n, k, alpha, b, ldb, transB, beta, c, ldc, K);
         return;
     }
+#ifdef FEW_CHANNELS_KERNELS
+    if (few_channels_product(A, m0, m1, n, k, alpha, b, ldb, transB, beta, c, ldc)) return;
+#endif
     bn_kernel_fn kernel = a_rows_layout(A) ? K.rows : K.cols;
     // Equal depth blocks: 576 = 3 x 192 rather than 256 + 256 + 64.
     const long kblocks = (k + KC - 1) / KC;

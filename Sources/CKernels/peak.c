@@ -38,8 +38,8 @@ static double fma_loop_avx512(long iterations) {
 
 double bn_fma_peak_loop(int kernel, long iterations) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (kernel == BN_KERNEL_AVX512 && bn_cpu_has_avx512f()) return fma_loop_avx512(iterations);
-    if (kernel == BN_KERNEL_AVX2 && bn_cpu_has_avx2_fma()) return fma_loop_avx2(iterations);
+    if (kernel == BN_CPU_AVX512 && bn_cpu_has_avx512f()) return fma_loop_avx512(iterations);
+    if (kernel == BN_CPU_AVX2 && bn_cpu_has_avx2_fma()) return fma_loop_avx2(iterations);
 #endif
     (void)kernel;
     (void)iterations;

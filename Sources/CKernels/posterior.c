@@ -69,18 +69,18 @@ static double kl_reduce(const double *lanes) {
 void bn_posterior_sample_f32(const float *rho, const float *loc, const float *eps, float *sigma, float *draw,
                              long n) {
 #ifdef BN_POSTERIOR_X86
-    int k = bn_sgemm_kernel();
-    if (k == BN_KERNEL_AVX512) { sample_avx512(rho, loc, eps, sigma, draw, n); return; }
-    if (k == BN_KERNEL_AVX2) { sample_avx2(rho, loc, eps, sigma, draw, n); return; }
+    int k = bn_cpu_level();
+    if (k == BN_CPU_AVX512) { sample_avx512(rho, loc, eps, sigma, draw, n); return; }
+    if (k == BN_CPU_AVX2) { sample_avx2(rho, loc, eps, sigma, draw, n); return; }
 #endif
     sample_portable(rho, loc, eps, sigma, draw, n);
 }
 
 void bn_posterior_rho_gradient_f32(const float *rho, const float *dDraw, const float *eps, float *grad, long n) {
 #ifdef BN_POSTERIOR_X86
-    int k = bn_sgemm_kernel();
-    if (k == BN_KERNEL_AVX512) { rho_gradient_avx512(rho, dDraw, eps, grad, n); return; }
-    if (k == BN_KERNEL_AVX2) { rho_gradient_avx2(rho, dDraw, eps, grad, n); return; }
+    int k = bn_cpu_level();
+    if (k == BN_CPU_AVX512) { rho_gradient_avx512(rho, dDraw, eps, grad, n); return; }
+    if (k == BN_CPU_AVX2) { rho_gradient_avx2(rho, dDraw, eps, grad, n); return; }
 #endif
     rho_gradient_portable(rho, dDraw, eps, grad, n);
 }
@@ -89,9 +89,9 @@ static double kl_dispatch(const kl_consts *c, const float *loc, const float *rho
                           float weight, float *dLoc, float *dRho) {
     if (n <= 0) return 0;
 #ifdef BN_POSTERIOR_X86
-    int k = bn_sgemm_kernel();
-    if (k == BN_KERNEL_AVX512) return kl_avx512(c, loc, rho, eps, n, weight, dLoc, dRho);
-    if (k == BN_KERNEL_AVX2) return kl_avx2(c, loc, rho, eps, n, weight, dLoc, dRho);
+    int k = bn_cpu_level();
+    if (k == BN_CPU_AVX512) return kl_avx512(c, loc, rho, eps, n, weight, dLoc, dRho);
+    if (k == BN_CPU_AVX2) return kl_avx2(c, loc, rho, eps, n, weight, dLoc, dRho);
 #endif
     return kl_portable(c, loc, rho, eps, n, weight, dLoc, dRho);
 }

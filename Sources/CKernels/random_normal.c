@@ -104,9 +104,9 @@ __attribute__((target("avx2"))) static void fill_normal_avx2(uint64_t key, uint6
 
 void bn_fill_normal_f32(uint64_t key, uint64_t fallbackKey, uint64_t step, long offset, long count, float *out) {
 #if defined(__x86_64__)
-    int k = bn_sgemm_kernel();
-    if (k == BN_KERNEL_AVX512) { fill_normal_avx512(key, fallbackKey, step, offset, count, out); return; }
-    if (k == BN_KERNEL_AVX2) { fill_normal_avx2(key, fallbackKey, step, offset, count, out); return; }
+    int k = bn_cpu_level();
+    if (k == BN_CPU_AVX512) { fill_normal_avx512(key, fallbackKey, step, offset, count, out); return; }
+    if (k == BN_CPU_AVX2) { fill_normal_avx2(key, fallbackKey, step, offset, count, out); return; }
 #endif
     fill_normal(key, fallbackKey, step, offset, count, out);
 }

@@ -290,50 +290,16 @@ typedef struct {
     int mr, nr;
 } bn_kernel_info;
 
-static int selected = -1;
-
-static int supported(int kernel) {
-    switch (kernel) {
-    case BN_KERNEL_PORTABLE: return 1;
-    case BN_KERNEL_AVX2: return bn_cpu_has_avx2_fma();
-    case BN_KERNEL_AVX512: return bn_cpu_has_avx512f();
-    default: return 0;
-    }
-}
-
-int bn_sgemm_kernel(void) {
-    int k = __atomic_load_n(&selected, __ATOMIC_RELAXED);
-    if (k < 0) {
-        k = supported(BN_KERNEL_AVX512) ? BN_KERNEL_AVX512
-          : supported(BN_KERNEL_AVX2) ? BN_KERNEL_AVX2 : BN_KERNEL_PORTABLE;
-        // BAYESNET_KERNEL=portable|avx2|avx512 caps the choice, to run everything on a narrower path.
-        const char *cap = getenv("BAYESNET_KERNEL");
-        if (cap) {
-            int want = strcmp(cap, "portable") == 0 ? BN_KERNEL_PORTABLE
-                     : strcmp(cap, "avx2") == 0 ? BN_KERNEL_AVX2 : BN_KERNEL_AVX512;
-            if (want < k) k = want;
-        }
-        __atomic_store_n(&selected, k, __ATOMIC_RELAXED);
-    }
-    return k;
-}
-
-int bn_sgemm_set_kernel(int kernel) {
-    if (!supported(kernel)) return 0;
-    __atomic_store_n(&selected, kernel, __ATOMIC_RELAXED);
-    return 1;
-}
-
 /// The kernel family in use, narrowed to a 16-column tile when C has at most 16 columns.
 static bn_kernel_info kernel_info(long n) {
     bn_kernel_info info = { kernel_portable, kernel_portable_rows, kernel_portable_ptrs, 6, 16 };
 #ifdef BN_X86
-    switch (bn_sgemm_kernel()) {
-    case BN_KERNEL_AVX2:
+    switch (bn_cpu_level()) {
+    case BN_CPU_AVX2:
         info.cols = kernel_avx2; info.rows = kernel_avx2_rows; info.ptrs = kernel_avx2_ptrs;
         info.mr = 6; info.nr = 16;
         break;
-    case BN_KERNEL_AVX512:
+    case BN_CPU_AVX512:
         if (n <= 16) {
             info.cols = kernel_avx512_16; info.rows = kernel_avx512_16_rows; info.ptrs = kernel_avx512_16_ptrs;
             info.mr = 12; info.nr = 16;
@@ -349,6 +315,7 @@ static bn_kernel_info kernel_info(long n) {
 }
 
 #define REAL float
+#define FEW_CHANNELS_KERNELS 1
 #define A_SOURCE bn_a_source
 #define GEMM_ROWS bn_sgemm_rows
 #define COL2IM_ADD bn_col2im_add

@@ -38,10 +38,10 @@ func randomArray(_ n: Int, seed: UInt64) -> [Float] {
 }
 
 struct Options {
-    var sections: Set<String> = ["peak", "gemm", "conv", "small", "pool", "posterior"]
+    var sections: Set<String> = ["peak", "gemm", "conv", "small", "flipout", "pool", "posterior"]
     var threads: [Int] = [1, 2]
     var repeats = 7
-    var kernels: [Runtime.GemmKernel] = Runtime.GemmKernel.allCases.filter { $0.isSupported && $0 != .portable }
+    var kernels: [Runtime.CPULevel] = Runtime.CPULevel.allCases.filter { $0.isSupported && $0 != .portable }
 }
 
 var options = Options()
@@ -53,13 +53,13 @@ while let a = args.popFirst() {
     case "--kernel":
         let names = (args.popFirst() ?? "").split(separator: ",")
         options.kernels = names.compactMap { n in
-            Runtime.GemmKernel.allCases.first { String(describing: $0).hasPrefix(n) }
+            Runtime.CPULevel.allCases.first { String(describing: $0).hasPrefix(n) }
         }.filter(\.isSupported)
     case "--only": options.sections = Set((args.popFirst() ?? "").split(separator: ",").map(String.init))
     case "--clock":
         if args.popFirst() == "cpu" { clockID = CLOCK_PROCESS_CPUTIME_ID }
     case "--help", "-h":
-        print("usage: bayesnet-kernel-bench [--threads 1,2] [--repeats N] [--kernel avx2,avx512,portable] [--clock wall|cpu] [--only peak,gemm,conv,small,pool,posterior,double]")
+        print("usage: bayesnet-kernel-bench [--threads 1,2] [--repeats N] [--kernel avx2,avx512,portable] [--clock wall|cpu] [--only peak,gemm,conv,small,flipout,pool,posterior,double]")
         exit(0)
     default:
         print("bayesnet-kernel-bench: unknown argument \(a)")
@@ -67,7 +67,7 @@ while let a = args.popFirst() {
     }
 }
 
-print("CPU: AVX2+FMA \(Runtime.hasAVX2FMA), AVX-512 \(Runtime.hasAVX512); default kernel \(Runtime.gemmKernel)")
+print("CPU: AVX2+FMA \(Runtime.hasAVX2FMA), AVX-512 \(Runtime.hasAVX512); default kernel \(Runtime.cpuLevel)")
 print("Best of \(options.repeats) runs per figure.\n")
 for kernel in options.kernels where kernel != .portable && options.sections.contains("peak") {
     // Best of three: the ceiling is what the core can do when nothing else runs on it.
@@ -100,7 +100,7 @@ let gemmShapes = [
 ]
 
 for kernel in options.kernels where options.sections.contains("gemm") {
-    Runtime.gemmKernel = kernel
+    Runtime.cpuLevel = kernel
     print("GEMM, kernel \(kernel), GFLOP/s")
     for shape in gemmShapes {
         let a = randomArray(shape.m * shape.k, seed: 1), b = randomArray(shape.k * shape.n, seed: 2)
@@ -141,7 +141,7 @@ var dk = [Float](repeating: 0, count: kernelValues.count)
 var db = [Float](repeating: 0, count: 64)
 let flops = 2 * Double(batch) * Double(geometry.macs)
 for kernel in options.kernels where options.sections.contains("conv") {
-    Runtime.gemmKernel = kernel
+    Runtime.cpuLevel = kernel
     print("Conv 32x32x64, 3x3, 64 filters, batch 32, SAME; kernel \(kernel): ms (GFLOP/s)")
     for t in options.threads {
         Runtime.threadCount = t
@@ -179,7 +179,7 @@ let smallConvs = [
 if options.sections.contains("small") {
     print("Small convolution layers, SAME, default kernel: microseconds forward / backward input / backward kernel")
 }
-Runtime.gemmKernel = options.kernels.last ?? .portable
+Runtime.cpuLevel = options.kernels.last ?? .portable
 for s in smallConvs where options.sections.contains("small") {
     let g = ConvGeometry(inputSpatial: s.spatial, inChannels: s.cin, outChannels: s.cout, filter: [3, 3],
                          strides: [1, 1], dilations: [1, 1], padding: .same)
@@ -204,6 +204,63 @@ for s in smallConvs where options.sections.contains("small") {
     print(line)
 }
 if options.sections.contains("small") { print("") }
+
+// The fused Flipout convolutions of the w1-lenet5 and w3-conv3d workloads (specs/bench/), as their training
+// steps call them: forward, kernel gradient, and the input gradient where a layer below needs it.
+struct FlipoutLayer {
+    var name: String; var spatial: [Int]; var cin: Int; var cout: Int; var filter: [Int]; var batch: Int
+    var inputGradient: Bool
+}
+let flipoutLayers = [
+    FlipoutLayer(name: "w1 conv1 28x28x1 -> 6, 5x5, b128", spatial: [28, 28], cin: 1, cout: 6, filter: [5, 5],
+                 batch: 128, inputGradient: false),
+    FlipoutLayer(name: "w1 conv2 14x14x6 -> 16, 5x5, b128", spatial: [14, 14], cin: 6, cout: 16, filter: [5, 5],
+                 batch: 128, inputGradient: true),
+    FlipoutLayer(name: "w1 conv3 7x7x16 -> 120, 5x5, b128", spatial: [7, 7], cin: 16, cout: 120, filter: [5, 5],
+                 batch: 128, inputGradient: true),
+    FlipoutLayer(name: "w3 16^3x8 -> 16, 3x3x3, b8", spatial: [16, 16, 16], cin: 8, cout: 16, filter: [3, 3, 3],
+                 batch: 8, inputGradient: false),
+]
+if options.sections.contains("flipout") {
+    print("Fused Flipout convolutions of the bench workloads, SAME, default kernel: microseconds forward / kernel"
+          + " gradient / input gradient")
+}
+// Few input channels: also with the patches packed for the GEMM, as before the in-place kernels (same bits).
+for (s, inPlace) in flipoutLayers.flatMap({ l in l.cin <= 8 ? [(l, true), (l, false)] : [(l, true)] })
+    where options.sections.contains("flipout") {
+    Runtime.fewChannelKernels = inPlace
+    defer { Runtime.fewChannelKernels = true }
+    let g = ConvGeometry(inputSpatial: s.spatial, inChannels: s.cin, outChannels: s.cout, filter: s.filter,
+                         strides: s.filter.map { _ in 1 }, dilations: s.filter.map { _ in 1 }, padding: .same)
+    let x = randomArray(s.batch * g.inputCount, seed: 20), mean = randomArray(g.kernelCount, seed: 21)
+    let delta = randomArray(g.kernelCount, seed: 22), bias = randomArray(s.cout, seed: 23)
+    let dy = randomArray(s.batch * g.outputCount, seed: 24)
+    let signIn = randomArray(s.batch * s.cin, seed: 25).map { $0 < 0 ? Float(-1) : 1 }
+    let signOut = randomArray(s.batch * s.cout, seed: 26).map { $0 < 0 ? Float(-1) : 1 }
+    var y = [Float](repeating: 0, count: dy.count), dx = [Float](repeating: 0, count: x.count)
+    var dMean = [Float](repeating: 0, count: g.kernelCount), dDelta = dMean
+    let name = s.name + (inPlace ? "" : " packed")
+    var line = "  " + name + String(repeating: " ", count: max(0, 43 - name.count))
+    for t in options.threads {
+        Runtime.threadCount = t
+        let ws = FlipoutConvolution.Workspace<Float>(geometry: g, maxBatch: s.batch)
+        let f = best(repeats: options.repeats * 2) {
+            FlipoutConvolution.forward(x: x, mean: mean, delta: delta, bias: bias, signIn: signIn, signOut: signOut,
+                                       y: &y, batch: s.batch, workspace: ws)
+        }
+        let k = best(repeats: options.repeats * 2) {
+            FlipoutConvolution.backwardKernel(x: x, dy: dy, signIn: signIn, signOut: signOut, dMean: &dMean,
+                                              dDelta: &dDelta, batch: s.batch, workspace: ws)
+        }
+        let i = !s.inputGradient ? 0 : best(repeats: options.repeats * 2) {
+            FlipoutConvolution.backwardInput(dy: dy, mean: mean, delta: delta, signIn: signIn, signOut: signOut,
+                                             dx: &dx, batch: s.batch, workspace: ws)
+        }
+        line += "  \(t) thr: \(format6(f * 1e6)) /\(format6(k * 1e6)) /" + (s.inputGradient ? format6(i * 1e6) : "     -")
+    }
+    print(line)
+}
+if options.sections.contains("flipout") { print("") }
 
 for t in options.threads where t > 1 {
     Runtime.threadCount = t
@@ -285,7 +342,7 @@ if options.sections.contains("posterior") {
           + "  MC KL \(ns(best(repeats: options.repeats) { sink += ScalarPosterior.monteCarloKL(loc, rho, eps, mixture, &dLoc, &dRho) }))"
           + "  analytic KL \(ns(best(repeats: options.repeats) { sink += ScalarPosterior.klNormalNormal(loc, rho, &dLoc, &dRho) }))")
     for kernel in options.kernels.contains(.portable) ? options.kernels : [.portable] + options.kernels {
-        Runtime.gemmKernel = kernel
+        Runtime.cpuLevel = kernel
         let d = best(repeats: options.repeats) {
             PosteriorMath.sample(rho: rho, loc: loc, epsilon: eps, sigma: &sigma, draw: &draw, count: n)
         }

@@ -90,13 +90,10 @@ import Testing
 
     @Test("Single precision matches the C library to a few ulp", arguments: kinds)
     func forwardAccuracy(_ kind: ActivationKind) {
-        for kernel in Runtime.GemmKernel.allCases where kernel.isSupported {
+        for kernel in Runtime.CPULevel.allCases where kernel.isSupported {
             let x = Self.inputs
             var y = [Float](repeating: .nan, count: x.count)
-            let saved = Runtime.gemmKernel
-            Runtime.gemmKernel = kernel
-            Activations.forward(kind, x: x, y: &y, count: x.count)
-            Runtime.gemmKernel = saved
+            withCPULevel(kernel) { Activations.forward(kind, x: x, y: &y, count: x.count) }
             var worst = 0.0
             for (xi, yi) in zip(x, y) {
                 let want = Self.reference(kind, Double(xi))

@@ -146,18 +146,49 @@ struct ConvCase: Sendable, CustomStringConvertible {
         let (x, kernel, bias, r) = ConvolutionGradientTests.inputs(c, seed: 81)
         let want = Self.oracle(c, x, kernel, bias, r)
         let xf = x.map(Float.init), kf = kernel.map(Float.init), bf = bias.map(Float.init), rf = r.map(Float.init)
-        let saved = Runtime.gemmKernel
-        defer { Runtime.gemmKernel = saved }
-        for family in Runtime.GemmKernel.allCases where family.isSupported {
-            Runtime.gemmKernel = family
-            let f = Self.fast(c, xf, kf, bf, rf)
+        for family in Runtime.CPULevel.allCases where family.isSupported {
+            let (f, d) = withCPULevel(family) { (Self.fast(c, xf, kf, bf, rf), Self.fast(c, x, kernel, bias, r)) }
             #expect(maxError(f.y, want.y) < 1e-5, "\(family)")
             #expect(maxError(f.dx, want.dx) < 1e-5, "\(family)")
             #expect(maxError(f.dk, want.dk) < 1e-5, "\(family)")
-            let d = Self.fast(c, x, kernel, bias, r)
             #expect(maxError(d.y, want.y) < 1e-12, "\(family)")
             #expect(maxError(d.dx, want.dx) < 1e-12, "\(family)")
             #expect(maxError(d.dk, want.dk) < 1e-12, "\(family)")
         }
+    }
+}
+
+/// With at most 8 input channels the AVX-512 level reads patches from a padded copy of the input instead of
+/// packing them (few_channels.h); it must give the packed GEMM's bits.
+@Suite(.serialized) struct FewChannelConvolutionTests {
+    static let cases: [ConvCase] = [
+        ConvCase(input: [28, 28], inChannels: 1, outChannels: 6, filter: [5, 5], strides: [1, 1], dilations: [1, 1],
+                 padding: .same, batch: 3),
+        ConvCase(input: [11, 9], inChannels: 1, outChannels: 40, filter: [3, 4], strides: [2, 1], dilations: [1, 2],
+                 padding: .valid, batch: 4),
+        ConvCase(input: [6, 7, 5], inChannels: 1, outChannels: 17, filter: [3, 3, 3], strides: [1, 1, 1],
+                 dilations: [1, 1, 1], padding: .same, batch: 2),
+        ConvCase(input: [300], inChannels: 1, outChannels: 64, filter: [9], strides: [1], dilations: [2],
+                 padding: .same, batch: 9),
+        ConvCase(input: [9, 10, 8], inChannels: 8, outChannels: 16, filter: [3, 3, 3], strides: [1, 1, 1],
+                 dilations: [1, 1, 1], padding: .same, batch: 3),
+        ConvCase(input: [13, 12], inChannels: 3, outChannels: 21, filter: [5, 5], strides: [2, 2], dilations: [1, 1],
+                 padding: .same, batch: 5),
+        ConvCase(input: [14, 14], inChannels: 6, outChannels: 16, filter: [5, 5], strides: [1, 1], dilations: [1, 1],
+                 padding: .same, batch: 4),
+    ]
+
+    @Test(arguments: cases) func sameBitsAsThePackedGEMM(_ c: ConvCase) throws {
+        try #require(Runtime.CPULevel.avx512.isSupported)
+        let (x, kernel, bias, r) = ConvolutionGradientTests.inputs(c, seed: 5)
+        let xf = x.map(Float.init), kf = kernel.map(Float.init), bf = bias.map(Float.init), rf = r.map(Float.init)
+        let (packed, direct) = withCPULevel(.avx512) {
+            Runtime.fewChannelKernels = false
+            let packed = ConvolutionKernelFamilyTests.fast(c, xf, kf, bf, rf)
+            Runtime.fewChannelKernels = true
+            return (packed, ConvolutionKernelFamilyTests.fast(c, xf, kf, bf, rf))
+        }
+        #expect(direct.y.map(\.bitPattern) == packed.y.map(\.bitPattern))
+        #expect(direct.dk.map(\.bitPattern) == packed.dk.map(\.bitPattern))
     }
 }

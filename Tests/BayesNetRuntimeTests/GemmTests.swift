@@ -40,22 +40,21 @@ struct GemmCase: Sendable, CustomStringConvertible {
         return out
     }
 
-    static func run(_ c: GemmCase, kernel: Runtime.GemmKernel, beta: Float) -> (got: [Float], want: [Double]) {
+    static func run(_ c: GemmCase, kernel: Runtime.CPULevel, beta: Float) -> (got: [Float], want: [Double]) {
         var rng = TestRandom(UInt64(c.m * 1_000_000 + c.n * 1000 + c.k))
         let a: [Float] = rng.array(c.m * c.k), b: [Float] = rng.array(c.k * c.n)
         let c0: [Float] = beta == 0 ? [Float](repeating: .nan, count: c.m * c.n) : rng.array(c.m * c.n)
         var out = c0
-        let saved = Runtime.gemmKernel
-        Runtime.gemmKernel = kernel
-        Gemm.gemm(transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k, alpha: 0.75, a: a,
-                  lda: c.transA ? c.m : c.k, b: b, ldb: c.transB ? c.k : c.n, beta: beta, c: &out, ldc: c.n)
-        Runtime.gemmKernel = saved
+        withCPULevel(kernel) {
+            Gemm.gemm(transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k, alpha: 0.75, a: a,
+                      lda: c.transA ? c.m : c.k, b: b, ldb: c.transB ? c.k : c.n, beta: beta, c: &out, ldc: c.n)
+        }
         return (out, naive(c, alpha: 0.75, a: a, b: b, beta: Double(beta), c0: c0))
     }
 
     @Test("Every supported kernel matches the definition, beta 0", arguments: GemmCase.all)
     func betaZero(_ c: GemmCase) {
-        for kernel in Runtime.GemmKernel.allCases where kernel.isSupported {
+        for kernel in Runtime.CPULevel.allCases where kernel.isSupported {
             let (got, want) = Self.run(c, kernel: kernel, beta: 0)
             #expect(maxError(got, want) < Self.tolerance(c), "\(kernel)")
         }
@@ -63,7 +62,7 @@ struct GemmCase: Sendable, CustomStringConvertible {
 
     @Test("Every supported kernel matches the definition, beta 0.5", arguments: GemmCase.all)
     func betaHalf(_ c: GemmCase) {
-        for kernel in Runtime.GemmKernel.allCases where kernel.isSupported {
+        for kernel in Runtime.CPULevel.allCases where kernel.isSupported {
             let (got, want) = Self.run(c, kernel: kernel, beta: 0.5)
             #expect(maxError(got, want) < Self.tolerance(c), "\(kernel)")
         }
@@ -76,13 +75,12 @@ struct GemmCase: Sendable, CustomStringConvertible {
         var want = c0
         Gemm.reference(transA: c.transA, transB: c.transB, rows: 0..<c.m, n: c.n, k: c.k, alpha: 0.75, a: a,
                        lda: c.transA ? c.m : c.k, b: b, ldb: c.transB ? c.k : c.n, beta: 0.5, c: &want, ldc: c.n)
-        let saved = Runtime.gemmKernel
-        defer { Runtime.gemmKernel = saved }
-        for kernel in Runtime.GemmKernel.allCases where kernel.isSupported {
-            Runtime.gemmKernel = kernel
+        for kernel in Runtime.CPULevel.allCases where kernel.isSupported {
             var out = c0
-            Gemm.gemm(transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k, alpha: 0.75, a: a,
-                      lda: c.transA ? c.m : c.k, b: b, ldb: c.transB ? c.k : c.n, beta: 0.5, c: &out, ldc: c.n)
+            withCPULevel(kernel) {
+                Gemm.gemm(transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k, alpha: 0.75, a: a,
+                          lda: c.transA ? c.m : c.k, b: b, ldb: c.transB ? c.k : c.n, beta: 0.5, c: &out, ldc: c.n)
+            }
             #expect(maxError(out, want) < 1e-12, "\(kernel)")
         }
     }

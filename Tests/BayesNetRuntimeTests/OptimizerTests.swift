@@ -94,3 +94,41 @@ private func sgd(_ theta: inout [Double], _ velocity: inout [Double], gradients:
         #expect(abs(theta[0] - 0.855) < 1e-15)
     }
 }
+
+/// The training step's updates run split over the threads; each element must get the sequential loop's bits.
+@Suite(.serialized) struct ParallelUpdateTests {
+    static let count = 100_003
+
+    static func state(_ seed: UInt64) -> (theta: [Float], g: [Float], slot: [Float]) {
+        var rng = TestRandom(seed)
+        return (rng.array(count), rng.array(count), rng.array(count))
+    }
+
+    @Test func sgdOnThreeThreadsMatchesTheSequentialLoop() {
+        let start = Self.state(5), g = start.g
+        var theta = start.theta, velocity = start.slot, expected = start.theta, expectedVelocity = start.slot
+        Optimizers.sgdStep(parameters: &expected, gradients: g, velocity: &expectedVelocity, count: Self.count,
+                           learningRate: 0.01, momentum: 0.9)
+        withThreads(3) {
+            WeightLoops.sgdStep(parameters: &theta, gradients: g, velocity: &velocity, count: Self.count,
+                                learningRate: 0.01, momentum: 0.9)
+        }
+        #expect(theta.map(\.bitPattern) == expected.map(\.bitPattern))
+        #expect(velocity.map(\.bitPattern) == expectedVelocity.map(\.bitPattern))
+    }
+
+    @Test func adamOnThreeThreadsMatchesTheSequentialLoop() {
+        let start = Self.state(6), g = start.g
+        var theta = start.theta, m = start.slot, v = start.slot.map { $0 * $0 }
+        var expected = theta, expectedM = m, expectedV = v
+        Optimizers.adamStep(parameters: &expected, gradients: g, m: &expectedM, v: &expectedV, count: Self.count,
+                            step: 3, learningRate: 0.001)
+        withThreads(3) {
+            WeightLoops.adamStep(parameters: &theta, gradients: g, m: &m, v: &v, count: Self.count, step: 3,
+                                 learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7)
+        }
+        #expect(theta.map(\.bitPattern) == expected.map(\.bitPattern))
+        #expect(m.map(\.bitPattern) == expectedM.map(\.bitPattern))
+        #expect(v.map(\.bitPattern) == expectedV.map(\.bitPattern))
+    }
+}

@@ -31,12 +31,9 @@ private func locations(_ n: Int, seed: UInt64) -> [Float] {
 }
 
 /// Runs `body` with each supported kernel family selected in turn, restoring the previous one.
-private func forEachKernel(_ body: (Runtime.GemmKernel) -> Void) {
-    let saved = Runtime.gemmKernel
-    defer { Runtime.gemmKernel = saved }
-    for kernel in Runtime.GemmKernel.allCases where kernel.isSupported {
-        Runtime.gemmKernel = kernel
-        body(kernel)
+private func forEachKernel(_ body: (Runtime.CPULevel) -> Void) {
+    for kernel in Runtime.CPULevel.allCases where kernel.isSupported {
+        withCPULevel(kernel) { body(kernel) }
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 @testable import BayesNetRuntime
 
 /// SplitMix64: a small deterministic generator so every test sees the same numbers.
@@ -53,6 +54,20 @@ func maxError<S: TensorScalar, T: TensorScalar>(_ a: [S], _ b: [T]) -> Double {
 
 func dot(_ a: [Double], _ b: [Double]) -> Double {
     zip(a, b).reduce(0) { $0 + $1.0 * $1.1 }
+}
+
+/// The instruction-set level is process-wide and suites run in parallel: tests that switch it, and tests that
+/// compare bits between runs, hold this lock, so that no switch lands between the runs they compare.
+let cpuLevelLock = NSLock()
+
+/// Runs `body` at `level`, restoring the previous level, holding `cpuLevelLock`.
+func withCPULevel<R>(_ level: Runtime.CPULevel, _ body: () throws -> R) rethrows -> R {
+    cpuLevelLock.lock()
+    defer { cpuLevelLock.unlock() }
+    let saved = Runtime.cpuLevel
+    Runtime.cpuLevel = level
+    defer { Runtime.cpuLevel = saved }
+    return try body()
 }
 
 /// Runs `body` with the runtime's thread count set to `n`, restoring it afterwards.

@@ -131,12 +131,12 @@ enum LinearMap: Sendable {
         }
     }
 
-    /// `reducer` is the convolution's fixed-order kernel gradient (see `ConvolutionKernelGradient`).
     func backwardKernel<S: TensorScalar>(x: UnsafePointer<S>, dy: UnsafePointer<S>, dkernel: UnsafeMutablePointer<S>,
-                                         batch: Int, accumulate: Bool, reducer: ConvolutionKernelGradient<S>?) {
+                                         batch: Int, accumulate: Bool) {
         switch self {
-        case .convolution:
-            reducer!.compute(x: x, dy: dy, dkernel: dkernel, batch: batch, accumulate: accumulate)
+        case .convolution(let g):
+            Convolution.backwardKernel(x: x, dy: dy, dkernel: dkernel, batch: batch, geometry: g,
+                                       accumulate: accumulate)
         case .dense(let i, let o):
             Dense.backwardKernel(x: x, dy: dy, dkernel: dkernel, batch: batch, inputs: i, outputs: o,
                                  accumulate: accumulate)

@@ -47,7 +47,6 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
     private let flippedInput: Buffer<S>
     private let perturbation: Buffer<S>
     private let flippedInputGradient: Buffer<S>
-    private let kernelGradient: ConvolutionKernelGradient<S>?
     /// A convolution's input-gradient scratch, planned here so that backward passes allocate nothing.
     private let inputGradientScratch: ConvolutionInputScratch<S>?
     /// A Flipout convolution with signs per channel runs fused (FlipoutFusion.swift).
@@ -57,11 +56,10 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
     private var lastSampled = false
     private var lastNoise = NoiseContext(seed: 0, step: 0)
 
-    init(name: String, map: LinearMap, kernelGradient: ConvolutionKernelGradient<S>?, estimator: Estimator, activation: ActivationKind?, variational: Variational?,
+    init(name: String, map: LinearMap, estimator: Estimator, activation: ActivationKind?, variational: Variational?,
          penaltyWeight: Double, kernelInitializer: Initializer, biasInitializer: Initializer, seed: UInt64,
          maxBatch: Int) {
         self.map = map
-        self.kernelGradient = kernelGradient
         self.estimator = variational == nil ? .deterministic : estimator
         self.activation = activation
         self.variational = self.estimator == .deterministic ? nil : variational
@@ -233,7 +231,7 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
         for c in 0..<map.outChannels { biasLoc.gradient.pointer[c] += biasGradient.pointer[c] }
 
         guard lastSampled, let kernelRho, let biasRho else {
-            map.backwardKernel(x: x, dy: dpre, dkernel: kernelLoc.gradient.pointer, batch: batch, accumulate: true, reducer: kernelGradient)
+            map.backwardKernel(x: x, dy: dpre, dkernel: kernelLoc.gradient.pointer, batch: batch, accumulate: true)
             if let dx {
                 map.backwardInput(dy: dpre, kernel: kernelLoc.value.pointer, dx: dx, batch: batch, accumulate: false,
                                   scratch: inputGradientScratch)
@@ -246,7 +244,7 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
         let kc = map.kernelCount
         let dDraw = kernelDrawGradient.pointer
         if estimator == .reparameterization {
-            map.backwardKernel(x: x, dy: dpre, dkernel: dDraw, batch: batch, accumulate: false, reducer: kernelGradient)
+            map.backwardKernel(x: x, dy: dpre, dkernel: dDraw, batch: batch, accumulate: false)
             for i in 0..<kc { kernelLoc.gradient.pointer[i] += dDraw[i] }
             addRhoGradient(kernelRho, from: dDraw)
             if let dx {
@@ -263,12 +261,12 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
             return
         }
         // Flipout: the mean path, then the sign-flipped perturbation path.
-        map.backwardKernel(x: x, dy: dpre, dkernel: kernelLoc.gradient.pointer, batch: batch, accumulate: true, reducer: kernelGradient)
+        map.backwardKernel(x: x, dy: dpre, dkernel: kernelLoc.gradient.pointer, batch: batch, accumulate: true)
         let perElement = variational?.signs == .perElement
         applySigns(signOut.pointer, to: dpre, into: perturbation.pointer, batch: batch, perExample: map.outputCount,
                    channels: map.outChannels, perElement: perElement)
         map.backwardKernel(x: flippedInput.pointer, dy: perturbation.pointer, dkernel: dDraw, batch: batch,
-                           accumulate: false, reducer: kernelGradient)
+                           accumulate: false)
         addRhoGradient(kernelRho, from: dDraw)
         if let dx {
             map.backwardInput(dy: dpre, kernel: kernelLoc.value.pointer, dx: dx, batch: batch, accumulate: false,

@@ -28,6 +28,7 @@ public final class Network<S: TensorScalar> {
         self.spec = spec
         self.seed = seed
         self.maxBatch = max(1, maxBatch)
+        Runtime.selectCPULevel()
         var built: [NetworkLayer<S>] = []
         for layer in spec.layers {
             built.append(try Self.makeLayer(layer, seed: seed, trainingExamples: trainingExamples, maxBatch: self.maxBatch))
@@ -77,18 +78,13 @@ public final class Network<S: TensorScalar> {
                                  filter: c.filterShape, strides: c.strides, dilations: c.dilations,
                                  padding: c.padding == .same ? .same : .valid)
             return WeightLayer(
-                name: layer.name, map: .convolution(g),
-                kernelGradient: ConvolutionKernelGradient(geometry: g, spatial: spatial, filter: c.filterShape,
-                                                          strides: c.strides, dilations: c.dilations,
-                                                          same: c.padding == .same, maxBatch: maxBatch),
-                estimator: c.estimator, activation: activationKind(c.activation),
+                name: layer.name, map: .convolution(g), estimator: c.estimator, activation: activationKind(c.activation),
                 variational: c.variational,
                 penaltyWeight: c.variational?.penaltyWeight.resolved(trainingExamples: trainingExamples) ?? 0,
                 kernelInitializer: c.kernelInitializer, biasInitializer: c.biasInitializer, seed: seed, maxBatch: maxBatch)
         case .affine(let a):
             return WeightLayer(
-                name: layer.name, map: .dense(inputs: a.inputSize, outputs: a.outputSize), kernelGradient: nil,
-                estimator: a.estimator,
+                name: layer.name, map: .dense(inputs: a.inputSize, outputs: a.outputSize), estimator: a.estimator,
                 activation: activationKind(a.activation), variational: a.variational,
                 penaltyWeight: a.variational?.penaltyWeight.resolved(trainingExamples: trainingExamples) ?? 0,
                 kernelInitializer: a.kernelInitializer, biasInitializer: a.biasInitializer, seed: seed, maxBatch: maxBatch)

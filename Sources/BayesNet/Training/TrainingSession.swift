@@ -187,14 +187,28 @@ public final class TrainingSession<S: TensorScalar> {
             }
             return (total / Double(batch), correct)
         case .normal(let sigma)?:
-            let c = targetCount
-            var total = 0.0
+            let count = batch * targetCount, variance = sigma * sigma
             let constant = log(sigma) + 0.5 * log(2 * Double.pi)
             let g = network.outputGradient
-            for i in 0..<(batch * c) {
+            var total = 0.0, i = 0
+            // Eight at a time in vector registers (the divisions were most of a rank-3 regression step); the
+            // same operations per element, and the terms added in order, so the values are unchanged.
+            while i + 8 <= count {
+                var r = SIMD8<Double>()
+                for l in 0..<8 { r[l] = Double(out[i + l]) - Double(targets[i + l]) }
+                let terms = 0.5 * r * r / variance + constant
+                for l in 0..<8 { total += terms[l] }
+                if let scale = gradientScale {
+                    let d = scale * r / variance / Double(batch)
+                    for l in 0..<8 { g[i + l] = S(d[l]) }
+                }
+                i += 8
+            }
+            while i < count {
                 let r = Double(out[i]) - Double(targets[i])
-                total += 0.5 * r * r / (sigma * sigma) + constant
-                if let scale = gradientScale { g[i] = S(scale * r / (sigma * sigma) / Double(batch)) }
+                total += 0.5 * r * r / variance + constant
+                if let scale = gradientScale { g[i] = S(scale * r / variance / Double(batch)) }
+                i += 1
             }
             return (total / Double(batch), 0)
         }
@@ -263,8 +277,8 @@ public final class TrainingSession<S: TensorScalar> {
         case .sgd(let base, let momentum):
             let lr = learningRate(base)
             for p in network.parameters {
-                Optimizers.sgdStep(parameters: p.value.pointer, gradients: p.gradient.pointer,
-                                   velocity: p.slot1.pointer, count: p.count, learningRate: lr, momentum: momentum)
+                WeightLoops.sgdStep(parameters: p.value.pointer, gradients: p.gradient.pointer,
+                                    velocity: p.slot1.pointer, count: p.count, learningRate: lr, momentum: momentum)
             }
         }
     }

@@ -24,18 +24,28 @@ static inline void bn_cpu_relax(void) {
 #endif
 }
 
-/// Micro-kernel families (the same choice serves the single- and double-precision GEMM and the vectorised
-/// activations). AVX-512 is preferred where present: on the Zen 5 this was written on it measures twice AVX2.
+/// Instruction-set levels. One choice serves every kernel family: the GEMM of both precisions, activations,
+/// posterior math, normal draws and the Flipout kernels. AVX-512 is preferred where present: on the Zen 5 this
+/// was written on it measures twice AVX2.
 enum {
-    BN_KERNEL_PORTABLE = 0,
-    BN_KERNEL_AVX2 = 1,
-    BN_KERNEL_AVX512 = 2
+    BN_CPU_PORTABLE = 0,
+    BN_CPU_AVX2 = 1,
+    BN_CPU_AVX512 = 2
 };
-/// The family in use: the widest the CPU supports, capped by the environment variable BAYESNET_KERNEL
-/// (portable, avx2 or avx512) if set, unless overridden.
-int bn_sgemm_kernel(void);
-/// Overrides the kernel (benchmarks, tests); returns 0 when the CPU cannot run it.
-int bn_sgemm_set_kernel(int kernel);
+/// Chooses the level once (a plan calls it when it is built) and returns it: the widest the CPU supports,
+/// capped by the environment variable BAYESNET_KERNEL (portable, avx2 or avx512) if set. Later calls return
+/// the same level, unless `bn_cpu_set_level` changed it.
+int bn_cpu_select_level(void);
+/// The level in use: what `bn_cpu_select_level` chose (choosing it on first use, for callers without a plan).
+int bn_cpu_level(void);
+/// Overrides the level (benchmarks, tests); returns 0 when the CPU cannot run it.
+int bn_cpu_set_level(int level);
+
+/// Whether single-precision convolutions with at most 8 input channels read their patches in place (AVX-512)
+/// instead of packing them; on by default. Switched off only to compare the two (tests, benchmarks): both
+/// give the same bits.
+int bn_few_channels_kernels(void);
+void bn_set_few_channels_kernels(int enabled);
 
 /// Runs `iterations` steps of twelve independent vector FMAs with the given kernel family's vector width and
 /// returns the floating-point operations done (0 when the CPU lacks it): the per-core ceiling.

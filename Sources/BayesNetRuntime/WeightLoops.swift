@@ -1,9 +1,7 @@
-import BayesNetRuntime
-
-/// The per-weight work of a variational layer's step (σ from ρ, the normal draws, the ρ gradient, the KL
-/// term), split over the runtime's threads. Every element is computed exactly as the sequential loop computes
-/// it, and the random draws are keyed by element index, so the split changes no value.
-enum WeightLoops {
+/// The per-weight work of a training step (σ from ρ, the normal draws, the ρ gradient, the KL term, the
+/// optimizer's update), split over the threads. Every element is computed exactly as the sequential loop
+/// computes it, and the random draws are keyed by element index, so the split changes no value.
+public enum WeightLoops {
     /// Elements per task below which splitting costs more than it saves.
     static let grain = 16_384
 
@@ -11,9 +9,9 @@ enum WeightLoops {
     /// σ is recomputed on every call (in vector code that costs less than checking which ρ changed) and not
     /// kept: the KL term forms it again from ρ.
     @_specialize(where S == Float) @_specialize(where S == Double)
-    static func sample<S: TensorScalar>(rho: UnsafePointer<S>, loc: UnsafePointer<S>?,
-                                        epsilon: UnsafeMutablePointer<S>, draw: UnsafeMutablePointer<S>,
-                                        count: Int, stream: RandomStream) {
+    public static func sample<S: TensorScalar>(rho: UnsafePointer<S>, loc: UnsafePointer<S>?,
+                                               epsilon: UnsafeMutablePointer<S>, draw: UnsafeMutablePointer<S>,
+                                               count: Int, stream: RandomStream) {
         let parts = tasks(count)
         Runtime.parallelFor(parts, SampleTask(rho: rho, loc: loc, epsilon: epsilon, draw: draw,
                                               count: count, stream: stream, parts: parts))
@@ -26,14 +24,9 @@ enum WeightLoops {
         let count: Int, stream: RandomStream, parts: Int
 
         func run(_ part: Int) {
-            let range = slice(count, part: part, of: parts)
+            let range = sliceRange(count, part: part, of: parts)
             let lo = range.lowerBound
-            if S.self == Float.self {
-                stream.fillNormalFast(UnsafeMutableRawPointer(epsilon + lo).assumingMemoryBound(to: Float.self),
-                                      count: range.count, offset: lo)
-            } else {
-                stream.fillNormal(epsilon + lo, count: range.count, offset: lo)
-            }
+            stream.fillNormal(epsilon + lo, count: range.count, offset: lo)
             PosteriorMath.sample(rho: rho + lo, loc: loc.map { $0 + lo }, epsilon: epsilon + lo, sigma: nil,
                                  draw: draw + lo, count: range.count)
         }
@@ -41,9 +34,9 @@ enum WeightLoops {
 
     /// dρ += dW ⊙ ε ⊙ sigmoid(ρ), since W depends on ρ through σ ⊙ ε.
     @_specialize(where S == Float) @_specialize(where S == Double)
-    static func addRhoGradient<S: TensorScalar>(rho: UnsafePointer<S>, dDraw: UnsafePointer<S>,
-                                                epsilon: UnsafePointer<S>, gradient: UnsafeMutablePointer<S>,
-                                                count: Int) {
+    public static func addRhoGradient<S: TensorScalar>(rho: UnsafePointer<S>, dDraw: UnsafePointer<S>,
+                                                       epsilon: UnsafePointer<S>, gradient: UnsafeMutablePointer<S>,
+                                                       count: Int) {
         let parts = tasks(count)
         Runtime.parallelFor(parts, RhoGradientTask(rho: rho, dDraw: dDraw, epsilon: epsilon, gradient: gradient,
                                                    count: count, parts: parts))
@@ -56,7 +49,7 @@ enum WeightLoops {
         let count: Int, parts: Int
 
         func run(_ part: Int) {
-            let r = slice(count, part: part, of: parts), lo = r.lowerBound
+            let r = sliceRange(count, part: part, of: parts), lo = r.lowerBound
             PosteriorMath.addRhoGradient(rho: rho + lo, dDraw: dDraw + lo, epsilon: epsilon + lo,
                                          gradient: gradient + lo, count: r.count)
         }
@@ -65,7 +58,7 @@ enum WeightLoops {
     /// The KL term of a layer's weights and its gradients: analytic against a Normal prior
     /// (`Divergence.klNormalNormal`), or the one-sample estimate against a scale mixture at the weights drawn
     /// with `epsilon` (`Divergence.monteCarloKL`).
-    enum KLTerm<S: TensorScalar> {
+    public enum KLTerm<S: TensorScalar> {
         case normal(loc: Double, scale: Double)
         case mixture(pi: Double, scale1: Double, scale2: Double, epsilon: UnsafePointer<S>)
 
@@ -91,9 +84,9 @@ enum WeightLoops {
     /// in order, so the total is the same with any thread count (it differs from one sequential sum only in
     /// the rounding of that sum); the gradients are elementwise and exactly the sequential ones.
     @_specialize(where S == Float) @_specialize(where S == Double)
-    static func divergence<S: TensorScalar>(_ term: KLTerm<S>, loc: UnsafePointer<S>, rho: UnsafePointer<S>,
-                                            count: Int, weight: S, dLoc: UnsafeMutablePointer<S>?,
-                                            dRho: UnsafeMutablePointer<S>?) -> Double {
+    public static func divergence<S: TensorScalar>(_ term: KLTerm<S>, loc: UnsafePointer<S>, rho: UnsafePointer<S>,
+                                                   count: Int, weight: S, dLoc: UnsafeMutablePointer<S>?,
+                                                   dRho: UnsafeMutablePointer<S>?) -> Double {
         let blocks = (count + klBlock - 1) / klBlock
         if blocks <= 1 {
             return term.sum(loc: loc, rho: rho, lo: 0, count: count, weight: weight, dLoc: dLoc, dRho: dRho)
@@ -128,7 +121,7 @@ enum WeightLoops {
         let first: Int, blocks: Int, parts: Int
 
         func run(_ part: Int) {
-            for b in slice(blocks, part: part, of: parts) {
+            for b in sliceRange(blocks, part: part, of: parts) {
                 let lo = (first + b) * klBlock
                 sums[b] = term.sum(loc: loc, rho: rho, lo: lo, count: min(klBlock, count - lo), weight: weight,
                                    dLoc: dLoc, dRho: dRho)
@@ -138,10 +131,10 @@ enum WeightLoops {
 
     /// One Adam step, as `Optimizers.adamStep` (elementwise, so split over threads with identical results).
     @_specialize(where S == Float) @_specialize(where S == Double)
-    static func adamStep<S: TensorScalar>(parameters: UnsafeMutablePointer<S>, gradients: UnsafePointer<S>,
-                                          m: UnsafeMutablePointer<S>, v: UnsafeMutablePointer<S>, count: Int,
-                                          step: Int, learningRate: Double, beta1: Double, beta2: Double,
-                                          epsilon: Double) {
+    public static func adamStep<S: TensorScalar>(parameters: UnsafeMutablePointer<S>, gradients: UnsafePointer<S>,
+                                                 m: UnsafeMutablePointer<S>, v: UnsafeMutablePointer<S>, count: Int,
+                                                 step: Int, learningRate: Double, beta1: Double, beta2: Double,
+                                                 epsilon: Double) {
         let parts = tasks(count)
         Runtime.parallelFor(parts, AdamTask(parameters: parameters, gradients: gradients, m: m, v: v, count: count,
                                             step: step, learningRate: learningRate, beta1: beta1, beta2: beta2,
@@ -156,22 +149,39 @@ enum WeightLoops {
         let parts: Int
 
         func run(_ part: Int) {
-            let r = slice(count, part: part, of: parts)
+            let r = sliceRange(count, part: part, of: parts)
             Optimizers.adamStep(parameters: parameters + r.lowerBound, gradients: gradients + r.lowerBound,
                                 m: m + r.lowerBound, v: v + r.lowerBound, count: r.count, step: step,
                                 learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon)
         }
     }
 
+    /// One step of SGD with momentum, as `Optimizers.sgdStep`, on the same split as Adam.
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    public static func sgdStep<S: TensorScalar>(parameters: UnsafeMutablePointer<S>, gradients: UnsafePointer<S>,
+                                                velocity: UnsafeMutablePointer<S>, count: Int, learningRate: Double,
+                                                momentum: Double) {
+        let parts = tasks(count)
+        Runtime.parallelFor(parts, SGDTask(parameters: parameters, gradients: gradients, velocity: velocity,
+                                           count: count, learningRate: learningRate, momentum: momentum,
+                                           parts: parts))
+    }
+
+    /// `sgdStep` over the `part`-th slice of the elements.
+    struct SGDTask<S: TensorScalar>: ParallelTask {
+        let parameters: UnsafeMutablePointer<S>, gradients: UnsafePointer<S>, velocity: UnsafeMutablePointer<S>
+        let count: Int, learningRate: Double, momentum: Double, parts: Int
+
+        func run(_ part: Int) {
+            let r = sliceRange(count, part: part, of: parts)
+            Optimizers.sgdStep(parameters: parameters + r.lowerBound, gradients: gradients + r.lowerBound,
+                               velocity: velocity + r.lowerBound, count: r.count, learningRate: learningRate,
+                               momentum: momentum)
+        }
+    }
+
     /// At most one task per thread, each of at least `grain` elements.
     static func tasks(_ count: Int) -> Int {
         count <= 0 ? 0 : max(1, min(Runtime.threadCount, count / grain))
-    }
-
-    @inline(__always)
-    static func slice(_ total: Int, part: Int, of parts: Int) -> Range<Int> {
-        let base = total / parts, extra = total % parts
-        let lo = part * base + min(part, extra)
-        return lo..<(lo + base + (part < extra ? 1 : 0))
     }
 }
