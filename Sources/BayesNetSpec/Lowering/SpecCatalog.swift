@@ -1,6 +1,6 @@
 /// What a key's value may be. The lowering reads each key by these rules and `bayesnet schema` states the
 /// same rules as JSON Schema, so the spec language's vocabulary is written down once, here and in `LayerCatalog`.
-indirect enum ValueKind: Sendable {
+enum ValueKind: Sendable {
     /// The format version, exactly 1.
     case version
     /// An integer of at least `minimum`.
