@@ -7,7 +7,8 @@ specs/bench/ is either compared like for like or refused, never approximated. Th
 passed `bayesnet validate`; `specs/bench/compare.sh` checks the shapes and parameter counts found here
 against `bayesnet compile` before it times anything.
 
-Standard library only, apart from PyYAML for reading the spec (installed by setup.sh).
+Standard library only, apart from PyYAML for reading the spec (installed by setup.sh). The MNIST helpers at
+the end (the IDX reader and the predictive's figures) also need numpy, which both environments have.
 """
 import json
 import math
@@ -504,3 +505,119 @@ def write_json_atomically(path, document):
         json.dump(document, f, indent=1)
         f.write("\n")
     os.replace(tmp, path)
+
+
+# -- MNIST side by side (tfp_mnist.py, torch_mnist.py, mnist_compare.py) ------------------------------------
+
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUNDLED_MNIST = os.path.join(REPOSITORY, "Sources", "BayesNet", "Resources", "mnist")
+MNIST_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+               "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+ECE_BINS = 15
+PROBABILITY_FLOOR = 1e-12   # Metrics.probabilityFloor: the NLL of a probability of 0 is finite
+
+
+class DataFileError(Exception):
+    """A data file that is missing, truncated or not what its name says."""
+
+
+def read_idx(path):
+    """An IDX file (plain or gzip-compressed, as MNIST is distributed) as a numpy array of its element type."""
+    import gzip
+    import numpy as np
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise DataFileError("%s: %s" % (path, e))
+    types = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in types:
+        raise DataFileError("%s: not an IDX file (bad magic number)" % path)
+    rank = raw[3]
+    header = 4 + 4 * rank
+    if len(raw) < header:
+        raise DataFileError("%s: IDX header cut short" % path)
+    shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(rank)]
+    dtype = np.dtype(types[raw[2]])
+    if len(raw) - header != math.prod(shape) * dtype.itemsize:
+        raise DataFileError("%s: IDX header says shape %s but the file holds %d bytes of data"
+                            % (path, shape, len(raw) - header))
+    return np.frombuffer(raw, dtype, offset=header).reshape(shape)
+
+
+def mnist_split(folder, split, limit=None):
+    """(uint8 images [N, 28, 28], int64 labels [N]) of one split; the first `limit` examples when given."""
+    import numpy as np
+    images_file, labels_file = MNIST_FILES[split]
+    images = read_idx(os.path.join(folder, images_file))
+    labels = read_idx(os.path.join(folder, labels_file))
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != (images.shape[0],):
+        raise DataFileError("%s: MNIST %s files of shapes %s and %s" % (folder, split, images.shape, labels.shape))
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    return images, labels.astype(np.int64)
+
+
+def classification_figures(probabilities, labels, bins=ECE_BINS):
+    """Accuracy, NLL and ECE of predictive probabilities [N, classes], defined as bayesnet's
+    Sources/BayesNet/Evaluation/Metrics.swift defines them: the NLL floors each probability at 1e-12; ECE bins
+    are equal-width over (lower, upper], the first also taking confidence 0."""
+    import numpy as np
+    p = np.asarray(probabilities, np.float64)
+    labels = np.asarray(labels)
+    n = len(labels)
+    predicted = p.argmax(1)
+    confidence = p[np.arange(n), predicted]
+    correct = (predicted == labels).astype(np.float64)
+    nll = -np.log(np.maximum(p[np.arange(n), labels], PROBABILITY_FLOOR)).mean()
+    which = np.clip(np.ceil(confidence * bins).astype(np.int64) - 1, 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        members = which == b
+        count = int(members.sum())
+        if count:
+            ece += count / n * abs(correct[members].mean() - confidence[members].mean())
+    return {"accuracy": float(correct.mean()), "nll": float(nll), "ece": float(ece)}
+
+
+def mnist_arguments(description):
+    """The command line both MNIST peer scripts share."""
+    ap = argument_parser(description=description)
+    ap.add_argument("mnist", nargs="?", default=BUNDLED_MNIST, metavar="MNIST_DIR",
+                    help="folder of the four MNIST .gz IDX files (default: the bundled copy)")
+    ap.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
+    ap.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    ap.add_argument("--threads", type=int, default=2, help="intra- and inter-op threads (default 2)")
+    ap.add_argument("--samples", type=int, default=50, help="weight samples in the predictive (default 50)")
+    ap.add_argument("--limit", type=int, metavar="N", help="train and test on the first N examples of each split")
+    ap.add_argument("--json", metavar="OUT", help="also write the result here")
+    a = ap.parse_args()
+    if a.epochs < 1 or a.threads < 1 or a.samples < 1 or a.seed < 0 or (a.limit is not None and a.limit < 1):
+        ap.error("--epochs, --threads, --samples and --limit must be at least 1, --seed not negative")
+    return a
+
+
+def load_mnist_or_exit(a):
+    """Both splits as float32 in [0, 1] (inputs / 255, as the TFP example scales them) and int64 labels."""
+    import numpy as np
+    try:
+        (xtr, ytr), (xte, yte) = mnist_split(a.mnist, "train", a.limit), mnist_split(a.mnist, "test", a.limit)
+    except DataFileError as e:
+        print("error: %s" % e, file=sys.stderr)
+        sys.exit(1)
+    scale = lambda x: (x / 255.0).astype(np.float32)  # noqa: E731
+    return scale(xtr), ytr, scale(xte), yte
+
+
+def finish_mnist(a, started, record, probabilities, labels):
+    """Adds the figures, the process's wall time and peak RSS to `record`, prints it as one JSON line, and
+    writes it to --json."""
+    record.update(classification_figures(probabilities, labels))
+    record.update({"epochs": a.epochs, "seed": a.seed, "threads": a.threads, "samples": a.samples,
+                   "limit": a.limit, "test_examples": len(labels),
+                   "wall_s": time.perf_counter() - started, "peak_resident_bytes": peak_rss_bytes()})
+    print(json.dumps(record), flush=True)
+    if a.json:
+        write_json_atomically(a.json, record)
