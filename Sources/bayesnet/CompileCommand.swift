@@ -22,13 +22,6 @@ struct CompileCommand: ParsableCommand {
         Console.report(result)
         guard let model = result.spec else { throw ExitCode(1) }
         let json = model.compiledJSON()
-        if let output {
-            if let problem = Console.writeAtomically(json, to: output) {
-                Console.err("error: \(problem)")
-                throw ExitCode(1)
-            }
-        } else {
-            Console.out(String(json.dropLast()))
-        }
+        try Console.emit(json, to: output)
     }
 }

@@ -78,8 +78,7 @@ struct EvaluateCommand: ParsableCommand {
             printError("error: \(error)")
             throw ExitCode(1)
         }
-        var isFolder: ObjCBool = false
-        let folder = out ?? (FileManager.default.fileExists(atPath: weights, isDirectory: &isFolder) && isFolder.boolValue ? weights : nil)
+        let folder = out ?? Serving.runFolder(weights)
         func f(_ x: Double) -> String { String(format: "%.4f", x) }
         if let o = result.ood {
             print("out of distribution: \(o.outOfDistribution.count) inputs against \(o.inDistribution.count) test examples")

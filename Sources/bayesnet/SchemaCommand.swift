@@ -17,13 +17,6 @@ struct SchemaCommand: ParsableCommand {
 
     func run() throws {
         let json = SpecSchema.json()
-        if let output {
-            if let problem = Console.writeAtomically(json, to: output) {
-                Console.err("error: \(problem)")
-                throw ExitCode(1)
-            }
-        } else {
-            Console.out(String(json.dropLast()))
-        }
+        try Console.emit(json, to: output)
     }
 }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import BayesNetSpec
 #if canImport(Glibc)
 import Glibc
@@ -31,6 +32,15 @@ enum Console {
     /// Prints a spec's diagnostics as text on standard error.
     static func report(_ result: SpecLoadResult) {
         for d in result.diagnostics { err(d.rendered(source: result.source, color: stderrColor)) }
+    }
+
+    /// A document ending in a newline: to `output` atomically (exit 1 when it cannot be written), else to stdout.
+    static func emit(_ text: String, to output: String?) throws {
+        guard let output else { return out(String(text.dropLast())) }
+        if let problem = writeAtomically(text, to: output) {
+            err("error: \(problem)")
+            throw ExitCode(1)
+        }
     }
 
     /// Writes to a temporary name in the same folder, then renames, so a reader never sees half a file.

@@ -35,15 +35,18 @@ extension DataLoader {
     /// are there, one per example, of the model's output size. Each problem is located at its `data:` entry.
     public static func check(_ spec: ModelSpec, limits: DataLimits = .default) -> [Diagnostic] {
         var out: [Diagnostic] = []
+        func entry(_ key: String) -> SourceLocation {
+            spec.dataLocations[key] ?? spec.locations["data"] ?? SourceLocation(file: spec.source.path, line: 1, column: 1)
+        }
         if spec.data.train != nil, spec.likelihood == nil {
             out.append(Diagnostic(
                 message: "`data.train` is given but there is no `likelihood` to train by",
-                location: spec.dataLocations["train"] ?? spec.locations["data"] ?? SourceLocation(file: spec.source.path, line: 1, column: 1),
+                location: entry("train"),
                 help: "add `likelihood: categorical` for class labels, or `likelihood: {normal: {scale: 0.1}}` for regression targets"))
         }
         for (key, source) in [("train", spec.data.train), ("test", spec.data.test)] {
             guard case .files(let format, let x, let y, _)? = source else { continue }
-            let location = spec.dataLocations[key] ?? spec.locations["data"] ?? SourceLocation(file: spec.source.path, line: 1, column: 1)
+            let location = entry(key)
             func problem(_ error: Error, help: String? = nil) {
                 out.append(Diagnostic(message: "`data.\(key)`: \(error)", location: location, help: help))
             }

@@ -21,9 +21,13 @@ public struct PredictionOutput: Sendable {
 public enum Serving {
     /// The checkpoint a `--weights` argument names: a file as given, or a run folder's checkpoint.safetensors.
     public static func checkpointPath(_ weights: String) -> String {
+        runFolder(weights).map { ($0 as NSString).appendingPathComponent("checkpoint.safetensors") } ?? weights
+    }
+
+    /// `weights` when it names a folder (a run folder), nil for a file.
+    public static func runFolder(_ weights: String) -> String? {
         var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: weights, isDirectory: &isFolder), isFolder.boolValue else { return weights }
-        return (weights as NSString).appendingPathComponent("checkpoint.safetensors")
+        return FileManager.default.fileExists(atPath: weights, isDirectory: &isFolder) && isFolder.boolValue ? weights : nil
     }
 
     /// Builds the plan of `spec` and loads the weights of the checkpoint at `weights`.
