@@ -28,7 +28,7 @@ public enum SpecLoader {
         }
         if spec == nil && !diagnostics.contains(where: { $0.severity == .error }) {
             // Every failing path reports; this keeps "no spec" from ever coming back without a reason.
-            diagnostics.append(Diagnostic(message: "could not read a spec from this YAML document", location: SourceLocation(file: path, line: 1, column: 1)))
+            diagnostics.append(Diagnostic(id: .noSpec, message: "could not read a spec from this YAML document", location: SourceLocation(file: path, line: 1, column: 1)))
         }
         diagnostics = capped(ordered(diagnostics), limits.maxDiagnostics)
         if diagnostics.contains(where: { $0.severity == .error }) { spec = nil }
@@ -40,7 +40,7 @@ public enum SpecLoader {
         guard ds.count > max(limit, 0) else { return ds }
         let rest = ds[max(limit, 0)...]
         let n = rest.count
-        let summary = Diagnostic(
+        let summary = Diagnostic(id: .moreDiagnostics,
             severity: rest.contains { $0.severity == .error } ? .error : rest.contains { $0.severity == .warning } ? .warning : .note,
             message: "\(n) more problem\(n == 1 ? "" : "s") from here on not shown (raise the limit of \(limit) with \(SpecLimits.Option.maxDiagnostics))",
             location: rest.first!.location)
@@ -91,7 +91,7 @@ public enum SpecLoader {
     }
 
     private static func load(failure message: String, path: String) -> SpecLoadResult {
-        let d = Diagnostic(message: message, location: SourceLocation(file: path, line: 1, column: 1))
+        let d = Diagnostic(id: .unreadableFile, message: message, location: SourceLocation(file: path, line: 1, column: 1))
         return SpecLoadResult(spec: nil, diagnostics: [d], source: SpecSource(path: path, text: ""))
     }
 

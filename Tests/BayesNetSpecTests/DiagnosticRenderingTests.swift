@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import BayesNetSpec
 
@@ -5,7 +6,7 @@ import Testing
     let source = SpecSource(path: "net.yaml", text: "bayesnet: 1\nlayers:\n  - Conv2D: {kernal_size: 3}\n")
 
     @Test func textHasLocationSourceLineCaretAndHelp() {
-        let d = Diagnostic(message: "unknown key `kernal_size`", location: SourceLocation(file: "net.yaml", line: 3, column: 15), help: "did you mean `kernel_size`?")
+        let d = Diagnostic(id: .unknownKey, message: "unknown key `kernal_size`", location: SourceLocation(file: "net.yaml", line: 3, column: 15), help: "did you mean `kernel_size`?")
         #expect(d.rendered(source: source) == """
         net.yaml:3:15: error: unknown key `kernal_size`
               - Conv2D: {kernal_size: 3}
@@ -16,33 +17,64 @@ import Testing
 
     @Test func caretKeepsTabsSoItLinesUp() {
         let src = SpecSource(path: "t.yaml", text: "\tab: x\n")
-        let d = Diagnostic(message: "m", location: SourceLocation(file: "t.yaml", line: 1, column: 3))
+        let d = Diagnostic(id: .unknownKey, message: "m", location: SourceLocation(file: "t.yaml", line: 1, column: 3))
         #expect(d.rendered(source: src).hasSuffix("\n    \tab: x\n    \t ^"))
     }
 
     @Test func lineOutsideTheTextPrintsNoSourceLine() {
-        let d = Diagnostic(message: "m", location: SourceLocation(file: "net.yaml", line: 99, column: 1))
+        let d = Diagnostic(id: .unknownKey, message: "m", location: SourceLocation(file: "net.yaml", line: 99, column: 1))
         #expect(d.rendered(source: source) == "net.yaml:99:1: error: m")
     }
 
     @Test func colorWrapsSeverityInEscapes() {
-        let d = Diagnostic(message: "m", location: SourceLocation(file: "net.yaml", line: 1, column: 1))
+        let d = Diagnostic(id: .unknownKey, message: "m", location: SourceLocation(file: "net.yaml", line: 1, column: 1))
         #expect(d.rendered(source: source, color: true).contains("\u{1B}[1;31merror:"))
     }
 
     @Test func jsonListsEveryFieldAndEscapes() {
-        let d = Diagnostic(message: "a \"quoted\"\tname", location: SourceLocation(file: "n.yaml", line: 2, column: 5))
+        let d = Diagnostic(id: .unknownKey, message: "a \"quoted\"\tname", location: SourceLocation(file: "n.yaml", line: 2, column: 5))
         #expect(DiagnosticRenderer.json([d]) == """
         [
           {
+            "id": "unknown-key",
             "severity": "error",
             "message": "a \\"quoted\\"\\tname",
             "file": "n.yaml",
             "line": 2,
             "column": 5,
-            "help": null
+            "help": null,
+            "notes": []
           }
         ]
+        """)
+    }
+
+    @Test func jsonCarriesNotesWithTheirLocations() {
+        let d = Diagnostic(id: .duplicateKey, message: "duplicate key `a`", location: SourceLocation(file: "n.yaml", line: 3, column: 1),
+                           notes: [.init("`a` first written here", at: SourceLocation(file: "n.yaml", line: 1, column: 1))])
+        #expect(DiagnosticRenderer.json([d]).contains("""
+            "notes": [
+              {
+                "message": "`a` first written here",
+                "file": "n.yaml",
+                "line": 1,
+                "column": 1
+              }
+            ]
+        """))
+    }
+
+    @Test func textShowsEachNoteWithItsSourceLine() {
+        let src = SpecSource(path: "n.yaml", text: "a: 1\nb: 2\na: 3\n")
+        let d = Diagnostic(id: .duplicateKey, message: "duplicate key `a`", location: SourceLocation(file: "n.yaml", line: 3, column: 1),
+                           notes: [.init("`a` first written here", at: SourceLocation(file: "n.yaml", line: 1, column: 1))])
+        #expect(d.rendered(source: src) == """
+        n.yaml:3:1: error: duplicate key `a`
+            a: 3
+            ^
+        n.yaml:1:1: note: `a` first written here
+            a: 1
+            ^
         """)
     }
 
@@ -71,7 +103,7 @@ import Testing
         let d = try #require(result.diagnostics.first)
         #expect((d.location.line, d.location.column) == (3, 36))
         let rendered = SpecSource(path: "<string>", text: "é\u{301}: 1\n")
-        let caret = Diagnostic(message: "m", location: SourceLocation(file: "<string>", line: 1, column: 3)).rendered(source: rendered)
+        let caret = Diagnostic(id: .unknownKey, message: "m", location: SourceLocation(file: "<string>", line: 1, column: 3)).rendered(source: rendered)
         #expect(caret.hasSuffix("\n      ^"))
     }
 }
@@ -99,5 +131,26 @@ import Testing
         let text = try #require(result.diagnostics.first).rendered(source: result.source)
         #expect(!text.contains("\u{1B}"))
         #expect(text.hasPrefix("e.yaml:3:41: error: unknown activation `\\u{1B}[31m`;"))
+    }
+}
+
+@Suite struct DiagnosticIDTests {
+    /// The identifiers in docs/diagnostics.md's table, in order.
+    func documented() throws -> [String] {
+        let text = try String(contentsOfFile: packageRoot() + "/docs/diagnostics.md", encoding: .utf8)
+        return text.split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("| `") else { return nil }
+            return line.dropFirst(3).split(separator: "`").first.map(String.init)
+        }
+    }
+
+    @Test func everyIdentifierIsDocumentedOnce() throws {
+        #expect(try documented() == DiagnosticID.allCases.map(\.rawValue))
+    }
+
+    @Test func identifiersAreLowercaseWordsWithHyphens() {
+        for id in DiagnosticID.allCases {
+            #expect(id.rawValue.allSatisfy { $0 == "-" || ("a"..."z").contains($0) }, "\(id.rawValue)")
+        }
     }
 }

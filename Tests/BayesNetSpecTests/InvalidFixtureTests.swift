@@ -8,7 +8,7 @@ import Darwin
 #endif
 
 /// Every spec in Fixtures/invalid/, each ending with comments that pin its diagnostics:
-/// `# expect LINE:COLUMN: message`, optionally followed by `# help: text`.
+/// `# expect LINE:COLUMN [id]: message`, optionally followed by `# help: text` and `# note LINE:COLUMN: text` lines.
 func invalidFixtures() -> [String] {
     let folder = packageRoot() + "/Tests/BayesNetSpecTests/Fixtures/invalid"
     guard let d = opendir(folder) else { return [] }
@@ -24,9 +24,13 @@ func invalidFixtures() -> [String] {
 struct Expected: Equatable, CustomStringConvertible {
     var line: Int
     var column: Int
+    var id: String
     var message: String
     var help: String?
-    var description: String { "\(line):\(column): \(message)" + (help.map { " [help: \($0)]" } ?? "") }
+    var notes: [String] = []
+    var description: String {
+        "\(line):\(column) [\(id)]: \(message)" + (help.map { " [help: \($0)]" } ?? "") + notes.map { " [note \($0)]" }.joined()
+    }
 }
 
 func expectations(in text: String) -> [Expected] {
@@ -36,13 +40,24 @@ func expectations(in text: String) -> [Expected] {
         if line.hasPrefix("# expect ") {
             let rest = line.dropFirst("# expect ".count)
             let parts = rest.split(separator: ":", maxSplits: 2)
-            guard parts.count == 3, let l = Int(parts[0]), let c = Int(parts[1]) else { continue }
-            out.append(Expected(line: l, column: c, message: String(parts[2].dropFirst())))
+            let columnAndID = parts.count == 3 ? parts[1].split(separator: " ") : []
+            guard columnAndID.count == 2, let l = Int(parts[0]), let c = Int(columnAndID[0]) else { continue }
+            let id = String(columnAndID[1].dropFirst().dropLast())
+            out.append(Expected(line: l, column: c, id: id, message: String(parts[2].dropFirst())))
         } else if line.hasPrefix("# help: "), !out.isEmpty {
             out[out.count - 1].help = String(line.dropFirst("# help: ".count))
+        } else if line.hasPrefix("# note "), !out.isEmpty {
+            out[out.count - 1].notes.append(String(line.dropFirst("# note ".count)))
         }
     }
     return out
+}
+
+extension Expected {
+    init(_ d: Diagnostic) {
+        self.init(line: d.location.line, column: d.location.column, id: d.id.rawValue, message: d.message, help: d.help,
+                  notes: d.notes.map { "\($0.location.line):\($0.location.column): \($0.message)" })
+    }
 }
 
 @Suite struct InvalidFixtureTests {
@@ -56,7 +71,7 @@ func expectations(in text: String) -> [Expected] {
         let expected = expectations(in: result.source.text)
         #expect(!expected.isEmpty, "the fixture pins no diagnostic")
         #expect(result.spec == nil)
-        let actual = result.diagnostics.map { Expected(line: $0.location.line, column: $0.location.column, message: $0.message, help: $0.help) }
+        let actual = result.diagnostics.map(Expected.init)
         #expect(actual == expected)
         #expect(result.diagnostics.allSatisfy { $0.location.file == path && $0.severity == .error })
     }

@@ -51,8 +51,9 @@ func parse(_ text: String, limits: YAMLParser.Limits = .init()) -> (YAMLNode?, [
 
     @Test func duplicateKeyIsReportedAtTheSecondKey() {
         let ds = parse("a: 1\nb: 2\na: 3\n").1
-        #expect(ds.map(\.message) == ["duplicate key `a` (first written at line 1, column 1)"])
+        #expect(ds.map(\.id) == [.duplicateKey])
         #expect(ds.first?.location.line == 3)
+        #expect(ds.first?.notes.map(\.location.line) == [1])
     }
 
     @Test func quotedMergeKeyIsAnOrdinaryKey() throws {

@@ -39,7 +39,7 @@ extension DataLoader {
             spec.dataLocations[key] ?? spec.locations["data"] ?? SourceLocation(file: spec.source.path, line: 1, column: 1)
         }
         if spec.data.train != nil, spec.likelihood == nil {
-            out.append(Diagnostic(
+            out.append(Diagnostic(id: .missingLikelihood,
                 message: "`data.train` is given but there is no `likelihood` to train by",
                 location: entry("train"),
                 help: "add `likelihood: categorical` for class labels, or `likelihood: {normal: {scale: 0.1}}` for regression targets"))
@@ -48,7 +48,7 @@ extension DataLoader {
             guard case .files(let format, let x, let y, _)? = source else { continue }
             let location = entry(key)
             func problem(_ error: Error, help: String? = nil) {
-                out.append(Diagnostic(message: "`data.\(key)`: \(error)", location: location, help: help))
+                out.append(Diagnostic(id: .dataFile, message: "`data.\(key)`: \(error)", location: location, help: help))
             }
             let xPath = resolve(x, specPath: spec.source.path)
             let count: Int
@@ -63,7 +63,7 @@ extension DataLoader {
             }
             guard spec.likelihood != nil else { continue }
             guard let y else {
-                out.append(Diagnostic(
+                out.append(Diagnostic(id: .missingLabels,
                     message: "`data.\(key)` has no `y`: \(key == "train" ? "training" : "evaluation") needs a label or target for every example",
                     location: location, help: "add `y: PATH` with one \(spec.labelClasses != nil ? "class index" : "target") per example"))
                 continue

@@ -1,5 +1,6 @@
 extension Diagnostic {
-    /// `file:line:col: error: message`, the source line, a caret under the column, and `help:` when there is one.
+    /// `file:line:col: error: message`, the source line, a caret under the column, `help:` when there is one,
+    /// then each note the same way.
     public func rendered(source: SpecSource, color: Bool = false) -> String {
         let bold = color ? "\u{1B}[1m" : "", reset = color ? "\u{1B}[0m" : ""
         let tint: String
@@ -9,14 +10,22 @@ extension Diagnostic {
         case .note: tint = color ? "\u{1B}[1;36m" : ""
         }
         var out = "\(bold)\(Self.visible(location.description)):\(reset) \(tint)\(severity.rawValue):\(reset) \(bold)\(Self.visible(message))\(reset)"
-        if location.file == source.path, !source.text.isEmpty, let line = Self.line(location.line, of: source.text) {
-            let (shown, before) = Self.excerpt(line, column: location.column)
-            // libyaml counts columns in code points.
-            let prefix = String(String.UnicodeScalarView(before.map { $0 == "\t" ? "\t" : " " }))
-            out += "\n    \(Self.visible(shown, keepingWidth: true))\n    \(prefix)\(color ? "\u{1B}[1;32m" : "")^\(reset)"
-        }
+        out += Self.quoted(location, source: source, color: color)
         if let help { out += "\n\(color ? "\u{1B}[1;36m" : "")help:\(reset) \(Self.visible(help))" }
+        for note in notes {
+            out += "\n\(bold)\(Self.visible(note.location.description)):\(reset) \(color ? "\u{1B}[1;36m" : "")note:\(reset) \(Self.visible(note.message))"
+            out += Self.quoted(note.location, source: source, color: color)
+        }
         return out
+    }
+
+    /// The source line at `location` with a caret under its column, when the location is in `source`.
+    static func quoted(_ location: SourceLocation, source: SpecSource, color: Bool) -> String {
+        guard location.file == source.path, !source.text.isEmpty, let line = line(location.line, of: source.text) else { return "" }
+        let (shown, before) = excerpt(line, column: location.column)
+        // libyaml counts columns in code points.
+        let prefix = String(String.UnicodeScalarView(before.map { $0 == "\t" ? "\t" : " " }))
+        return "\n    \(visible(shown, keepingWidth: true))\n    \(prefix)\(color ? "\u{1B}[1;32m" : "")^\(color ? "\u{1B}[0m" : "")"
     }
 
     /// Longest source line shown whole, in bytes; longer ones show a window around the column, so that
@@ -88,17 +97,29 @@ extension Diagnostic {
 }
 
 public enum DiagnosticRenderer {
-    /// A JSON array of `{severity, message, file, line, column, help}` objects, for other tools.
+    /// A JSON array of `{id, severity, message, file, line, column, help, notes}` objects, for other tools;
+    /// each note is `{message, file, line, column}`.
     public static func json(_ ds: [Diagnostic]) -> String {
         var w = JSONWriter()
         w.array(ds) { w, d in
             w.object { o in
+                o.field("id", string: d.id.rawValue)
                 o.field("severity", string: d.severity.rawValue)
                 o.field("message", string: d.message)
                 o.field("file", string: d.location.file)
                 o.field("line", int: d.location.line)
                 o.field("column", int: d.location.column)
                 if let h = d.help { o.field("help", string: h) } else { o.fieldNull("help") }
+                o.field("notes") { w in
+                    w.array(d.notes) { w, n in
+                        w.object { o in
+                            o.field("message", string: n.message)
+                            o.field("file", string: n.location.file)
+                            o.field("line", int: n.location.line)
+                            o.field("column", int: n.location.column)
+                        }
+                    }
+                }
             }
         }
         return w.text

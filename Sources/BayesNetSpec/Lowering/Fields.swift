@@ -38,12 +38,14 @@ struct Reader {
     /// Every key spelling a mapping was read against, so a test can prove the schema lists them all.
     private(set) var spellingsRead: Set<String> = []
 
-    mutating func error(_ message: String, at node: YAMLNode, help: String? = nil) {
-        diagnostics.append(Diagnostic(message: message, location: node.location, help: help))
+    mutating func error(_ id: DiagnosticID, _ message: String, at node: YAMLNode, help: String? = nil,
+                        notes: [Diagnostic.Note] = []) {
+        diagnostics.append(Diagnostic(id: id, message: message, location: node.location, help: help, notes: notes))
     }
 
-    mutating func error(_ message: String, at location: SourceLocation, help: String? = nil) {
-        diagnostics.append(Diagnostic(message: message, location: location, help: help))
+    mutating func error(_ id: DiagnosticID, _ message: String, at location: SourceLocation, help: String? = nil,
+                        notes: [Diagnostic.Note] = []) {
+        diagnostics.append(Diagnostic(id: id, message: message, location: location, help: help, notes: notes))
     }
 
     /// Splits a mapping into fields by canonical name. Unknown keys, and an alias written together with
@@ -53,7 +55,7 @@ struct Reader {
         misplaced elsewhere: (String) -> String? = { _ in nil }
     ) -> [String: Field] {
         guard let pairs = node.pairs else {
-            if !node.isNull { error("\(context) must be a mapping, found \(node.kindDescription)", at: node) }
+            if !node.isNull { error(.wrongType, "\(context) must be a mapping, found \(node.kindDescription)", at: node) }
             return [:]
         }
         var byWritten: [String: ArgumentName] = [:]
@@ -70,10 +72,10 @@ struct Reader {
             if ignored(written) { continue }
             guard let name = byWritten[written] else {
                 if let other = elsewhere(written) {
-                    error(other, at: pair.key)
+                    error(.misplacedKey, other, at: pair.key)
                 } else {
                     let all = names.flatMap(\.spellings)
-                    error("unknown key `\(written)` in \(context)", at: pair.key,
+                    error(.unknownKey, "unknown key `\(written)` in \(context)", at: pair.key,
                           help: SpecCatalog.foreignHelp(written, among: all) ?? Suggestions.help(for: written, among: all))
                 }
                 continue
@@ -81,8 +83,9 @@ struct Reader {
             if pair.merged, out[name.canonical] != nil, !mergedIn.contains(name.canonical) { continue }
             if pair.merged { mergedIn.insert(name.canonical) }
             if let previous = out[name.canonical] {
-                error("`\(written)` and `\(previous.written)` are the same argument; give only one", at: pair.key,
-                      help: "`\(name.canonical)` is the TensorFlow Probability name\(name.aliases.isEmpty ? "" : ", `\(name.aliases.joined(separator: "`, `"))` the Keras one")")
+                error(.duplicateArgument, "`\(written)` and `\(previous.written)` are the same argument; give only one", at: pair.key,
+                      help: "`\(name.canonical)` is the TensorFlow Probability name\(name.aliases.isEmpty ? "" : ", `\(name.aliases.joined(separator: "`, `"))` the Keras one")",
+                      notes: [.init("`\(previous.written)` written here", at: previous.key.location)])
                 continue
             }
             out[name.canonical] = Field(written: written, key: pair.key, value: pair.value)
@@ -96,16 +99,16 @@ struct Reader {
 
     mutating func int(_ node: YAMLNode, name: String) -> Int? {
         guard case .scalar(let s, let plain) = node.value, plain, !node.isNull else {
-            error("`\(name)` must be an integer, found \(node.kindDescription)", at: node,
+            error(.wrongType, "`\(name)` must be an integer, found \(node.kindDescription)", at: node,
                   help: node.isPlainScalar || node.scalar == nil ? nil : "write the number without quotes")
             return nil
         }
         guard Self.isInteger(s) else {
-            error("`\(name)` must be an integer, found \(node.kindDescription)", at: node)
+            error(.wrongType, "`\(name)` must be an integer, found \(node.kindDescription)", at: node)
             return nil
         }
         guard let v = Int(s.hasPrefix("+") ? String(s.dropFirst()) : s) else {
-            error("`\(name)` is too large: \(s)", at: node)
+            error(.numberOverflow, "`\(name)` is too large: \(s)", at: node)
             return nil
         }
         return v
@@ -119,7 +122,7 @@ struct Reader {
     mutating func positive(_ node: YAMLNode, name: String, minimum: Int = 1) -> Int? {
         guard let v = int(node, name: name) else { return nil }
         guard v >= minimum else {
-            error(minimum == 1 ? "`\(name)` must be positive, found \(v)" : "`\(name)` must be at least \(minimum), found \(v)", at: node)
+            error(.outOfRange, minimum == 1 ? "`\(name)` must be positive, found \(v)" : "`\(name)` must be at least \(minimum), found \(v)", at: node)
             return nil
         }
         return v
@@ -129,14 +132,14 @@ struct Reader {
 
     mutating func double(_ node: YAMLNode, name: String) -> Double? {
         guard case .scalar(let s, let plain) = node.value, plain, !node.isNull else {
-            error("`\(name)` must be a number, found \(node.kindDescription)", at: node,
+            error(.wrongType, "`\(name)` must be a number, found \(node.kindDescription)", at: node,
                   help: node.isPlainScalar || node.scalar == nil ? nil : "write the number without quotes")
             return nil
         }
         switch Self.number(s) {
         case .value(let v): return v
-        case .divisionByZero: error("`\(name)` divides by zero: \(s)", at: node)
-        case .invalid: error("`\(name)` must be a number, found \(node.kindDescription)", at: node)
+        case .divisionByZero: error(.divisionByZero, "`\(name)` divides by zero: \(s)", at: node)
+        case .invalid: error(.wrongType, "`\(name)` must be a number, found \(node.kindDescription)", at: node)
         }
         return nil
     }
@@ -172,7 +175,7 @@ struct Reader {
     mutating func positiveDouble(_ node: YAMLNode, name: String) -> Double? {
         guard let v = double(node, name: name) else { return nil }
         guard v > 0 else {
-            error("`\(name)` must be positive, found \(node.scalar ?? "")", at: node)
+            error(.outOfRange, "`\(name)` must be positive, found \(node.scalar ?? "")", at: node)
             return nil
         }
         return v
@@ -180,7 +183,7 @@ struct Reader {
 
     mutating func string(_ f: Field) -> String? {
         guard let s = f.value.scalar, !f.value.isNull else {
-            error("`\(f.written)` must be a name, found \(f.value.kindDescription)", at: f.value)
+            error(.wrongType, "`\(f.written)` must be a name, found \(f.value.kindDescription)", at: f.value)
             return nil
         }
         return s
@@ -190,11 +193,11 @@ struct Reader {
     mutating func choice<T>(_ node: YAMLNode, name: String, what: String, options: [(String, T)], caseInsensitive: Bool = false,
                             help: (String) -> String? = { _ in nil }) -> T? {
         guard let s = node.scalar, !node.isNull else {
-            error("`\(name)` must be \(Self.list(options.map(\.0))), found \(node.kindDescription)", at: node)
+            error(.wrongType, "`\(name)` must be \(Self.list(options.map(\.0))), found \(node.kindDescription)", at: node)
             return nil
         }
         for (n, v) in options where caseInsensitive ? n.lowercased() == s.lowercased() : n == s { return v }
-        error("unknown \(what) `\(s)`; expected \(Self.list(options.map(\.0)))", at: node,
+        error(.unknownValue, "unknown \(what) `\(s)`; expected \(Self.list(options.map(\.0)))", at: node,
               help: help(s) ?? Suggestions.help(for: s, among: options.map(\.0)))
         return nil
     }
@@ -206,7 +209,7 @@ struct Reader {
             let v = pairs[0].value
             return (k, pairs[0].key, v.isNull ? nil : v)
         }
-        error("`\(name)` must be a name or a one-key mapping `name: {arguments}`, found \(node.kindDescription)\(node.pairs.map { " with \($0.count) keys" } ?? "")", at: node)
+        error(.wrongType, "`\(name)` must be a name or a one-key mapping `name: {arguments}`, found \(node.kindDescription)\(node.pairs.map { " with \($0.count) keys" } ?? "")", at: node)
         return nil
     }
 
@@ -214,7 +217,7 @@ struct Reader {
     mutating func intList(_ f: Field, minimum: Int = 1) -> [Int]? {
         if let items = f.value.items {
             guard !items.isEmpty else {
-                error("`\(f.written)` must not be an empty list", at: f.value)
+                error(.emptyList, "`\(f.written)` must not be an empty list", at: f.value)
                 return nil
             }
             var out: [Int] = []

@@ -17,31 +17,31 @@ extension Lowering {
         switch node.value {
         case .scalar:
             guard !node.isNull else {
-                r.error("empty layer; write a layer type such as `Flatten` or `Conv2DFlipout: {filters: 8, kernel_size: 3}`", at: node)
+                r.error(.malformedLayer, "empty layer; write a layer type such as `Flatten` or `Conv2DFlipout: {filters: 8, kernel_size: 3}`", at: node)
                 return nil
             }
         case .mapping(let pairs):
             guard pairs.count == 1 else {
                 let first = pairs.first?.key.scalar ?? ""
-                r.error("a layer is a one-key mapping `Type: {arguments}`, but this item has \(pairs.count) keys", at: node,
+                r.error(.malformedLayer, "a layer is a one-key mapping `Type: {arguments}`, but this item has \(pairs.count) keys", at: node,
                         help: pairs.count > 1 && LayerCatalog.types[first] != nil ? "indent the arguments under `\(first):`" : nil)
                 return nil
             }
             typeNode = pairs[0].key
             argsNode = pairs[0].value
         case .sequence:
-            r.error("a layer is a type name or a one-key mapping `Type: {arguments}`, found a list", at: node)
+            r.error(.malformedLayer, "a layer is a type name or a one-key mapping `Type: {arguments}`, found a list", at: node)
             return nil
         }
         let typeName = typeNode.scalar ?? ""
         guard let type = LayerCatalog.types[typeName] else {
-            r.error("unknown layer type `\(typeName)`", at: typeNode, help: Suggestions.help(for: typeName, among: LayerCatalog.allNames))
+            r.error(.unknownLayerType, "unknown layer type `\(typeName)`", at: typeNode, help: Suggestions.help(for: typeName, among: LayerCatalog.allNames))
             return nil
         }
         var arguments: [String: Field] = [:]
         if let argsNode, !argsNode.isNull {
             guard argsNode.pairs != nil else {
-                r.error("the arguments of `\(typeName)` must be a mapping such as `{name: x}`, found \(argsNode.kindDescription)", at: argsNode)
+                r.error(.wrongType, "the arguments of `\(typeName)` must be a mapping such as `{name: x}`, found \(argsNode.kindDescription)", at: argsNode)
                 return nil
             }
             arguments = r.fields(of: argsNode, context: "the arguments of `\(typeName)`", names: LayerCatalog.arguments(for: type.family),
@@ -63,7 +63,7 @@ extension Lowering {
         var seed: UInt64?
         if let f = args["seed"] { seed = readSeed(f) }
         if let f = args["dtype"], let d = r.choice(f.value, name: f.written, what: "dtype", options: DType.allCases.map { ($0.rawValue, $0) }), d != dtype {
-            r.error("`dtype: \(d.rawValue)` differs from the spec's `dtype: \(dtype.rawValue)`; all layers use one dtype", at: f.value)
+            r.error(.dtypeMismatch, "`dtype: \(d.rawValue)` differs from the spec's `dtype: \(dtype.rawValue)`; all layers use one dtype", at: f.value)
         }
 
         var op: LayerOp?
@@ -104,7 +104,7 @@ extension Lowering {
 
     mutating func tooLarge(_ item: LayerItem, what: String, count: Int?) {
         let figure = count.map { "\($0) values (\(Self.bytesText(Double($0) * Double(dtype.size))) as \(dtype.rawValue))" } ?? "more values than a 64-bit count holds"
-        r.error("`\(item.typeName)` is too large: \(what) would need \(figure), more than the \(Self.bytesText(Double(limits.maxTensorBytes))) one tensor may use (raise the limit with \(SpecLimits.Option.maxTensorBytes))", at: item.typeNode)
+        r.error(.tooLarge, "`\(item.typeName)` is too large: \(what) would need \(figure), more than the \(Self.bytesText(Double(limits.maxTensorBytes))) one tensor may use (raise the limit with \(SpecLimits.Option.maxTensorBytes))", at: item.typeNode)
     }
 
     static func bytesText(_ b: Double) -> String {
@@ -120,11 +120,11 @@ extension Lowering {
             return nil
         }
         if s.hasPrefix("-") {
-            r.error("`\(f.written)` must not be negative, found \(s)", at: f.value)
+            r.error(.outOfRange, "`\(f.written)` must not be negative, found \(s)", at: f.value)
             return nil
         }
         guard let v = UInt64(s.hasPrefix("+") ? String(s.dropFirst()) : s) else {
-            r.error("`\(f.written)` is too large: \(s) (the largest seed is \(UInt64.max))", at: f.value)
+            r.error(.numberOverflow, "`\(f.written)` is too large: \(s) (the largest seed is \(UInt64.max))", at: f.value)
             return nil
         }
         return v
@@ -147,7 +147,7 @@ extension Lowering {
         let names = SpecCatalog.names(SpecCatalog.initializers)
         switch c.name {
         case "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "zeros":
-            if let a = c.arguments { r.error("initializer `\(c.name)` takes no arguments", at: a) }
+            if let a = c.arguments { r.error(.unexpectedArguments, "initializer `\(c.name)` takes no arguments", at: a) }
             return ["glorot_uniform": .glorotUniform, "glorot_normal": .glorotNormal, "he_uniform": .heUniform,
                     "he_normal": .heNormal, "zeros": .zeros][c.name]!
         case "random_normal":
@@ -159,7 +159,7 @@ extension Lowering {
             }
             return .randomNormal(stddev: stddev)
         default:
-            r.error("unknown initializer `\(c.name)`; expected \(Reader.list(names))", at: c.nameNode,
+            r.error(.unknownValue, "unknown initializer `\(c.name)`; expected \(Reader.list(names))", at: c.nameNode,
                     help: Suggestions.help(for: c.name, among: names))
             return d
         }
@@ -179,13 +179,13 @@ extension Lowering {
                 v.posterior = .normalDiag(initialScale: scale)
             } else {
                 let names = SpecCatalog.names(SpecCatalog.posteriors)
-                r.error("unknown posterior `\(c.name)`; expected \(Reader.list(names))", at: c.nameNode, help: Suggestions.help(for: c.name, among: names))
+                r.error(.unknownValue, "unknown posterior `\(c.name)`; expected \(Reader.list(names))", at: c.nameNode, help: Suggestions.help(for: c.name, among: names))
             }
         }
         if let f = args["prior"], let c = r.namedChoice(f.value, name: f.written) {
             switch c.name {
             case "spike_and_slab":
-                if let a = c.arguments { r.error("prior `spike_and_slab` takes no arguments; use `scale_mixture: {pi, scale1, scale2}` to change them", at: a) }
+                if let a = c.arguments { r.error(.unexpectedArguments, "prior `spike_and_slab` takes no arguments; use `scale_mixture: {pi, scale1, scale2}` to change them", at: a) }
                 v.prior = .spikeAndSlab
             case "normal":
                 let keys = SpecCatalog.arguments(of: "normal", in: SpecCatalog.priors)
@@ -202,7 +202,7 @@ extension Lowering {
                 if let a = c.arguments {
                     let fs = r.fields(of: a, context: "`scale_mixture`", names: keys)
                     if let x = fs["pi"], let p = r.double(x) {
-                        if p < 0 || p > 1 { r.error("`pi` must be between 0 and 1, found \(x.value.scalar ?? "")", at: x.value) } else { pi = p }
+                        if p < 0 || p > 1 { r.error(.outOfRange, "`pi` must be between 0 and 1, found \(x.value.scalar ?? "")", at: x.value) } else { pi = p }
                     }
                     if let x = fs["scale1"] { s1 = r.positiveDouble(x) ?? s1 }
                     if let x = fs["scale2"] { s2 = r.positiveDouble(x) ?? s2 }
@@ -210,7 +210,7 @@ extension Lowering {
                 v.prior = .scaleMixture(pi: pi, scale1: s1, scale2: s2)
             default:
                 let names = SpecCatalog.names(SpecCatalog.priors)
-                r.error("unknown prior `\(c.name)`; expected \(Reader.list(names))", at: c.nameNode, help: Suggestions.help(for: c.name, among: names))
+                r.error(.unknownValue, "unknown prior `\(c.name)`; expected \(Reader.list(names))", at: c.nameNode, help: Suggestions.help(for: c.name, among: names))
             }
         }
         if let f = args["posterior_value"] {
@@ -226,7 +226,7 @@ extension Lowering {
     mutating func penaltyWeight(_ f: Field) -> PenaltyWeight? {
         let node = f.value
         guard case .scalar(let s, true) = node.value, !node.isNull else {
-            r.error("`\(f.written)` must be `auto`, a number or a fraction such as `1/60000`, found \(node.kindDescription)", at: node)
+            r.error(.wrongType, "`\(f.written)` must be `auto`, a number or a fraction such as `1/60000`, found \(node.kindDescription)", at: node)
             return nil
         }
         if s == "auto" { return .auto }
@@ -234,14 +234,14 @@ extension Lowering {
         switch Reader.number(s) {
         case .value(let v): w = v
         case .divisionByZero:
-            r.error("`\(f.written)` divides by zero: \(s)", at: node)
+            r.error(.divisionByZero, "`\(f.written)` divides by zero: \(s)", at: node)
             return nil
         case .invalid:
-            r.error("`\(f.written)` must be `auto`, a number or a fraction such as `1/60000`, found `\(s)`", at: node)
+            r.error(.wrongType, "`\(f.written)` must be `auto`, a number or a fraction such as `1/60000`, found `\(s)`", at: node)
             return nil
         }
         guard w >= 0 else {
-            r.error("`\(f.written)` must not be negative, found \(s)", at: node)
+            r.error(.outOfRange, "`\(f.written)` must not be negative, found \(s)", at: node)
             return nil
         }
         return .value(w)
@@ -250,7 +250,7 @@ extension Lowering {
     mutating func padding(_ f: Field?) -> Padding? {
         guard let f else { return .valid }
         if let s = f.value.scalar, s.lowercased() == "causal" {
-            r.error("`CAUSAL` padding is not supported; use `VALID` or `SAME`", at: f.value,
+            r.error(.unsupportedPadding, "`CAUSAL` padding is not supported; use `VALID` or `SAME`", at: f.value,
                     help: "pad the sequence yourself, or use `SAME` for an output as long as the input")
             return nil
         }
@@ -264,7 +264,7 @@ extension Lowering {
         guard let rank else { return nil }
         if values.count == 1 { return [Int](repeating: values[0], count: rank) }
         guard values.count == rank else {
-            r.error("`\(f.written)` has \(values.count) entries; a rank-\(rank) \(what) takes 1 or \(rank)", at: f.value)
+            r.error(.listLength, "`\(f.written)` has \(values.count) entries; a rank-\(rank) \(what) takes 1 or \(rank)", at: f.value)
             return nil
         }
         return values
@@ -274,10 +274,10 @@ extension Lowering {
         var rank: Int? = item.type.fixedRank ?? 2
         if let f = item.type.fixedRank == nil ? args["rank"] : item.arguments["rank"], let v = r.int(f) {
             if !(1...3).contains(v) {
-                r.error("`rank` must be 1, 2 or 3, found \(v)", at: f.value)
+                r.error(.outOfRange, "`rank` must be 1, 2 or 3, found \(v)", at: f.value)
                 rank = nil
             } else if let fixed = item.type.fixedRank, fixed != v {
-                r.error("`rank: \(v)` contradicts `\(item.typeName)`, which is rank \(fixed)", at: f.value)
+                r.error(.rankContradiction, "`rank: \(v)` contradicts `\(item.typeName)`, which is rank \(fixed)", at: f.value)
                 rank = nil
             } else {
                 rank = v
@@ -291,7 +291,7 @@ extension Lowering {
         let strides = perDimension(args["strides"], rank: rank, default: 1, what: "convolution")
         let dilations = perDimension(args["dilations"], rank: rank, default: 1, what: "convolution")
         if let strides, let dilations, strides.contains(where: { $0 > 1 }), dilations.contains(where: { $0 > 1 }), let f = args["dilations"] {
-            r.error("`\(f.written)` greater than 1 together with `strides` greater than 1 in one layer is not supported (TFP refuses it at the first call)", at: f.value,
+            r.error(.dilationWithStride, "`\(f.written)` greater than 1 together with `strides` greater than 1 in one layer is not supported (TFP refuses it at the first call)", at: f.value,
                     help: "use `strides: 1` with dilations, or `dilations: 1` with strides")
         }
         let pad = padding(args["padding"])
@@ -304,13 +304,13 @@ extension Lowering {
 
         guard let rank, let input else { return (nil, nil) }
         guard input.count == rank + 1 else {
-            r.error("`\(item.typeName)` is a rank-\(rank) convolution and needs an input of \(rank) spatial dimension\(rank == 1 ? "" : "s") and channels, but its input has shape \(shapeText(input))",
+            r.error(.inputShapeMismatch, "`\(item.typeName)` is a rank-\(rank) convolution and needs an input of \(rank) spatial dimension\(rank == 1 ? "" : "s") and channels, but its input has shape \(shapeText(input))",
                     at: item.typeNode, help: input.count == 1 ? "a flat input suits an affine layer" : nil)
             return (nil, nil)
         }
         let channels = input[rank]
         if let declaredInput, declaredInput != channels, let f = inputSizeField {
-            r.error("`input_size: \(declaredInput)` does not match the input's \(channels) channels", at: f.value)
+            r.error(.inputSizeMismatch, "`input_size: \(declaredInput)` does not match the input's \(channels) channels", at: f.value)
         }
         guard let outputSize, let filter, let strides, let dilations, let pad else { return (nil, nil) }
         var spatial: [Int] = []
@@ -322,7 +322,7 @@ extension Lowering {
                 let comparison = extra.overflow || extra.partialValue == Int.max
                     ? "the input's \(input[d]) is smaller than the \(filterName)'s span, which exceeds \(Int.max)"
                     : "the input's \(input[d]) is \(extra.partialValue + 1 - input[d]) smaller than the \(filterName)'s \(extra.partialValue + 1)"
-                r.error("VALID convolution output would be empty along spatial dimension \(d + 1): \(comparison)",
+                r.error(.emptyOutput, "VALID convolution output would be empty along spatial dimension \(d + 1): \(comparison)",
                         at: item.typeNode, help: "use `padding: SAME`, a smaller filter, or a larger input")
                 return (nil, nil)
             }
@@ -349,13 +349,13 @@ extension Lowering {
         let declaredInput = inputSizeField.flatMap { r.positive($0) }
         guard let input else { return (nil, nil) }
         guard input.count == 1 else {
-            r.error("`\(item.typeName)` needs a flat input, but its input has shape \(shapeText(input))", at: item.typeNode,
+            r.error(.inputShapeMismatch, "`\(item.typeName)` needs a flat input, but its input has shape \(shapeText(input))", at: item.typeNode,
                     help: "insert `- Flatten` before this layer")
             // The output does not depend on the input's shape, so the layers after this one are still checked.
             return (nil, outputSize.map { [$0] })
         }
         if let declaredInput, declaredInput != input[0], let f = inputSizeField {
-            r.error("`input_size: \(declaredInput)` does not match the input's \(input[0]) features", at: f.value)
+            r.error(.inputSizeMismatch, "`input_size: \(declaredInput)` does not match the input's \(input[0]) features", at: f.value)
         }
         guard let outputSize else { return (nil, nil) }
         let a = Affine(inputSize: input[0], outputSize: outputSize, estimator: estimator, activation: act,
@@ -377,19 +377,19 @@ extension Lowering {
         let pad = padding(args["padding"])
         guard let input, let rank else { return (nil, nil) }
         if let fixed = item.type.fixedRank, fixed != rank {
-            r.error("`\(item.typeName)` pools \(fixed) spatial dimension\(fixed == 1 ? "" : "s"), but its input has shape \(shapeText(input))", at: item.typeNode,
+            r.error(.inputShapeMismatch, "`\(item.typeName)` pools \(fixed) spatial dimension\(fixed == 1 ? "" : "s"), but its input has shape \(shapeText(input))", at: item.typeNode,
                     help: rank >= 1 && rank <= 3 ? "use `\(kind == .max ? "MaxPool" : "AvgPool")`, which takes its rank from the input" : nil)
             return (nil, nil)
         }
         guard validRank else {
-            r.error("`\(item.typeName)` needs an input of 1 to 3 spatial dimensions and channels, but its input has shape \(shapeText(input))", at: item.typeNode)
+            r.error(.inputShapeMismatch, "`\(item.typeName)` needs an input of 1 to 3 spatial dimensions and channels, but its input has shape \(shapeText(input))", at: item.typeNode)
             return (nil, nil)
         }
         guard let size, let strides, let pad else { return (nil, nil) }
         var spatial: [Int] = []
         for d in 0..<rank {
             if pad == .valid && input[d] < size[d] {
-                r.error("VALID pooling output would be empty along spatial dimension \(d + 1): the input's \(input[d]) is \(size[d] - input[d]) smaller than the window's \(size[d])",
+                r.error(.emptyOutput, "VALID pooling output would be empty along spatial dimension \(d + 1): the input's \(input[d]) is \(size[d] - input[d]) smaller than the window's \(size[d])",
                         at: item.typeNode, help: "use `padding: SAME` or a smaller `pool_size`")
                 return (nil, nil)
             }
@@ -400,7 +400,7 @@ extension Lowering {
 
     mutating func required(_ item: LayerItem, _ args: [String: Field], _ name: String, alias: String) -> Field? {
         if let f = args[name] { return f }
-        r.error("`\(item.typeName)` needs `\(name)` (Keras: `\(alias)`)", at: item.typeNode)
+        r.error(.missingKey, "`\(item.typeName)` needs `\(name)` (Keras: `\(alias)`)", at: item.typeNode)
         return nil
     }
 

@@ -16,7 +16,7 @@ struct Lowering {
 
     mutating func lower(_ root: YAMLNode) -> ModelSpec? {
         guard root.pairs != nil else {
-            r.error("a spec must be a YAML mapping that starts with `bayesnet: 1`, found \(root.kindDescription)", at: root)
+            r.error(.specNotMapping, "a spec must be a YAML mapping that starts with `bayesnet: 1`, found \(root.kindDescription)", at: root)
             return nil
         }
         let top = r.fields(of: root, context: "the spec", names: SpecCatalog.topLevel, ignoring: { $0.hasPrefix(SpecCatalog.freeKeyPrefix) })
@@ -27,17 +27,17 @@ struct Lowering {
         if let f = top["bayesnet"] {
             if let v = r.int(f) {
                 if v == 1 { version = 1 } else {
-                    r.error("unknown format version \(v); this bayesnet reads version 1", at: f.value)
+                    r.error(.unknownFormatVersion, "unknown format version \(v); this bayesnet reads version 1", at: f.value)
                 }
             }
         } else {
-            r.error("missing `bayesnet: 1`, the format version", at: root, help: "add `bayesnet: 1` as the first line")
+            r.error(.missingFormatVersion, "missing `bayesnet: 1`, the format version", at: root, help: "add `bayesnet: 1` as the first line")
         }
         var name = Self.stem(source.path)
         if let f = top["name"], let s = r.string(f) {
             // The name becomes a run folder's name (`runs/<name>/`).
             if s.isEmpty || s == "." || s == ".." || s.contains("/") || s.contains("\\") || s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-                r.error("`name` names the run folder, so it must be a non-empty file name without `/`, `\\` or control characters, and not `.` or `..`", at: f.value)
+                r.error(.invalidName, "`name` names the run folder, so it must be a non-empty file name without `/`, `\\` or control characters, and not `.` or `..`", at: f.value)
             } else {
                 name = s
             }
@@ -49,7 +49,7 @@ struct Lowering {
         }
 
         let input = top["input"].flatMap { inputSpec($0) }
-        if top["input"] == nil { r.error("missing `input`, e.g. `input: {shape: [8, 8, 1]}`", at: root) }
+        if top["input"] == nil { r.error(.missingKey, "missing `input`, e.g. `input: {shape: [8, 8, 1]}`", at: root) }
 
         let defaults = top["defaults"].map { defaultsTable($0) } ?? [:]
 
@@ -59,7 +59,7 @@ struct Lowering {
         var lastItem: LayerItem?
         if let f = top["layers"] {
             if let items = f.value.items {
-                if items.isEmpty { r.error("`layers` is empty; a network needs at least one layer", at: f.value) }
+                if items.isEmpty { r.error(.emptyList, "`layers` is empty; a network needs at least one layer", at: f.value) }
                 var names: [String: SourceLocation] = [:]
                 for (i, node) in items.enumerated() {
                     guard var item = layerItem(node) else {
@@ -72,11 +72,12 @@ struct Lowering {
                     let name = item.arguments["name"]?.value.scalar ?? defaultName(for: item.type.family, index: i)
                     let at = item.arguments["name"]?.value.location ?? item.typeNode.location
                     if name.isEmpty || name.contains(where: { $0.isNewline }) {
-                        r.error("a layer name must be a non-empty single line", at: at)
+                        r.error(.invalidName, "a layer name must be a non-empty single line", at: at)
                         layersOK = false
                     } else if let first = names[name] {
-                        r.error("duplicate layer name `\(name)` (first used at line \(first.line), column \(first.column))", at: at,
-                                help: "layer names key checkpoints and random streams, so they must be unique")
+                        r.error(.duplicateLayerName, "duplicate layer name `\(name)`", at: at,
+                                help: "layer names key checkpoints and random streams, so they must be unique",
+                                notes: [.init("`\(name)` first used here", at: first)])
                         layersOK = false
                     } else {
                         names[name] = at
@@ -90,12 +91,12 @@ struct Lowering {
                     layers.append(layer)
                 }
             } else {
-                r.error("`layers` must be a list of layers, found \(f.value.kindDescription)", at: f.value,
+                r.error(.wrongType, "`layers` must be a list of layers, found \(f.value.kindDescription)", at: f.value,
                         help: f.value.pairs != nil ? "start each layer with `- `, e.g. `- Flatten`" : nil)
                 layersOK = false
             }
         } else {
-            r.error("missing `layers`, the list of the network's layers", at: root)
+            r.error(.missingKey, "missing `layers`, the list of the network's layers", at: root)
         }
 
         var likelihood: Likelihood?
@@ -114,7 +115,7 @@ struct Lowering {
         if let bundled, let input, input.shape.filter({ $0 != 1 }) != bundled.exampleShape.filter({ $0 != 1 }),
            input.shape != [bundled.exampleSize],
            let s = top["input"]?.value.pairs?.first(where: { $0.key.scalar == "shape" })?.value {
-            r.error("the bundled `\(bundled.name)` data has examples of shape \(shapeText(bundled.exampleShape)) (or [\(bundled.exampleSize)] flat), but `input.shape` is \(shapeText(input.shape))", at: s)
+            r.error(.builtinDataMismatch, "the bundled `\(bundled.name)` data has examples of shape \(shapeText(bundled.exampleShape)) (or [\(bundled.exampleSize)] flat), but `input.shape` is \(shapeText(input.shape))", at: s)
         }
 
         guard let version, let input, layersOK else { return nil }
@@ -135,7 +136,7 @@ struct Lowering {
 
     mutating func inputSpec(_ f: Field) -> InputSpec? {
         guard f.value.pairs != nil else {
-            r.error("`input` must be a mapping such as `{shape: [8, 8, 1]}`, found \(f.value.kindDescription)", at: f.value)
+            r.error(.wrongType, "`input` must be a mapping such as `{shape: [8, 8, 1]}`, found \(f.value.kindDescription)", at: f.value)
             return nil
         }
         let fs = r.fields(of: f.value, context: "`input`", names: SpecCatalog.input)
@@ -144,15 +145,15 @@ struct Lowering {
             layout = r.choice(l.value, name: "layout", what: "layout", options: Layout.allCases.map { ($0.rawValue, $0) }) ?? .channelsLast
         }
         guard let s = fs["shape"] else {
-            r.error("`input` needs `shape`, one example's dimensions such as `[8, 8, 1]`", at: f.value)
+            r.error(.missingKey, "`input` needs `shape`, one example's dimensions such as `[8, 8, 1]`", at: f.value)
             return nil
         }
         guard let items = s.value.items else {
-            r.error("`shape` must be a list of sizes such as `[8, 8, 1]`, found \(s.value.kindDescription)", at: s.value)
+            r.error(.wrongType, "`shape` must be a list of sizes such as `[8, 8, 1]`, found \(s.value.kindDescription)", at: s.value)
             return nil
         }
         guard (1...4).contains(items.count) else {
-            r.error("`shape` needs 1 to 4 entries (up to 3 spatial dimensions, then channels), found \(items.count)", at: s.value)
+            r.error(.listLength, "`shape` needs 1 to 4 entries (up to 3 spatial dimensions, then channels), found \(items.count)", at: s.value)
             return nil
         }
         var dims: [Int] = []
@@ -161,7 +162,7 @@ struct Lowering {
             dims.append(v)
         }
         guard let n = checkedProduct(dims), n <= limits.maxTensorBytes / dtype.size else {
-            r.error("`shape` \(shapeText(dims)) is too large: one example would need more than the \(Self.bytesText(Double(limits.maxTensorBytes))) one tensor may use (raise the limit with \(SpecLimits.Option.maxTensorBytes))", at: s.value)
+            r.error(.tooLarge, "`shape` \(shapeText(dims)) is too large: one example would need more than the \(Self.bytesText(Double(limits.maxTensorBytes))) one tensor may use (raise the limit with \(SpecLimits.Option.maxTensorBytes))", at: s.value)
             return nil
         }
         if layout == .channelsFirst, dims.count > 1 { dims = Array(dims.dropFirst()) + [dims[0]] }
@@ -171,7 +172,7 @@ struct Lowering {
     /// `defaults:` by canonical layer type, each a table of canonical argument name to field.
     mutating func defaultsTable(_ f: Field) -> [String: [String: Field]] {
         guard let pairs = f.value.pairs else {
-            if !f.value.isNull { r.error("`defaults` must be a mapping from layer type to arguments, found \(f.value.kindDescription)", at: f.value) }
+            if !f.value.isNull { r.error(.wrongType, "`defaults` must be a mapping from layer type to arguments, found \(f.value.kindDescription)", at: f.value) }
             return [:]
         }
         var out: [String: [String: Field]] = [:]
@@ -179,18 +180,18 @@ struct Lowering {
         for pair in pairs {
             let typeName = pair.key.scalar ?? ""
             guard let type = LayerCatalog.types[typeName] else {
-                r.error("unknown layer type `\(typeName)` in `defaults`", at: pair.key, help: Suggestions.help(for: typeName, among: LayerCatalog.allNames))
+                r.error(.unknownLayerType, "unknown layer type `\(typeName)` in `defaults`", at: pair.key, help: Suggestions.help(for: typeName, among: LayerCatalog.allNames))
                 continue
             }
             if let other = seen[type.canonical] {
-                r.error("defaults for `\(typeName)` and `\(other)` apply to the same layers; merge them into one", at: pair.key)
+                r.error(.conflictingDefaults, "defaults for `\(typeName)` and `\(other)` apply to the same layers; merge them into one", at: pair.key)
                 continue
             }
             seen[type.canonical] = typeName
             var fs = r.fields(of: pair.value, context: "the defaults of `\(typeName)`", names: LayerCatalog.arguments(for: type.family),
                                  misplaced: { LayerCatalog.misplaced($0, in: typeName, family: type.family) })
             if let n = fs["name"] {
-                r.error("`name` cannot be a default: layer names must be unique", at: n.key)
+                r.error(.misplacedKey, "`name` cannot be a default: layer names must be unique", at: n.key)
                 fs["name"] = nil
             }
             checkDefaultValues(fs, family: type.family)
@@ -207,7 +208,7 @@ struct Lowering {
             case "output_size", "input_size": _ = r.positive(f)
             case "filter_shape", "strides", "dilations", "pool_size": _ = r.intList(f)
             case "rank":
-                if let v = r.int(f), !(1...3).contains(v) { r.error("`rank` must be 1, 2 or 3, found \(v)", at: f.value) }
+                if let v = r.int(f), !(1...3).contains(v) { r.error(.outOfRange, "`rank` must be 1, 2 or 3, found \(v)", at: f.value) }
             case "padding": _ = padding(f)
             case "activation_fn": _ = activation(fs)
             case "kernel_initializer", "bias_initializer": _ = initializer(f, default: .zeros)
@@ -225,10 +226,10 @@ struct Lowering {
         guard let c = r.namedChoice(f.value, name: f.written) else { return nil }
         switch c.name {
         case "categorical":
-            if let a = c.arguments { r.error("`categorical` takes no arguments; the classes are the network's outputs", at: a) }
+            if let a = c.arguments { r.error(.unexpectedArguments, "`categorical` takes no arguments; the classes are the network's outputs", at: a) }
             return .categorical
         case "bernoulli":
-            if let a = c.arguments { r.error("`bernoulli` takes no arguments; the network's single output is the logit", at: a) }
+            if let a = c.arguments { r.error(.unexpectedArguments, "`bernoulli` takes no arguments; the network's single output is the logit", at: a) }
             return .bernoulli
         case "normal":
             let keys = SpecCatalog.arguments(of: "normal", in: SpecCatalog.likelihoods)
@@ -240,7 +241,7 @@ struct Lowering {
             return .normal(scale: scale)
         default:
             let names = SpecCatalog.names(SpecCatalog.likelihoods)
-            r.error("unknown likelihood `\(c.name)`; expected \(Reader.list(names))", at: c.nameNode,
+            r.error(.unknownValue, "unknown likelihood `\(c.name)`; expected \(Reader.list(names))", at: c.nameNode,
                     help: Suggestions.help(for: c.name, among: names))
             return nil
         }
@@ -250,22 +251,22 @@ struct Lowering {
         switch likelihood {
         case .categorical:
             guard out.count == 1, out[0] >= 2 else {
-                r.error("a categorical likelihood needs one logit per class (a flat output of at least 2), but the network's output has shape \(shapeText(out))",
+                r.error(.likelihoodOutputMismatch, "a categorical likelihood needs one logit per class (a flat output of at least 2), but the network's output has shape \(shapeText(out))",
                         at: field.value, help: out.count == 1 ? nil : "end the network with `Flatten` and an affine layer with one output per class")
                 return
             }
             if let bundled, out[0] != bundled.classes {
                 let at = lastItem?.arguments["output_size"]?.value ?? lastItem?.typeNode ?? field.value
-                r.error("the bundled `\(bundled.name)` data has \(bundled.classes) classes, but the network ends with \(out[0]) logits", at: at)
+                r.error(.builtinDataMismatch, "the bundled `\(bundled.name)` data has \(bundled.classes) classes, but the network ends with \(out[0]) logits", at: at)
             }
         case .normal:
-            if let bundled { r.error("the bundled `\(bundled.name)` data has class labels; use `likelihood: categorical`", at: field.value) }
+            if let bundled { r.error(.builtinDataMismatch, "the bundled `\(bundled.name)` data has class labels; use `likelihood: categorical`", at: field.value) }
         case .bernoulli:
             if out.reduce(1, *) != 1 {
-                r.error("a Bernoulli likelihood needs one logit per example, but the network's output has shape \(shapeText(out))",
+                r.error(.likelihoodOutputMismatch, "a Bernoulli likelihood needs one logit per example, but the network's output has shape \(shapeText(out))",
                         at: field.value, help: "end the network with an affine layer of one output, or use `likelihood: categorical` for several classes")
             }
-            if let bundled { r.error("the bundled `\(bundled.name)` data has \(bundled.classes) classes; use `likelihood: categorical`", at: field.value) }
+            if let bundled { r.error(.builtinDataMismatch, "the bundled `\(bundled.name)` data has \(bundled.classes) classes; use `likelihood: categorical`", at: field.value) }
         }
     }
 
@@ -278,7 +279,7 @@ struct Lowering {
                 let o = r.fields(of: v.value, context: "`data.validation`", names: SpecCatalog.heldOutData)
                 if let x = o["fraction"], let f = r.double(x) {
                     if f > 0, f < 1 { validation = .fraction(f) } else {
-                        r.error("`fraction` must be above 0 and below 1, found \(x.value.scalar ?? "")", at: x.value)
+                        r.error(.outOfRange, "`fraction` must be above 0 and below 1, found \(x.value.scalar ?? "")", at: x.value)
                     }
                 }
             } else {
@@ -292,23 +293,23 @@ struct Lowering {
     mutating func dataSource(_ f: Field) -> DataSource? {
         let fs = r.fields(of: f.value, context: "`data.\(f.written)`", names: SpecCatalog.builtinData + SpecCatalog.fileData)
         guard f.value.pairs != nil else {
-            if f.value.isNull { r.error("`data.\(f.written)` needs `builtin` or `format` and `x`", at: f.value) }
+            if f.value.isNull { r.error(.missingKey, "`data.\(f.written)` needs `builtin` or `format` and `x`", at: f.value) }
             return nil
         }
         if let b = fs["builtin"] {
             for k in SpecCatalog.fileData.map(\.canonical) {
-                if let other = fs[k] { r.error("`\(k)` does not go with `builtin`; a bundled dataset has its own files", at: other.key) }
+                if let other = fs[k] { r.error(.conflictingKeys, "`\(k)` does not go with `builtin`; a bundled dataset has its own files", at: other.key) }
             }
             guard let name = r.choice(b.value, name: "builtin", what: "bundled dataset", options: SpecCatalog.words("builtin", in: SpecCatalog.builtinData).map { ($0, $0) }) else { return nil }
             var split = f.written
             if let s = fs["split"] { split = r.choice(s.value, name: "split", what: "split", options: SpecCatalog.words("split", in: SpecCatalog.builtinData).map { ($0, $0) }) ?? split }
             return .builtin(name: name, split: split)
         }
-        if let s = fs["split"] { r.error("`split` applies only to `builtin` data", at: s.key) }
+        if let s = fs["split"] { r.error(.conflictingKeys, "`split` applies only to `builtin` data", at: s.key) }
         let format = fs["format"].flatMap { r.choice($0.value, name: "format", what: "data format", options: DataFormat.allCases.map { ($0.rawValue, $0) }) }
-        if fs["format"] == nil { r.error("`data.\(f.written)` needs `format` (idx, npy or csv) or `builtin`", at: f.value) }
+        if fs["format"] == nil { r.error(.missingKey, "`data.\(f.written)` needs `format` (idx, npy or csv) or `builtin`", at: f.value) }
         let x = fs["x"].flatMap { r.string($0) }
-        if fs["x"] == nil { r.error("`data.\(f.written)` needs `x`, the path of the inputs", at: f.value) }
+        if fs["x"] == nil { r.error(.missingKey, "`data.\(f.written)` needs `x`, the path of the inputs", at: f.value) }
         let y = fs["y"].flatMap { r.string($0) }
         for (field, path) in [(fs["x"], x), (fs["y"], y)] {
             if let field, let path { dataPaths.append(.init(path: path, start: field.value.location, end: field.value.end)) }
@@ -332,7 +333,7 @@ struct Lowering {
             let o = r.fields(of: x.value, context: "`early_stopping`", names: keys)
             if let v = o["patience"] { e.patience = r.positive(v) ?? e.patience }
             if let v = o["min_delta"], let d = r.double(v) {
-                if d >= 0 { e.minDelta = d } else { r.error("`min_delta` must be at least 0, found \(v.value.scalar ?? "")", at: v.value) }
+                if d >= 0 { e.minDelta = d } else { r.error(.outOfRange, "`min_delta` must be at least 0, found \(v.value.scalar ?? "")", at: v.value) }
             }
             t.earlyStopping = e
         }
@@ -361,7 +362,7 @@ struct Lowering {
                 t.optimizer = .sgd(learningRate: lr, momentum: momentum)
             default:
                 let names = SpecCatalog.names(SpecCatalog.optimizers)
-                r.error("unknown optimizer `\(c.name)`; expected \(Reader.list(names))", at: c.nameNode, help: Suggestions.help(for: c.name, among: names))
+                r.error(.unknownValue, "unknown optimizer `\(c.name)`; expected \(Reader.list(names))", at: c.nameNode, help: Suggestions.help(for: c.name, among: names))
             }
         }
         return t
@@ -371,7 +372,7 @@ struct Lowering {
         guard let c = r.namedChoice(f.value, name: "schedule") else { return nil }
         let names = SpecCatalog.names(SpecCatalog.schedules)
         guard names.contains(c.name) else {
-            r.error("unknown schedule `\(c.name)`; expected \(Reader.list(names))", at: c.nameNode, help: Suggestions.help(for: c.name, among: names))
+            r.error(.unknownValue, "unknown schedule `\(c.name)`; expected \(Reader.list(names))", at: c.nameNode, help: Suggestions.help(for: c.name, among: names))
             return nil
         }
         let keys = SpecCatalog.arguments(of: c.name, in: SpecCatalog.schedules)
@@ -383,7 +384,7 @@ struct Lowering {
             var value = keys.defaultNumber(key)
             if let v = o[key], let d = r.double(v) {
                 if (open ? d > 0 : d >= 0) && (open ? d < 1 : d <= 1) { value = d } else {
-                    r.error("`\(key)` must be \(open ? "above 0 and below 1" : "from 0 to 1"), found \(v.value.scalar ?? "")", at: v.value)
+                    r.error(.outOfRange, "`\(key)` must be \(open ? "above 0 and below 1" : "from 0 to 1"), found \(v.value.scalar ?? "")", at: v.value)
                 }
             }
             return value
@@ -406,7 +407,7 @@ struct Lowering {
     mutating func unitInterval(_ f: Field) -> Double? {
         guard let v = r.double(f) else { return nil }
         guard v >= 0, v < 1 else {
-            r.error("`\(f.written)` must be at least 0 and below 1, found \(f.value.scalar ?? "")", at: f.value)
+            r.error(.outOfRange, "`\(f.written)` must be at least 0 and below 1, found \(f.value.scalar ?? "")", at: f.value)
             return nil
         }
         return v

@@ -20,7 +20,7 @@ struct YAMLParser {
         let node = builder.document()
         for var d in builder.diagnostics {
             // libyaml's marks count characters, so the tab is found in the text by line and column.
-            if d.message.hasPrefix("YAML syntax error: "),
+            if d.id == .yamlSyntax,
                let line = Diagnostic.line(d.location.line, of: text),
                line.unicodeScalars.dropFirst(max(0, d.location.column - 1)).first == "\t" {
                 d.help = "indent with spaces: YAML does not allow tabs in indentation"
@@ -141,7 +141,7 @@ private final class EventReader {
             help = nil
         }
         if p.error == YAML_MEMORY_ERROR { message = "out of memory while reading YAML" }
-        error = Diagnostic(message: "YAML syntax error: \(message)", location: loc, help: help)
+        error = Diagnostic(id: .yamlSyntax, message: "YAML syntax error: \(message)", location: loc, help: help)
     }
 
     private func lineColumn(ofByte offset: Int) -> SourceLocation {
@@ -189,7 +189,7 @@ private struct TreeBuilder {
         guard let first = next(), first.kind == .streamStart else { return nil }
         guard let start = next() else { return nil }
         if start.kind == .streamEnd {
-            diagnostics.append(Diagnostic(
+            diagnostics.append(Diagnostic(id: .emptyFile,
                 message: "empty file: a spec is a YAML mapping that starts with `bayesnet: 1`",
                 location: SourceLocation(file: file, line: 1, column: 1)))
             return nil
@@ -200,13 +200,13 @@ private struct TreeBuilder {
         guard let end = next(), end.kind == .documentEnd else { return nil }
         guard let after = next() else { return nil }
         if after.kind == .documentStart {
-            diagnostics.append(Diagnostic(
+            diagnostics.append(Diagnostic(id: .multipleDocuments,
                 message: "several YAML documents in one file; a spec is a single document",
                 location: after.start, help: "remove the `---` and everything after it, or put each spec in its own file"))
             return nil
         }
         if root.isNull {
-            diagnostics.append(Diagnostic(
+            diagnostics.append(Diagnostic(id: .emptyDocument,
                 message: "empty document: a spec is a YAML mapping that starts with `bayesnet: 1`", location: root.location))
             return nil
         }
@@ -220,7 +220,7 @@ private struct TreeBuilder {
         case .alias:
             let name = event.anchor ?? ""
             guard let target = anchors[name] else {
-                diagnostics.append(Diagnostic(message: "unknown alias `*\(name)`: no anchor `&\(name)` is written before it", location: event.start))
+                diagnostics.append(Diagnostic(id: .unknownAlias, message: "unknown alias `*\(name)`: no anchor `&\(name)` is written before it", location: event.start))
                 return YAMLNode(.scalar("", plain: true), location: event.start, end: event.end)
             }
             guard count(target.size, at: event.start) else { return nil }
@@ -266,7 +266,7 @@ private struct TreeBuilder {
                 guard let key = node(ke, depth: depth + 1) else { return nil }
                 guard let ve = next(), let value = node(ve, depth: depth + 1) else { return nil }
                 guard let k = key.scalar else {
-                    diagnostics.append(Diagnostic(message: "a key must be a plain name, not \(key.kindDescription)", location: key.location))
+                    diagnostics.append(Diagnostic(id: .nonScalarKey, message: "a key must be a plain name, not \(key.kindDescription)", location: key.location))
                     continue
                 }
                 if k == "<<" && key.isPlainScalar {
@@ -274,9 +274,10 @@ private struct TreeBuilder {
                     continue
                 }
                 if let first = seen[k] {
-                    diagnostics.append(Diagnostic(
-                        message: "duplicate key `\(k)` (first written at line \(first.line), column \(first.column))",
-                        location: key.location, help: "remove one of them; YAML keys in a mapping must be unique"))
+                    diagnostics.append(Diagnostic(id: .duplicateKey,
+                        message: "duplicate key `\(k)`",
+                        location: key.location, help: "remove one of them; YAML keys in a mapping must be unique",
+                        notes: [.init("`\(k)` first written here", at: first)]))
                     continue
                 }
                 seen[k] = key.location
@@ -294,19 +295,19 @@ private struct TreeBuilder {
             var out: [YAMLPair] = []
             for item in items {
                 if let p = item.pairs { out += p } else {
-                    diagnostics.append(Diagnostic(message: "a merge key `<<` takes a mapping or a list of mappings, not \(item.kindDescription)", location: item.location))
+                    diagnostics.append(Diagnostic(id: .mergeNotMapping, message: "a merge key `<<` takes a mapping or a list of mappings, not \(item.kindDescription)", location: item.location))
                 }
             }
             return out
         case .scalar:
-            diagnostics.append(Diagnostic(message: "a merge key `<<` takes a mapping or a list of mappings, not \(value.kindDescription)", location: value.location))
+            diagnostics.append(Diagnostic(id: .mergeNotMapping, message: "a merge key `<<` takes a mapping or a list of mappings, not \(value.kindDescription)", location: value.location))
             return []
         }
     }
 
     private mutating func depthAllowed(_ depth: Int, at location: SourceLocation) -> Bool {
         if depth > limits.maxDepth {
-            diagnostics.append(Diagnostic(message: "nesting deeper than \(limits.maxDepth) levels (raise the limit with \(SpecLimits.Option.maxDepth))", location: location))
+            diagnostics.append(Diagnostic(id: .nestingTooDeep, message: "nesting deeper than \(limits.maxDepth) levels (raise the limit with \(SpecLimits.Option.maxDepth))", location: location))
             aborted = true
             return false
         }
@@ -316,7 +317,7 @@ private struct TreeBuilder {
     private mutating func count(_ nodes: Int, at location: SourceLocation) -> Bool {
         expanded &+= nodes
         if expanded > limits.maxExpandedNodes || expanded < 0 {
-            diagnostics.append(Diagnostic(
+            diagnostics.append(Diagnostic(id: .aliasExpansionLimit,
                 message: "the document expands to more than \(limits.maxExpandedNodes) nodes once aliases are expanded (raise the limit with \(SpecLimits.Option.maxExpandedNodes))",
                 location: location, help: "aliases that repeat aliases grow exponentially; write the values out instead"))
             aborted = true
