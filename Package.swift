@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "BayesNetRuntime", targets: ["BayesNetRuntime"]),
         .library(name: "BayesNet", targets: ["BayesNet"]),
         .library(name: "BayesNetReport", targets: ["BayesNetReport"]),
+        .library(name: "BayesNetFormats", targets: ["BayesNetFormats"]),
         .executable(name: "bayesnet", targets: ["bayesnet"]),
     ],
     dependencies: [
@@ -27,6 +28,8 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
+        // File formats with no knowledge of specs or networks: NPY, IDX, CSV and gzip readers, the atomic writer.
+        .target(name: "BayesNetFormats", dependencies: ["CZlib"]),
         // The spec language: YAML nodes, IR, lowering, validation, diagnostics. Imports no runtime.
         .target(name: "BayesNetSpec", dependencies: ["CYAML"]),
 
@@ -38,15 +41,15 @@ let package = Package(
         // The interpreter: plans, layers, training, evaluation, data, checkpoints.
         .target(
             name: "BayesNet",
-            dependencies: ["BayesNetSpec", "BayesNetRuntime", "CZlib"],
+            dependencies: ["BayesNetSpec", "BayesNetRuntime", "BayesNetFormats"],
             resources: [.copy("Resources/digits"), .copy("Resources/mnist")]
         ),
         // HTML run reports drawn from a run folder's files alone.
-        .target(name: "BayesNetReport"),
+        .target(name: "BayesNetReport", dependencies: ["BayesNetFormats"]),
         .executableTarget(
             name: "bayesnet",
             dependencies: [
-                "BayesNet", "BayesNetSpec", "BayesNetRuntime", "BayesNetReport",
+                "BayesNet", "BayesNetSpec", "BayesNetRuntime", "BayesNetReport", "BayesNetFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -56,8 +59,8 @@ let package = Package(
         .testTarget(name: "BayesNetRuntimeTests", dependencies: ["BayesNetRuntime"], resources: [.copy("Golden")]),
         // Counts heap allocations in the test process (allocator entry points interposed), for BayesNetTests.
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
-        .testTarget(name: "BayesNetTests", dependencies: ["BayesNet", "BayesNetSpec", "BayesNetRuntime", "AllocationCounter", "CZlib"]),
-        .testTarget(name: "BayesNetReportTests", dependencies: ["BayesNetReport"]),
+        .testTarget(name: "BayesNetTests", dependencies: ["BayesNet", "BayesNetSpec", "BayesNetRuntime", "BayesNetFormats", "AllocationCounter", "CZlib"]),
+        .testTarget(name: "BayesNetReportTests", dependencies: ["BayesNetReport", "BayesNetFormats"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -12,10 +12,10 @@ let package = Package(
     targets: [
         // bytes → YAML → IR → validation → diagnostics (text and JSON), and compiled JSON for valid specs.
         .executableTarget(name: "FuzzSpec", dependencies: [.product(name: "BayesNetSpec", package: "bayesnet")]),
-        .executableTarget(name: "FuzzIDX", dependencies: [.product(name: "BayesNet", package: "bayesnet")]),
-        .executableTarget(name: "FuzzNPY", dependencies: [.product(name: "BayesNet", package: "bayesnet")]),
+        .executableTarget(name: "FuzzIDX", dependencies: [.product(name: "BayesNetFormats", package: "bayesnet")]),
+        .executableTarget(name: "FuzzNPY", dependencies: [.product(name: "BayesNetFormats", package: "bayesnet")]),
         .executableTarget(name: "FuzzSafeTensors", dependencies: [.product(name: "BayesNet", package: "bayesnet")]),
-        .executableTarget(name: "FuzzCSV", dependencies: [.product(name: "BayesNet", package: "bayesnet")]),
+        .executableTarget(name: "FuzzCSV", dependencies: [.product(name: "BayesNetFormats", package: "bayesnet")]),
         // a run folder's files → RunFolder → the HTML report page.
         .executableTarget(name: "FuzzReport", dependencies: [.product(name: "BayesNetReport", package: "bayesnet")]),
     ],

@@ -1,3 +1,4 @@
+import BayesNetFormats
 // Renders a run folder (docs/run-folder.md) as one self-contained HTML page.
 import Foundation
 
@@ -36,17 +37,10 @@ public enum Report {
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw .cannotWrite(path: path, reason: "no such directory \(folder)")
         }
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
         do {
-            try Data(text.utf8).write(to: temporary)
+            try AtomicFile.write(text, to: path)
         } catch {
-            throw .cannotWrite(path: path, reason: error.localizedDescription)
-        }
-        if rename(temporary.path, url.path) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
-            throw .cannotWrite(path: path, reason: reason)
+            throw .cannotWrite(path: path, reason: error.message)
         }
     }
 }

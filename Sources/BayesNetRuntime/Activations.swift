@@ -3,8 +3,8 @@ import CKernels
 /// Elementwise activations, as TensorFlow defines them.
 public enum ActivationKind: Sendable, Equatable {
     case linear, relu, elu, tanh, sigmoid, softplus
-    /// max(x, alpha·x); tf.nn.leaky_relu's default alpha is 0.2.
-    case leakyRelu(alpha: Double = 0.2)
+    /// max(x, alpha·x).
+    case leakyRelu(alpha: Double)
 }
 
 public enum Activations {

@@ -1,3 +1,4 @@
+import BayesNetFormats
 import ArgumentParser
 import BayesNet
 import BayesNetSpec

@@ -1,3 +1,4 @@
+import BayesNetFormats
 import ArgumentParser
 import BayesNetSpec
 #if canImport(Glibc)
@@ -43,19 +44,13 @@ enum Console {
         }
     }
 
-    /// Writes to a temporary name in the same folder, then renames, so a reader never sees half a file.
+    /// Writes through the one atomic writer; the problem as a message, or nil.
     static func writeAtomically(_ text: String, to path: String) -> String? {
-        let temp = path + ".tmp-\(getpid())"
-        guard let f = fopen(temp, "wb") else { return "cannot write \(path): \(String(cString: strerror(errno)))" }
-        let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
-        let flushed = fflush(f) == 0 && fsync(fileno(f)) == 0
-        fclose(f)
-        guard written == bytes.count, flushed, rename(temp, path) == 0 else {
-            let message = "cannot write \(path): \(String(cString: strerror(errno)))"
-            unlink(temp)
-            return message
+        do {
+            try AtomicFile.write(text, to: path)
+            return nil
+        } catch {
+            return "cannot write \(path): \(error.message)"
         }
-        return nil
     }
 }

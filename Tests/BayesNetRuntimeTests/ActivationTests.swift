@@ -2,7 +2,7 @@ import Testing
 @testable import BayesNetRuntime
 
 @Suite struct ActivationTests {
-    static let kinds: [ActivationKind] = [.linear, .relu, .elu, .tanh, .sigmoid, .softplus, .leakyRelu(),
+    static let kinds: [ActivationKind] = [.linear, .relu, .elu, .tanh, .sigmoid, .softplus, .leakyRelu(alpha: 0.2),
                                           .leakyRelu(alpha: 0.01)]
 
     /// Points away from the kinks at zero, plus large magnitudes for the saturating functions.
@@ -32,7 +32,7 @@ import Testing
             return y
         }
         #expect(run(.relu) == [0, 0, 0.5, 2])
-        #expect(run(.leakyRelu()) == [-0.4, -0.1, 0.5, 2])
+        #expect(run(.leakyRelu(alpha: 0.2)) == [-0.4, -0.1, 0.5, 2])
         #expect(maxError(run(.elu), x.map { $0 > 0 ? $0 : _cexp($0) - 1 }) < 1e-15)
         #expect(maxError(run(.sigmoid), x.map { 1 / (1 + _cexp(-$0)) }) < 1e-15)
         #expect(maxError(run(.softplus), x.map { _clog(1 + _cexp($0)) }) < 1e-15)

@@ -1,3 +1,4 @@
+import BayesNetFormats
 import Foundation
 import Testing
 @testable import BayesNet
@@ -180,10 +181,8 @@ private func decodeError(_ bytes: [UInt8]) -> String {
         do {
             try AtomicFile.write("x", to: "/nonexistent-folder/run/summary.json")
             Issue.record("expected an error")
-        } catch let e as FileWriteError {
-            #expect(e.description == "/nonexistent-folder/run/summary.json: cannot write: No such file or directory")
         } catch {
-            Issue.record("unexpected error \(error)")
+            #expect(error.description == "/nonexistent-folder/run/summary.json: cannot write: No such file or directory")
         }
     }
 
@@ -204,8 +203,8 @@ private func decodeError(_ bytes: [UInt8]) -> String {
         do {
             try AtomicFile.write([UInt8](repeating: 1, count: 4096), to: path, using: full)
             Issue.record("expected an error")
-        } catch let e as FileWriteError {
-            #expect(e.description == "\(path): cannot write: No space left on device")
+        } catch {
+            #expect(error.description == "\(path): cannot write: No space left on device")
         }
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "previous checkpoint")
         #expect(folder.contents() == ["checkpoint.safetensors"])

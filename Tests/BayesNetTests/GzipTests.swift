@@ -1,3 +1,4 @@
+import BayesNetFormats
 import CZlib
 import Foundation
 import Testing

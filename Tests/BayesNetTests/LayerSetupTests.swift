@@ -135,3 +135,16 @@ import BayesNetSpec
         #expect(TestNetworks.output(net, count: 3) == a)
     }
 }
+
+/// The plan checks the runtime's geometry against the shapes validation inferred.
+@Suite struct PlanGeometryTests {
+    @Test func aShapeTheRuntimeDoesNotComputeIsRefused() throws {
+        var layer = SpecBuilder.conv("conv", input: [6, 6, 2], filters: 3, kernel: [3, 3], initializer: .zeros,
+                                     variational: SpecBuilder.variational(scale: 1e-3))
+        layer.outputShape = [5, 5, 3]
+        let spec = SpecBuilder.spec(input: [6, 6, 2], layers: [layer], dtype: .float64)
+        #expect(throws: PlanError.geometryMismatch(layer: "conv", inferred: [5, 5, 3], planned: [6, 6, 3])) {
+            _ = try Network<Double>(spec: spec, seed: 1, trainingExamples: 1, maxBatch: 1)
+        }
+    }
+}

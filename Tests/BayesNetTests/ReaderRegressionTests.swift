@@ -1,3 +1,4 @@
+import BayesNetFormats
 import Foundation
 import Testing
 @testable import BayesNet

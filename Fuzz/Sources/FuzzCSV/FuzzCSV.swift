@@ -1,4 +1,4 @@
-import BayesNet
+import BayesNetFormats
 
 /// One input is a CSV file. Decoding must never trap; a table holds rows × columns finite values.
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -1,4 +1,4 @@
-import BayesNet
+import BayesNetFormats
 
 /// One input is an IDX file, plain or gzip-compressed. Decoding must never trap; a decoded plain file re-encodes
 /// to the same bytes, and a decoded gzip file to bytes that decode to the same array.

@@ -1,4 +1,4 @@
-import BayesNet
+import BayesNetFormats
 
 /// One input is an NPY file, plain or gzip-compressed. Decoding must never trap; a decoded array survives encode → decode unchanged.
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -1,3 +1,4 @@
+import BayesNetFormats
 import BayesNetSpec
 
 /// A small, strict JSON reader for file headers (safetensors). Written for hostile input: bounded nesting,

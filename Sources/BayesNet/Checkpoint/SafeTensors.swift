@@ -1,3 +1,5 @@
+import BayesNetFormats
+
 /// The safetensors format (Hugging Face), so that checkpoints open in Python with `safetensors.numpy.load_file`:
 /// an 8-byte little-endian header length, a JSON header mapping each tensor name to its dtype, shape and
 /// [begin, end) byte offsets in the data that follows, an optional `__metadata__` map of strings, then the

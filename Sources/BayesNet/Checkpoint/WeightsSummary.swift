@@ -1,3 +1,4 @@
+import BayesNetFormats
 import BayesNetRuntime
 
 /// What a safetensors file holds, tensor by tensor: for `bayesnet weights`.

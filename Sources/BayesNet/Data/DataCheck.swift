@@ -1,3 +1,4 @@
+import BayesNetFormats
 import BayesNetSpec
 
 extension DataLoader {

@@ -1,3 +1,4 @@
+import BayesNetFormats
 import BayesNetRuntime
 import BayesNetSpec
 import Foundation

@@ -1,3 +1,4 @@
+import BayesNetFormats
 import BayesNetSpec
 
 /// How stored inputs become the network's inputs: the scale and layout training applied. `predict` and

@@ -1,3 +1,4 @@
+import BayesNetFormats
 import BayesNetRuntime
 
 /// One step of the execution plan. Buffers are per example times the plan's largest batch; the network owns the

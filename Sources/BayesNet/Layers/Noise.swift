@@ -1,3 +1,4 @@
+import BayesNetFormats
 import BayesNetRuntime
 
 /// Which weights a forward pass uses and where its random numbers come from.

@@ -1,3 +1,4 @@
+import BayesNetFormats
 import BayesNetRuntime
 
 /// Memory owned by the plan: allocated once, zeroed, never resized, so a training step allocates nothing.

@@ -1,11 +1,19 @@
+import BayesNetFormats
 import Foundation
 import BayesNetRuntime
 import BayesNetSpec
 
-/// A plan could not be built from a spec (only things the validator cannot know, such as a missing likelihood).
-public struct PlanError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+/// A plan disagrees with the spec it was built from. Validation infers every shape; the runtime's geometry
+/// computes them again for its kernels, and the two must agree before anything runs.
+public enum PlanError: Error, CustomStringConvertible, Sendable, Equatable {
+    case geometryMismatch(layer: String, inferred: [Int], planned: [Int])
+
+    public var description: String {
+        switch self {
+        case .geometryMismatch(let layer, let inferred, let planned):
+            return "layer `\(layer)`: validation inferred an output of shape \(inferred), but the runtime's geometry gives \(planned)"
+        }
+    }
 }
 
 /// The execution plan of a spec: its layers, their parameters, and every activation and gradient buffer sized
@@ -71,23 +79,33 @@ public final class Network<S: TensorScalar> {
             return FlattenLayer(name: layer.name, inputCount: n, outputCount: n)
         case .pool(let p):
             let g = PoolGeometry(inputSpatial: spatial, channels: layer.inputShape.last ?? 1, window: p.poolSize,
-                                 strides: p.strides, padding: p.padding == .same ? .same : .valid)
+                                 strides: p.strides, padding: PaddingMode(p.padding))
+            try check(layer, planned: g.outputSpatial + [g.channels])
             return PoolLayer(name: layer.name, geometry: g, isMax: p.kind == .max)
         case .convolution(let c):
             let g = ConvGeometry(inputSpatial: spatial, inChannels: c.inputSize, outChannels: c.outputSize,
                                  filter: c.filterShape, strides: c.strides, dilations: c.dilations,
-                                 padding: c.padding == .same ? .same : .valid)
+                                 padding: PaddingMode(c.padding))
+            try check(layer, planned: g.outputSpatial + [g.outChannels])
             return WeightLayer(
                 name: layer.name, map: .convolution(g), estimator: c.estimator, activation: activationKind(c.activation),
                 variational: c.variational,
                 penaltyWeight: c.variational?.penaltyWeight.resolved(trainingExamples: trainingExamples) ?? 0,
                 kernelInitializer: c.kernelInitializer, biasInitializer: c.biasInitializer, seed: seed, maxBatch: maxBatch)
         case .affine(let a):
+            try check(layer, planned: [a.outputSize])
             return WeightLayer(
                 name: layer.name, map: .dense(inputs: a.inputSize, outputs: a.outputSize), estimator: a.estimator,
                 activation: activationKind(a.activation), variational: a.variational,
                 penaltyWeight: a.variational?.penaltyWeight.resolved(trainingExamples: trainingExamples) ?? 0,
                 kernelInitializer: a.kernelInitializer, biasInitializer: a.biasInitializer, seed: seed, maxBatch: maxBatch)
+        }
+    }
+
+    /// The one place where the runtime's shape arithmetic meets the validator's.
+    static func check(_ layer: Layer, planned: [Int]) throws {
+        guard planned == layer.outputShape else {
+            throw PlanError.geometryMismatch(layer: layer.name, inferred: layer.outputShape, planned: planned)
         }
     }
 
@@ -99,7 +117,7 @@ public final class Network<S: TensorScalar> {
         case .tanh: return .tanh
         case .sigmoid: return .sigmoid
         case .softplus: return .softplus
-        case .leakyRelu: return .leakyRelu(alpha: 0.2)
+        case .leakyRelu: return .leakyRelu(alpha: Activation.leakyReluSlope)
         }
     }
 
@@ -154,5 +172,15 @@ public final class Network<S: TensorScalar> {
             for j in 0..<(batch * layer.outputCount) where !out[j].isFinite { return layer.name }
         }
         return nil
+    }
+}
+
+extension PaddingMode {
+    /// The spec's padding as the runtime's geometry takes it.
+    init(_ padding: Padding) {
+        switch padding {
+        case .same: self = .same
+        case .valid: self = .valid
+        }
     }
 }

@@ -140,6 +140,9 @@ public enum Padding: String, Sendable, Equatable, Codable, CaseIterable {
 public enum Activation: String, Sendable, Equatable, Codable, CaseIterable {
     case linear, relu, elu, tanh, sigmoid, softplus
     case leakyRelu = "leaky_relu"
+
+    /// `leaky_relu`'s slope below zero: tf.nn.leaky_relu's default, which Keras's `activation="leaky_relu"` uses.
+    public static let leakyReluSlope = 0.2
 }
 
 public enum Initializer: Sendable, Equatable {

@@ -94,7 +94,7 @@ enum LayerCatalog {
         ArgumentName("input_size", value: .integer(minimum: 1),
                      doc: "Input channels (features for an affine layer); inferred, and checked when given. The network's input shape is `input.shape` at the top level."),
         ArgumentName("activation_fn", "activation", value: .choice(Activation.allCases.map(\.rawValue), caseInsensitive: false),
-                     default: .string(Activation.linear.rawValue), doc: "Applied to the layer's output; `leaky_relu` has slope 0.2. The categorical likelihood applies softmax itself."),
+                     default: .string(Activation.linear.rawValue), doc: "Applied to the layer's output; `leaky_relu` has slope \(Activation.leakyReluSlope). The categorical likelihood applies softmax itself."),
         ArgumentName("kernel_initializer", value: .named(SpecCatalog.initializers), default: .string("glorot_uniform"),
                      doc: "Initial kernel values (for a variational layer: the posterior's initial loc)."),
         ArgumentName("bias_initializer", value: .named(SpecCatalog.initializers), default: .string("zeros"),

@@ -2,7 +2,7 @@
 /// int16, int32 or int64. Anything else (big-endian, Fortran order, structured or object dtypes) is refused
 /// with a message that says how to re-save the file.
 public enum NPY {
-    static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
+    package static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
     /// Longest header read.
     public static let maxHeaderBytes = 65536
 
@@ -50,18 +50,18 @@ public enum NPY {
     }
 
     /// What an NPY header declares.
-    struct Layout {
-        var header: NPYHeader
-        var kind: String
-        var count: Int
-        var dataStart: Int
+    package struct Layout {
+        package var header: NPYHeader
+        package var kind: String
+        package var count: Int
+        package var dataStart: Int
         /// Header and data; `Int.max` when the data's size overflows.
-        var totalBytes: Int
+        package var totalBytes: Int
     }
 
     /// The header at the start of `bytes`, checked against the limits. When `bytes` ends inside the header this
     /// is an error if `complete`, and nil (more bytes needed) if not.
-    static func layout(_ bytes: [UInt8], limits: DataLimits, complete: Bool) throws -> Layout? {
+    package static func layout(_ bytes: [UInt8], limits: DataLimits, complete: Bool) throws -> Layout? {
         if !complete, bytes.count < 12 { return nil }
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
             throw DataError(file: nil, "not an NPY file: it does not start with the magic string \\x93NUMPY")
@@ -104,10 +104,10 @@ public enum NPY {
         return Layout(header: header, kind: kind, count: count, dataStart: dataStart, totalBytes: total)
     }
 
-    static let supported = "float32 '<f4', float64 '<f8', uint8 '|u1', int8 '|i1', int16 '<i2', int32 '<i4', int64 '<i8'"
+    package static let supported = "float32 '<f4', float64 '<f8', uint8 '|u1', int8 '|i1', int16 '<i2', int32 '<i4', int64 '<i8'"
 
     /// (bytes per element, kind) for a dtype string such as '<f4'.
-    static func elementType(_ descr: String) throws -> (Int, String) {
+    package static func elementType(_ descr: String) throws -> (Int, String) {
         let chars = Array(descr)
         guard chars.count == 3 else {
             throw DataError(file: nil, "unsupported NPY dtype '\(descr)' (supported: \(supported))")
@@ -130,7 +130,7 @@ public enum NPY {
         return (width, kind)
     }
 
-    static func shapeText(_ shape: [Int]) -> String {
+    package static func shapeText(_ shape: [Int]) -> String {
         shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
     }
 
@@ -184,12 +184,12 @@ public enum NPY {
 }
 
 /// The Python dict literal of an NPY header: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }.
-struct NPYHeader {
-    var descr: String
-    var fortranOrder: Bool
-    var shape: [Int]
+package struct NPYHeader {
+    package var descr: String
+    package var fortranOrder: Bool
+    package var shape: [Int]
 
-    static func parse(_ text: String) throws -> NPYHeader {
+    package static func parse(_ text: String) throws -> NPYHeader {
         var p = Parser(chars: Array(text.unicodeScalars))
         var descr: String?, fortran: Bool?, shape: [Int]?
         p.skipSpace()
@@ -223,31 +223,31 @@ struct NPYHeader {
         return NPYHeader(descr: descr, fortranOrder: fortran, shape: shape)
     }
 
-    struct Parser {
-        var chars: [Unicode.Scalar]
-        var i = 0
+    package struct Parser {
+        package var chars: [Unicode.Scalar]
+        package var i = 0
 
-        var peek: Unicode.Scalar? { i < chars.count ? chars[i] : nil }
+        package var peek: Unicode.Scalar? { i < chars.count ? chars[i] : nil }
 
-        mutating func skipSpace() {
+        package mutating func skipSpace() {
             while let c = peek, c == " " || c == "\t" || c == "\n" || c == "\r" { i += 1 }
         }
 
-        mutating func take(_ c: Unicode.Scalar) -> Bool {
+        package mutating func take(_ c: Unicode.Scalar) -> Bool {
             if peek == c { i += 1; return true }
             return false
         }
 
-        mutating func expect(_ c: Unicode.Scalar) throws {
+        package mutating func expect(_ c: Unicode.Scalar) throws {
             guard take(c) else { throw bad("expected '\(c)'") }
         }
 
-        func bad(_ what: String) -> DataError {
+        package func bad(_ what: String) -> DataError {
             let found = peek.map { "'\($0)'" } ?? "the end"
             return DataError(file: nil, "malformed NPY header: \(what) at character \(i), found \(found)")
         }
 
-        mutating func string() throws -> String {
+        package mutating func string() throws -> String {
             guard let q = peek, q == "'" || q == "\"" else { throw bad("expected a quoted string") }
             i += 1
             var s = ""
@@ -260,7 +260,7 @@ struct NPYHeader {
             return s
         }
 
-        mutating func bool() throws -> Bool {
+        package mutating func bool() throws -> Bool {
             for (word, value) in [("True", true), ("False", false)] {
                 let w = Array(word.unicodeScalars)
                 if i + w.count <= chars.count, Array(chars[i..<(i + w.count)]) == w {
@@ -271,7 +271,7 @@ struct NPYHeader {
             throw bad("expected True or False")
         }
 
-        mutating func tuple() throws -> [Int] {
+        package mutating func tuple() throws -> [Int] {
             try expect("(")
             var dims: [Int] = []
             while true {

@@ -41,19 +41,19 @@ public enum IDX {
     }
 
     /// What an IDX header declares.
-    struct Layout {
-        var code: UInt8
-        var typeName: String
-        var shape: [Int]
-        var count: Int
-        var headerBytes: Int
+    package struct Layout {
+        package var code: UInt8
+        package var typeName: String
+        package var shape: [Int]
+        package var count: Int
+        package var headerBytes: Int
         /// Header and data; `Int.max` when the data's size overflows.
-        var totalBytes: Int
+        package var totalBytes: Int
     }
 
     /// The header at the start of `bytes`, checked against the limits. When `bytes` ends inside the header this
     /// is an error if `complete`, and nil (more bytes needed) if not.
-    static func layout(_ bytes: [UInt8], limits: DataLimits, complete: Bool) throws -> Layout? {
+    package static func layout(_ bytes: [UInt8], limits: DataLimits, complete: Bool) throws -> Layout? {
         guard bytes.count >= 4 else {
             if !complete { return nil }
             throw DataError(file: nil, "not an IDX file: \(bytes.count) bytes, shorter than the 4-byte magic number")
@@ -114,7 +114,7 @@ public enum IDX {
         return out + body
     }
 
-    static func hex<C: Collection>(_ b: C) -> String where C.Element == UInt8 {
+    package static func hex<C: Collection>(_ b: C) -> String where C.Element == UInt8 {
         b.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(separator: " ")
     }
 }

@@ -5,15 +5,15 @@ import CZlib
 /// The content is inflated only as far as its own header declares: the reader is asked for the total size once
 /// enough of the header is out, and that size is checked against the limits before the rest is inflated. A small
 /// file that would inflate to gigabytes is refused with the limit's error after a few kilobytes.
-enum Gzip {
-    static func isCompressed(_ bytes: [UInt8]) -> Bool {
+package enum Gzip {
+    package static func isCompressed(_ bytes: [UInt8]) -> Bool {
         bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B
     }
 
     /// The decompressed content of `compressed`. `declaredSize` is given the content inflated so far and returns
     /// the total size its header declares, or nil while the header is incomplete; it may throw (an array over the
     /// memory budget). A stream that ends early is returned short for the reader to report in its own terms.
-    static func inflate(
+    package static func inflate(
         _ compressed: [UInt8], limits: DataLimits, declaredSize: ([UInt8]) throws -> Int?
     ) throws -> [UInt8] {
         func overLimit(_ size: Int, _ verb: String) -> DataError {
@@ -47,7 +47,7 @@ enum Gzip {
     }
 
     /// The start of the content of `compressed`, inflated only until `declaredSize` finds a whole header in it.
-    static func head(_ compressed: [UInt8], declaredSize: ([UInt8]) throws -> Int?) throws -> [UInt8] {
+    package static func head(_ compressed: [UInt8], declaredSize: ([UInt8]) throws -> Int?) throws -> [UInt8] {
         try compressed.withUnsafeBufferPointer { input in
             var inflater = try Inflater(input)
             var out: [UInt8] = []
@@ -60,7 +60,7 @@ enum Gzip {
 
     /// A zlib inflate stream over a whole compressed file, read forward in pieces; concatenated gzip members
     /// (as `cat a.gz b.gz` makes) are one content. `input` must outlive it.
-    struct Inflater: ~Copyable {
+    package struct Inflater: ~Copyable {
         /// On the heap: zlib keeps pointers into it between calls.
         private let stream: UnsafeMutablePointer<z_stream>
         private let input: UnsafeBufferPointer<UInt8>
@@ -68,7 +68,7 @@ enum Gzip {
         private var fed = 0
         private var ended = false
 
-        init(_ input: UnsafeBufferPointer<UInt8>) throws {
+        package init(_ input: UnsafeBufferPointer<UInt8>) throws {
             self.input = input
             stream = .allocate(capacity: 1)
             stream.initialize(to: z_stream())
@@ -87,7 +87,7 @@ enum Gzip {
 
         /// Appends up to `count` more bytes of content to `out`. Returns false when the stream ended before
         /// `count` bytes (what it had is appended); throws when the stream is cut short or damaged.
-        mutating func read(upTo count: Int, into out: inout [UInt8]) throws -> Bool {
+        package mutating func read(upTo count: Int, into out: inout [UInt8]) throws -> Bool {
             var wanted = count
             while wanted > 0 {
                 if ended { return false }

@@ -9,6 +9,7 @@ import Darwin
 /// A file that could not be written; the file previously at that path, if any, is unchanged.
 public struct FileWriteError: Error, CustomStringConvertible, Sendable, Equatable {
     public var path: String
+    /// The system's reason (strerror), or why the path cannot be a file.
     public var message: String
 
     public init(path: String, _ message: String) {
@@ -24,14 +25,14 @@ public struct FileWriteError: Error, CustomStringConvertible, Sendable, Equatabl
 /// step); then the folder itself is flushed so the rename survives a power loss. A process killed at any
 /// moment leaves either the old file or the new one.
 public enum AtomicFile {
-    public static func write(_ bytes: [UInt8], to path: String) throws {
+    public static func write(_ bytes: [UInt8], to path: String) throws(FileWriteError) {
         try write(bytes, to: path, using: systemWrite)
     }
 
     /// `writeCall` stands in for write(2), so tests can simulate a full disk.
-    static func write(
+    package static func write(
         _ bytes: [UInt8], to path: String, using writeCall: (Int32, UnsafeRawPointer, Int) -> Int
-    ) throws {
+    ) throws(FileWriteError) {
         let slash = path.lastIndex(of: "/")
         let folder = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
@@ -46,17 +47,20 @@ public enum AtomicFile {
             if !closed { close(fd) }
             if !renamed { unlink(temporary) }
         }
-        try bytes.withUnsafeBytes { raw in
+        // The problem, if any; returned rather than thrown because withUnsafeBytes rethrows untyped.
+        let failure: String? = bytes.withUnsafeBytes { raw in
             var done = 0
             while done < raw.count {
                 let n = writeCall(fd, raw.baseAddress! + done, raw.count - done)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw FileWriteError(path: path, lastError())
+                    return lastError()
                 }
                 done += n
             }
+            return nil
         }
+        if let failure { throw FileWriteError(path: path, failure) }
         guard fsync(fd) == 0 else { throw FileWriteError(path: path, lastError()) }
         closed = true
         guard close(fd) == 0 else { throw FileWriteError(path: path, lastError()) }
@@ -70,7 +74,7 @@ public enum AtomicFile {
         }
     }
 
-    public static func write(_ text: String, to path: String) throws {
+    public static func write(_ text: String, to path: String) throws(FileWriteError) {
         try write(Array(text.utf8), to: path)
     }
 

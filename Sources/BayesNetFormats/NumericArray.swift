@@ -75,7 +75,7 @@ public struct NumericArray: Sendable, Equatable {
     }
 
     /// Element `i` as an exact integer, or nil when it is not a whole number (floats such as 2.5, NaN).
-    func integer(at i: Int) -> Int64? {
+    package func integer(at i: Int) -> Int64? {
         switch storage {
         case .uint8(let a): return Int64(a[i])
         case .int8(let a): return Int64(a[i])
@@ -89,21 +89,21 @@ public struct NumericArray: Sendable, Equatable {
 }
 
 /// Little- and big-endian fixed-width loads from a byte array, bounds already checked by the caller.
-enum ByteOrderLoad {
+package enum ByteOrderLoad {
     @inline(__always)
-    static func bigEndianUInt32(_ b: [UInt8], _ at: Int) -> UInt32 {
+    package static func bigEndianUInt32(_ b: [UInt8], _ at: Int) -> UInt32 {
         UInt32(b[at]) << 24 | UInt32(b[at + 1]) << 16 | UInt32(b[at + 2]) << 8 | UInt32(b[at + 3])
     }
 
     @inline(__always)
-    static func littleEndianUInt64(_ b: [UInt8], _ at: Int) -> UInt64 {
+    package static func littleEndianUInt64(_ b: [UInt8], _ at: Int) -> UInt64 {
         var v: UInt64 = 0
         for k in (0..<8).reversed() { v = v << 8 | UInt64(b[at + k]) }
         return v
     }
 
     /// `count` values of a fixed-width integer type stored from `offset`, in the given byte order.
-    static func integers<T: FixedWidthInteger>(
+    package static func integers<T: FixedWidthInteger>(
         _ bytes: [UInt8], offset: Int, count: Int, as: T.Type, bigEndian: Bool
     ) -> [T] {
         let width = MemoryLayout<T>.size
@@ -118,11 +118,11 @@ enum ByteOrderLoad {
         }
     }
 
-    static func floats(_ bytes: [UInt8], offset: Int, count: Int, bigEndian: Bool) -> [Float] {
+    package static func floats(_ bytes: [UInt8], offset: Int, count: Int, bigEndian: Bool) -> [Float] {
         integers(bytes, offset: offset, count: count, as: UInt32.self, bigEndian: bigEndian).map(Float.init(bitPattern:))
     }
 
-    static func doubles(_ bytes: [UInt8], offset: Int, count: Int, bigEndian: Bool) -> [Double] {
+    package static func doubles(_ bytes: [UInt8], offset: Int, count: Int, bigEndian: Bool) -> [Double] {
         integers(bytes, offset: offset, count: count, as: UInt64.self, bigEndian: bigEndian).map(Double.init(bitPattern:))
     }
 }

@@ -40,7 +40,7 @@ public struct DataError: Error, CustomStringConvertible, Sendable, Equatable {
         return message
     }
 
-    func named(_ file: String) -> DataError {
+    package func named(_ file: String) -> DataError {
         DataError(file: self.file ?? file, message, kind: kind)
     }
 }
@@ -76,13 +76,13 @@ public struct DataLimits: Sendable, Equatable {
     public var memoryBudget: Int { maxElements.multipliedReportingOverflow(by: 4).overflow ? .max : maxElements * 4 }
 
     /// "more than the memory budget of 4 KiB (1000 float32 values; raise it with --memory-budget)".
-    func overBudget() -> String {
+    package func overBudget() -> String {
         "more than the memory budget of \(byteText(memoryBudget)) (\(maxElements) float32 values; raise it with \(Option.memoryBudget))"
     }
 
     /// Product of `dims`, or an error when a dimension is 0 (unless `allowZero`), the product overflows, or it
     /// exceeds the memory budget.
-    func elementCount(_ dims: [Int], file: String?, allowZero: Bool = false) throws -> Int {
+    package func elementCount(_ dims: [Int], file: String?, allowZero: Bool = false) throws -> Int {
         var n = 1
         for d in dims {
             guard d >= 0 else { throw DataError(file: file, "negative dimension \(d) in shape \(dims)") }
@@ -103,7 +103,7 @@ public struct DataLimits: Sendable, Equatable {
 }
 
 /// `1536` → "1.5 KiB".
-func byteText(_ bytes: Int) -> String {
+package func byteText(_ bytes: Int) -> String {
     let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
     var value = Double(bytes), unit = 0
     while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
@@ -113,13 +113,13 @@ func byteText(_ bytes: Int) -> String {
 }
 
 /// Whole-file reads with the size checked first.
-enum DataFile {
-    static func read(_ path: String, limits: DataLimits) throws -> [UInt8] {
+package enum DataFile {
+    package static func read(_ path: String, limits: DataLimits) throws -> [UInt8] {
         try read(path, limits: limits, upTo: .max).bytes
     }
 
     /// The first `upTo` bytes of the file (all of it when shorter) and the file's size.
-    static func read(_ path: String, limits: DataLimits, upTo: Int) throws -> (bytes: [UInt8], size: Int) {
+    package static func read(_ path: String, limits: DataLimits, upTo: Int) throws -> (bytes: [UInt8], size: Int) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
