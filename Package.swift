@@ -55,11 +55,13 @@ let package = Package(
         ),
         .executableTarget(name: "bayesnet-kernel-bench", dependencies: ["BayesNetRuntime"]),
 
-        .testTarget(name: "BayesNetSpecTests", dependencies: ["BayesNetSpec"], resources: [.copy("Fixtures")]),
+        // Shared by the test targets: running the built `bayesnet` and other programs as a user would.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "BayesNetSpecTests", dependencies: ["BayesNetSpec", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BayesNetRuntimeTests", dependencies: ["BayesNetRuntime"], resources: [.copy("Golden")]),
         // Counts heap allocations in the test process (allocator entry points interposed), for BayesNetTests.
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
-        .testTarget(name: "BayesNetTests", dependencies: ["BayesNet", "BayesNetSpec", "BayesNetRuntime", "BayesNetFormats", "AllocationCounter", "CZlib"]),
+        .testTarget(name: "BayesNetTests", dependencies: ["BayesNet", "BayesNetSpec", "BayesNetRuntime", "BayesNetFormats", "AllocationCounter", "TestSupport", "CZlib"]),
         .testTarget(name: "BayesNetReportTests", dependencies: ["BayesNetReport", "BayesNetFormats"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,38 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 
-/// Runs the built `bayesnet` executable (a product of the same build as this test bundle).
-struct Command {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-
-    static var executable: String {
-        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        var dir = here
-        for _ in 0..<3 {
-            let candidate = dir.appendingPathComponent("bayesnet").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return here.appendingPathComponent("bayesnet").path
-    }
-
-    static func run(_ arguments: [String]) throws -> Command {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["NO_COLOR"] = "1"
-        p.environment = environment
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Command(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+/// The built `bayesnet`, with colour off so that text output can be compared.
+enum Command {
+    static func run(_ arguments: [String]) throws -> ProcessOutcome {
+        try BayesnetProcess.run(arguments, environment: ["NO_COLOR": "1"])
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import BayesNetSpec
 
 /// `bayesnet schema` checked by a real JSON Schema validator (Python's `jsonschema`, Draft 2020-12): every
@@ -147,18 +148,8 @@ enum JSONSchemaValidator {
         return nil
     }()
 
-    static func run(_ command: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    static func run(_ command: String, _ arguments: [String]) throws -> ProcessOutcome {
         let parts = command.split(separator: " ").map(String.init)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: parts[0])
-        p.arguments = Array(parts.dropFirst()) + arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        return try Subprocess.run(parts[0], Array(parts.dropFirst()) + arguments)
     }
 }

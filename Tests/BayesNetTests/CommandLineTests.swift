@@ -1,6 +1,7 @@
 import BayesNetFormats
 import Foundation
 import Testing
+import TestSupport
 @testable import BayesNet
 
 /// `bayesnet run`, `predict` and `evaluate` as a user runs them: output, files and exit codes.

@@ -1,6 +1,7 @@
 import BayesNetFormats
 import Foundation
 import Testing
+import TestSupport
 @testable import BayesNet
 
 /// Defects a new user met in their first hour: each test reproduces one and fails on the code that had it.

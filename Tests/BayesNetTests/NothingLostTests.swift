@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import BayesNet
 
 /// No run loses what it already wrote: SIGKILL at any moment, a full disk, or a second spec pointed at the

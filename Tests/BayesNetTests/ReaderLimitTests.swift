@@ -1,6 +1,7 @@
 import BayesNetFormats
 import Foundation
 import Testing
+import TestSupport
 @testable import BayesNet
 
 /// Every bound on reading a data or checkpoint file is checked against the header and the file's real size

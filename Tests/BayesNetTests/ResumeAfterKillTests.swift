@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Runs the built `bayesnet` executable, kills it with SIGKILL mid-run, resumes it, and compares the final
 /// weights with an uninterrupted run of the same seed.
