@@ -75,9 +75,22 @@ public struct BenchResult: Sendable, Equatable {
 }
 
 /// Why a benchmark cannot run.
-public struct BenchError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+public enum BenchError: Error, CustomStringConvertible, Sendable {
+    /// Training was asked for, but a spec without a likelihood has no loss.
+    case noLikelihood
+    case batchTooSmall(Int)
+    case training(TrainingError)
+    case plan(PlanError)
+
+    public var description: String {
+        switch self {
+        case .noLikelihood:
+            return "the spec has no `likelihood`, so a training step has no loss (add `likelihood: categorical`, or bench with --mode predict)"
+        case .batchTooSmall(let batch): return "the batch size must be at least 1, found \(batch)"
+        case .training(let error): return error.description
+        case .plan(let error): return error.description
+        }
+    }
 }
 
 /// Times training steps and prediction passes of a spec on random data of its input shape.
@@ -115,10 +128,10 @@ public enum Benchmark {
                            progress: ((BenchMode) -> Void)? = nil) throws -> [BenchResult] {
         let modes: [BenchMode] = options.mode == .both ? [.train, .predict] : [options.mode]
         if modes.contains(.train) && spec.likelihood == nil {
-            throw BenchError("the spec has no `likelihood`, so a training step has no loss (add `likelihood: categorical`, or bench with --mode predict)")
+            throw BenchError.noLikelihood
         }
         let batch = options.batch ?? spec.train.batchSize
-        guard batch >= 1 else { throw BenchError("the batch size must be at least 1") }
+        guard batch >= 1 else { throw BenchError.batchTooSmall(batch) }
         // The plan's buffers are sized for the larger of the training and evaluation batches; the benchmark
         // runs only `batch`, so the evaluation batch must not inflate the memory it reports.
         var planned = spec
@@ -137,9 +150,9 @@ public enum Benchmark {
                 network = try Network<Float>(spec: planned, seed: options.seed, trainingExamples: batch, maxBatch: batch)
             }
         } catch let error as TrainingError {
-            throw BenchError(error.description)
+            throw BenchError.training(error)
         } catch let error as PlanError {
-            throw BenchError(error.description)
+            throw BenchError.plan(error)
         }
         let forwardFLOPs = 2 * Double(forwardMACs(spec)) * Double(batch)
         var results: [BenchResult] = []

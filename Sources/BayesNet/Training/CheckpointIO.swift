@@ -4,9 +4,57 @@ import BayesNetRuntime
 import BayesNetSpec
 
 /// A checkpoint that cannot be used with this spec.
-public struct CheckpointError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable {
+    case notFound(path: String)
+    /// Not a safetensors file this reader accepts, or larger than the size limit (the `DataError` says which).
+    case unreadable(path: String, DataError)
+    /// Weights that serve `predict` and `evaluate`, but name no run that `--resume` could continue.
+    case noRunMetadata(path: String)
+    /// Every tensor that is missing, misshapen or extra, at once.
+    case doesNotFit(path: String, problems: [TensorProblem])
+    case wrongValueCount(tensor: String, found: Int, expected: Int)
+    case truncated(tensor: String)
+    case unsupportedDType(tensor: String, dtype: String)
+    case missingOptimizerState(path: String, tensor: String)
+
+    /// Problems listed in one message; more than this many end in "...".
+    static let listedProblems = 20
+
+    public var description: String {
+        switch self {
+        case .notFound(let path): return "\(path): no such checkpoint file"
+        case .unreadable(let path, let error):
+            if error.kind == .overFileSizeLimit { return error.description }
+            return "\(path): not a readable safetensors file (\(error.message))"
+        case .noRunMetadata(let path):
+            return "\(path): the file's metadata lacks step, epoch or seed, so a run cannot continue from it (it can still serve `predict` and `evaluate`)"
+        case .doesNotFit(let path, let problems):
+            let listed = problems.prefix(Self.listedProblems).map { "\n  - \($0)" }.joined()
+            let more = problems.count > Self.listedProblems ? "\n  - ..." : ""
+            return "\(path) does not fit the spec (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\(listed)\(more)"
+        case .wrongValueCount(let tensor, let found, let expected):
+            return "tensor \(tensor) has \(found) values, the network expects \(expected)"
+        case .truncated(let tensor): return "tensor \(tensor) is truncated"
+        case .unsupportedDType(let tensor, let dtype): return "tensor \(tensor) has dtype \(dtype); expected F32, F64, F16 or BF16"
+        case .missingOptimizerState(let path, let tensor): return "\(path): no optimizer state \(tensor)"
+        }
+    }
+}
+
+/// One way a weights file fails to match the spec's tensors.
+public enum TensorProblem: Sendable, Equatable, CustomStringConvertible {
+    case missing(name: String, shape: [Int], closest: String?)
+    case misshapen(name: String, found: [Int], expected: [Int])
+    case extra(name: String)
+
+    public var description: String {
+        switch self {
+        case .missing(let name, let shape, let closest):
+            return "missing \(name), shape \(shape)" + (closest.map { " (did you mean `\($0)`?)" } ?? "")
+        case .misshapen(let name, let found, let expected): return "\(name) has shape \(found), the spec gives \(expected)"
+        case .extra(let name): return "\(name) is not a tensor of this spec"
+        }
+    }
 }
 
 /// What a checkpoint records besides the tensors.
@@ -38,31 +86,31 @@ enum CheckpointIO {
     static func values<S: TensorScalar>(_ entry: SafeTensors.Entry, into p: UnsafeMutablePointer<S>, count: Int) throws {
         let n = entry.shape.reduce(1, *)
         guard n == count else {
-            throw CheckpointError("tensor \(entry.name) has \(n) values, the network expects \(count)")
+            throw CheckpointError.wrongValueCount(tensor: entry.name, found: n, expected: count)
         }
         let b = entry.bytes
         switch entry.dtype {
         case "F32":
-            guard b.count == 4 * n else { throw CheckpointError("tensor \(entry.name) is truncated") }
+            guard b.count == 4 * n else { throw CheckpointError.truncated(tensor: entry.name) }
             for i in 0..<n {
                 let bits = UInt32(b[4 * i]) | UInt32(b[4 * i + 1]) << 8 | UInt32(b[4 * i + 2]) << 16 | UInt32(b[4 * i + 3]) << 24
                 p[i] = S(Float(bitPattern: bits))
             }
         case "F64":
-            guard b.count == 8 * n else { throw CheckpointError("tensor \(entry.name) is truncated") }
+            guard b.count == 8 * n else { throw CheckpointError.truncated(tensor: entry.name) }
             for i in 0..<n {
                 var bits: UInt64 = 0
                 for k in 0..<8 { bits |= UInt64(b[8 * i + k]) << (8 * UInt64(k)) }
                 p[i] = S(Double(bitPattern: bits))
             }
         case "F16", "BF16":
-            guard b.count == 2 * n else { throw CheckpointError("tensor \(entry.name) is truncated") }
+            guard b.count == 2 * n else { throw CheckpointError.truncated(tensor: entry.name) }
             for i in 0..<n {
                 let bits = UInt16(b[2 * i]) | UInt16(b[2 * i + 1]) << 8
                 p[i] = S(entry.dtype == "F16" ? halfToFloat(bits) : Float(bitPattern: UInt32(bits) << 16))
             }
         default:
-            throw CheckpointError("tensor \(entry.name) has dtype \(entry.dtype); expected F32, F64, F16 or BF16")
+            throw CheckpointError.unsupportedDType(tensor: entry.name, dtype: entry.dtype)
         }
     }
 
@@ -121,7 +169,7 @@ enum CheckpointIO {
     static func read(path: String, limits: DataLimits = .default) throws -> (entries: [SafeTensors.Entry], info: CheckpointInfo) {
         let (entries, info) = try readWeights(path: path, limits: limits)
         guard let info else {
-            throw CheckpointError("\(path): the file's metadata lacks step, epoch or seed, so a run cannot continue from it (it can still serve `predict` and `evaluate`)")
+            throw CheckpointError.noRunMetadata(path: path)
         }
         return (entries, info)
     }
@@ -130,17 +178,15 @@ enum CheckpointIO {
     /// before it is read.
     static func readWeights(path: String, limits: DataLimits = .default) throws -> (entries: [SafeTensors.Entry], info: CheckpointInfo?) {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw CheckpointError("\(path): no such checkpoint file")
+            throw CheckpointError.notFound(path: path)
         }
         let decoded: (entries: [SafeTensors.Entry], metadata: [String: String])
         do {
             decoded = try SafeTensors.read(path: path, limits: limits)
-        } catch let error as DataError where error.kind == .overFileSizeLimit {
-            throw CheckpointError(error.description)
         } catch let error as DataError {
-            throw CheckpointError("\(path): not a readable safetensors file (\(error.message))")
+            throw CheckpointError.unreadable(path: path, error)
         } catch {
-            throw CheckpointError("\(path): not a readable safetensors file (\(error))")
+            throw CheckpointError.unreadable(path: path, DataError(file: path, "\(error)"))
         }
         return (decoded.entries, readInfo(decoded.metadata))
     }
@@ -153,27 +199,23 @@ enum CheckpointIO {
         // Every problem at once: a file written by another tool is usually off in more than one tensor.
         let expected = Set(network.parameters.map(\.name))
         let extra = entries.map(\.name).filter { !expected.contains($0) && !$0.hasPrefix("optimizer.") }
-        var problems: [String] = []
+        var problems: [TensorProblem] = []
         for p in network.parameters {
             guard let e = byName[p.name] else {
-                let hint = Suggestions.closest(to: p.name, among: extra).map { " (did you mean `\($0)`?)" } ?? ""
-                problems.append("missing \(p.name), shape \(p.shape)\(hint)")
+                problems.append(.missing(name: p.name, shape: p.shape, closest: Suggestions.closest(to: p.name, among: extra)))
                 continue
             }
-            if e.shape != p.shape { problems.append("\(p.name) has shape \(e.shape), the spec gives \(p.shape)") }
+            if e.shape != p.shape { problems.append(.misshapen(name: p.name, found: e.shape, expected: p.shape)) }
         }
-        for name in extra { problems.append("\(name) is not a tensor of this spec") }
-        if !problems.isEmpty {
-            let listed = problems.prefix(20).map { "\n  - \($0)" }.joined()
-            throw CheckpointError("\(path) does not fit the spec (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\(listed)\(problems.count > 20 ? "\n  - ..." : "")")
-        }
+        problems += extra.map { .extra(name: $0) }
+        if !problems.isEmpty { throw CheckpointError.doesNotFit(path: path, problems: problems) }
         for p in network.parameters {
             let e = byName[p.name]!
             try values(e, into: p.value.pointer, count: p.count)
             if optimizer {
                 for (k, slot) in slotNames(network.spec.train.optimizer).enumerated() {
                     guard let s = byName["optimizer.\(slot).\(p.name)"] else {
-                        throw CheckpointError("\(path): no optimizer state optimizer.\(slot).\(p.name)")
+                        throw CheckpointError.missingOptimizerState(path: path, tensor: "optimizer.\(slot).\(p.name)")
                     }
                     try values(s, into: (k == 0 ? p.slot1 : p.slot2).pointer, count: p.count)
                 }
