@@ -31,11 +31,4 @@ public enum Dense {
         Gemm.gemm(transA: true, transB: false, m: inputs, n: outputs, k: batch, alpha: 1, a: x, lda: inputs,
                   b: dy, ldb: outputs, beta: accumulate ? 1 : 0, c: dkernel, ldc: outputs)
     }
-
-    /// dbias (+)= column sums of dy.
-    @inlinable
-    public static func backwardBias<S: TensorScalar>(dy: UnsafePointer<S>, dbias: UnsafeMutablePointer<S>, batch: Int,
-                                                     outputs: Int, accumulate: Bool) {
-        Convolution.backwardBias(dy: dy, dbias: dbias, rows: batch, channels: outputs, accumulate: accumulate)
-    }
 }

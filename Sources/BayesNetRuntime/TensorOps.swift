@@ -147,7 +147,7 @@ extension Convolution {
         db.withUnsafeMutableBufferPointer { dbp in
             dy.withUnsafeBufferPointer { dyp in
                 guard let base = dyp.baseAddress, let out = dbp.baseAddress else { return }
-                backwardBias(dy: base, dbias: out, rows: channels == 0 ? 0 : dy.count / channels, channels: channels,
+                Bias.backward(dy: base, dbias: out, rows: channels == 0 ? 0 : dy.count / channels, channels: channels,
                              accumulate: false)
             }
         }

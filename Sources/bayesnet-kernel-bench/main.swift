@@ -156,7 +156,7 @@ for kernel in options.kernels where options.sections.contains("conv") {
             Convolution.backwardKernel(x: x, dy: dy, dkernel: &dk, batch: batch, geometry: geometry, accumulate: false)
         }
         let bwdBias = best(repeats: options.repeats) {
-            Convolution.backwardBias(dy: dy, dbias: &db, rows: batch * geometry.outputPositions, channels: 64,
+            Bias.backward(dy: dy, dbias: &db, rows: batch * geometry.outputPositions, channels: 64,
                                      accumulate: false)
         }
         func ms(_ s: Double) -> String { format6(s * 1000) }

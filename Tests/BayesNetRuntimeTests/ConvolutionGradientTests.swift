@@ -69,7 +69,7 @@ struct ConvCase: Sendable, CustomStringConvertible {
     func biasGradient(_ c: ConvCase) {
         let (x, kernel, bias, r) = Self.inputs(c, seed: 3)
         var db = [Double](repeating: .nan, count: bias.count)
-        Convolution.backwardBias(dy: r, dbias: &db, rows: c.batch * c.geometry.outputPositions,
+        Bias.backward(dy: r, dbias: &db, rows: c.batch * c.geometry.outputPositions,
                                  channels: c.geometry.outChannels, accumulate: false)
         let numeric = numericGradient(bias) { Self.loss(c, x: x, kernel: kernel, bias: $0, r: r) }
         #expect(maxError(db, numeric) < 1e-7)

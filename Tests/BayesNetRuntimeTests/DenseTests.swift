@@ -34,7 +34,7 @@ import Testing
     @Test func biasGradientEqualsFiniteDifferences() {
         let (x, k, b, r) = Self.inputs(43)
         var db = [Double](repeating: .nan, count: b.count)
-        Dense.backwardBias(dy: r, dbias: &db, batch: Self.batch, outputs: Self.outputs, accumulate: false)
+        Bias.backward(dy: r, dbias: &db, rows: Self.batch, channels: Self.outputs, accumulate: false)
         #expect(maxError(db, numericGradient(b) { Self.loss(x: x, kernel: k, bias: $0, r: r) }) < 1e-7)
     }
 

@@ -31,11 +31,9 @@ import Testing
     @Test func scaleStartsWhereAsked() {
         let rho = Softplus.rho(forScale: 1e-3)
         #expect(abs(Softplus.scale(rho: rho) - 1e-3) < 1e-15)
-        var scales: [Float] = [0, 0]
-        let rhos: [Float] = [Float(rho), -100]
-        rhos.withUnsafeBufferPointer { r in
-            scales.withUnsafeMutableBufferPointer { Softplus.scale(rho: r.baseAddress!, scale: $0.baseAddress!, count: 2) }
-        }
+        var scales: [Float] = [0, 0], draws: [Float] = [0, 0]
+        let rhos: [Float] = [Float(rho), -100], ones: [Float] = [1, 1]
+        PosteriorMath.sample(rho: rhos, loc: nil, epsilon: ones, sigma: &scales, draw: &draws, count: 2)
         #expect(abs(scales[0] - 1e-3) < 1e-8)
         #expect(scales[1] == Float(1e-5))  // never below the floor
     }

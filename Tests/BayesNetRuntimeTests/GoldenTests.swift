@@ -21,7 +21,7 @@ struct GoldenConvolutionResult<S: TensorScalar> {
         Convolution.backwardInput(dy: dys, kernel: ks, dx: &dx, batch: batch, geometry: geometry, accumulate: false)
         Convolution.backwardKernel(x: xs, dy: dys, dkernel: &dkernel, batch: batch, geometry: geometry,
                                    accumulate: false)
-        Convolution.backwardBias(dy: dys, dbias: &dbias, rows: batch * geometry.outputPositions,
+        Bias.backward(dy: dys, dbias: &dbias, rows: batch * geometry.outputPositions,
                                  channels: geometry.outChannels, accumulate: false)
     }
 }

@@ -132,7 +132,7 @@ func lenet() throws -> ModelSpec {
 
     @Test func poolingStridesDefaultToThePoolSize() throws {
         let s = try #require(SpecLoader.load(text: spec("  - AvgPool: {pool_size: [2, 4]}")).spec)
-        #expect(s.layers[0].op == .pool(Pool(kind: .average, rank: 2, poolSize: [2, 4], strides: [2, 4], padding: .valid)))
+        #expect(s.layers[0].op == .pool(PoolOp(kind: .average, rank: 2, poolSize: [2, 4], strides: [2, 4], padding: .valid)))
         #expect(s.layers[0].outputShape == [4, 2, 1])
     }
 

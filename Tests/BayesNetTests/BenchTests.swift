@@ -19,7 +19,7 @@ struct BenchTests {
     /// The unpublished shapes that `specs/bench/compare.sh` also takes, to check results beyond the four workloads.
     static let extraSpecs = ["x1-stride2-rgb", "x2-conv3d-pool", "x3-wide-dense"]
 
-    static func flipoutConvolution(_ layer: Layer) -> BayesNetSpec.Convolution? {
+    static func flipoutConvolution(_ layer: Layer) -> ConvolutionOp? {
         if case .convolution(let c) = layer.op, c.estimator == .flipout { return c }
         return nil
     }

@@ -23,7 +23,7 @@ enum SpecBuilder {
             let eff = (kernel[d] - 1) * dilations[d] + 1
             out.append(padding == .same ? (input[d] + strides[d] - 1) / strides[d] : (input[d] - eff) / strides[d] + 1)
         }
-        let c = Convolution(rank: rank, inputSize: input[rank], outputSize: filters, filterShape: kernel,
+        let c = ConvolutionOp(rank: rank, inputSize: input[rank], outputSize: filters, filterShape: kernel,
                             strides: strides, dilations: dilations, padding: padding, estimator: estimator,
                             activation: activation, kernelInitializer: initializer, biasInitializer: .zeros,
                             variational: estimator == .deterministic ? nil : v)
@@ -31,10 +31,10 @@ enum SpecBuilder {
                      outputShape: out + [filters], location: here)
     }
 
-    static func pool(_ name: String, input: [Int], size: Int = 2, kind: Pool.Kind = .max) -> Layer {
+    static func pool(_ name: String, input: [Int], size: Int = 2, kind: PoolOp.Kind = .max) -> Layer {
         let rank = input.count - 1
         let out = input.dropLast().map { ($0 + size - 1) / size } + [input[rank]]
-        let p = Pool(kind: kind, rank: rank, poolSize: Array(repeating: size, count: rank),
+        let p = PoolOp(kind: kind, rank: rank, poolSize: Array(repeating: size, count: rank),
                      strides: Array(repeating: size, count: rank), padding: .same)
         return Layer(name: name, op: .pool(p), typeName: kind == .max ? "MaxPool" : "AvgPool", inputShape: input,
                      outputShape: out, location: here)
@@ -47,7 +47,7 @@ enum SpecBuilder {
 
     static func dense(_ name: String, inputs: Int, outputs: Int, estimator: Estimator = .flipout,
                       activation: Activation = .linear, variational v: Variational? = variational()) -> Layer {
-        let a = Affine(inputSize: inputs, outputSize: outputs, estimator: estimator, activation: activation,
+        let a = AffineOp(inputSize: inputs, outputSize: outputs, estimator: estimator, activation: activation,
                        kernelInitializer: .glorotUniform, biasInitializer: .zeros,
                        variational: estimator == .deterministic ? nil : v)
         return Layer(name: name, op: .affine(a), typeName: "Dense", inputShape: [inputs], outputShape: [outputs],

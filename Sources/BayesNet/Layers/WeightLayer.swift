@@ -227,7 +227,7 @@ final class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
         }
         let dpre = UnsafePointer(dy)
         let rows = batch * (map.outputCount / map.outChannels)
-        Convolution.backwardBias(dy: dpre, dbias: biasGradient.pointer, rows: rows, channels: map.outChannels,
+        Bias.backward(dy: dpre, dbias: biasGradient.pointer, rows: rows, channels: map.outChannels,
                                  accumulate: false)
         for c in 0..<map.outChannels { biasLoc.gradient.pointer[c] += biasGradient.pointer[c] }
 

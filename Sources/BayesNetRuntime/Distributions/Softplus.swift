@@ -64,23 +64,4 @@ public enum Softplus {
         return (scale, slope)
     }
 
-    /// scale[i] = 1e-5 + softplus(rho[i]), computed in Float for Float buffers and in Double otherwise.
-    @inlinable
-    public static func scale<S: BinaryFloatingPoint>(rho: UnsafePointer<S>, scale: UnsafeMutablePointer<S>, count: Int) {
-        if S.self == Float.self {
-            scaleFloat(rho: UnsafeRawPointer(rho).assumingMemoryBound(to: Float.self),
-                       scale: UnsafeMutableRawPointer(scale).assumingMemoryBound(to: Float.self), count: count)
-        } else {
-            for i in 0..<max(count, 0) {
-                scale[i] = S(Softplus.scale(rho: Double(rho[i])))
-            }
-        }
-    }
-
-    @usableFromInline
-    static func scaleFloat(rho: UnsafePointer<Float>, scale: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<max(count, 0) {
-            scale[i] = scaleAndSlope(rho[i]).scale
-        }
-    }
 }

@@ -32,9 +32,9 @@ public struct Layer: Sendable, Equatable {
 }
 
 public enum LayerOp: Sendable, Equatable {
-    case convolution(Convolution)
-    case affine(Affine)
-    case pool(Pool)
+    case convolution(ConvolutionOp)
+    case affine(AffineOp)
+    case pool(PoolOp)
     case flatten
 }
 
@@ -49,7 +49,7 @@ public enum Estimator: String, Sendable, Equatable, Codable {
 }
 
 /// `tfp.experimental.nn.ConvolutionVariationalFlipout` and its siblings. All per-dimension lists have `rank` entries.
-public struct Convolution: Sendable, Equatable {
+public struct ConvolutionOp: Sendable, Equatable {
     public var rank: Int
     public var inputSize: Int
     public var outputSize: Int
@@ -88,7 +88,7 @@ public struct Convolution: Sendable, Equatable {
 }
 
 /// `tfp.experimental.nn.AffineVariationalFlipout` and its siblings (Keras `Dense*`).
-public struct Affine: Sendable, Equatable {
+public struct AffineOp: Sendable, Equatable {
     public var inputSize: Int
     public var outputSize: Int
     public var estimator: Estimator
@@ -114,7 +114,7 @@ public struct Affine: Sendable, Equatable {
     public var kernelShape: [Int] { [inputSize, outputSize] }
 }
 
-public struct Pool: Sendable, Equatable {
+public struct PoolOp: Sendable, Equatable {
     public enum Kind: String, Sendable, Equatable, Codable { case max, average }
     public var kind: Kind
     /// Inferred from the input: spatial dimensions of the input.

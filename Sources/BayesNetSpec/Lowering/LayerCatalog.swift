@@ -2,7 +2,7 @@
 enum LayerFamily: Equatable {
     case convolution(Estimator)
     case affine(Estimator)
-    case pool(Pool.Kind)
+    case pool(PoolOp.Kind)
     case flatten
 }
 

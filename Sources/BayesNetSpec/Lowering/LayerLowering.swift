@@ -328,7 +328,7 @@ extension Lowering {
             }
             spatial.append(pad == .same ? (input[d] - 1) / strides[d] + 1 : (input[d] - extra.partialValue - 1) / strides[d] + 1)
         }
-        let conv = Convolution(rank: rank, inputSize: channels, outputSize: outputSize, filterShape: filter, strides: strides,
+        let conv = ConvolutionOp(rank: rank, inputSize: channels, outputSize: outputSize, filterShape: filter, strides: strides,
                                dilations: dilations, padding: pad, estimator: estimator, activation: act,
                                kernelInitializer: kInit, biasInitializer: bInit, variational: vari)
         let count = checkedProduct(conv.kernelShape + [1]).flatMap { checkedSum($0, outputSize) }.flatMap { checkedProduct([$0, vari != nil ? 2 : 1]) }
@@ -358,7 +358,7 @@ extension Lowering {
             r.error(.inputSizeMismatch, "`input_size: \(declaredInput)` does not match the input's \(input[0]) features", at: f.value)
         }
         guard let outputSize else { return (nil, nil) }
-        let a = Affine(inputSize: input[0], outputSize: outputSize, estimator: estimator, activation: act,
+        let a = AffineOp(inputSize: input[0], outputSize: outputSize, estimator: estimator, activation: act,
                        kernelInitializer: kInit, biasInitializer: bInit, variational: vari)
         let count = checkedProduct(a.kernelShape + [1]).flatMap { checkedSum($0, outputSize) }.flatMap { checkedProduct([$0, vari != nil ? 2 : 1]) }
         guard let count, checkedProduct([count, dtype.size]).map({ $0 <= limits.maxTensorBytes }) == true else {
@@ -368,7 +368,7 @@ extension Lowering {
         return (.affine(a), [outputSize])
     }
 
-    mutating func pool(_ item: LayerItem, args: [String: Field], kind: Pool.Kind, input: [Int]?) -> (LayerOp?, [Int]?) {
+    mutating func pool(_ item: LayerItem, args: [String: Field], kind: PoolOp.Kind, input: [Int]?) -> (LayerOp?, [Int]?) {
         let rank = input.map { $0.count - 1 }
         let validRank = rank.map { $0 >= 1 && $0 <= 3 } ?? false
         let size = perDimension(args["pool_size"], rank: validRank ? rank : nil, default: 2, what: "pooling")
@@ -395,7 +395,7 @@ extension Lowering {
             }
             spatial.append(pad == .same ? (input[d] - 1) / strides[d] + 1 : (input[d] - size[d]) / strides[d] + 1)
         }
-        return (.pool(Pool(kind: kind, rank: rank, poolSize: size, strides: strides, padding: pad)), spatial + [input[rank]])
+        return (.pool(PoolOp(kind: kind, rank: rank, poolSize: size, strides: strides, padding: pad)), spatial + [input[rank]])
     }
 
     mutating func required(_ item: LayerItem, _ args: [String: Field], _ name: String, alias: String) -> Field? {
