@@ -160,7 +160,7 @@ public struct Variational: Sendable, Equatable {
     public var signs: SignSharing
 
     public init(
-        posterior: Posterior = .normalDiag(initialScale: 1e-3), prior: Prior = .spikeAndSlab,
+        posterior: Posterior = .normalDiag(initialScale: Posterior.defaultInitialScale), prior: Prior = .spikeAndSlab,
         posteriorValue: PosteriorValue = .sample, penaltyWeight: PenaltyWeight = .auto,
         signs: SignSharing = .perChannel
     ) {
@@ -175,6 +175,9 @@ public struct Variational: Sendable, Equatable {
 public enum Posterior: Sendable, Equatable {
     /// Independent normals: loc, and scale = 1e-5 + softplus(rho), rho set so that the scale starts at `initialScale`.
     case normalDiag(initialScale: Double)
+
+    /// The initial scale when a spec gives none: small, so a new network starts close to its deterministic twin.
+    public static let defaultInitialScale = 1e-3
 }
 
 public enum Prior: Sendable, Equatable {
@@ -182,8 +185,11 @@ public enum Prior: Sendable, Equatable {
     /// `pi`·N(0, scale1²) + (1 − pi)·N(0, scale2²) per weight.
     case scaleMixture(pi: Double, scale1: Double, scale2: Double)
 
-    /// TFP's `make_kernel_bias_prior_spike_and_slab`: 0.5·N(0, 1) + 0.5·N(0, 2000²).
-    public static let spikeAndSlab = Prior.scaleMixture(pi: 0.5, scale1: 1, scale2: 2000)
+    /// TFP's `make_kernel_bias_prior_spike_and_slab`: 0.5·N(0, 1) + 0.5·N(0, 2000²); also the defaults of a
+    /// `scale_mixture` prior.
+    public static let spikeAndSlabParts = (pi: 0.5, scale1: 1.0, scale2: 2000.0)
+    public static let spikeAndSlab = Prior.scaleMixture(pi: spikeAndSlabParts.pi, scale1: spikeAndSlabParts.scale1,
+                                                        scale2: spikeAndSlabParts.scale2)
 }
 
 public enum PosteriorValue: String, Sendable, Equatable, Codable, CaseIterable {

@@ -215,8 +215,13 @@ public struct EarlyStopping: Sendable, Equatable {
 }
 
 public enum Optimizer: Sendable, Equatable {
-    case adam(learningRate: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-7)
-    case sgd(learningRate: Double = 0.01, momentum: Double = 0)
+    case adam(learningRate: Double = Optimizer.adamDefaults.learningRate, beta1: Double = Optimizer.adamDefaults.beta1,
+              beta2: Double = Optimizer.adamDefaults.beta2, epsilon: Double = Optimizer.adamDefaults.epsilon)
+    case sgd(learningRate: Double = Optimizer.sgdDefaults.learningRate, momentum: Double = Optimizer.sgdDefaults.momentum)
+
+    /// Keras's defaults; the spec language (and its schema) takes these where a setting is absent.
+    public static let adamDefaults = (learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7)
+    public static let sgdDefaults = (learningRate: 0.01, momentum: 0.0)
 }
 
 public struct EvaluateSpec: Sendable, Equatable {

@@ -148,7 +148,7 @@ enum SpecCatalog {
     ]
 
     /// Every schedule takes a warm-up.
-    static let warmup = ArgumentName("warmup_epochs", value: .integer(minimum: 0), default: .int(0),
+    static let warmup = ArgumentName("warmup_epochs", value: .integer(minimum: 0), default: .int(LearningRateSchedule().warmupEpochs),
                                      doc: "Epochs over which the learning rate rises linearly from 0.")
 
     static let schedules = [
@@ -177,14 +177,14 @@ enum SpecCatalog {
 
     static let optimizers = [
         NamedOption("adam", arguments: [
-            ArgumentName("learning_rate", value: .number(.positive), default: .double(0.001), doc: "Step size."),
-            ArgumentName("beta_1", value: .number(.unitInterval), default: .double(0.9), doc: "Decay of the first-moment estimate."),
-            ArgumentName("beta_2", value: .number(.unitInterval), default: .double(0.999), doc: "Decay of the second-moment estimate."),
-            ArgumentName("epsilon", value: .number(.positive), default: .double(1e-7), doc: "Added to the denominator, as Keras."),
+            ArgumentName("learning_rate", value: .number(.positive), default: .double(Optimizer.adamDefaults.learningRate), doc: "Step size."),
+            ArgumentName("beta_1", value: .number(.unitInterval), default: .double(Optimizer.adamDefaults.beta1), doc: "Decay of the first-moment estimate."),
+            ArgumentName("beta_2", value: .number(.unitInterval), default: .double(Optimizer.adamDefaults.beta2), doc: "Decay of the second-moment estimate."),
+            ArgumentName("epsilon", value: .number(.positive), default: .double(Optimizer.adamDefaults.epsilon), doc: "Added to the denominator, as Keras."),
         ], doc: "Adam, as Keras."),
         NamedOption("sgd", arguments: [
-            ArgumentName("learning_rate", value: .number(.positive), default: .double(0.01), doc: "Step size."),
-            ArgumentName("momentum", value: .number(.unitInterval), default: .double(0), doc: "Momentum, as Keras."),
+            ArgumentName("learning_rate", value: .number(.positive), default: .double(Optimizer.sgdDefaults.learningRate), doc: "Step size."),
+            ArgumentName("momentum", value: .number(.unitInterval), default: .double(Optimizer.sgdDefaults.momentum), doc: "Momentum, as Keras."),
         ], doc: "Stochastic gradient descent, as Keras."),
     ]
 
@@ -209,7 +209,7 @@ enum SpecCatalog {
 
     static let posteriors = [
         NamedOption("normal_diag", arguments: [
-            ArgumentName("initial_scale", value: .number(.positive), default: .double(1e-3),
+            ArgumentName("initial_scale", value: .number(.positive), default: .double(Posterior.defaultInitialScale),
                          doc: "The posterior scale at the start; scale = 1e-5 + softplus(rho)."),
         ], doc: "Independent normals over kernel and bias (TFP's make_kernel_bias_posterior_mvn_diag)."),
     ]
@@ -221,9 +221,9 @@ enum SpecCatalog {
             ArgumentName("scale", value: .number(.positive), default: .double(1), doc: "Standard deviation."),
         ], doc: "Independent normals."),
         NamedOption("scale_mixture", arguments: [
-            ArgumentName("pi", value: .number(.probability), default: .double(0.5), doc: "Weight of the first component."),
-            ArgumentName("scale1", value: .number(.positive), default: .double(1), doc: "Scale of the first component."),
-            ArgumentName("scale2", value: .number(.positive), default: .double(2000), doc: "Scale of the second component."),
+            ArgumentName("pi", value: .number(.probability), default: .double(Prior.spikeAndSlabParts.pi), doc: "Weight of the first component."),
+            ArgumentName("scale1", value: .number(.positive), default: .double(Prior.spikeAndSlabParts.scale1), doc: "Scale of the first component."),
+            ArgumentName("scale2", value: .number(.positive), default: .double(Prior.spikeAndSlabParts.scale2), doc: "Scale of the second component."),
         ], doc: "pi N(0, scale1²) + (1 - pi) N(0, scale2²) per weight."),
     ]
 
