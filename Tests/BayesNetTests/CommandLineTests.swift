@@ -83,6 +83,33 @@ import TestSupport
         #expect(csv.count == 8)
     }
 
+    /// `predict --uncertainty` and the run's predictions.csv come from one accumulator: on the run's own test
+    /// inputs with the evaluation's sample count, every row agrees.
+    @Test func predictUncertaintyAgreesWithTheRunsPredictions() throws {
+        _ = try Self.trainedRun()
+        let root = Self.folder.root, run = Self.folder.run
+        let r = try BayesnetProcess.run(["predict", Self.folder.spec, "--weights", run + "/checkpoint.safetensors",
+                                         "--input", run + "/test-inputs.npy", "--raw", "--samples", "4",
+                                         "--output", root + "/agree.npy", "--uncertainty", root + "/agree.csv"])
+        #expect(r.status == 0, "\(r.stderr)")
+        func columns(_ path: String, _ names: [String]) throws -> [[Double]] {
+            let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+            let header = lines[0].split(separator: ",").map(String.init)
+            let at = names.map { header.firstIndex(of: $0)! }
+            return lines.dropFirst().map { line in
+                let cells = line.split(separator: ",", omittingEmptySubsequences: false)
+                return at.map { Double(cells[$0])! }
+            }
+        }
+        let names = ["entropy", "expected_entropy", "mutual_information"]
+        let predicted = try columns(root + "/agree.csv", names)
+        let evaluated = try columns(run + "/predictions.csv", names)
+        #expect(predicted.count == evaluated.count && !predicted.isEmpty)
+        for (a, b) in zip(predicted, evaluated) {
+            for (x, y) in zip(a, b) { #expect(abs(x - y) <= 1e-9, "\(a) vs \(b)") }
+        }
+    }
+
     @Test func predictRefusesAnInputOfTheWrongShape() throws {
         _ = try Self.trainedRun()
         let root = Self.folder.root
