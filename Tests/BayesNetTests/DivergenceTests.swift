@@ -12,18 +12,18 @@ import BayesNetSpec
                                       variational: SpecBuilder.variational(prior: prior, penalty: penalty))
         let net = try Network<Double>(spec: SpecBuilder.spec(input: [6], layers: [layer], dtype: .float64),
                                       seed: 8, trainingExamples: 250, maxBatch: 2)
-        let w = TestNetworks.weightLayer(net)
+        let w = TestNetworks.variationalLayer(net)
         w.kernelLoc.values = TestNetworks.normals(24, seed: 30, scale: 0.7)
         w.biasLoc.values = TestNetworks.normals(4, seed: 31, scale: 0.7)
-        w.kernelRho!.values = TestNetworks.uniforms(24, seed: 32).map { Softplus.rho(forScale: 0.2 + $0) }
-        w.biasRho!.values = TestNetworks.uniforms(4, seed: 33).map { Softplus.rho(forScale: 0.2 + $0) }
+        w.kernelRho.values = TestNetworks.uniforms(24, seed: 32).map { Softplus.rho(forScale: 0.2 + $0) }
+        w.biasRho.values = TestNetworks.uniforms(4, seed: 33).map { Softplus.rho(forScale: 0.2 + $0) }
         return net
     }
 
     @Test func monteCarloKLMatchesTheAnalyticKLOnAverage() throws {
         let net = try Self.affine(prior: .normal(loc: 0, scale: 1))
         let analytic = net.divergence(accumulateGradients: false)
-        TestNetworks.weightLayer(net).klEstimate = .monteCarlo
+        TestNetworks.variationalLayer(net).klEstimate = .monteCarlo
         let draws = 4000
         var sum = 0.0, sq = 0.0
         for t in 0..<draws {
@@ -40,9 +40,9 @@ import BayesNetSpec
 
     @Test func analyticKLOfANormalPosteriorAgainstANormalPrior() throws {
         let net = try Self.affine(prior: .normal(loc: 0.5, scale: 2))
-        let w = TestNetworks.weightLayer(net)
+        let w = TestNetworks.variationalLayer(net)
         var expected = 0.0
-        for (locs, rhos) in [(w.kernelLoc.values, w.kernelRho!.values), (w.biasLoc.values, w.biasRho!.values)] {
+        for (locs, rhos) in [(w.kernelLoc.values, w.kernelRho.values), (w.biasLoc.values, w.biasRho.values)] {
             for (m, r) in zip(locs, rhos) {
                 let s = Softplus.scale(rho: r)
                 expected += log(2 / s) + (s * s + (m - 0.5) * (m - 0.5)) / 8 - 0.5

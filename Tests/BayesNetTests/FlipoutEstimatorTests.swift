@@ -18,12 +18,12 @@ import BayesNetSpec
                                      variational: SpecBuilder.variational(scale: 0.3, signs: signs))
         let spec = SpecBuilder.spec(input: inputShape, layers: [layer], dtype: .float64)
         let net = try Network<Double>(spec: spec, seed: 11, trainingExamples: 100, maxBatch: batch)
-        let w = TestNetworks.weightLayer(net)
+        let w = TestNetworks.variationalLayer(net)
         let kc = w.kernelLoc.count
         w.kernelLoc.values = TestNetworks.normals(kc, seed: 1, scale: 0.5)
         w.biasLoc.values = TestNetworks.normals(filters, seed: 2)
-        w.kernelRho!.values = TestNetworks.uniforms(kc, seed: 3).map { Softplus.rho(forScale: 0.1 + 0.6 * $0) }
-        w.biasRho!.values = TestNetworks.uniforms(filters, seed: 4).map { Softplus.rho(forScale: 0.1 + 0.6 * $0) }
+        w.kernelRho.values = TestNetworks.uniforms(kc, seed: 3).map { Softplus.rho(forScale: 0.1 + 0.6 * $0) }
+        w.biasRho.values = TestNetworks.uniforms(filters, seed: 4).map { Softplus.rho(forScale: 0.1 + 0.6 * $0) }
         TestNetworks.setInput(net, TestNetworks.normals(batch * inputShape.reduce(1, *), seed: 5))
         return net
     }
@@ -31,9 +31,9 @@ import BayesNetSpec
     /// Σ x²σ² over each output's receptive field, plus the bias variance: the variance of every output under
     /// independent weight noise, computed directly from the convolution's definition.
     static func exactOutputVariance(_ net: Network<Double>) -> [Double] {
-        let w = TestNetworks.weightLayer(net)
-        let sigma = w.kernelRho!.values.map { Softplus.scale(rho: $0) }
-        let biasSigma = w.biasRho!.values.map { Softplus.scale(rho: $0) }
+        let w = TestNetworks.variationalLayer(net)
+        let sigma = w.kernelRho.values.map { Softplus.scale(rho: $0) }
+        let biasSigma = w.biasRho.values.map { Softplus.scale(rho: $0) }
         let (h, wd, c) = (inputShape[0], inputShape[1], inputShape[2])
         var out: [Double] = []
         for b in 0..<batch {

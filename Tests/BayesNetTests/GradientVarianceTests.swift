@@ -19,9 +19,9 @@ import BayesNetSpec
                                      variational: SpecBuilder.variational(scale: sigma))
         let spec = SpecBuilder.spec(input: [8, 8, channelsIn], layers: [layer], dtype: .float64)
         let net = try Network<Double>(spec: spec, seed: 3, trainingExamples: 1, maxBatch: batch)
-        let w = TestNetworks.weightLayer(net)
+        let w = TestNetworks.variationalLayer(net)
         w.kernelLoc.values = TestNetworks.normals(w.kernelLoc.count, seed: 21, scale: 0.1)
-        w.biasRho!.values = [Double](repeating: Softplus.rho(forScale: 1e-5), count: channelsOut)
+        w.biasRho.values = [Double](repeating: Softplus.rho(forScale: 1e-5), count: channelsOut)
         TestNetworks.setInput(net, TestNetworks.normals(batch * 8 * 8 * channelsIn, seed: 22))
         return net
     }
@@ -29,7 +29,7 @@ import BayesNetSpec
     /// Σ over kernel coordinates of the variance of ∂loss/∂μ (and of ∂loss/∂ρ) over `draws` noise draws.
     static func monteCarloVariances(_ estimator: Estimator, batch: Int, draws: Int) throws -> (loc: Double, rho: Double) {
         let net = try network(estimator, batch: batch)
-        let w = TestNetworks.weightLayer(net)
+        let w = TestNetworks.variationalLayer(net)
         let m = batch * net.outputCount
         let n = w.kernelLoc.count
         var sum = [Double](repeating: 0, count: 2 * n), sq = sum
@@ -38,7 +38,7 @@ import BayesNetSpec
             net.forward(batch: batch, noise: NoiseContext(seed: 5, step: UInt64(t)))
             for i in 0..<m { net.outputGradient[i] = net.output[i] / Double(m) }
             net.backward(batch: batch)
-            for (k, g) in (w.kernelLoc.gradients + w.kernelRho!.gradients).enumerated() {
+            for (k, g) in (w.kernelLoc.gradients + w.kernelRho.gradients).enumerated() {
                 sum[k] += g
                 sq[k] += g * g
             }

@@ -6,12 +6,12 @@ import BayesNetSpec
 
 /// How layers start: initial locs with TensorFlow's fans, the posterior scale, and noise keyed by layer name.
 @Suite struct LayerSetupTests {
-    static func firstLayer(initializer: Initializer, filters: Int = 32, scale: Double = 1e-3) throws -> WeightLayer<Double> {
+    static func firstLayer(initializer: Initializer, filters: Int = 32, scale: Double = 1e-3) throws -> VariationalLayer<Double> {
         let layer = SpecBuilder.conv("conv", input: [6, 6, 16], filters: filters, kernel: [3, 3], initializer: initializer,
                                      variational: SpecBuilder.variational(scale: scale))
         let net = try Network<Double>(spec: SpecBuilder.spec(input: [6, 6, 16], layers: [layer], dtype: .float64),
                                       seed: 4, trainingExamples: 10, maxBatch: 1)
-        return TestNetworks.weightLayer(net)
+        return TestNetworks.variationalLayer(net)
     }
 
     @Test func glorotUniformUsesTheFilterVolumeInBothFans() throws {
@@ -41,7 +41,7 @@ import BayesNetSpec
 
     @Test func posteriorScaleStartsAtTheInitialScaleAndBiasLocAtZero() throws {
         let layer = try Self.firstLayer(initializer: .glorotUniform, scale: 0.02)
-        for rho in layer.kernelRho!.values + layer.biasRho!.values {
+        for rho in layer.kernelRho.values + layer.biasRho.values {
             #expect(abs(Softplus.scale(rho: rho) - 0.02) < 1e-12)
         }
         #expect(layer.biasLoc.values.allSatisfy { $0 == 0 })
@@ -77,9 +77,9 @@ import BayesNetSpec
                                      variational: SpecBuilder.variational(scale: 0.5))
         let net = try Network<Double>(spec: SpecBuilder.spec(input: [4, 4, 1], layers: [layer], dtype: .float64),
                                       seed: 1, trainingExamples: 1, maxBatch: 8)
-        let w = TestNetworks.weightLayer(net)
+        let w = TestNetworks.variationalLayer(net)
         w.kernelLoc.values = [0]
-        w.biasRho!.values = [Softplus.rho(forScale: 1e-5)]
+        w.biasRho.values = [Softplus.rho(forScale: 1e-5)]
         TestNetworks.setInput(net, [Double](repeating: 1, count: 8 * 16))
         net.forward(batch: 8, noise: NoiseContext(seed: 1, step: 0))
         let y = TestNetworks.output(net, count: 8 * 16)
@@ -100,7 +100,7 @@ import BayesNetSpec
                                      variational: SpecBuilder.variational(scale: 0.1))
         let net = try Network<Double>(spec: SpecBuilder.spec(input: [side, side, 2], layers: [layer], dtype: .float64),
                                       seed: 1, trainingExamples: 1, maxBatch: 4)
-        #expect((TestNetworks.weightLayer(net).fusion != nil) == fused)
+        #expect((TestNetworks.weightLayer(net) is FusedFlipoutLayer<Double>) == fused)
     }
 
     static func identicalExamples(_ estimator: Estimator, value: PosteriorValue = .sample) throws -> Network<Double> {

@@ -35,6 +35,11 @@ enum TestNetworks {
         network.layers.compactMap { $0 as? WeightLayer<S> }.first!
     }
 
+    /// The one variational layer of a single-layer network.
+    static func variationalLayer<S: TensorScalar>(_ network: Network<S>) -> VariationalLayer<S> {
+        network.layers.compactMap { $0 as? VariationalLayer<S> }.first!
+    }
+
     /// A labelled data set whose class is which of `classes` fixed random patterns (plus noise) an example shows.
     /// `split` picks the noise: the same `seed` with another split gives new examples of the same classes.
     static func patterns(shape: [Int], classes: Int, count: Int, noise: Double, seed: UInt64, split: UInt64 = 0) -> Dataset {

@@ -10,8 +10,8 @@ struct FlipoutFusion<S: TensorScalar> {
     let workspace: FlipoutConvolution.Workspace<S>
 
     /// The fused path for a layer, or nil when it does not apply.
-    init?(map: LinearMap, estimator: Estimator, signs: SignSharing?, maxBatch: Int) {
-        guard estimator == .flipout, signs == .perChannel, FlipoutConvolution.supports(S.self),
+    init?(map: LinearMap, signs: SignSharing, maxBatch: Int) {
+        guard signs == .perChannel, FlipoutConvolution.supports(S.self),
               case .convolution(let g) = map, Self.pays(g) else { return nil }
         workspace = FlipoutConvolution.Workspace(geometry: g, maxBatch: maxBatch)
     }

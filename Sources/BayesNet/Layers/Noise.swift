@@ -30,12 +30,13 @@ struct NoiseStreams: Sendable {
     let training: [UInt64]
     let evaluation: [UInt64]
 
-    init(layer: String, purposes: [String]) {
-        training = purposes.map { stableHash(layer + "/" + $0) }
-        evaluation = purposes.map { stableHash(layer + "/evaluate/" + $0) }
+    init(layer: String) {
+        training = Purpose.allCases.map { stableHash(layer + "/" + $0.rawValue) }
+        evaluation = Purpose.allCases.map { stableHash(layer + "/evaluate/" + $0.rawValue) }
     }
 
-    func stream(_ purpose: Int, _ noise: NoiseContext) -> RandomStream {
-        RandomStream(seed: noise.seed, stream: noise.evaluation ? evaluation[purpose] : training[purpose], step: noise.step)
+    func stream(_ purpose: Purpose, _ noise: NoiseContext) -> RandomStream {
+        RandomStream(seed: noise.seed, stream: noise.evaluation ? evaluation[purpose.index] : training[purpose.index],
+                     step: noise.step)
     }
 }

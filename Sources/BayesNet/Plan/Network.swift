@@ -87,18 +87,35 @@ public final class Network<S: TensorScalar> {
                                  filter: c.filterShape, strides: c.strides, dilations: c.dilations,
                                  padding: PaddingMode(c.padding))
             try check(layer, planned: g.outputSpatial + [g.outChannels])
-            return WeightLayer(
-                name: layer.name, map: .convolution(g), estimator: c.estimator, activation: activationKind(c.activation),
-                variational: c.variational,
-                penaltyWeight: c.variational?.penaltyWeight.resolved(trainingExamples: trainingExamples) ?? 0,
-                kernelInitializer: c.kernelInitializer, biasInitializer: c.biasInitializer, seed: seed, maxBatch: maxBatch)
+            return weightLayer(WeightLayerSettings(name: layer.name, map: .convolution(g), activation: activationKind(c.activation),
+                                                   kernelInitializer: c.kernelInitializer, biasInitializer: c.biasInitializer,
+                                                   seed: seed, maxBatch: maxBatch),
+                               estimator: c.estimator, variational: c.variational, trainingExamples: trainingExamples)
         case .affine(let a):
             try check(layer, planned: [a.outputSize])
-            return WeightLayer(
-                name: layer.name, map: .dense(inputs: a.inputSize, outputs: a.outputSize), estimator: a.estimator,
-                activation: activationKind(a.activation), variational: a.variational,
-                penaltyWeight: a.variational?.penaltyWeight.resolved(trainingExamples: trainingExamples) ?? 0,
-                kernelInitializer: a.kernelInitializer, biasInitializer: a.biasInitializer, seed: seed, maxBatch: maxBatch)
+            return weightLayer(WeightLayerSettings(name: layer.name, map: .dense(inputs: a.inputSize, outputs: a.outputSize),
+                                                   activation: activationKind(a.activation),
+                                                   kernelInitializer: a.kernelInitializer, biasInitializer: a.biasInitializer,
+                                                   seed: seed, maxBatch: maxBatch),
+                               estimator: a.estimator, variational: a.variational, trainingExamples: trainingExamples)
+        }
+    }
+
+    /// The layer class of the estimator, chosen once: each reads straight through its forward and backward pass.
+    static func weightLayer(_ settings: WeightLayerSettings, estimator: Estimator, variational: Variational?,
+                            trainingExamples: Int) -> WeightLayer<S> {
+        guard let variational else { return WeightLayer(settings) }
+        let posterior = PosteriorSettings(variational, penaltyWeight: variational.penaltyWeight.resolved(trainingExamples: trainingExamples))
+        switch estimator {
+        case .deterministic:
+            return WeightLayer(settings)
+        case .reparameterization:
+            return ReparameterizationLayer(settings, posterior: posterior)
+        case .flipout:
+            if let fusion = FlipoutFusion<S>(map: settings.map, signs: variational.signs, maxBatch: settings.maxBatch) {
+                return FusedFlipoutLayer(settings, posterior: posterior, fusion: fusion)
+            }
+            return TwoProductFlipoutLayer(settings, posterior: posterior, perElement: variational.signs == .perElement)
         }
     }
 
