@@ -82,11 +82,14 @@ public struct GradientVarianceStudy: Decodable, Sendable, Equatable {
 /// The Flipout paper's figure (Wen et al., 2018, Figure 2): gradient variance against batch size on log-log
 /// axes, one panel per layer and gradient, one line per estimator with ± one standard error.
 public enum GradientVarianceFigure {
-    static let estimators: [(key: String, name: String, color: String, dashed: Bool)] = [
-        ("flipout", "Flipout", Palette.blue, false),
-        ("shared", "shared sample (reparameterization)", Palette.vermilion, false),
+    /// Drawn in this order: the independent samples as a wide translucent band underneath, so that Flipout's
+    /// line stays visible where it follows them.
+    static let estimators: [(key: String, name: String, color: String, band: Bool)] = [
         ("independent", "independent samples per example", Palette.green, true),
+        ("shared", "shared sample (reparameterization)", Palette.vermilion, false),
+        ("flipout", "Flipout", Palette.blue, false),
     ]
+    static let bandOpacity = 0.35
 
     public static func svg(_ study: GradientVarianceStudy, width: Double = 580) -> String {
         let panels = study.panels
@@ -100,7 +103,9 @@ public enum GradientVarianceFigure {
             places.append((row, columns == 2 && panel.parameter == "rho" ? 1 : 0))
             previous = panel.layer
         }
-        let items = estimators.map { LegendItem(text: $0.name, color: $0.color, swatch: $0.dashed ? .dashed : .line) }
+        let items = estimators.reversed().map {
+            LegendItem(text: $0.name, color: $0.color, swatch: $0.band ? .band : .line, opacity: bandOpacity)
+        }
         // The legend wraps the same way on any canvas of this width: measured on a scratch one.
         var scratch = SVGCanvas(width: width, height: 0)
         let legendBottom = scratch.legend(items, x: 12, y: 18, maxX: width - 12) + 8
@@ -150,7 +155,8 @@ public enum GradientVarianceFigure {
         for (estimator, points) in series where !points.isEmpty {
             let coordinates = points.map { (xScale($0.batch), yScale($0.variance)) }
             if coordinates.count > 1 {
-                c.polyline(coordinates, stroke: estimator.color, width: 2, dash: estimator.dashed ? "6 4" : nil, cls: "series")
+                c.polyline(coordinates, stroke: estimator.color, width: estimator.band ? 8 : 2,
+                           opacity: estimator.band ? bandOpacity : nil, cls: "series")
             }
             for p in points {
                 let px = xScale(p.batch)
@@ -159,7 +165,7 @@ public enum GradientVarianceFigure {
                     c.line(px, yScale(lo), px, yScale(p.variance + p.stderr), stroke: estimator.color, width: 1.2,
                            cls: "error-bar")
                 }
-                c.circle(px, yScale(p.variance), r: 2.6, fill: estimator.color)
+                if !estimator.band { c.circle(px, yScale(p.variance), r: 2.6, fill: estimator.color) }
             }
         }
     }
