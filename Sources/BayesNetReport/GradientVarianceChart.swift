@@ -35,14 +35,20 @@ public struct GradientVarianceStudy: Decodable, Sendable, Equatable {
         self.rows = rows
     }
 
-    /// The panels a figure draws at most (layers × gradients), and the points per line: more is an edited file.
+    /// The panels a figure draws at most (layers × gradients), the points per line and the rows read: more is
+    /// an edited file, and drawing it would take time and page size in proportion.
     static let maxPanels = 64
     static let maxBatches = 64
+    static let maxRows = 20_000
 
     /// The (layer, parameter) pairs in the order the rows first name them, loc before rho.
     var panels: [(layer: String, parameter: String)] {
-        var layers: [String] = []
-        for r in rows where !layers.contains(r.layer) { layers.append(r.layer) }
+        var layers: [String] = [], seen: Set<String> = []
+        for r in rows.prefix(Self.maxRows) where !seen.contains(r.layer) {
+            seen.insert(r.layer)
+            layers.append(r.layer)
+            if layers.count > Self.maxPanels { break }
+        }
         var out: [(String, String)] = []
         for layer in layers {
             for p in ["loc", "rho"] where rows.contains(where: { $0.layer == layer && $0.parameter == p }) {
@@ -54,7 +60,8 @@ public struct GradientVarianceStudy: Decodable, Sendable, Equatable {
 
     /// One estimator's (batch, variance, stderr) points in a panel, by batch, positive variances only (log axes).
     func points(layer: String, parameter: String, estimator: String) -> [(batch: Double, variance: Double, stderr: Double)] {
-        rows.filter { $0.layer == layer && $0.parameter == parameter && $0.estimator == estimator && $0.batch > 0 }
+        rows.prefix(Self.maxRows)
+            .filter { $0.layer == layer && $0.parameter == parameter && $0.estimator == estimator && $0.batch > 0 }
             .compactMap { r in
                 guard let v = r.variance, v.isFinite, v > 0 else { return nil }
                 let e = r.stderr.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil } ?? 0

@@ -47,7 +47,7 @@ struct DiagnoseCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Batch sizes, comma-separated.", valueName: "n,n,..."))
     var batches: BatchList = BatchList(argument: GradientVarianceOptions.defaultBatches.map(String.init).joined(separator: ","))!
 
-    @Option(help: "Weight-noise draws per estimator and batch size (at least 10).")
+    @Option(help: "Weight-noise draws per estimator and batch size (at least 10; standard errors need about 100 to be trusted).")
     var draws: Int = GradientVarianceOptions.defaultDraws
 
     @Option(help: ArgumentHelp("Only these layers, comma-separated (default: every variational layer that samples its weights).", valueName: "name,..."))
@@ -76,7 +76,9 @@ struct DiagnoseCommand: ParsableCommand {
 
     func validate() throws {
         guard gradientVariance else { throw ValidationError("name what to diagnose: --gradient-variance") }
-        if draws < 10 { throw ValidationError("--draws must be at least 10 (the standard error needs two groups of 5 draws)") }
+        if draws < GradientVariance.minimumDraws {
+            throw ValidationError("--draws must be at least \(GradientVariance.minimumDraws) (the standard error needs two groups of draws)")
+        }
         if let bad = batches.sizes.first(where: { $0 < 1 }) {
             throw ValidationError("--batches: every batch size must be at least 1 (got \(bad))")
         }

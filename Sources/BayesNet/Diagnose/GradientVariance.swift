@@ -60,7 +60,8 @@ public enum GradientVariance {
     public static let fileName = "gradient-variance.json"
     static let minimumGroupSize = 5
     static let maximumGroups = 20
-    static let minimumDraws = 2 * minimumGroupSize
+    /// Two groups: enough to run, too few for a standard error to trust (about 100 draws make 20 groups).
+    public static let minimumDraws = 2 * minimumGroupSize
 
     /// How many batch-means groups `draws` are cut into: up to 20, of at least 5 draws.
     static func groups(draws: Int) -> Int { max(2, min(maximumGroups, draws / minimumGroupSize)) }
