@@ -285,7 +285,7 @@ struct ReportPage {
         let at = study.weights == nil ? "the initial posterior" : "the posterior of \(escape(study.weights!))"
         var caption = "The variance \(draws)of each variational layer's data-term gradient (summed over the kernel, "
             + "± one standard error) against the minibatch size, at \(at): Flipout, one weight sample shared by the "
-            + "batch, and an independent sample per example. Where Flipout follows the independent line and the "
+            + "batch, and an independent sample per example. Where Flipout follows the independent band and the "
             + "shared one levels off, Flipout's gradients are as good as one weight sample per example."
         let advantage = study.locAdvantage()
         if !advantage.isEmpty {

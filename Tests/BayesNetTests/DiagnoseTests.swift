@@ -158,6 +158,31 @@ import BayesNetSpec
         #expect(!a.isEmpty && a == b)
     }
 
+    /// Only the data term is measured: a KL term (here the spike-and-slab prior's one-sample estimate, which
+    /// draws noise of its own) weighted 1 instead of 0 leaves every figure as it was, bit for bit.
+    @Test func theKLTermTakesNoPartInTheFigures() throws {
+        var tables: [Data] = []
+        for weight in ["0", "1"] {
+            let spec = Self.root + "/penalty-\(weight).yaml", json = Self.root + "/penalty-\(weight).json"
+            try """
+                bayesnet: 1
+                name: penalty
+                seed: 3
+                input: {shape: [6]}
+                layers:
+                  - DenseFlipout: {units: 4, activation: relu, penalty_weight: \(weight), posterior: {normal_diag: {initial_scale: 0.1}}}
+                  - DenseFlipout: {units: 2, penalty_weight: \(weight), posterior: {normal_diag: {initial_scale: 0.1}}}
+                likelihood: categorical
+
+                """.write(toFile: spec, atomically: true, encoding: .utf8)
+            let r = try BayesnetProcess.run(["diagnose", spec, "--gradient-variance", "--batches", "1,4", "--draws", "10",
+                                             "--json", json])
+            #expect(r.status == 0, "\(r.stderr)")
+            tables.append(try Data(contentsOf: URL(fileURLWithPath: json)))
+        }
+        #expect(!tables[0].isEmpty && tables[0] == tables[1])
+    }
+
     @Test func jsonHoldsOneRowPerLayerBatchGradientAndEstimator() throws {
         let table = try Self.diagnose([Self.lenet, "--batches", "2,1", "--draws", "10", "--layers", "logits"], name: "rows")
         #expect(table.rows.count == 1 * 2 * 2 * 3)
