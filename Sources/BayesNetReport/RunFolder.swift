@@ -177,8 +177,9 @@ public struct RunFolder: Sendable {
     public static let testInputsFile = "test-inputs.npy"
     public static let oodFile = "ood.json"
     public static let shiftFile = "shift.json"
+    public static let gradientVarianceFile = "gradient-variance.json"
 
-    /// A study file written by `bayesnet evaluate`; the report draws at most this many levels or scores.
+    /// A study file written by `bayesnet evaluate` or `diagnose`; the report draws at most this many levels or scores.
     public static func parseStudy<T: Decodable>(_ type: T.Type, _ data: Data, file: String) throws(ReportError) -> T {
         do { return try decoder().decode(T.self, from: data) } catch {
             throw .malformed(file: file, line: nil, reason: describe(error))
@@ -194,6 +195,8 @@ public struct RunFolder: Sendable {
     /// `evaluate --ood` and `--shift` studies, when the folder has them.
     public var ood: OODStudy?
     public var shift: ShiftStudy?
+    /// `diagnose --gradient-variance`, when the folder has it.
+    public var gradientVariance: GradientVarianceStudy?
 
     public init(summary: RunSummary, metrics: [EpochMetrics], predictions: [Prediction], testInputs: NPYArray?) {
         self.summary = summary
@@ -223,6 +226,10 @@ public struct RunFolder: Sendable {
                             folder: path)
         if exists(oodFile) { run.ood = try parseStudy(OODStudy.self, try read(file(oodFile)), file: file(oodFile)) }
         if exists(shiftFile) { run.shift = try parseStudy(ShiftStudy.self, try read(file(shiftFile)), file: file(shiftFile)) }
+        if exists(gradientVarianceFile) {
+            run.gradientVariance = try parseStudy(GradientVarianceStudy.self, try read(file(gradientVarianceFile)),
+                                                  file: file(gradientVarianceFile))
+        }
         return run
     }
 

@@ -213,11 +213,12 @@ struct SVGCanvas {
     }
 
     mutating func polyline(_ points: [(Double, Double)], stroke: String, width: Double = 2, dash: String? = nil,
-                           cls: String? = nil) {
+                           opacity: Double? = nil, cls: String? = nil) {
         let coords = points.map { "\(Self.n($0.0)),\(Self.n($0.1))" }.joined(separator: " ")
         var s = "<polyline points=\"\(coords)\" fill=\"none\" stroke=\"\(stroke)\" stroke-width=\"\(Self.n(width))\" "
             + "stroke-linejoin=\"round\""
         if let dash { s += " stroke-dasharray=\"\(dash)\"" }
+        if let opacity { s += " stroke-opacity=\"\(opacity)\"" }
         if let cls { s += " class=\"\(cls)\"" }
         elements.append(s + "/>")
     }
@@ -241,9 +242,9 @@ struct SVGCanvas {
     }
 }
 
-/// One legend entry: a line, dashed line, bar or dot swatch and its text.
+/// One legend entry: a line, dashed line, bar, dot or band (a wide translucent line) swatch and its text.
 struct LegendItem {
-    enum Swatch { case line, dashed, bar, dot }
+    enum Swatch { case line, dashed, bar, dot, band }
     var text: String
     var color: String
     var swatch: Swatch
@@ -260,6 +261,7 @@ extension SVGCanvas {
             if cx + w > maxX && cx > x { cx = x; cy += size + 8 }
             switch item.swatch {
             case .line: line(cx, cy - 4, cx + 16, cy - 4, stroke: item.color, width: 2.5)
+            case .band: polyline([(cx, cy - 4), (cx + 16, cy - 4)], stroke: item.color, width: 7, opacity: item.opacity)
             case .dashed: line(cx, cy - 4, cx + 16, cy - 4, stroke: item.color, width: 2, dash: "4 3")
             case .bar: rect(cx + 2, cy - 10, 12, 11, fill: item.color, opacity: item.opacity)
             case .dot: circle(cx + 8, cy - 4, r: 4, fill: item.color)

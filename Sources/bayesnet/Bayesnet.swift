@@ -18,6 +18,7 @@ struct Bayesnet: ParsableCommand {
             BenchCommand.self,
             SchemaCommand.self,
             WeightsCommand.self,
+            DiagnoseCommand.self,
         ]
     )
 }

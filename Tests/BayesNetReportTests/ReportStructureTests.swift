@@ -263,3 +263,51 @@ func renderFixture(_ fixture: RunFolderFixture = RunFolderFixture()) throws -> (
         #expect(!html.contains("id=\"studies\""))
     }
 }
+
+@Suite struct GradientVarianceSectionTests {
+    /// Two layers, loc and rho, three estimators, batches 1 and 8: the shape `diagnose --gradient-variance` writes.
+    static let study: String = {
+        var rows: [String] = []
+        for layer in ["conv", "logits"] {
+            for parameter in ["loc", "rho"] {
+                for (estimator, factor) in [("flipout", 1.0), ("shared", 4.0), ("independent", 1.0)] {
+                    for batch in [1, 8] {
+                        let variance = batch == 1 ? 1.0 : factor / 8
+                        rows.append(#"{"layer": "\#(layer)", "batch": \#(batch), "parameter": "\#(parameter)", "estimator": "\#(estimator)", "variance": \#(variance), "stderr": 0.01}"#)
+                    }
+                }
+            }
+        }
+        return #"{"spec": "fixture", "seed": 1, "draws": 200, "groups": 20, "weights": null, "rows": ["# + rows.joined(separator: ", ") + "]}"
+    }()
+
+    @Test func theFigureIsDrawnWhenTheFolderHasTheStudy() throws {
+        let folder = temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try RunFolderFixture().write(to: folder)
+        try Data(Self.study.utf8).write(to: folder.appendingPathComponent("gradient-variance.json"))
+        let page = HTMLProbe(html: try Report.html(runDirectory: folder.path))
+        let chart = try #require(page.element(id: "chart-gradient-variance"))
+        // Four panels (two layers × loc and rho), one line per estimator in each.
+        #expect(page.count("class=\"series\"", in: chart) == 12)
+        #expect(page.caption(of: "chart-gradient-variance")?.contains("conv 4 (N = 8)") == true)
+    }
+
+    @Test func aDamagedStudyIsReportedByName() throws {
+        let folder = temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try RunFolderFixture().write(to: folder)
+        try Data(#"{"rows": [{"layer": "conv"}]}"#.utf8).write(to: folder.appendingPathComponent("gradient-variance.json"))
+        #expect {
+            _ = try Report.html(runDirectory: folder.path)
+        } throws: { error in
+            "\(error)".contains("gradient-variance.json")
+        }
+    }
+
+    @Test func aFolderWithoutTheStudyHasNoSection() throws {
+        let (folder, html) = try renderFixture()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(!html.contains("id=\"gradient-variance\""))
+    }
+}

@@ -50,41 +50,12 @@ import BayesNetSpec
         return (total(0..<n), total(n..<(2 * n)))
     }
 
-    /// The exact total variances for this draw of x. With Gⁿ = Pⁿᵀ Pⁿ (Pⁿ: example n's 64 × 36 patch matrix)
-    /// and M outputs: shared = σ²/M² · C_out · Σ_kj (Σ_n Gⁿ_kj)², Flipout = σ²/M² · C_out · Σ_n Σ_kj (Gⁿ_kj)²
-    /// (the independent signs of different examples cancel the cross terms).
+    /// The exact total variances for this draw of x (the bias is a point estimate here: its scale is 1e-5).
     static func exactVariances(batch: Int) throws -> (shared: Double, flipout: Double) {
         let net = try network(.flipout, batch: batch)
-        var total = [Double](repeating: 0, count: taps * taps)
-        var flipout = 0.0
-        for n in 0..<batch {
-            var patches = [Double](repeating: 0, count: 64 * taps)
-            for i in 0..<8 {
-                for j in 0..<8 {
-                    for di in 0..<3 {
-                        for dj in 0..<3 {
-                            let (y, x) = (i + di - 1, j + dj - 1)
-                            guard y >= 0, y < 8, x >= 0, x < 8 else { continue }
-                            for c in 0..<channelsIn {
-                                patches[(i * 8 + j) * taps + (di * 3 + dj) * channelsIn + c] =
-                                    net.input[((n * 8 + y) * 8 + x) * channelsIn + c]
-                            }
-                        }
-                    }
-                }
-            }
-            for k in 0..<taps {
-                for j in 0..<taps {
-                    var g = 0.0
-                    for p in 0..<64 { g += patches[p * taps + k] * patches[p * taps + j] }
-                    total[k * taps + j] += g
-                    flipout += g * g
-                }
-            }
-        }
-        let m = Double(batch * 64 * channelsOut)
-        let factor = sigma * sigma / (m * m) * Double(channelsOut)
-        return (factor * total.reduce(0) { $0 + $1 * $1 }, factor * flipout)
+        let x = (0..<(batch * 8 * 8 * channelsIn)).map { net.input[$0] }
+        let exact = ConvolutionClosedForm(inputs: x, batch: batch).variances(sigma: sigma, biasSigma: 0)
+        return (exact.shared, exact.flipout)
     }
 
     struct Measurement: Sendable {
