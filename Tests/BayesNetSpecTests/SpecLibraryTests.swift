@@ -32,8 +32,8 @@ func librarySpecs() -> [String] {
 }
 
 @Suite struct SpecLibraryTests {
-    @Test func specFolderHoldsTheSevenLibrarySpecs() {
-        #expect(librarySpecs().count == 7)
+    @Test func specFolderHoldsTheEightLibrarySpecs() {
+        #expect(librarySpecs().count == 8)
     }
 
     @Test(arguments: librarySpecs())
