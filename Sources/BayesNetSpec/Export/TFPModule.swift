@@ -452,7 +452,7 @@ struct TFPModuleWriter {
         case .bernoulli?:
             body = "    \"\"\"Bernoulli over the single logit per example (sigmoid cross-entropy), for labels 0 and 1.\"\"\"\n    return tfd.Bernoulli(logits=tf.reshape(outputs, [-1]))\n"
         case .normal(let scale)?:
-            body = "    \"\"\"Normal with scale \(Self.number(scale)) around the outputs, one event per example.\"\"\"\n    return tfd.Independent(tfd.Normal(loc=outputs, scale=tf.constant(\(Self.number(scale)), outputs.dtype)),\n                       reinterpreted_batch_ndims=\(spec.outputShape.count))\n"
+            body = "    \"\"\"Normal with scale \(Self.number(scale)) around the outputs, one event per example.\"\"\"\n    return tfd.Independent(tfd.Normal(loc=outputs, scale=tf.constant(\(Self.number(scale)), outputs.dtype)),\n                           reinterpreted_batch_ndims=\(spec.outputShape.count))\n"
         }
         return "def likelihood(outputs):\n" + body + "\n\n"
     }
