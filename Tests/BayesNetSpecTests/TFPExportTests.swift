@@ -148,7 +148,7 @@ import BayesNetSpec
         #expect(result.diagnostics[0].message.contains("`AvgPool3D`"))
         #expect(result.diagnostics[1].message.contains("`MaxPool3D`"))
         #expect(result.diagnostics[0].notes.map(\.location.line) == [4])
-        #expect(result.diagnostics[0].rendered(source: spec.source).hasPrefix("net.yaml:8:5: error: TensorFlow has no float64 kernel for 3-D average pooling"))
+        #expect(result.diagnostics[0].rendered(source: spec.source).hasPrefix("net.yaml:8:5: error: TensorFlow has no float64 CPU kernel for 3-D average pooling"))
     }
 
     @Test func float32ThreeDimensionalPoolingIsExported() throws {
@@ -217,7 +217,7 @@ import BayesNetSpec
         let r = try Command.run(["compile", spec, "--emit", "tfp", "-o", dir + "/model.py"])
         #expect(r.status == 1)
         #expect(r.stdout == "")
-        #expect(r.stderr.contains("\(spec):5:5: error: TensorFlow has no float64 kernel for 3-D max pooling"))
+        #expect(r.stderr.contains("\(spec):5:5: error: TensorFlow has no float64 CPU kernel for 3-D max pooling"))
         #expect(r.stderr.contains("\(spec):2:1: note: the spec's dtype is set here"))
         #expect(try String(contentsOfFile: dir + "/model.py", encoding: .utf8) == "kept")
     }

@@ -24,7 +24,7 @@ extension ModelSpec {
                 let op = p.kind == .max ? "MaxPool3D" : "AvgPool3D"
                 out.append(Diagnostic(
                     id: .noTFPEquivalent,
-                    message: "TensorFlow has no float64 kernel for 3-D \(p.kind == .max ? "max" : "average") pooling (`\(op)` runs in float32, float16 and bfloat16), so layer `\(layer.name)` cannot be exported with `dtype: float64`",
+                    message: "TensorFlow has no float64 CPU kernel for 3-D \(p.kind == .max ? "max" : "average") pooling (`\(op)`), so layer `\(layer.name)` cannot be exported with `dtype: float64`",
                     location: layer.location,
                     help: "use `dtype: float32`, or pool before the data becomes a volume",
                     notes: locations["dtype"].map { [.init("the spec's dtype is set here", at: $0)] } ?? []))
