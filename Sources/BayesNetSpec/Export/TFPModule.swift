@@ -545,7 +545,7 @@ struct TFPModuleWriter {
                     for x, w in zip(nodes, node_weights):
                         point = loc + tf.constant(np.sqrt(2.0) * x, loc.dtype) * scale
                         expected_log_prior += w / np.sqrt(np.pi) * float(tf.reduce_sum(p.distribution.log_prob(point)))
-                    parts.append(-float(q.entropy()) - expected_log_prior)
+                    parts.append(float(-float(q.entropy()) - expected_log_prior))
                 out[name] = tuple(parts)
             return out
 
