@@ -32,8 +32,8 @@ func librarySpecs() -> [String] {
 }
 
 @Suite struct SpecLibraryTests {
-    @Test func specFolderHoldsTheEightLibrarySpecs() {
-        #expect(librarySpecs().count == 8)
+    @Test func specFolderHoldsTheNineLibrarySpecs() {
+        #expect(librarySpecs().count == 9)
     }
 
     @Test(arguments: librarySpecs())

@@ -2,11 +2,13 @@
 # Creates the two Python environments the peer benchmarks run in, outside the repository:
 #   venv-tf     TensorFlow Probability (Keras Flipout layers and tfp.experimental.nn)
 #   venv-torch  bayesian-torch (Flipout layers on PyTorch)
-# usage: bench/peers/setup.sh [DIR]   (default: ~/.cache/bayesnet-peers)
-# Prints the two python paths, TFP's first. Rerunning is cheap: an environment whose pinned packages
+# usage: bench/peers/setup.sh [--tf-only] [DIR]   (default: ~/.cache/bayesnet-peers)
+# Prints the two python paths, TFP's first (with --tf-only, venv-tf alone, for scripts/check-tfp-export.sh). Rerunning is cheap: an environment whose pinned packages
 # all installed is left alone (a stamp file records the pins), and one whose install broke off is redone.
 set -euo pipefail
 
+tf_only=0
+if [ "${1:-}" = "--tf-only" ]; then tf_only=1; shift; fi
 dest=${1:-$HOME/.cache/bayesnet-peers}
 python=${PYTHON:-python3}
 
@@ -33,7 +35,7 @@ make_env() {
 }
 
 make_env venv-tf "${tf_pins[@]}"
-make_env venv-torch "${torch_pins[@]}"
+[ "$tf_only" = 1 ] || make_env venv-torch "${torch_pins[@]}"
 
 # The check imports what the bench scripts import, so a broken wheel shows here and not mid-run; the
 # frameworks' start-up chatter is shown only when an import fails.
@@ -47,8 +49,8 @@ check() {
     fi
     rm -f "$log"
 }
-check venv-tf "tensorflow, tensorflow_probability, tf_keras, yaml, numpy"
-check venv-torch "torch, bayesian_torch, yaml, numpy"
+check venv-tf "tensorflow, tensorflow_probability, tf_keras, safetensors, yaml, numpy"
+[ "$tf_only" = 1 ] || check venv-torch "torch, bayesian_torch, yaml, numpy"
 
 echo "$dest/venv-tf/bin/python"
-echo "$dest/venv-torch/bin/python"
+[ "$tf_only" = 1 ] || echo "$dest/venv-torch/bin/python"

@@ -1,4 +1,5 @@
 import BayesNetFormats
+import Foundation
 import BayesNetSpec
 
 extension DataLoader {
@@ -89,5 +90,28 @@ extension DataLoader {
             }
         }
         return out
+    }
+}
+
+extension DataLoader {
+    /// The number of examples training runs on, from the headers of `data.train` (a CSV file is read whole), less
+    /// a held-out validation fraction: the N of `penalty_weight: auto`. Nil when the spec has no `data.train`.
+    public static func trainingExampleCount(_ spec: ModelSpec, limits: DataLimits = .default) throws -> Int? {
+        let total: Int
+        switch spec.data.train {
+        case nil: return nil
+        case .builtin(let name, let split)?:
+            guard let set = BuiltinDataset.named(name), let files = set.split(named: split),
+                  let folder = Bundle.module.resourceURL?.appendingPathComponent(set.name) else {
+                throw DataError(file: nil, "no bundled dataset \(name) with a split \(split)")
+            }
+            total = try declaredShape(.idx, folder.appendingPathComponent(files.images).path, limits: limits).first ?? 0
+        case .files(let format, let x, _, _)?:
+            total = try declaredShape(format, resolve(x, specPath: spec.source.path), limits: limits).first ?? 0
+        }
+        if case .fraction(let f)? = spec.data.validation {
+            return ValidationSource.trainedExamples(of: total, holdingOut: f)
+        }
+        return total
     }
 }

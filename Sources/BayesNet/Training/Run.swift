@@ -79,7 +79,7 @@ public enum Runner {
             case nil: break
             case .fraction(let f)?:
                 // As Keras's validation_split: the last examples, before any shuffling.
-                let kept = Int(Double(train.count) * (1 - f))
+                let kept = ValidationSource.trainedExamples(of: train.count, holdingOut: f)
                 guard kept >= 1, kept < train.count else {
                     throw RunError("`data.validation: {fraction: \(f)}` of \(train.count) training examples leaves \(kept < 1 ? "none to train on" : "none to validate on")")
                 }

@@ -59,4 +59,7 @@ public enum DiagnosticID: String, Sendable, Equatable, Hashable, Codable, CaseIt
     case missingLikelihood = "missing-likelihood"
     case dataFile = "data-file"
     case missingLabels = "missing-labels"
+
+    // Exporting, checked by `compile --emit tfp`.
+    case noTFPEquivalent = "no-tfp-equivalent"
 }

@@ -131,6 +131,13 @@ public enum ValidationSource: Sendable, Equatable {
     case source(DataSource)
 }
 
+extension ValidationSource {
+    /// How many of `total` training examples are trained on when the last `fraction` is held out.
+    public static func trainedExamples(of total: Int, holdingOut fraction: Double) -> Int {
+        Int(Double(total) * (1 - fraction))
+    }
+}
+
 public enum DataSource: Sendable, Equatable {
     /// A dataset shipped inside the package (`digits`), with its split (`train` / `test`).
     case builtin(name: String, split: String)
