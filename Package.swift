@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 let package = Package(
@@ -10,6 +10,11 @@ let package = Package(
         .library(name: "BayesNet", targets: ["BayesNet"]),
         .library(name: "BayesNetReport", targets: ["BayesNetReport"]),
         .executable(name: "bayesnet", targets: ["bayesnet"]),
+    ],
+    // `swift build --traits MPI` links Open MPI for data-parallel training under mpirun; the default build
+    // needs no MPI.
+    traits: [
+        .trait(name: "MPI", description: "Data-parallel training across processes with Open MPI (pkg-config ompi-c)."),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,6 +32,12 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
+        // Open MPI, the system C library (Debian: libopenmpi-dev), linked only with the MPI trait.
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"]), .brew(["open-mpi"])]
+        ),
         // The spec language: YAML nodes, IR, lowering, validation, diagnostics. Imports no runtime.
         .target(name: "BayesNetSpec", dependencies: ["CYAML"]),
 
@@ -38,7 +49,10 @@ let package = Package(
         // The interpreter: plans, layers, training, evaluation, data, checkpoints.
         .target(
             name: "BayesNet",
-            dependencies: ["BayesNetSpec", "BayesNetRuntime", "CZlib"],
+            dependencies: [
+                "BayesNetSpec", "BayesNetRuntime", "CZlib",
+                .target(name: "CMPI", condition: .when(traits: ["MPI"])),
+            ],
             resources: [.copy("Resources/digits"), .copy("Resources/mnist")]
         ),
         // HTML run reports drawn from a run folder's files alone.

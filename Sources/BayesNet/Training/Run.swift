@@ -47,9 +47,12 @@ public struct RunProgress {
 public struct RunError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public var exitCode: Int32
-    public init(_ description: String, exitCode: Int32 = 1) {
+    /// Every rank of a distributed run stops with this same error, so the job can end without an abort.
+    public var agreed: Bool
+    public init(_ description: String, exitCode: Int32 = 1, agreed: Bool = false) {
         self.description = description
         self.exitCode = exitCode
+        self.agreed = agreed
     }
 }
 
