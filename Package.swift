@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 let package = Package(
@@ -11,6 +11,11 @@ let package = Package(
         .library(name: "BayesNetReport", targets: ["BayesNetReport"]),
         .library(name: "BayesNetFormats", targets: ["BayesNetFormats"]),
         .executable(name: "bayesnet", targets: ["bayesnet"]),
+    ],
+    // `swift build --traits MPI` links Open MPI for data-parallel training under mpirun; the default build
+    // needs no MPI.
+    traits: [
+        .trait(name: "MPI", description: "Data-parallel training across processes with Open MPI (pkg-config ompi-c)."),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -28,6 +33,12 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
+        // Open MPI, the system C library (Debian: libopenmpi-dev), linked only with the MPI trait.
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"]), .brew(["open-mpi"])]
+        ),
         // File formats with no knowledge of specs or networks: NPY, IDX, CSV and gzip readers, the atomic writer.
         .target(name: "BayesNetFormats", dependencies: ["CZlib"]),
         // The spec language: YAML nodes, IR, lowering, validation, diagnostics. Imports no runtime.
@@ -41,7 +52,10 @@ let package = Package(
         // The interpreter: plans, layers, training, evaluation, data, checkpoints.
         .target(
             name: "BayesNet",
-            dependencies: ["BayesNetSpec", "BayesNetRuntime", "BayesNetFormats"],
+            dependencies: [
+                "BayesNetSpec", "BayesNetRuntime", "BayesNetFormats",
+                .target(name: "CMPI", condition: .when(traits: ["MPI"])),
+            ],
             resources: [.copy("Resources/digits"), .copy("Resources/mnist")]
         ),
         // HTML run reports drawn from a run folder's files alone.

@@ -12,7 +12,9 @@ struct BenchCommand: ParsableCommand {
             A training step is forward with one weight sample, NLL, KL, backward and the optimizer update; a \
             prediction pass is one forward pass with one weight sample. Reports the median and spread of \
             milliseconds per step, images per second, GFLOP/s (the multiply-adds `inspect` shows, times 2; \
-            a training step counts three forward passes) and the peak resident memory.
+            a training step counts three forward passes) and the peak resident memory. Under mpirun (built \
+            with `--traits MPI`) the ranks split each training step's batch and the time spent summing \
+            gradients is reported too.
             """
     )
 
@@ -49,22 +51,36 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        let communicator: any Communicator
+        do {
+            communicator = try Communicators.launch()
+        } catch let error as RunError {
+            printError("error: \(error.description)")
+            throw ExitCode(error.exitCode)
+        }
+        defer { communicator.finish() }
+        let lead = communicator.rank == 0
         let model = try loadSpecOrExit(spec)
         threading.apply()
+        if threading.threads == nil, communicator.ranksOnThisNode > 1 {
+            Runtime.threadCount = max(1, ProcessInfo.processInfo.activeProcessorCount / communicator.ranksOnThisNode)
+        }
         let options = BenchOptions(batch: batch, steps: steps, warmup: warmup,
                                    mode: BenchMode(rawValue: mode.rawValue) ?? .both, seed: seed)
         let results: [BenchResult]
         do {
-            results = try Benchmark.run(spec: model, options: options)
+            results = try Benchmark.run(spec: model, options: options, communicator: communicator)
         } catch let error as BenchError {
-            printError("error: \(error.description)")
+            if lead { printError("error: \(error.description)") }
             throw ExitCode(1)
         } catch let error as TrainingError {
-            printError("error: \(error.description)")
+            if lead { printError("error: \(error.description)") }
             throw ExitCode(1)
         }
+        guard lead else { return }
         let macs = Benchmark.forwardMACs(model)
-        print("\(model.name): batch \(results.first?.batch ?? 0), \(Runtime.threadCount) thread(s), "
+        let ranks = communicator.size > 1 ? "\(communicator.size) ranks × " : ""
+        print("\(model.name): batch \(results.first?.batch ?? 0), \(ranks)\(Runtime.threadCount) thread(s), "
               + "\(steps) steps after \(warmup) warm-up, \(flopText(2 * Double(macs))) per example forward")
         for r in results {
             let q = r.interquartile
@@ -72,6 +88,9 @@ struct BenchCommand: ParsableCommand {
             print(String(format: "%-8@ %9.2f ms/step (p25 %.2f, p75 %.2f, min %.2f, max %.2f)  %9.1f images/s  %12@/s  peak RSS %@",
                          r.mode.rawValue as NSString, r.median, q.low, q.high, r.minimum, r.maximum, r.imagesPerSecond,
                          flopText(r.gflops * 1e9) as NSString, memory as NSString))
+            if let allreduce = r.allreduceMilliseconds {
+                print(String(format: "         %9.2f ms/step summing gradients across ranks (waiting for the slowest included)", allreduce))
+            }
         }
         if let json {
             let document = JSONValue.object([

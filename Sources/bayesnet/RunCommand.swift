@@ -3,12 +3,17 @@ import ArgumentParser
 import BayesNet
 import BayesNetReport
 import BayesNetSpec
+import BayesNetRuntime
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Train a spec, then evaluate its predictive distribution on the test data.",
-        discussion: "Writes metrics.jsonl, summary.json, checkpoint.safetensors, predictions.csv and test-inputs.npy to the run folder."
+        discussion: """
+            Writes metrics.jsonl, summary.json, checkpoint.safetensors, predictions.csv and test-inputs.npy to the run \
+            folder. Built with `--traits MPI`, `mpirun -np N bayesnet run SPEC` trains one run on N processes, each \
+            taking its share of every minibatch; without --threads each uses its share of the machine's cores.
+            """
     )
 
     @Argument(help: "The spec file.")
@@ -44,24 +49,62 @@ struct RunCommand: ParsableCommand {
     @OptionGroup(title: "Limits")
     var dataLimits: DataLimitOptions
 
+    @Option(help: ArgumentHelp("Write the gradients of the first step taken, summed across ranks, to this safetensors file.",
+                               visibility: .hidden))
+    var gradientsOut: String?
+
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
         if resume != nil, out != nil { throw ValidationError("--resume DIR already names the run folder; drop --out") }
     }
 
     func run() throws {
-        let model = try loadSpecOrExit(spec, limits: specLimits.limits)
-        threading.apply()
-        let display = ProgressDisplay(quiet: quiet)
-        let options = RunOptions(outputDirectory: out, epochs: epochs, seed: seed, resume: resume, force: force,
-                                 limits: dataLimits.limits)
-        let result: RunResult
+        let communicator: any Communicator
         do {
-            result = try Runner.run(spec: model, options: options, progress: display.progress)
+            communicator = try Communicators.launch()
         } catch let error as RunError {
             printError("error: \(error.description)")
             throw ExitCode(error.exitCode)
         }
+        // Rank 0 speaks for the job; the others print only what they alone know.
+        let lead = communicator.rank == 0
+        let loaded = SpecLoader.load(path: spec, limits: specLimits.limits)
+        if lead { Console.report(loaded) }
+        let invalid = loaded.spec == nil
+            ? loaded.diagnostics.first { $0.severity == .error }.map { $0.rendered(source: loaded.source) } ?? "\(spec) is invalid"
+            : nil
+        let failed = communicator.failures(invalid)
+        guard failed.isEmpty, let model = loaded.spec else {
+            if lead, let first = failed.first, first.rank != 0 {
+                printError("error: the spec of rank \(first.rank) of \(communicator.size) is invalid:\n\(first.message)")
+            }
+            communicator.finish()
+            throw ExitCode(1)
+        }
+        threading.apply()
+        if threading.threads == nil, communicator.ranksOnThisNode > 1 {
+            Runtime.threadCount = max(1, ProcessInfo.processInfo.activeProcessorCount / communicator.ranksOnThisNode)
+        }
+        let display = ProgressDisplay(quiet: quiet || !lead)
+        var options = RunOptions(outputDirectory: out, epochs: epochs, seed: seed, resume: resume, force: force,
+                                 limits: dataLimits.limits)
+        options.communicator = communicator
+        options.gradientsPath = gradientsOut
+        let result: RunResult
+        do {
+            result = try Runner.run(spec: model, options: options, progress: display.progress)
+        } catch let error as RunError {
+            if error.agreed || communicator.size == 1 {
+                if lead { printError("error: \(error.description)") }
+                communicator.finish()
+                throw ExitCode(error.exitCode)
+            }
+            // Only this rank knows: the others would wait for it forever.
+            printError("error: rank \(communicator.rank) of \(communicator.size): \(error.description)")
+            communicator.abort(status: error.exitCode)
+        }
+        communicator.finish()
+        guard lead else { return }
         if let evaluation = result.evaluation {
             for line in evaluation.lines { print(line) }
         }
@@ -74,6 +117,7 @@ struct RunCommand: ParsableCommand {
                 throw ExitCode(1)
             }
         }
-        print("run folder: \(result.directory)  (train \(String(format: "%.1f", result.trainSeconds))s, wall \(String(format: "%.1f", result.wallSeconds))s)")
+        let ranks = communicator.size > 1 ? ", \(communicator.size) ranks × \(Runtime.threadCount) thread(s)" : ""
+        print("run folder: \(result.directory)  (train \(String(format: "%.1f", result.trainSeconds))s, wall \(String(format: "%.1f", result.wallSeconds))s\(ranks))")
     }
 }

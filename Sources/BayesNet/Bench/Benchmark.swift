@@ -37,6 +37,10 @@ public struct BenchResult: Sendable, Equatable {
     public var flopsPerStep: Double
     /// The process's peak resident memory while this mode ran (VmHWM), when the system reports it.
     public var peakResidentBytes: Int?
+    /// Processes sharing each step (`mpirun -np`); `batch` is the global batch they split.
+    public var ranks: Int = 1
+    /// Mean milliseconds per timed step spent summing gradients across ranks (several ranks only).
+    public var allreduceMilliseconds: Double?
 
     public var median: Double { Self.quantile(milliseconds, 0.5) }
     public var minimum: Double { milliseconds.min() ?? 0 }
@@ -69,6 +73,10 @@ public struct BenchResult: Sendable, Equatable {
             ("gflops", .finite(gflops)),
         ]
         pairs.append(("peak_resident_bytes", peakResidentBytes.map { .int($0) } ?? .null))
+        if ranks > 1 {
+            pairs.append(("ranks", .int(ranks)))
+            pairs.append(("allreduce_ms_per_step", allreduceMilliseconds.map { .finite($0) } ?? .null))
+        }
         pairs.append(("step_ms", .array(milliseconds.map { .finite($0) })))
         return .object(pairs)
     }
@@ -78,6 +86,8 @@ public struct BenchResult: Sendable, Equatable {
 public enum BenchError: Error, CustomStringConvertible, Sendable {
     /// Training was asked for, but a spec without a likelihood has no loss.
     case noLikelihood
+    /// Under mpirun only training steps are timed.
+    case predictionAcrossRanks
     case batchTooSmall(Int)
     case training(TrainingError)
     case plan(PlanError)
@@ -86,6 +96,8 @@ public enum BenchError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .noLikelihood:
             return "the spec has no `likelihood`, so a training step has no loss (add `likelihood: categorical`, or bench with --mode predict)"
+        case .predictionAcrossRanks:
+            return "across ranks only training steps are timed (--mode train); time prediction without mpirun"
         case .batchTooSmall(let batch): return "the batch size must be at least 1, found \(batch)"
         case .training(let error): return error.description
         case .plan(let error): return error.description
@@ -123,10 +135,14 @@ public enum Benchmark {
         }
     }
 
-    /// Runs the modes `options` asks for; `progress` hears each mode's name before it starts.
-    public static func run(spec: ModelSpec, options: BenchOptions,
+    /// Runs the modes `options` asks for; `progress` hears each mode's name before it starts. Across several
+    /// ranks only training steps are timed: each rank takes its share of the batch and the gradients are summed.
+    public static func run(spec: ModelSpec, options: BenchOptions, communicator: any Communicator = SingleProcess.shared,
                            progress: ((BenchMode) -> Void)? = nil) throws -> [BenchResult] {
         let modes: [BenchMode] = options.mode == .both ? [.train, .predict] : [options.mode]
+        if communicator.size > 1 && modes != [.train] {
+            throw BenchError.predictionAcrossRanks
+        }
         if modes.contains(.train) && spec.likelihood == nil {
             throw BenchError.noLikelihood
         }
@@ -142,7 +158,7 @@ public enum Benchmark {
             if spec.likelihood != nil {
                 let data = randomData(spec, count: batch, seed: options.seed)
                 let s = try TrainingSession<Float>(spec: planned, seed: options.seed, train: data, test: nil,
-                                                   batchSize: batch)
+                                                   batchSize: batch, communicator: communicator)
                 session = s
                 network = s.network
             } else {
@@ -160,23 +176,29 @@ public enum Benchmark {
             progress?(mode)
             ResidentMemory.resetPeak()
             let times: [Double]
+            var allreduce: Double?
             switch mode {
             case .train, .both:
                 guard let session else { continue }
-                times = try timeTraining(session, batch: batch, warmup: options.warmup, steps: options.steps)
+                let reduced: UInt64
+                (times, reduced) = try timeTraining(session, batch: batch, warmup: options.warmup, steps: options.steps)
+                if communicator.size > 1 { allreduce = Double(reduced) / 1e6 / Double(options.steps) }
             case .predict:
                 times = timePrediction(network, batch: batch, warmup: options.warmup, steps: options.steps)
             }
             results.append(BenchResult(mode: mode, batch: batch, threads: Runtime.threadCount, milliseconds: times,
                                        flopsPerStep: forwardFLOPs * (mode == .train ? 3 : 1),
-                                       peakResidentBytes: ResidentMemory.peakBytes()))
+                                       peakResidentBytes: ResidentMemory.peakBytes(), ranks: communicator.size,
+                                       allreduceMilliseconds: allreduce))
         }
         return results
     }
 
-    static func timeTraining(_ session: TrainingSession<Float>, batch: Int, warmup: Int, steps: Int) throws -> [Double] {
+    /// Every timed step's milliseconds, and the nanoseconds they spent summing gradients across ranks.
+    static func timeTraining(_ session: TrainingSession<Float>, batch: Int, warmup: Int, steps: Int) throws -> ([Double], UInt64) {
         let indices = ArraySlice(0..<batch)
         for _ in 0..<warmup { _ = try session.trainStep(indices: indices) }
+        let reducedBefore = session.reduceNanoseconds
         var times: [Double] = []
         times.reserveCapacity(steps)
         for _ in 0..<steps {
@@ -184,7 +206,7 @@ public enum Benchmark {
             _ = try session.trainStep(indices: indices)
             times.append(Double(Clock.nanoseconds() - start) / 1e6)
         }
-        return times
+        return (times, session.reduceNanoseconds - reducedBefore)
     }
 
     static func timePrediction(_ network: Network<Float>, batch: Int, warmup: Int, steps: Int) -> [Double] {

@@ -6,18 +6,22 @@ import BayesNetSpec
 /// Monte Carlo prediction over a data set: S posterior samples, or one pass at the posterior means.
 enum Predictor {
     /// The network's last-layer outputs, one `[N · outputs]` array per posterior sample (one array for `useMean`).
-    /// Sample s uses evaluation noise step s, so predictions repeat exactly for a given seed.
+    /// Sample s uses evaluation noise step s, so predictions repeat exactly for a given seed. Each rank of
+    /// `communicator` predicts its share of the examples (draws are keyed by example index) and every rank
+    /// ends with all of them.
     static func outputs<S: TensorScalar>(_ network: Network<S>, inputs: [Float], count: Int, samples: Int,
-                                         useMean: Bool) -> [[Float]] {
+                                         useMean: Bool,
+                                         communicator: any Communicator = SingleProcess.shared) -> [[Float]] {
         let n = network.inputCount, k = network.outputCount
         let passes = useMean ? 1 : max(1, samples)
+        let mine = communicator.share(of: count)
         var result: [[Float]] = []
         result.reserveCapacity(passes)
         for s in 0..<passes {
             var out = [Float](repeating: 0, count: count * k)
-            var start = 0
-            while start < count {
-                let end = min(start + network.maxBatch, count)
+            var start = mine.lowerBound
+            while start < mine.upperBound {
+                let end = min(start + network.maxBatch, mine.upperBound)
                 let input = network.input
                 inputs.withUnsafeBufferPointer { src in
                     for i in 0..<((end - start) * n) { input[i] = S(src[start * n + i]) }
@@ -28,6 +32,10 @@ enum Predictor {
                 let o = network.output
                 for i in 0..<((end - start) * k) { out[start * k + i] = Float(o[i]) }
                 start = end
+            }
+            if communicator.size > 1 {
+                let counts = (0..<communicator.size).map { communicator.share(of: count, rank: $0).count * k }
+                out.withUnsafeMutableBufferPointer { communicator.gather($0.baseAddress!, counts: counts) }
             }
             result.append(out)
         }
@@ -121,11 +129,14 @@ enum Evaluation {
         return csv
     }
 
-    /// Runs the S-sample predictive and the posterior-mean pass over `data`.
-    static func evaluate<S: TensorScalar>(_ network: Network<S>, data: Dataset, samples: Int) -> EvaluationResult {
+    /// Runs the S-sample predictive and the posterior-mean pass over `data`, shared among the ranks.
+    static func evaluate<S: TensorScalar>(_ network: Network<S>, data: Dataset, samples: Int,
+                                          communicator: any Communicator = SingleProcess.shared) -> EvaluationResult {
         let spec = network.spec
-        let predictive = Predictor.outputs(network, inputs: data.inputs, count: data.count, samples: samples, useMean: false)
-        let mean = Predictor.outputs(network, inputs: data.inputs, count: data.count, samples: 1, useMean: true)
+        let predictive = Predictor.outputs(network, inputs: data.inputs, count: data.count, samples: samples, useMean: false,
+                                           communicator: communicator)
+        let mean = Predictor.outputs(network, inputs: data.inputs, count: data.count, samples: 1, useMean: true,
+                                     communicator: communicator)
         switch spec.likelihood {
         case .normal(let scale)?:
             let targets = data.targets ?? []

@@ -17,6 +17,11 @@ public struct RunOptions: Sendable {
     public var stopAfterEpochs: Int?
     /// Bounds on the data and checkpoint files read (`--max-file-size`, `--memory-budget`).
     public var limits: DataLimits
+    /// The ranks training together; rank 0 writes the run folder.
+    public var communicator: any Communicator = SingleProcess.shared
+    /// Where to write the gradients of the first step this run takes, summed across ranks (checks that N ranks
+    /// compute what one does, from the start or from a resumed checkpoint).
+    public var gradientsPath: String?
 
     public init(outputDirectory: String? = nil, epochs: Int? = nil, seed: UInt64? = nil, resume: String? = nil,
                 force: Bool = false, stopAfterEpochs: Int? = nil, limits: DataLimits = .default) {
@@ -48,9 +53,12 @@ public struct RunProgress {
 public struct RunError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public var exitCode: Int32
-    public init(_ description: String, exitCode: Int32 = 1) {
+    /// Every rank of a distributed run stops with this same error, so the job can end without an abort.
+    public var agreed: Bool
+    public init(_ description: String, exitCode: Int32 = 1, agreed: Bool = false) {
         self.description = description
         self.exitCode = exitCode
+        self.agreed = agreed
     }
 }
 
@@ -71,21 +79,26 @@ public enum Runner {
         guard let trainSource = spec.data.train else {
             throw RunError("the spec has no `data.train`, so there is nothing to train on")
         }
-        var train: Dataset, test: Dataset?, validation: Dataset?
+        let train: Dataset, test: Dataset?, validation: Dataset?
         do {
-            train = try DataLoader.load(trainSource, spec: spec, classes: classes, limits: options.limits)
-            test = try spec.data.test.map { try DataLoader.load($0, spec: spec, classes: classes, limits: options.limits) }
-            switch spec.data.validation {
-            case nil: break
-            case .fraction(let f)?:
-                // As Keras's validation_split: the last examples, before any shuffling.
-                let kept = ValidationSource.trainedExamples(of: train.count, holdingOut: f)
-                guard kept >= 1, kept < train.count else {
-                    throw RunError("`data.validation: {fraction: \(f)}` of \(train.count) training examples leaves \(kept < 1 ? "none to train on" : "none to validate on")")
+            // A rank that cannot read its data stops every rank.
+            (train, test, validation) = try options.communicator.agree { () throws -> (Dataset, Dataset?, Dataset?) in
+                var train = try DataLoader.load(trainSource, spec: spec, classes: classes, limits: options.limits)
+                let test = try spec.data.test.map { try DataLoader.load($0, spec: spec, classes: classes, limits: options.limits) }
+                var validation: Dataset?
+                switch spec.data.validation {
+                case nil: break
+                case .fraction(let f)?:
+                    // As Keras's validation_split: the last examples, before any shuffling.
+                    let kept = ValidationSource.trainedExamples(of: train.count, holdingOut: f)
+                    guard kept >= 1, kept < train.count else {
+                        throw RunError("`data.validation: {fraction: \(f)}` of \(train.count) training examples leaves \(kept < 1 ? "none to train on" : "none to validate on")")
+                    }
+                    (train, validation) = train.split(at: kept)
+                case .source(let source)?:
+                    validation = try DataLoader.load(source, spec: spec, classes: classes, limits: options.limits)
                 }
-                (train, validation) = train.split(at: kept)
-            case .source(let source)?:
-                validation = try DataLoader.load(source, spec: spec, classes: classes, limits: options.limits)
+                return (train, test, validation)
             }
         } catch let error as RunError {
             throw error
@@ -101,14 +114,18 @@ public enum Runner {
         let classes = spec.labelClasses
         if spec.likelihood == nil { throw RunError(TrainingError.noLikelihood.description) }
         do {
-            try TrainingSession<Float>.check(train, spec: spec, classes: classes, role: "training")
-            if let test { try TrainingSession<Float>.check(test, spec: spec, classes: classes, role: "test") }
-            if let validation { try TrainingSession<Float>.check(validation, spec: spec, classes: classes, role: "validation") }
+            try options.communicator.agree {
+                try TrainingSession<Float>.check(train, spec: spec, classes: classes, role: "training")
+                if let test { try TrainingSession<Float>.check(test, spec: spec, classes: classes, role: "test") }
+                if let validation { try TrainingSession<Float>.check(validation, spec: spec, classes: classes, role: "validation") }
+                if spec.train.earlyStopping != nil, validation == nil {
+                    throw RunError("`train.early_stopping` watches the validation NLL, but the spec has no `data.validation` (e.g. `validation: {fraction: 0.1}`)")
+                }
+            }
+        } catch let error as RunError {
+            throw error
         } catch {
             throw RunError("\(error)")
-        }
-        if spec.train.earlyStopping != nil, validation == nil {
-            throw RunError("`train.early_stopping` watches the validation NLL, but the spec has no `data.validation` (e.g. `validation: {fraction: 0.1}`)")
         }
         switch spec.dtype {
         case .float32: return try RunDriver<Float>(spec: spec, train: train, test: test, validation: validation, options: options, progress: progress).run()
@@ -210,6 +227,10 @@ final class RunDriver<S: TensorScalar> {
 
     func path(_ file: String) -> String { (directory as NSString).appendingPathComponent(file) }
 
+    var communicator: any Communicator { options.communicator }
+    /// Rank 0 alone writes the run folder; every rank reads what it needs (checkpoints) from it.
+    var writes: Bool { communicator.rank == 0 }
+
     /// What a folder already holds of an earlier run, described for a refusal; nil when it holds none.
     static func existingRun(in directory: String, limits: DataLimits) -> String? {
         let fm = FileManager.default
@@ -242,31 +263,40 @@ final class RunDriver<S: TensorScalar> {
     func run() throws -> RunResult {
         let started = Date()
         let fm = FileManager.default
-        var resumeFrom: (entries: [SafeTensors.Entry], info: CheckpointInfo)?
-        if let resume = options.resume {
-            do {
-                resumeFrom = try CheckpointIO.read(path: path("checkpoint.safetensors"), limits: options.limits)
-            } catch {
-                throw RunError("cannot resume from \(resume): \(error)")
+        try agreeOnSpec()
+        // Nothing is written until every rank has its checkpoint and knows the folder may be used.
+        let resumeFrom = try communicator.agree { () throws -> (entries: [SafeTensors.Entry], info: CheckpointInfo)? in
+            if let resume = options.resume {
+                let resumeFrom: (entries: [SafeTensors.Entry], info: CheckpointInfo)
+                do {
+                    resumeFrom = try CheckpointIO.read(path: path("checkpoint.safetensors"), limits: options.limits)
+                } catch {
+                    throw RunError("cannot resume from \(resume): \(error)")
+                }
+                if resumeFrom.info.specSHA256 != hash && !options.force {
+                    throw RunError("cannot resume: \(resume) holds a run of a different spec (sha256 \(resumeFrom.info.specSHA256.prefix(12))…, this spec \(hash.prefix(12))…); use --force to resume anyway")
+                }
+                return resumeFrom
+            } else if writes, let existing = RunDriver.existingRun(in: directory, limits: options.limits) {
+                guard options.force else {
+                    throw RunError("\(directory) holds \(existing); choose another folder with --out, or replace it with --force")
+                }
             }
-            if resumeFrom!.info.specSHA256 != hash && !options.force {
-                throw RunError("cannot resume: \(resume) holds a run of a different spec (sha256 \(resumeFrom!.info.specSHA256.prefix(12))…, this spec \(hash.prefix(12))…); use --force to resume anyway")
-            }
-        } else if let existing = RunDriver.existingRun(in: directory, limits: options.limits) {
-            guard options.force else {
-                throw RunError("\(directory) holds \(existing); choose another folder with --out, or replace it with --force")
-            }
+            return nil
         }
-        do {
-            try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            // A new run replaces every result of the old one; a resumed run makes its report stale.
-            for file in options.resume == nil ? RunFolderFiles.results + [RunFolderFiles.report] : [RunFolderFiles.report]
-            where fm.fileExists(atPath: path(file)) {
-                try fm.removeItem(atPath: path(file))
+        try communicator.agree {
+            guard writes else { return }
+            do {
+                try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                // A new run replaces every result of the old one; a resumed run makes its report stale.
+                for file in options.resume == nil ? RunFolderFiles.results + [RunFolderFiles.report] : [RunFolderFiles.report]
+                where fm.fileExists(atPath: path(file)) {
+                    try fm.removeItem(atPath: path(file))
+                }
+                try writeAtomically(specText, to: path("spec.yaml"))
+            } catch {
+                throw RunError("cannot write the run folder \(directory): \(error)")
             }
-            try writeAtomically(specText, to: path("spec.yaml"))
-        } catch {
-            throw RunError("cannot write the run folder \(directory): \(error)")
         }
 
         let seed: UInt64
@@ -275,13 +305,19 @@ final class RunDriver<S: TensorScalar> {
         } else if let s = options.seed ?? spec.seed {
             seed = s
         } else {
-            seed = UInt64.random(in: 0..<(1 << 31))
+            // Rank 0's draw serves every rank.
+            seed = UInt64(communicator.gather(String(UInt64.random(in: 0..<(1 << 31))))[0])!
             progress.message("seed: \(seed) (drawn; pass --seed \(seed) to repeat this run)")
         }
 
         let session: TrainingSession<S>
         do {
-            session = try TrainingSession<S>(spec: spec, seed: seed, train: train, test: test, validation: validation)
+            session = try communicator.agree {
+                try TrainingSession<S>(spec: spec, seed: seed, train: train, test: test, validation: validation,
+                                       communicator: communicator)
+            }
+        } catch let error as RunError {
+            throw error
         } catch {
             throw RunError("\(error)")
         }
@@ -290,10 +326,12 @@ final class RunDriver<S: TensorScalar> {
         var secondsOffset = 0.0
         var final: (loss: Double, nll: Double, kl: Double)?
         if let (entries, info) = resumeFrom {
-            do {
-                try CheckpointIO.restore(session.network, from: entries, optimizer: true, path: path("checkpoint.safetensors"))
-            } catch {
-                throw RunError("cannot resume: \(error)")
+            try communicator.agree {
+                do {
+                    try CheckpointIO.restore(session.network, from: entries, optimizer: true, path: path("checkpoint.safetensors"))
+                } catch {
+                    throw RunError("cannot resume: \(error)")
+                }
             }
             session.step = info.step
             session.epoch = info.epoch
@@ -308,7 +346,22 @@ final class RunDriver<S: TensorScalar> {
                              object["kl"] as? Double ?? .nan)
                 }
             }
-            progress.message("resuming \(directory) at epoch \(info.epoch), step \(info.step)")
+            progress.message("resuming \(directory) at epoch \(info.epoch), step \(info.step)\(communicator.size > 1 ? " on \(communicator.size) ranks" : "")")
+            noteCheckpoint(epoch: info.epoch)
+        }
+        if writes, let gradientsPath = options.gradientsPath {
+            var written = false
+            session.onGradients = { [unowned session] network in
+                guard !written else { return }
+                written = true
+                var entries: [SafeTensors.Entry] = []
+                for p in network.parameters {
+                    entries.append(.init(name: p.name, dtype: CheckpointIO.dtype(S.self), shape: p.shape,
+                                         bytes: CheckpointIO.bytes(p.gradient.pointer, count: p.count)))
+                }
+                try? AtomicFile.write(SafeTensors.encode(entries, metadata: ["ranks": String(session.communicator.size)]),
+                                      to: gradientsPath)
+            }
         }
 
         let epochs = options.epochs ?? spec.train.epochs
@@ -334,7 +387,8 @@ final class RunDriver<S: TensorScalar> {
             do {
                 m = try session.runEpoch()
             } catch let error as TrainingError {
-                throw RunError("training stopped: \(error); the last good checkpoint is kept in \(directory)")
+                // Every rank sees the same error: the figures that fail are summed across ranks first.
+                throw RunError("training stopped: \(error); the last good checkpoint is kept in \(directory)", agreed: true)
             }
             trainedThisRun += 1
             final = (m.loss, m.nll, m.kl)
@@ -344,7 +398,7 @@ final class RunDriver<S: TensorScalar> {
             if let first = firstStepLoss { divergence.started(loss: first) }
             let warning = divergence.epochEnded(session.epoch, loss: m.loss)
             let improved = m.validationNLL.map { stopping?.epochEnded(session.epoch, validationNLL: $0) ?? false } ?? false
-            do {
+            try writeFolder {
                 if improved {
                     let info = CheckpointInfo(step: session.step, epoch: session.epoch, seed: seed, specSHA256: hash, specText: specText)
                     try AtomicFile.write(CheckpointIO.encode(network: session.network, info: info, includeOptimizer: false),
@@ -356,9 +410,8 @@ final class RunDriver<S: TensorScalar> {
                                           specText: specText)
                 try AtomicFile.write(CheckpointIO.encode(network: session.network, info: info, includeOptimizer: true),
                                      to: path("checkpoint.safetensors"))
-            } catch {
-                throw RunError("cannot write to the run folder \(directory): \(error)")
             }
+            noteCheckpoint(epoch: session.epoch)
             progress.epochFinished(m, epochs)
             if let warning { progress.warning(warning) }
         }
@@ -372,33 +425,41 @@ final class RunDriver<S: TensorScalar> {
 
         // The evaluation is of the best epoch's weights when early stopping watched the run.
         if let best = stopping?.best, best.epoch != session.epoch {
-            do {
-                let (entries, _) = try CheckpointIO.read(path: path(RunFolderFiles.bestCheckpoint), limits: options.limits)
-                try CheckpointIO.restore(session.network, from: entries, optimizer: false, path: path(RunFolderFiles.bestCheckpoint))
-            } catch {
-                throw RunError("cannot restore the best epoch's weights: \(error)")
+            try communicator.agree {
+                do {
+                    let (entries, _) = try CheckpointIO.read(path: path(RunFolderFiles.bestCheckpoint), limits: options.limits)
+                    try CheckpointIO.restore(session.network, from: entries, optimizer: false, path: path(RunFolderFiles.bestCheckpoint))
+                } catch {
+                    throw RunError("cannot restore the best epoch's weights: \(error)")
+                }
             }
         }
         var evaluation: EvaluationResult?
         if let test {
-            let result = Evaluation.evaluate(session.network, data: test, samples: spec.evaluate.samples)
+            let result = Evaluation.evaluate(session.network, data: test, samples: spec.evaluate.samples,
+                                             communicator: communicator)
             evaluation = result
-            do {
+            try writeFolder {
                 if let csv = result.predictionsCSV { try writeAtomically(csv, to: path("predictions.csv")) }
                 try NPY.writeFloat32(test.inputs, shape: [test.count] + spec.input.shape, to: path("test-inputs.npy"))
-            } catch {
-                throw RunError("cannot write to the run folder \(directory): \(error)")
             }
         }
         let wall = Date().timeIntervalSince(started)
         var summary: [(String, JSONValue)] = [
             ("name", .string(spec.name)),
             ("seed", seed <= UInt64(Int.max) ? .int(Int(seed)) : .string(String(seed))),
-            ("spec_sha256", .string(hash)), ("threads", .int(Runtime.threadCount)),
+            ("spec_sha256", .string(hash)), ("threads", .int(Runtime.threadCount)), ("ranks", .int(communicator.size)),
             ("wall_seconds", .finite((wall * 1000).rounded() / 1000)),
             ("train_seconds", .finite((trainSeconds * 1000).rounded() / 1000)),
             ("epochs", .int(session.epoch)), ("steps", .int(session.step)), ("training_examples", .int(train.count)),
         ]
+        if session.reducedSteps > 0 {
+            let bytes = session.network.parameters.reduce(0) { $0 + $1.count } * MemoryLayout<S>.size
+            summary.append(("allreduce", .object([
+                ("steps", .int(session.reducedSteps)), ("bytes_per_step", .int(bytes)),
+                ("ms_per_step", .finite(Double(session.reduceNanoseconds) / 1e6 / Double(session.reducedSteps))),
+            ])))
+        }
         if let final {
             summary.append(("final", .object([("loss", .finite(final.loss)), ("nll", .finite(final.nll)), ("kl", .finite(final.kl))])))
         }
@@ -420,12 +481,35 @@ final class RunDriver<S: TensorScalar> {
         })))
         summary.append(("totals", .object([("parameters", .int(layers.reduce(0) { $0 + $1.parameters })),
                                            ("macs", .int(layers.reduce(0) { $0 + $1.macs }))])))
-        do {
+        try writeFolder {
             try writeAtomically(JSONValue.object(summary).rendered(indent: 2) + "\n", to: path("summary.json"))
-        } catch {
-            throw RunError("cannot write to the run folder \(directory): \(error)")
         }
         return RunResult(directory: directory, seed: seed, epochs: lines, evaluation: evaluation, wallSeconds: wall,
                          trainSeconds: trainSeconds)
+    }
+
+    /// Rank 0's writes into the run folder; the other ranks skip them.
+    func writeFolder(_ body: () throws -> Void) throws {
+        guard writes else { return }
+        do {
+            try body()
+        } catch {
+            throw RunError("cannot write to the run folder \(directory): \(error)")
+        }
+    }
+
+    /// Every rank must train the same spec: one whose file or data paths differ stops the job before training.
+    func agreeOnSpec() throws {
+        guard communicator.size > 1 else { return }
+        let hashes = communicator.gather(hash)
+        if let r = hashes.firstIndex(where: { $0 != hashes[0] }) {
+            throw RunError("rank \(r) of \(communicator.size) read a different spec than rank 0 (sha256 \(hashes[r].prefix(12))…, rank 0 \(hashes[0].prefix(12))…; data paths count, made absolute): every rank must read the same spec and data", agreed: true)
+        }
+    }
+
+    /// What rank 0 prints if mpirun stops the job after a rank died: the run goes on from the last checkpoint.
+    func noteCheckpoint(epoch: Int) {
+        guard communicator.size > 1 else { return }
+        communicator.setInterruptionNote("bayesnet: the job was stopped (a rank ended or mpirun was interrupted); the checkpoint of epoch \(epoch) in \(directory) is intact: continue with `bayesnet run SPEC --resume \(directory)`, on any number of ranks")
     }
 }

@@ -61,6 +61,11 @@ public struct EpochMetrics: Sendable, Equatable {
 ///
 /// Every random draw is keyed by (seed, stream, step), and the shuffle by (seed, epoch), so a session restored
 /// from a checkpoint continues exactly as the uninterrupted run would have.
+///
+/// Across the ranks of a `Communicator` each global minibatch is split by position, each rank's Flipout signs are
+/// keyed by the positions it holds, its loss gradient is scaled to its part of the global mean, rank 0 alone adds
+/// the KL gradient, and one sum of all gradients precedes the update every rank applies alike: N ranks take the
+/// single process's steps up to the order of floating-point summation.
 public final class TrainingSession<S: TensorScalar> {
     public let network: Network<S>
     public let spec: ModelSpec
@@ -77,17 +82,28 @@ public final class TrainingSession<S: TensorScalar> {
     public internal(set) var epoch = 0
     /// Called after every step with (step within the epoch, steps per epoch, running mean loss).
     public var onStep: ((Int, Int, Double) -> Void)?
+    /// Called once per step with the summed gradients in place, before the optimizer uses them.
+    var onGradients: ((Network<S>) -> Void)?
+    public let communicator: any Communicator
+    /// Time spent summing gradients across ranks (waiting for the slowest rank included), and the steps timed.
+    public private(set) var reduceNanoseconds: UInt64 = 0
+    public private(set) var reducedSteps = 0
 
     private let labels: UnsafeMutablePointer<Int32>
     private let targets: UnsafeMutablePointer<S>
     private let targetCount: Int
     private let probabilities: UnsafeMutablePointer<S>
     private let shuffleStream: UInt64 = stableHash("train/shuffle")
+    /// Every gradient, then the step's figures, in one buffer for one sum across ranks (several ranks only).
+    private let fused: UnsafeMutablePointer<S>?
+    private let fusedCount: Int
+    private static var figureCount: Int { 4 }
 
     public init(spec: ModelSpec, seed: UInt64, train: Dataset, test: Dataset?, validation: Dataset? = nil,
-                batchSize: Int? = nil) throws {
+                batchSize: Int? = nil, communicator: any Communicator = SingleProcess.shared) throws {
         guard let likelihood = spec.likelihood else { throw TrainingError.noLikelihood }
         self.spec = spec
+        self.communicator = communicator
         self.train = train
         self.test = test
         self.validation = validation
@@ -108,6 +124,14 @@ public final class TrainingSession<S: TensorScalar> {
         targets.initialize(repeating: 0, count: maxBatch * targetCount)
         probabilities = .allocate(capacity: maxBatch * targetCount)
         probabilities.initialize(repeating: 0, count: maxBatch * targetCount)
+        if communicator.size > 1 {
+            fusedCount = network.parameters.reduce(0) { $0 + $1.count } + Self.figureCount
+            fused = .allocate(capacity: fusedCount)
+            fused!.initialize(repeating: 0, count: fusedCount)
+        } else {
+            fusedCount = 0
+            fused = nil
+        }
         try Self.check(train, spec: spec, classes: classes, role: "training")
         if let test { try Self.check(test, spec: spec, classes: classes, role: "test") }
         if let validation { try Self.check(validation, spec: spec, classes: classes, role: "validation") }
@@ -117,6 +141,7 @@ public final class TrainingSession<S: TensorScalar> {
         labels.deallocate()
         targets.deallocate()
         probabilities.deallocate()
+        fused?.deallocate()
     }
 
     /// Data problems the loaders cannot see without the network: label range, target size, example shape.
@@ -215,31 +240,52 @@ public final class TrainingSession<S: TensorScalar> {
         }
     }
 
-    /// One optimizer step on the examples `indices`: `samples` forward/backward passes, then the update.
+    /// One optimizer step on the global minibatch `indices` (this rank trains on its share of them): `samples`
+    /// forward/backward passes, the sum across ranks, then the update.
     @_specialize(where S == Float) @_specialize(where S == Double)
     func trainStep(indices: ArraySlice<Int>) throws -> (loss: Double, nll: Double, kl: Double, correct: Int) {
-        let batch = indices.count
-        load(train, indices: indices)
+        let globalBatch = indices.count
+        let mine = communicator.share(of: globalBatch)
+        let local = indices[(indices.startIndex + mine.lowerBound)..<(indices.startIndex + mine.upperBound)]
+        let batch = local.count
+        if batch > 0 { load(train, indices: local) }
         network.zeroGradients()
         var nll = 0.0, kl = 0.0, correct = 0
+        var failure: TrainingError?
         let scale = 1 / Double(samples)
+        // This rank's mean NLL is its part of the global batch's mean: weighted by its share of the examples.
+        let part = Double(batch) / Double(globalBatch)
         for sample in 0..<samples {
-            let noise = NoiseContext(seed: network.seed, step: UInt64(step) * UInt64(samples) + UInt64(sample))
-            network.forward(batch: batch, noise: noise)
-            let (sampleNLL, sampleCorrect) = negativeLogLikelihood(batch: batch, gradientScale: scale)
-            if !sampleNLL.isFinite {
-                throw TrainingError.nonFinite(step: step + 1, epoch: epoch + 1,
-                                              layer: network.firstNonFiniteLayer(batch: batch), what: "the loss")
+            let noise = NoiseContext(seed: network.seed, step: UInt64(step) * UInt64(samples) + UInt64(sample),
+                                     exampleOffset: mine.lowerBound)
+            var sampleNLL = 0.0, sampleCorrect = 0
+            if batch > 0 {
+                network.forward(batch: batch, noise: noise)
+                (sampleNLL, sampleCorrect) = negativeLogLikelihood(batch: batch, gradientScale: scale * part)
+                if !sampleNLL.isFinite {
+                    failure = .nonFinite(step: step + 1, epoch: epoch + 1,
+                                         layer: network.firstNonFiniteLayer(batch: batch), what: "the loss")
+                    break
+                }
             }
-            let sampleKL = network.divergence(gradientScale: scale * klWeight) * klWeight
-            if !sampleKL.isFinite {
-                let layer = network.layers.first { !$0.divergence(gradientScale: 0, accumulateGradients: false).isFinite }
-                throw TrainingError.nonFinite(step: step + 1, epoch: epoch + 1, layer: layer?.name, what: "the KL term")
+            // The KL term belongs to the global batch: one rank adds it.
+            if communicator.rank == 0 {
+                let sampleKL = network.divergence(gradientScale: scale * klWeight) * klWeight
+                if !sampleKL.isFinite {
+                    let layer = network.layers.first { !$0.divergence(gradientScale: 0, accumulateGradients: false).isFinite }
+                    failure = .nonFinite(step: step + 1, epoch: epoch + 1, layer: layer?.name, what: "the KL term")
+                    break
+                }
+                kl += sampleKL * scale
             }
-            network.backward(batch: batch)
-            nll += sampleNLL * scale
-            kl += sampleKL * scale
+            if batch > 0 { network.backward(batch: batch) }
+            nll += sampleNLL * scale * part
             if sample == 0 { correct = sampleCorrect }
+        }
+        if fused != nil {
+            try sumAcrossRanks(nll: &nll, kl: &kl, correct: &correct, failure: failure)
+        } else if let failure {
+            throw failure
         }
         for p in network.parameters where !Finite.all(p.gradient.pointer, count: p.count) {
             for i in 0..<p.count where !p.gradient.pointer[i].isFinite {
@@ -247,9 +293,48 @@ public final class TrainingSession<S: TensorScalar> {
                 throw TrainingError.nonFinite(step: step + 1, epoch: epoch + 1, layer: layer, what: "the gradient of \(p.name)")
             }
         }
+        onGradients?(network)
         step += 1
         applyOptimizer()
         return (nll + kl, nll, kl, correct)
+    }
+
+    /// Sums the gradients and the step's figures across ranks in one call; a failure on any rank stops every
+    /// rank with that rank's error.
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    private func sumAcrossRanks(nll: inout Double, kl: inout Double, correct: inout Int, failure: TrainingError?) throws {
+        guard let fused else { return }
+        let start = Clock.nanoseconds()
+        var offset = 0
+        for p in network.parameters {
+            (fused + offset).update(from: p.gradient.pointer, count: p.count)
+            offset += p.count
+        }
+        fused[offset] = S(nll)
+        fused[offset + 1] = S(kl)
+        fused[offset + 2] = S(correct)
+        fused[offset + 3] = failure == nil ? 0 : 1
+        communicator.sum(fused, count: fusedCount)
+        offset = 0
+        for p in network.parameters {
+            p.gradient.pointer.update(from: fused + offset, count: p.count)
+            offset += p.count
+        }
+        nll = Double(fused[offset])
+        kl = Double(fused[offset + 1])
+        correct = Int(fused[offset + 2])
+        reduceNanoseconds += Clock.nanoseconds() - start
+        reducedSteps += 1
+        if fused[offset + 3] != 0 {
+            // Rare: the payload of the lowest failing rank's error, sent as text fields.
+            var fields = ""
+            if case .nonFinite(_, _, let layer, let what)? = failure { fields = what + "\u{1}" + (layer ?? "") }
+            let all = communicator.gather(fields)
+            let (r, text) = all.enumerated().first { !$0.element.isEmpty }!
+            let parts = text.split(separator: "\u{1}", omittingEmptySubsequences: false).map(String.init)
+            throw TrainingError.nonFinite(step: step + 1, epoch: epoch + 1, layer: parts[1].isEmpty ? nil : parts[1],
+                                          what: parts[0] + " (on rank \(r))")
+        }
     }
 
     /// The KL term's weight at the current step: 1, or rising linearly over `train.kl_warmup_epochs`.
@@ -327,14 +412,16 @@ public final class TrainingSession<S: TensorScalar> {
         return metrics
     }
 
-    /// One posterior sample per example over the test data: the per-epoch check of metrics.jsonl.
+    /// One posterior sample per example over the test data: the per-epoch check of metrics.jsonl. Each rank
+    /// takes its share of the examples; their draws are keyed by example index, so the split changes nothing.
     @_specialize(where S == Float) @_specialize(where S == Double)
     func quickTest(_ data: Dataset) -> (accuracy: Double, nll: Double) {
         let evalBatch = network.maxBatch
         var nll = 0.0, correct = 0
-        var start = 0
-        while start < data.count {
-            let end = min(start + evalBatch, data.count)
+        let mine = communicator.share(of: data.count)
+        var start = mine.lowerBound
+        while start < mine.upperBound {
+            let end = min(start + evalBatch, mine.upperBound)
             load(data, indices: ArraySlice(start..<end))
             network.forward(batch: end - start, noise: NoiseContext(seed: network.seed, step: UInt64(epoch),
                                                                     evaluation: true, exampleOffset: start))
@@ -342,6 +429,12 @@ public final class TrainingSession<S: TensorScalar> {
             nll += r.nll * Double(end - start)
             correct += r.correct
             start = end
+        }
+        if communicator.size > 1 {
+            var totals = [nll, Double(correct)]
+            totals.withUnsafeMutableBufferPointer { communicator.sum($0.baseAddress!, count: 2) }
+            nll = totals[0]
+            correct = Int(totals[1])
         }
         return (Double(correct) / Double(data.count), nll / Double(data.count))
     }
