@@ -409,6 +409,7 @@ static void gemm_im2col_direct(const A_SOURCE *A, long m0, long m1, long n, long
 
 #ifdef FEW_CHANNELS_KERNELS
 #include "few_channels.h"
+#include "plane_conv.h"
 #endif
 
 void GEMM_ROWS(const A_SOURCE *A, long m0, long m1, long n, long k, REAL alpha,

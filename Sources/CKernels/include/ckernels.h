@@ -41,9 +41,10 @@ int bn_cpu_level(void);
 /// Overrides the level (benchmarks, tests); returns 0 when the CPU cannot run it.
 int bn_cpu_set_level(int level);
 
-/// Whether single-precision convolutions with at most 8 input channels read their patches in place (AVX-512)
-/// instead of packing them; on by default. Switched off only to compare the two (tests, benchmarks): both
-/// give the same bits.
+/// Whether single-precision convolutions with at most 8 input channels, and the fused Flipout layer's
+/// per-example products (bn_conv_plane_forward, bn_flipout_conv_kernel_gradient), read their patches in place
+/// (AVX-512) instead of packing them; on by default. Switched off only to compare the two (tests,
+/// benchmarks).
 int bn_few_channels_kernels(void);
 void bn_set_few_channels_kernels(int enabled);
 
@@ -116,4 +117,24 @@ void bn_softplus_backward_f32(const float *x, const float *dy, float *dx, long n
 /// Adds rows [row0, row0+rows) of an im2col-shaped matrix (leading dimension ld) back onto the input
 /// positions they were gathered from (the adjoint of im2col).
 void bn_col2im_add(const bn_conv_geom *g, const float *src, long ld, long row0, long rows, float *dx);
+
+/// Whether the convolutions read from padded planes below run here (AVX-512 and the in-place kernels on).
+int bn_plane_conv_available(void);
+
+/// Rows [m0, m1) of C = im2col(x) · B, plus `bias` (n values, or NULL) on every row; B is k x n with row
+/// stride ldb, k = taps · inChannels. The patches are read from a zero-padded copy of each example; the
+/// result has the bits of bn_sgemm_rows for the same product (onto rows holding the bias, beta 1).
+/// Single-threaded. Returns 0, computing nothing, where it does not apply (see bn_plane_conv_available).
+int bn_conv_plane_forward(const bn_conv_geom *g, const float *x, long m0, long m1, long n, const float *b,
+                          long ldb, const float *bias, float *c, long ldc);
+
+/// The fused Flipout convolution's kernel gradient for kernel rows [r0, r1): with G_b = patches_bᵀ · dy_b
+/// (the bits of bn_sgemm_rows), dMean += Σ_b G_b and dDelta += Σ_b (s_in[b] ⊗ s_out[b]) ⊙ G_b, the examples
+/// added in order, each tile added while in registers. sIn is batch x inChannels, sOut and dy rows batch x n.
+/// Single-threaded. Returns 0, computing nothing, where it does not apply (bn_flipout_conv_gradient_applies
+/// says beforehand, from the geometry and the output channels).
+int bn_flipout_conv_gradient_applies(const bn_conv_geom *g, long n);
+int bn_flipout_conv_kernel_gradient(const bn_conv_geom *g, const float *x, const float *dy, long batch, long r0,
+                                    long r1, long n, const float *sIn, const float *sOut, float *dMean,
+                                    float *dDelta);
 #endif
