@@ -3,6 +3,7 @@
 // vectorises) and then the polar transform pair by pair, in exactly the Swift code's order of operations.
 #include "bn_random.h"
 #include <math.h>
+#include <string.h>
 
 // The Swift code rounds every operation; no fused multiply-adds here either.
 #pragma STDC FP_CONTRACT OFF
@@ -90,17 +91,181 @@ static inline __attribute__((always_inline)) void fill_normal(uint64_t key, uint
 }
 
 #if defined(__x86_64__)
+#include <immintrin.h>
 #include "ckernels.h"
+
+/// log(s) for s in (0, 1), eight at a time: s = 2^e · m with m in (√½, √2], log m = 2 atanh((m-1)/(m+1)) by
+/// its series. Not the C library's bits: within a few units in the last place of them, which is all the
+/// guard in fill_normal_avx512 needs.
+__attribute__((target("avx512f,avx512dq"))) static inline __m512d log_unit_avx512(__m512d s) {
+    __m512d e = _mm512_getexp_pd(s);
+    __m512d m = _mm512_getmant_pd(s, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);
+    const __mmask8 big = _mm512_cmp_pd_mask(m, _mm512_set1_pd(1.4142135623730951), _CMP_GT_OQ);
+    m = _mm512_mask_mul_pd(m, big, m, _mm512_set1_pd(0.5));
+    e = _mm512_mask_add_pd(e, big, e, _mm512_set1_pd(1.0));
+    const __m512d one = _mm512_set1_pd(1.0);
+    const __m512d t = _mm512_div_pd(_mm512_sub_pd(m, one), _mm512_add_pd(m, one));
+    const __m512d t2 = _mm512_mul_pd(t, t);
+    // |t| <= 0.1716, t² <= 0.0295: eleven terms of Σ t^2k / (2k+1) reach below 2^-56.
+    __m512d p = _mm512_set1_pd(1.0 / 25);
+    p = _mm512_fmadd_pd(p, t2, _mm512_set1_pd(1.0 / 23));
+    p = _mm512_fmadd_pd(p, t2, _mm512_set1_pd(1.0 / 21));
+    p = _mm512_fmadd_pd(p, t2, _mm512_set1_pd(1.0 / 19));
+    p = _mm512_fmadd_pd(p, t2, _mm512_set1_pd(1.0 / 17));
+    p = _mm512_fmadd_pd(p, t2, _mm512_set1_pd(1.0 / 15));
+    p = _mm512_fmadd_pd(p, t2, _mm512_set1_pd(1.0 / 13));
+    p = _mm512_fmadd_pd(p, t2, _mm512_set1_pd(1.0 / 11));
+    p = _mm512_fmadd_pd(p, t2, _mm512_set1_pd(1.0 / 9));
+    p = _mm512_fmadd_pd(p, t2, _mm512_set1_pd(1.0 / 7));
+    p = _mm512_fmadd_pd(p, t2, _mm512_set1_pd(1.0 / 5));
+    p = _mm512_fmadd_pd(p, t2, _mm512_set1_pd(1.0 / 3));
+    const __m512d t2t = _mm512_add_pd(t, t);
+    const __m512d lm = _mm512_fmadd_pd(_mm512_mul_pd(t2t, t2), p, t2t);
+    // ln 2 in two parts, the first with trailing zeros so that e · hi is exact.
+    const __m512d hi = _mm512_set1_pd(0.6931471803691238), lo = _mm512_set1_pd(1.9082149292705877e-10);
+    return _mm512_add_pd(_mm512_mul_pd(e, hi), _mm512_fmadd_pd(e, lo, lm));
+}
+
+/// Relative distance within which the vector pipeline's z (double) is sure to lie from the C library's: a
+/// logarithm within a few units in the last place, then the same divide, square root and product, each
+/// rounded once. Far below a float's resolution (2^-24), so only values this close to a rounding boundary
+/// of float are recomputed with the library.
+#define POLAR_GUARD 0x1p-36
+
+/// The polar pairs of `n` Philox blocks as floats into z (2n values), the vector pipeline where it is sure
+/// to give the library's bits, the scalar code elsewhere.
+__attribute__((target("avx512f,avx512dq"))) static void polar_blocks_avx512(const blocks *b, long n, uint32_t f0,
+                                                                           uint32_t f1, uint64_t p0, uint32_t s0,
+                                                                           uint32_t s1, float *z) {
+    const __m512d half = _mm512_set1_pd(0.5), scale = _mm512_set1_pd(0x1p-31), one = _mm512_set1_pd(1.0);
+    const __m512d guardLo = _mm512_set1_pd(1.0 - POLAR_GUARD), guardHi = _mm512_set1_pd(1.0 + POLAR_GUARD);
+    long j = 0;
+    for (; j + 8 <= n; j += 8) {
+#define UNIT(w) _mm512_sub_pd(_mm512_mul_pd(_mm512_add_pd(_mm512_cvtepu32_pd(_mm256_loadu_si256((const __m256i *)(b->c[w] + j))), half), scale), one)
+        const __m512d ua = UNIT(0), va = UNIT(1), ub = UNIT(2), vb = UNIT(3);
+#undef UNIT
+        const __m512d sa = _mm512_add_pd(_mm512_mul_pd(ua, ua), _mm512_mul_pd(va, va));
+        const __m512d sb = _mm512_add_pd(_mm512_mul_pd(ub, ub), _mm512_mul_pd(vb, vb));
+        const __mmask8 inA = _mm512_cmp_pd_mask(sa, one, _CMP_LT_OQ);
+        const __mmask8 inB = _mm512_cmp_pd_mask(sb, one, _CMP_LT_OQ);
+        const __m512d u = _mm512_mask_blend_pd(inA, ub, ua), v = _mm512_mask_blend_pd(inA, vb, va);
+        __m512d sv = _mm512_mask_blend_pd(inA, sb, sa);
+        const __mmask8 valid = inA | inB;
+        sv = _mm512_mask_blend_pd(valid, half, sv);   // lanes of neither pair: any s in (0, 1), recomputed below
+        const __m512d f = _mm512_sqrt_pd(_mm512_div_pd(_mm512_mul_pd(_mm512_set1_pd(-2.0), log_unit_avx512(sv)), sv));
+        const __m512d z0 = _mm512_mul_pd(u, f), z1 = _mm512_mul_pd(v, f);
+        // z rounds to the same float as every value within the guard of it, so as the library's z.
+        const __m256 z0f = _mm512_cvtpd_ps(z0), z1f = _mm512_cvtpd_ps(z1);
+        const __m512d a0 = _mm512_mul_pd(z0, guardLo), b0 = _mm512_mul_pd(z0, guardHi);
+        const __m512d a1 = _mm512_mul_pd(z1, guardLo), b1 = _mm512_mul_pd(z1, guardHi);
+#define SAME_FLOAT(x, f) _mm512_cmp_pd_mask(_mm512_cvtps_pd(_mm512_cvtpd_ps(x)), _mm512_cvtps_pd(f), _CMP_EQ_OQ)
+        const __mmask8 sure = valid & SAME_FLOAT(a0, z0f) & SAME_FLOAT(b0, z0f) & SAME_FLOAT(a1, z1f) & SAME_FLOAT(b1, z1f);
+#undef SAME_FLOAT
+        // Interleave (z0, z1) pairs.
+        const __m512 both = _mm512_insertf32x8(_mm512_castps256_ps512(z0f), z1f, 1);
+        const __m512i order = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+        _mm512_storeu_ps(z + 2 * j, _mm512_permutexvar_ps(order, both));
+        if (sure != 0xFF) {
+            for (int l = 0; l < 8; l++) {
+                if (sure >> l & 1) continue;
+                double w0, w1;
+                if (!polar(b->c[0][j + l], b->c[1][j + l], &w0, &w1) && !polar(b->c[2][j + l], b->c[3][j + l], &w0, &w1))
+                    box_muller(f0, f1, p0 + (uint64_t)(j + l), s0, s1, &w0, &w1);
+                z[2 * (j + l)] = (float)w0;
+                z[2 * (j + l) + 1] = (float)w1;
+            }
+        }
+    }
+    for (; j < n; j++) {
+        double w0, w1;
+        if (!polar(b->c[0][j], b->c[1][j], &w0, &w1) && !polar(b->c[2][j], b->c[3][j], &w0, &w1))
+            box_muller(f0, f1, p0 + (uint64_t)j, s0, s1, &w0, &w1);
+        z[2 * j] = (float)w0;
+        z[2 * j + 1] = (float)w1;
+    }
+}
+
 __attribute__((target("avx512f,avx512dq"))) static void fill_normal_avx512(uint64_t key, uint64_t fallbackKey,
                                                                            uint64_t step, long offset, long count,
                                                                            float *out) {
-    fill_normal(key, fallbackKey, step, offset, count, out);
+    if (count <= 0) return;
+    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    uint32_t f0 = (uint32_t)fallbackKey, f1 = (uint32_t)(fallbackKey >> 32);
+    uint32_t s0 = (uint32_t)step, s1 = (uint32_t)(step >> 32);
+    long end = offset + count;
+    long firstPair = offset >> 1, lastPair = (end - 1) >> 1;
+    blocks b;
+    float z[2 * PAIRS];
+    for (long p0 = firstPair; p0 <= lastPair; p0 += PAIRS) {
+        long n = lastPair - p0 + 1 < PAIRS ? lastPair - p0 + 1 : PAIRS;
+        philox_blocks(k0, k1, (uint64_t)p0, n, s0, s1, &b);
+        polar_blocks_avx512(&b, n, f0, f1, (uint64_t)p0, s0, s1, z);
+        long i0 = 2 * p0, i1 = 2 * (p0 + n);
+        long lo = i0 > offset ? i0 : offset, hi = i1 < end ? i1 : end;
+        memcpy(out + (lo - offset), z + (lo - i0), (size_t)(hi - lo) * sizeof(float));
+    }
 }
 __attribute__((target("avx2"))) static void fill_normal_avx2(uint64_t key, uint64_t fallbackKey, uint64_t step,
                                                              long offset, long count, float *out) {
     fill_normal(key, fallbackKey, step, offset, count, out);
 }
 #endif
+
+/// Signs [offset, offset + count): element i is bit i % 32 of word (i / 32) % 4 of block i / 128, +1 for a 0.
+typedef void (*store_signs_fn)(float *dst, uint32_t word);
+
+static inline __attribute__((always_inline)) void fill_signs(uint64_t key, uint64_t step, long offset, long count,
+                                                             float *out, store_signs_fn store32) {
+    if (count <= 0) return;
+    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    uint32_t s0 = (uint32_t)step, s1 = (uint32_t)(step >> 32);
+    const long end = offset + count;
+    const long firstBlock = offset >> 7, lastBlock = (end - 1) >> 7;
+    blocks b;
+    for (long b0 = firstBlock; b0 <= lastBlock; b0 += PAIRS) {
+        const long n = lastBlock - b0 + 1 < PAIRS ? lastBlock - b0 + 1 : PAIRS;
+        philox_blocks(k0, k1, (uint64_t)b0, n, s0, s1, &b);
+        for (long j = 0; j < n; j++) {
+            for (int w = 0; w < 4; w++) {
+                const uint32_t word = b.c[w][j];
+                const long i0 = (b0 + j) * 128 + 32 * w;
+                if (store32 && i0 >= offset && i0 + 32 <= end) {
+                    store32(out + (i0 - offset), word);
+                    continue;
+                }
+                for (long i = i0 < offset ? offset : i0; i < i0 + 32 && i < end; i++)
+                    out[i - offset] = (word >> (i & 31)) & 1 ? -1.0f : 1.0f;
+            }
+        }
+    }
+}
+
+#if defined(__x86_64__)
+/// 32 signs from one word: a set bit selects -1.
+__attribute__((target("avx512f"), always_inline)) static inline void store_signs_avx512(float *dst, uint32_t word) {
+    const __m512 plus = _mm512_set1_ps(1.0f), minus = _mm512_set1_ps(-1.0f);
+    _mm512_storeu_ps(dst, _mm512_mask_blend_ps((__mmask16)word, plus, minus));
+    _mm512_storeu_ps(dst + 16, _mm512_mask_blend_ps((__mmask16)(word >> 16), plus, minus));
+}
+
+__attribute__((target("avx512f,avx512dq"))) static void fill_signs_avx512(uint64_t key, uint64_t step, long offset,
+                                                                          long count, float *out) {
+    fill_signs(key, step, offset, count, out, store_signs_avx512);
+}
+__attribute__((target("avx2"))) static void fill_signs_avx2(uint64_t key, uint64_t step, long offset, long count,
+                                                            float *out) {
+    fill_signs(key, step, offset, count, out, NULL);
+}
+#endif
+
+void bn_fill_signs_f32(uint64_t key, uint64_t step, long offset, long count, float *out) {
+#if defined(__x86_64__)
+    int k = bn_cpu_level();
+    if (k == BN_CPU_AVX512) { fill_signs_avx512(key, step, offset, count, out); return; }
+    if (k == BN_CPU_AVX2) { fill_signs_avx2(key, step, offset, count, out); return; }
+#endif
+    fill_signs(key, step, offset, count, out, NULL);
+}
 
 void bn_fill_normal_f32(uint64_t key, uint64_t fallbackKey, uint64_t step, long offset, long count, float *out) {
 #if defined(__x86_64__)
