@@ -233,9 +233,62 @@ static void pack_a(const A_SOURCE *A, long i0, long mc, long p0, long kc, int mr
     }
 }
 
+#if defined(BN_X86) && defined(FEW_CHANNELS_KERNELS)
+/// Transposes the 16 x 16 block in r (rows become columns).
+__attribute__((target("avx512f"), always_inline))
+static inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int h = 0; h < 16; h += 8)
+        for (int i = 0; i < 4; i++) {
+            t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+            t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xDD);
+        }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+    }
+}
+
+/// One panel of a transposed B (B[p][j] = b[j*ldb + p]) in 16 x 16 blocks: contiguous reads of b and
+/// contiguous writes of the panel, where the scalar loop writes every value nr floats apart.
+__attribute__((target("avx512f")))
+static void pack_b_trans_avx512(const float *b, long ldb, long p0, long kc, long j0, long cols, int nr,
+                                float *panel) {
+    for (long jg = 0; jg < nr; jg += 16) {
+        const long rows = cols - jg < 0 ? 0 : cols - jg < 16 ? cols - jg : 16;
+        for (long pg = 0; pg < kc; pg += 16) {
+            const long depth = kc - pg < 16 ? kc - pg : 16;
+            const __mmask16 m = depth == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << depth) - 1);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = i < rows ? _mm512_maskz_loadu_ps(m, b + (j0 + jg + i) * ldb + p0 + pg) : _mm512_setzero_ps();
+            transpose16(r);
+            for (int i = 0; i < depth; i++) _mm512_storeu_ps(panel + (pg + i) * nr + jg, r[i]);
+        }
+    }
+}
+#endif
+
 /// Packs op(B)[p0 ..< p0+kc][j0 ..< j0+nc] into panels of nr columns, each kc x nr, zero-padded.
 static void pack_b(const REAL *b, long ldb, int transB, long p0, long kc, long j0, long nc, int nr,
                    REAL *dst) {
+#if defined(BN_X86) && defined(FEW_CHANNELS_KERNELS)
+    if (transB && nr % 16 == 0 && bn_cpu_level() == BN_CPU_AVX512) {
+        for (long jr = 0; jr < nc; jr += nr)
+            pack_b_trans_avx512(b, ldb, p0, kc, j0 + jr, nc - jr < nr ? nc - jr : nr, nr, dst + jr * kc);
+        return;
+    }
+#endif
     for (long jr = 0; jr < nc; jr += nr) {
         long cols = nc - jr < nr ? nc - jr : nr;
         REAL *panel = dst + jr * kc;
