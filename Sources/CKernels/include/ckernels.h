@@ -137,4 +137,22 @@ int bn_flipout_conv_gradient_applies(const bn_conv_geom *g, long n);
 int bn_flipout_conv_kernel_gradient(const bn_conv_geom *g, const float *x, const float *dy, long batch, long r0,
                                     long r1, long n, const float *sIn, const float *sOut, float *dMean,
                                     float *dDelta);
+
+/// A pooling window geometry in rank-3 form, channels-last.
+typedef struct {
+    long in[3], out[3], window[3], stride[3], pad[3];
+    long channels;
+} bn_pool_geom;
+
+enum {
+    BN_POOL_MAX_FORWARD = 0,
+    BN_POOL_MAX_BACKWARD = 1,
+    BN_POOL_AVERAGE_FORWARD = 2,
+    BN_POOL_AVERAGE_BACKWARD = 3
+};
+
+/// One pass of `Pooling` over examples [e0, e1) with its bits, at the AVX-512 level: forward passes write y
+/// (`out`) from x; backward passes overwrite dx (`out`) from dy (and x, for the maximum). Returns 0,
+/// computing nothing, at other levels.
+int bn_pool_f32(int pass, const float *x, const float *dy, float *out, long e0, long e1, const bn_pool_geom *g);
 #endif
