@@ -155,4 +155,11 @@ enum {
 /// (`out`) from x; backward passes overwrite dx (`out`) from dy (and x, for the maximum). Returns 0,
 /// computing nothing, at other levels.
 int bn_pool_f32(int pass, const float *x, const float *dy, float *out, long e0, long e1, const bn_pool_geom *g);
+
+/// One Adam step over [0, n) at the AVX-512 level with the bits of `Optimizers.adamStep`:
+/// m += (g − m)·c1, v += (g² − v)·c2, p −= m·alpha / (√v + eps). Returns 0, doing nothing, at other levels.
+int bn_adam_step_f32(float *p, const float *g, float *m, float *v, long n, float alpha, float c1, float c2,
+                     float eps);
+/// One step of SGD with momentum likewise: vel = mu·vel − lr·g, p += vel.
+int bn_sgd_step_f32(float *p, const float *g, float *vel, long n, float lr, float mu);
 #endif
