@@ -465,6 +465,35 @@ static void gemm_im2col_direct(const A_SOURCE *A, long m0, long m1, long n, long
 #include "plane_conv.h"
 #endif
 
+/// macro_tile for a plain row-major A, read in place through row pointers: packing it would only copy each
+/// row's run (rows past the block read zeros).
+static void macro_tile_in_place(bn_kernel_info K, const REAL *a, long lda, const REAL *bpack, long mc, long nc,
+                                long kc, REAL alpha, REAL beta, REAL *c, long ldc) {
+    const int mr = K.mr, nr = K.nr;
+    REAL edge[MR_MAX * NR_MAX] __attribute__((aligned(64)));
+    const REAL *ap[MR_MAX];
+    for (long jr = 0; jr < nc; jr += nr) {
+        long cols = nc - jr < nr ? nc - jr : nr;
+        const REAL *bp = bpack + jr * kc;
+        for (long ir = 0; ir < mc; ir += mr) {
+            long rows = mc - ir < mr ? mc - ir : mr;
+            for (long r = 0; r < mr; r++) ap[r] = r < rows ? a + (ir + r) * lda : direct_zeros;
+            REAL *cp = c + ir * ldc + jr;
+            if (rows == mr && cols == nr) {
+                K.ptrs(kc, ap, bp, cp, ldc, alpha, beta);
+            } else {
+                K.ptrs(kc, ap, bp, edge, nr, alpha, (REAL)0);
+                for (long r = 0; r < rows; r++) {
+                    REAL *cr = cp + r * ldc;
+                    const REAL *er = edge + r * nr;
+                    if (beta == (REAL)0) for (long j = 0; j < cols; j++) cr[j] = er[j];
+                    else for (long j = 0; j < cols; j++) cr[j] = er[j] + beta * cr[j];
+                }
+            }
+        }
+    }
+}
+
 void GEMM_ROWS(const A_SOURCE *A, long m0, long m1, long n, long k, REAL alpha,
                    const REAL *b, long ldb, int transB, REAL beta, REAL *c, long ldc) {
     if (m1 <= m0 || n <= 0) return;
@@ -479,6 +508,11 @@ void GEMM_ROWS(const A_SOURCE *A, long m0, long m1, long n, long k, REAL alpha,
     if (few_channels_product(A, m0, m1, n, k, alpha, b, ldb, transB, beta, c, ldc)) return;
 #endif
     bn_kernel_fn kernel = a_rows_layout(A) ? K.rows : K.cols;
+    // A plain row-major A is read in place where each of its blocks meets few column tiles (a dense layer's
+    // forward product with few outputs): there packing costs as much as the multiply-adds it serves. Against
+    // many tiles the packed panel's one contiguous run beats rows a power-of-two stride apart, which contend
+    // for the same cache sets.
+    const int inPlace = A->kind == BN_A_MATRIX && !A->trans && (n + nr - 1) / nr <= 4;
     // Equal depth blocks: 576 = 3 x 192 rather than 256 + 256 + 64.
     const long kblocks = (k + KC - 1) / KC;
     const long kcb = (k + kblocks - 1) / kblocks;
@@ -501,6 +535,11 @@ void GEMM_ROWS(const A_SOURCE *A, long m0, long m1, long n, long k, REAL alpha,
                 long mc = m1 - ic < MC_ROWS ? m1 - ic : MC_ROWS;
                 for (long pc = 0; pc < k; pc += kcb) {
                     long kc = k - pc < kcb ? k - pc : kcb;
+                    if (inPlace) {
+                        macro_tile_in_place(K, A->a + ic * A->lda + pc, A->lda, bpack + pc * ncr, mc, nc, kc, alpha,
+                                            pc == 0 ? beta : 1.0f, c + ic * ldc + jc, ldc);
+                        continue;
+                    }
                     pack_a(A, ic, mc, pc, kc, mr, apack);
                     macro_tile(kernel, mr, nr, apack, bpack + pc * ncr, mc, nc, kc, alpha, pc == 0 ? beta : 1.0f,
                                c + ic * ldc + jc, ldc);
@@ -512,6 +551,11 @@ void GEMM_ROWS(const A_SOURCE *A, long m0, long m1, long n, long k, REAL alpha,
                 pack_b(b, ldb, transB, pc, kc, jc, nc, nr, bpack);
                 for (long ic = m0; ic < m1; ic += MC_ROWS) {
                     long mc = m1 - ic < MC_ROWS ? m1 - ic : MC_ROWS;
+                    if (inPlace) {
+                        macro_tile_in_place(K, A->a + ic * A->lda + pc, A->lda, bpack, mc, nc, kc, alpha,
+                                            pc == 0 ? beta : 1.0f, c + ic * ldc + jc, ldc);
+                        continue;
+                    }
                     pack_a(A, ic, mc, pc, kc, mr, apack);
                     macro_tile(kernel, mr, nr, apack, bpack, mc, nc, kc, alpha, pc == 0 ? beta : 1.0f,
                                c + ic * ldc + jc, ldc);
