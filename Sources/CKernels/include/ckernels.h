@@ -162,4 +162,9 @@ int bn_adam_step_f32(float *p, const float *g, float *m, float *v, long n, float
                      float eps);
 /// One step of SGD with momentum likewise: vel = mu·vel − lr·g, p += vel.
 int bn_sgd_step_f32(float *p, const float *g, float *vel, long n, float lr, float mu);
+
+/// Σ over [0, n) of 0.5·r²/variance + constant with r = out − target (in double), the sum kept in 16 lanes
+/// added in a fixed tree; with `scale`, grad[i] = scale·r/variance/batch. Single-threaded.
+double bn_gaussian_nll_f32(const float *out, const float *target, long n, double variance, double constant,
+                           const double *scale, long batch, float *grad);
 #endif
