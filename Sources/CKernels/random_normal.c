@@ -126,14 +126,61 @@ __attribute__((target("avx512f,avx512dq"))) static inline __m512d log_unit_avx51
     return _mm512_add_pd(_mm512_mul_pd(e, hi), _mm512_fmadd_pd(e, lo, lm));
 }
 
+/// sin x and cos x for x in [0, 2π), eight at a time: x less the nearest multiple q of π/2 in three parts
+/// (fdlibm's, the first two with trailing zeros so that their products with q are exact, the last step
+/// compensated), then the Taylor series on [-π/4, π/4] and the quadrant's swap and signs. Within a few units
+/// in the last place of the library's, also where the result is tiny (x near a multiple of π/2).
+__attribute__((target("avx512f,avx512dq"))) static inline void sincos_avx512(__m512d x, __m512d *sine,
+                                                                             __m512d *cosine) {
+    const __m512d q = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(6.36619772367581382433e-01)),
+                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512d t = _mm512_fnmadd_pd(q, _mm512_set1_pd(1.57079632673412561417e+00), x);
+    __m512d w = _mm512_mul_pd(q, _mm512_set1_pd(6.07710050630396597660e-11));
+    const __m512d r = _mm512_sub_pd(t, w);
+    w = _mm512_sub_pd(_mm512_mul_pd(q, _mm512_set1_pd(2.02226624879595063154e-21)),
+                      _mm512_sub_pd(_mm512_sub_pd(t, r), w));
+    const __m512d y = _mm512_sub_pd(r, w), y2 = _mm512_mul_pd(y, y);
+    // sin y = y + y³ Σ (−1)^k y^(2k−2) / (2k+1)!, cos y = 1 − y²/2 + y⁴ Σ (−1)^k y^(2k−4) / (2k)!; the first
+    // omitted terms are below 2^-60 of the result.
+    __m512d ps = _mm512_set1_pd(1.0 / 355687428096000.0);
+    ps = _mm512_fmadd_pd(ps, y2, _mm512_set1_pd(-1.0 / 1307674368000.0));
+    ps = _mm512_fmadd_pd(ps, y2, _mm512_set1_pd(1.0 / 6227020800.0));
+    ps = _mm512_fmadd_pd(ps, y2, _mm512_set1_pd(-1.0 / 39916800.0));
+    ps = _mm512_fmadd_pd(ps, y2, _mm512_set1_pd(1.0 / 362880.0));
+    ps = _mm512_fmadd_pd(ps, y2, _mm512_set1_pd(-1.0 / 5040.0));
+    ps = _mm512_fmadd_pd(ps, y2, _mm512_set1_pd(1.0 / 120.0));
+    ps = _mm512_fmadd_pd(ps, y2, _mm512_set1_pd(-1.0 / 6.0));
+    const __m512d s = _mm512_fmadd_pd(_mm512_mul_pd(y, y2), ps, y);
+    __m512d pc = _mm512_set1_pd(-1.0 / 6402373705728000.0);
+    pc = _mm512_fmadd_pd(pc, y2, _mm512_set1_pd(1.0 / 20922789888000.0));
+    pc = _mm512_fmadd_pd(pc, y2, _mm512_set1_pd(-1.0 / 87178291200.0));
+    pc = _mm512_fmadd_pd(pc, y2, _mm512_set1_pd(1.0 / 479001600.0));
+    pc = _mm512_fmadd_pd(pc, y2, _mm512_set1_pd(-1.0 / 3628800.0));
+    pc = _mm512_fmadd_pd(pc, y2, _mm512_set1_pd(1.0 / 40320.0));
+    pc = _mm512_fmadd_pd(pc, y2, _mm512_set1_pd(-1.0 / 720.0));
+    pc = _mm512_fmadd_pd(pc, y2, _mm512_set1_pd(1.0 / 24.0));
+    const __m512d c = _mm512_fmadd_pd(_mm512_mul_pd(y2, y2), pc,
+                                      _mm512_fnmadd_pd(_mm512_set1_pd(0.5), y2, _mm512_set1_pd(1.0)));
+    // Quadrant q mod 4: sin x = (s, c, −s, −c), cos x = (c, −s, −c, s).
+    const __m512i qi = _mm512_cvtpd_epi64(q);
+    const __mmask8 swap = _mm512_test_epi64_mask(qi, _mm512_set1_epi64(1));
+    const __mmask8 negSin = _mm512_test_epi64_mask(qi, _mm512_set1_epi64(2));
+    const __mmask8 negCos = _mm512_test_epi64_mask(_mm512_add_epi64(qi, _mm512_set1_epi64(1)), _mm512_set1_epi64(2));
+    const __m512d zero = _mm512_setzero_pd();
+    const __m512d sx = _mm512_mask_blend_pd(swap, s, c), cx = _mm512_mask_blend_pd(swap, c, s);
+    *sine = _mm512_mask_sub_pd(sx, negSin, zero, sx);
+    *cosine = _mm512_mask_sub_pd(cx, negCos, zero, cx);
+}
+
 /// Relative distance within which the vector pipeline's z (double) is sure to lie from the C library's: a
 /// logarithm within a few units in the last place, then the same divide, square root and product, each
 /// rounded once. Far below a float's resolution (2^-24), so only values this close to a rounding boundary
 /// of float are recomputed with the library.
 #define POLAR_GUARD 0x1p-36
 
-/// The polar pairs of `n` Philox blocks as floats into z (2n values), the vector pipeline where it is sure
-/// to give the library's bits, the scalar code elsewhere.
+/// The normal pairs of `n` Philox blocks as floats into z (2n values): the polar method, or Box-Muller on the
+/// fallback key's block where both pairs fall outside the disc, in the vector pipeline where it is sure to
+/// give the library's bits, the scalar code elsewhere.
 __attribute__((target("avx512f,avx512dq"))) static void polar_blocks_avx512(const blocks *b, long n, uint32_t f0,
                                                                            uint32_t f1, uint64_t p0, uint32_t s0,
                                                                            uint32_t s1, float *z) {
@@ -153,13 +200,35 @@ __attribute__((target("avx512f,avx512dq"))) static void polar_blocks_avx512(cons
         const __mmask8 valid = inA | inB;
         sv = _mm512_mask_blend_pd(valid, half, sv);   // lanes of neither pair: any s in (0, 1), recomputed below
         const __m512d f = _mm512_sqrt_pd(_mm512_div_pd(_mm512_mul_pd(_mm512_set1_pd(-2.0), log_unit_avx512(sv)), sv));
-        const __m512d z0 = _mm512_mul_pd(u, f), z1 = _mm512_mul_pd(v, f);
+        __m512d z0 = _mm512_mul_pd(u, f), z1 = _mm512_mul_pd(v, f);
+        __mmask8 usable = valid;
+        if (valid != 0xFF) {
+            // Box-Muller on the fallback key's blocks for the pairs outside the disc, as box_muller computes
+            // it: u1 in (0, 1] from the first 64 bits, u2 in [0, 1) from the second, radius · (cos, sin) 2π u2.
+            blocks fb;
+            philox_blocks(f0, f1, p0 + (uint64_t)j, 8, s0, s1, &fb);
+#define WORD(lo, hi) _mm512_or_si512(_mm512_cvtepu32_epi64(_mm256_loadu_si256((const __m256i *)fb.c[lo])), \
+                                     _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_loadu_si256((const __m256i *)fb.c[hi])), 32))
+            const __m512d ulp53 = _mm512_set1_pd(0x1p-53);
+            const __m512d u1 = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64(WORD(0, 1), 11)), one), ulp53);
+            const __m512d u2 = _mm512_mul_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64(WORD(2, 3), 11)), ulp53);
+#undef WORD
+            const __m512d radius = _mm512_sqrt_pd(_mm512_mul_pd(_mm512_set1_pd(-2.0), log_unit_avx512(u1)));
+            __m512d sn, cs;
+            sincos_avx512(_mm512_mul_pd(_mm512_set1_pd(2 * 3.141592653589793115997963468544185161590576171875), u2),
+                          &sn, &cs);
+            z0 = _mm512_mask_blend_pd(valid, _mm512_mul_pd(radius, cs), z0);
+            z1 = _mm512_mask_blend_pd(valid, _mm512_mul_pd(radius, sn), z1);
+            // A zero's sign follows the cosine's or sine's sign, which the guard does not see: recomputed.
+            const __m512d zero = _mm512_setzero_pd();
+            usable = valid | (_mm512_cmp_pd_mask(z0, zero, _CMP_NEQ_OQ) & _mm512_cmp_pd_mask(z1, zero, _CMP_NEQ_OQ));
+        }
         // z rounds to the same float as every value within the guard of it, so as the library's z.
         const __m256 z0f = _mm512_cvtpd_ps(z0), z1f = _mm512_cvtpd_ps(z1);
         const __m512d a0 = _mm512_mul_pd(z0, guardLo), b0 = _mm512_mul_pd(z0, guardHi);
         const __m512d a1 = _mm512_mul_pd(z1, guardLo), b1 = _mm512_mul_pd(z1, guardHi);
 #define SAME_FLOAT(x, f) _mm512_cmp_pd_mask(_mm512_cvtps_pd(_mm512_cvtpd_ps(x)), _mm512_cvtps_pd(f), _CMP_EQ_OQ)
-        const __mmask8 sure = valid & SAME_FLOAT(a0, z0f) & SAME_FLOAT(b0, z0f) & SAME_FLOAT(a1, z1f) & SAME_FLOAT(b1, z1f);
+        const __mmask8 sure = usable & SAME_FLOAT(a0, z0f) & SAME_FLOAT(b0, z0f) & SAME_FLOAT(a1, z1f) & SAME_FLOAT(b1, z1f);
 #undef SAME_FLOAT
         // Interleave (z0, z1) pairs.
         const __m512 both = _mm512_insertf32x8(_mm512_castps256_ps512(z0f), z1f, 1);
