@@ -84,8 +84,9 @@ enum FastGemm {
         let threads = work < 1 << 16 ? 1 : Runtime.threadCount
         let product = Product(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
                               ldb: ldb, beta: beta, c: c, ldc: ldc)
-        if threads > 1 && m < minRowsPerTask * threads && n >= 64 * threads {
-            // Short and wide: split the columns.
+        if threads > 1 && (m < minRowsPerTask * threads || n > m) && n >= 64 * threads {
+            // Short and wide: split the columns, so that each thread packs only its part of B (with rows
+            // split, every thread would pack all of it: a dense layer's whole kernel for a batch of 128).
             Runtime.parallelFor(threads, ColumnsTask(product: product, parts: threads))
             return
         }
@@ -109,7 +110,10 @@ enum FastGemm {
 
         func run(_ part: Int) {
             let p = product
-            let cols = sliceRange(p.n, part: part, of: parts)
+            // Whole 32-column tiles to each part but the last.
+            let tiles = sliceRange((p.n + 31) / 32, part: part, of: parts)
+            let cols = (tiles.lowerBound * 32)..<min(p.n, tiles.upperBound * 32)
+            if cols.isEmpty { return }
             let bj = p.transB ? p.b + cols.lowerBound * p.ldb : p.b + cols.lowerBound
             S.gemmRows(kind: Int32(BN_A_MATRIX), transA: p.transA, a: p.a, lda: p.lda, geom: nil, row0: 0, m0: 0,
                        m1: p.m, n: cols.count, k: p.k, alpha: p.alpha, b: bj, ldb: p.ldb, transB: p.transB,

@@ -1,3 +1,5 @@
+import CKernels
+
 /// N-d max and average pooling (rank 1...3), channels-last, padded like TensorFlow's `tf.nn.pool`:
 /// padded positions never win a max and are not counted by an average.
 public enum Pooling {
@@ -64,6 +66,12 @@ public enum Pooling {
         func run(_ part: Int) {
             let c = g.channels, outPositions = g.outputCount / c
             let examples = sliceRange(batch, part: part, of: parts)
+            if S.self == Float.self,
+               Pooling.vectorPass(pass, x: x.map(UnsafeRawPointer.init), y: y.map(UnsafeMutableRawPointer.init),
+                                  dy: dy.map(UnsafeRawPointer.init), dx: dx.map(UnsafeMutableRawPointer.init),
+                                  examples: examples, g: g) {
+                return
+            }
             if let dx {
                 (dx + examples.lowerBound * g.inputCount).update(repeating: 0, count: examples.count * g.inputCount)
             }
@@ -140,6 +148,27 @@ public enum Pooling {
                 }
             }
         }
+    }
+
+    /// The pass over `examples` in the C kernel (Float, AVX-512: channels in masked vectors, the same bits as
+    /// the loops below); false, doing nothing, where it does not run.
+    @usableFromInline
+    static func vectorPass(_ pass: Pass, x: UnsafeRawPointer?, y: UnsafeMutableRawPointer?, dy: UnsafeRawPointer?,
+                           dx: UnsafeMutableRawPointer?, examples: Range<Int>, g: Windows) -> Bool {
+        var geom = bn_pool_geom(in: (g.in3[0], g.in3[1], g.in3[2]), out: (g.out3[0], g.out3[1], g.out3[2]),
+                                window: (g.window3[0], g.window3[1], g.window3[2]),
+                                stride: (g.stride3[0], g.stride3[1], g.stride3[2]),
+                                pad: (g.pad3[0], g.pad3[1], g.pad3[2]), channels: g.channels)
+        let kind: Int32
+        switch pass {
+        case .maxForward: kind = Int32(BN_POOL_MAX_FORWARD)
+        case .maxBackward: kind = Int32(BN_POOL_MAX_BACKWARD)
+        case .averageForward: kind = Int32(BN_POOL_AVERAGE_FORWARD)
+        case .averageBackward: kind = Int32(BN_POOL_AVERAGE_BACKWARD)
+        }
+        let out = (y ?? dx)!.assumingMemoryBound(to: Float.self)
+        return bn_pool_f32(kind, x?.assumingMemoryBound(to: Float.self), dy?.assumingMemoryBound(to: Float.self),
+                           out, examples.lowerBound, examples.upperBound, &geom) != 0
     }
 
     /// A pooling geometry as plain values, for the tasks: the pool copies a task for each part it runs, and

@@ -62,8 +62,10 @@ public enum Runtime {
         set { _ = bn_cpu_set_level(Int32(newValue.rawValue)) }
     }
 
-    /// Whether Float convolutions with at most 8 input channels read their patches in place at the AVX-512
-    /// level rather than packing them for the GEMM (same bits either way); settable to compare the two.
+    /// Whether Float convolutions read their patches in place at the AVX-512 level rather than packing them
+    /// for the GEMM: those with at most 8 input channels, and the fused Flipout layer's per-example products
+    /// (padded planes). Same bits either way, but for the fused layer's input gradient with fewer than 8
+    /// input channels, which takes the convolution form on the planes; settable to compare the two.
     public static var fewChannelKernels: Bool {
         get { bn_few_channels_kernels() != 0 }
         set { bn_set_few_channels_kernels(newValue ? 1 : 0) }

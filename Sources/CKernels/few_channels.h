@@ -46,11 +46,14 @@ static void few_channels_pad(const bn_conv_geom *g, const float *x, long e, cons
                 memset(dst, 0, (size_t)(p->dims[2] * C) * sizeof(float));
                 continue;
             }
+            // Zeros, the input row's values that fall inside, zeros.
             const float *src = xe + (iz * H + iy) * W * C;
-            for (long px = 0; px < p->dims[2]; px++) {
-                const long ix = px - g->pad[2];
-                for (long i = 0; i < C; i++) dst[px * C + i] = ix >= 0 && ix < W ? src[ix * C + i] : 0.0f;
-            }
+            const long x0 = g->pad[2] < p->dims[2] ? g->pad[2] : p->dims[2];
+            const long x1 = g->pad[2] + W < p->dims[2] ? g->pad[2] + W : p->dims[2];
+            memset(dst, 0, (size_t)(x0 * C) * sizeof(float));
+            if (x1 > x0) memcpy(dst + x0 * C, src + (x0 - g->pad[2]) * C, (size_t)((x1 - x0) * C) * sizeof(float));
+            if (p->dims[2] > (x1 > x0 ? x1 : x0))
+                memset(dst + (x1 > x0 ? x1 : x0) * C, 0, (size_t)((p->dims[2] - (x1 > x0 ? x1 : x0)) * C) * sizeof(float));
         }
     }
 }

@@ -233,9 +233,62 @@ static void pack_a(const A_SOURCE *A, long i0, long mc, long p0, long kc, int mr
     }
 }
 
+#if defined(BN_X86) && defined(FEW_CHANNELS_KERNELS)
+/// Transposes the 16 x 16 block in r (rows become columns).
+__attribute__((target("avx512f"), always_inline))
+static inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int h = 0; h < 16; h += 8)
+        for (int i = 0; i < 4; i++) {
+            t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+            t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xDD);
+        }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+    }
+}
+
+/// One panel of a transposed B (B[p][j] = b[j*ldb + p]) in 16 x 16 blocks: contiguous reads of b and
+/// contiguous writes of the panel, where the scalar loop writes every value nr floats apart.
+__attribute__((target("avx512f")))
+static void pack_b_trans_avx512(const float *b, long ldb, long p0, long kc, long j0, long cols, int nr,
+                                float *panel) {
+    for (long jg = 0; jg < nr; jg += 16) {
+        const long rows = cols - jg < 0 ? 0 : cols - jg < 16 ? cols - jg : 16;
+        for (long pg = 0; pg < kc; pg += 16) {
+            const long depth = kc - pg < 16 ? kc - pg : 16;
+            const __mmask16 m = depth == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << depth) - 1);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = i < rows ? _mm512_maskz_loadu_ps(m, b + (j0 + jg + i) * ldb + p0 + pg) : _mm512_setzero_ps();
+            transpose16(r);
+            for (int i = 0; i < depth; i++) _mm512_storeu_ps(panel + (pg + i) * nr + jg, r[i]);
+        }
+    }
+}
+#endif
+
 /// Packs op(B)[p0 ..< p0+kc][j0 ..< j0+nc] into panels of nr columns, each kc x nr, zero-padded.
 static void pack_b(const REAL *b, long ldb, int transB, long p0, long kc, long j0, long nc, int nr,
                    REAL *dst) {
+#if defined(BN_X86) && defined(FEW_CHANNELS_KERNELS)
+    if (transB && nr % 16 == 0 && bn_cpu_level() == BN_CPU_AVX512) {
+        for (long jr = 0; jr < nc; jr += nr)
+            pack_b_trans_avx512(b, ldb, p0, kc, j0 + jr, nc - jr < nr ? nc - jr : nr, nr, dst + jr * kc);
+        return;
+    }
+#endif
     for (long jr = 0; jr < nc; jr += nr) {
         long cols = nc - jr < nr ? nc - jr : nr;
         REAL *panel = dst + jr * kc;
@@ -409,7 +462,37 @@ static void gemm_im2col_direct(const A_SOURCE *A, long m0, long m1, long n, long
 
 #ifdef FEW_CHANNELS_KERNELS
 #include "few_channels.h"
+#include "plane_conv.h"
 #endif
+
+/// macro_tile for a plain row-major A, read in place through row pointers: packing it would only copy each
+/// row's run (rows past the block read zeros).
+static void macro_tile_in_place(bn_kernel_info K, const REAL *a, long lda, const REAL *bpack, long mc, long nc,
+                                long kc, REAL alpha, REAL beta, REAL *c, long ldc) {
+    const int mr = K.mr, nr = K.nr;
+    REAL edge[MR_MAX * NR_MAX] __attribute__((aligned(64)));
+    const REAL *ap[MR_MAX];
+    for (long jr = 0; jr < nc; jr += nr) {
+        long cols = nc - jr < nr ? nc - jr : nr;
+        const REAL *bp = bpack + jr * kc;
+        for (long ir = 0; ir < mc; ir += mr) {
+            long rows = mc - ir < mr ? mc - ir : mr;
+            for (long r = 0; r < mr; r++) ap[r] = r < rows ? a + (ir + r) * lda : direct_zeros;
+            REAL *cp = c + ir * ldc + jr;
+            if (rows == mr && cols == nr) {
+                K.ptrs(kc, ap, bp, cp, ldc, alpha, beta);
+            } else {
+                K.ptrs(kc, ap, bp, edge, nr, alpha, (REAL)0);
+                for (long r = 0; r < rows; r++) {
+                    REAL *cr = cp + r * ldc;
+                    const REAL *er = edge + r * nr;
+                    if (beta == (REAL)0) for (long j = 0; j < cols; j++) cr[j] = er[j];
+                    else for (long j = 0; j < cols; j++) cr[j] = er[j] + beta * cr[j];
+                }
+            }
+        }
+    }
+}
 
 void GEMM_ROWS(const A_SOURCE *A, long m0, long m1, long n, long k, REAL alpha,
                    const REAL *b, long ldb, int transB, REAL beta, REAL *c, long ldc) {
@@ -425,6 +508,11 @@ void GEMM_ROWS(const A_SOURCE *A, long m0, long m1, long n, long k, REAL alpha,
     if (few_channels_product(A, m0, m1, n, k, alpha, b, ldb, transB, beta, c, ldc)) return;
 #endif
     bn_kernel_fn kernel = a_rows_layout(A) ? K.rows : K.cols;
+    // A plain row-major A is read in place where each of its blocks meets few column tiles (a dense layer's
+    // forward product with few outputs): there packing costs as much as the multiply-adds it serves. Against
+    // many tiles the packed panel's one contiguous run beats rows a power-of-two stride apart, which contend
+    // for the same cache sets.
+    const int inPlace = A->kind == BN_A_MATRIX && !A->trans && (n + nr - 1) / nr <= 4;
     // Equal depth blocks: 576 = 3 x 192 rather than 256 + 256 + 64.
     const long kblocks = (k + KC - 1) / KC;
     const long kcb = (k + kblocks - 1) / kblocks;
@@ -447,6 +535,11 @@ void GEMM_ROWS(const A_SOURCE *A, long m0, long m1, long n, long k, REAL alpha,
                 long mc = m1 - ic < MC_ROWS ? m1 - ic : MC_ROWS;
                 for (long pc = 0; pc < k; pc += kcb) {
                     long kc = k - pc < kcb ? k - pc : kcb;
+                    if (inPlace) {
+                        macro_tile_in_place(K, A->a + ic * A->lda + pc, A->lda, bpack + pc * ncr, mc, nc, kc, alpha,
+                                            pc == 0 ? beta : 1.0f, c + ic * ldc + jc, ldc);
+                        continue;
+                    }
                     pack_a(A, ic, mc, pc, kc, mr, apack);
                     macro_tile(kernel, mr, nr, apack, bpack + pc * ncr, mc, nc, kc, alpha, pc == 0 ? beta : 1.0f,
                                c + ic * ldc + jc, ldc);
@@ -458,6 +551,11 @@ void GEMM_ROWS(const A_SOURCE *A, long m0, long m1, long n, long k, REAL alpha,
                 pack_b(b, ldb, transB, pc, kc, jc, nc, nr, bpack);
                 for (long ic = m0; ic < m1; ic += MC_ROWS) {
                     long mc = m1 - ic < MC_ROWS ? m1 - ic : MC_ROWS;
+                    if (inPlace) {
+                        macro_tile_in_place(K, A->a + ic * A->lda + pc, A->lda, bpack, mc, nc, kc, alpha,
+                                            pc == 0 ? beta : 1.0f, c + ic * ldc + jc, ldc);
+                        continue;
+                    }
                     pack_a(A, ic, mc, pc, kc, mr, apack);
                     macro_tile(kernel, mr, nr, apack, bpack, mc, nc, kc, alpha, pc == 0 ? beta : 1.0f,
                                c + ic * ldc + jc, ldc);

@@ -131,3 +131,67 @@ struct FlipoutConvolutionTests {
         #expect(one.dDelta == two.dDelta)
     }
 }
+
+/// At the AVX-512 level the fused layer reads patches from padded planes and adds each example's kernel
+/// gradient into dμ and dΔW from registers (plane_conv.h); it must give the bits of the packed GEMM with
+/// the per-example gradients summed in memory.
+@Suite(.serialized) struct FlipoutPlaneKernelTests {
+    typealias Case = FlipoutConvolutionTests.Case
+
+    static let cases: [Case] = [
+        // w1's third convolution: 49 positions, 400 kernel rows, 120 outputs (three column tiles).
+        Case(geometry: ConvGeometry(inputSpatial: [7, 7], inChannels: 16, outChannels: 120, filter: [5, 5],
+                                    strides: [1, 1], dilations: [1, 1], padding: .same), batch: 3),
+        // More than 256 positions (several depth blocks in the kernel gradient), one input channel.
+        Case(geometry: ConvGeometry(inputSpatial: [20, 19], inChannels: 1, outChannels: 6, filter: [5, 5],
+                                    strides: [1, 1], dilations: [1, 1], padding: .same), batch: 2),
+        // Strides, VALID, a column count that leaves a partial vector.
+        Case(geometry: ConvGeometry(inputSpatial: [11, 9], inChannels: 5, outChannels: 40, filter: [3, 4],
+                                    strides: [2, 1], dilations: [1, 1], padding: .valid), batch: 3),
+        // Rank 1 dilated, filter rows read in place by the GEMM (its depth blocks follow the filter rows).
+        Case(geometry: ConvGeometry(inputSpatial: [50], inChannels: 32, outChannels: 64, filter: [9],
+                                    strides: [1], dilations: [2], padding: .same), batch: 2),
+        // Rank 3.
+        Case(geometry: ConvGeometry(inputSpatial: [5, 6, 7], inChannels: 3, outChannels: 33, filter: [3, 3, 3],
+                                    strides: [1, 1, 1], dilations: [1, 1, 1], padding: .same), batch: 2),
+        // Many input channels, few outputs: the input gradient's convolution has 100 columns of depth per tap.
+        Case(geometry: ConvGeometry(inputSpatial: [6, 6], inChannels: 100, outChannels: 12, filter: [3, 3],
+                                    strides: [1, 1], dilations: [1, 1], padding: .same), batch: 2),
+    ]
+
+    @Test(arguments: 0..<cases.count) func sameBitsAsThePackedGEMM(_ index: Int) throws {
+        try #require(Runtime.CPULevel.avx512.isSupported)
+        let c = Self.cases[index]
+        let t = FlipoutConvolutionTests.inputs(c, seed: UInt64(400 + index))
+        let start = (0..<c.geometry.kernelCount).map { Double($0 % 7) / 8 }
+        let (packed, planes) = withCPULevel(.avx512) {
+            Runtime.fewChannelKernels = false
+            defer { Runtime.fewChannelKernels = true }
+            let packed = FlipoutConvolutionTests.fused(c, t, as: Float.self, dMeanStart: start)
+            Runtime.fewChannelKernels = true
+            return (packed, FlipoutConvolutionTests.fused(c, t, as: Float.self, dMeanStart: start))
+        }
+        #expect(planes.y.map(\.bitPattern) == packed.y.map(\.bitPattern))
+        // With fewer than 8 input channels and unit strides the input gradient takes the convolution form on
+        // the planes and the scatter form when packed: other sums, the same values to rounding.
+        let g = c.geometry
+        if g.inChannels >= 8 || g.stride3.contains(where: { $0 != 1 }) {
+            #expect(planes.dx.map(\.bitPattern) == packed.dx.map(\.bitPattern))
+        } else {
+            #expect(maxError(planes.dx, packed.dx) < 1e-5)
+        }
+        #expect(planes.dMean.map(\.bitPattern) == packed.dMean.map(\.bitPattern))
+        #expect(planes.dDelta.map(\.bitPattern) == packed.dDelta.map(\.bitPattern))
+    }
+
+    @Test func kernelGradientSplitOverThreadsKeepsItsBits() {
+        let c = Self.cases[0]
+        let t = FlipoutConvolutionTests.inputs(c, seed: 500)
+        let zero = [Double](repeating: 0, count: c.geometry.kernelCount)
+        let one = withThreads(1) { FlipoutConvolutionTests.fused(c, t, as: Float.self, dMeanStart: zero) }
+        let two = withThreads(2) { FlipoutConvolutionTests.fused(c, t, as: Float.self, dMeanStart: zero) }
+        #expect(one.dMean.map(\.bitPattern) == two.dMean.map(\.bitPattern))
+        #expect(one.dDelta.map(\.bitPattern) == two.dDelta.map(\.bitPattern))
+        #expect(one.y.map(\.bitPattern) == two.y.map(\.bitPattern))
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import BayesNetRuntime
 
@@ -40,5 +41,40 @@ import Testing
         for r in 0..<4 {
             #expect(abs(p[(r * 7)..<(r * 7 + 7)].reduce(0, +) - 1) < 1e-6)
         }
+    }
+}
+
+/// The Gaussian NLL of a regression batch: Float in C kernels over fixed blocks, Double in one loop.
+@Suite struct GaussianNLLTests {
+    static func run(_ out: [Float], _ target: [Float], threads: Int, scale: Double?) -> (Double, [Float]) {
+        var g = [Float](repeating: 0, count: out.count)
+        let total = withThreads(threads) {
+            Losses.gaussianNLL(output: out, target: target, count: out.count, sigma: 0.7, batch: 5,
+                               gradientScale: scale, gradient: &g)
+        }
+        return (total, g)
+    }
+
+    @Test func floatGradientIsEachElementsFormulaAndTheSumIsTheLoopsToRounding() {
+        var r = TestRandom(9)
+        let n = 3 * 32_768 + 77
+        let out: [Float] = r.array(n, -2, 2), target: [Float] = r.array(n, -2, 2)
+        let (total, g) = Self.run(out, target, threads: 2, scale: 1.5)
+        var want = 0.0
+        let variance = 0.7 * 0.7, constant = log(0.7) + 0.5 * log(2 * Double.pi)
+        for i in 0..<n {
+            let d = Double(out[i]) - Double(target[i])
+            want += 0.5 * d * d / variance + constant
+            #expect(g[i].bitPattern == Float(1.5 * d / variance / 5).bitPattern)
+        }
+        #expect(abs(total - want) / abs(want) < 1e-12)
+    }
+
+    @Test func floatSumDoesNotDependOnTheThreadCount() {
+        var r = TestRandom(10)
+        let n = 5 * 32_768 + 3
+        let out: [Float] = r.array(n), target: [Float] = r.array(n)
+        let one = Self.run(out, target, threads: 1, scale: nil), two = Self.run(out, target, threads: 2, scale: nil)
+        #expect(one.0.bitPattern == two.0.bitPattern)
     }
 }

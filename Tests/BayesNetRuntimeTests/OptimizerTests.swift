@@ -132,3 +132,46 @@ private func sgd(_ theta: inout [Double], _ velocity: inout [Double], gradients:
         #expect(v.map(\.bitPattern) == expectedV.map(\.bitPattern))
     }
 }
+
+/// At the AVX-512 level Float steps run in a C kernel; each weight must get the Swift loop's bits.
+@Suite struct VectorOptimizerTests {
+    static func inputs(_ n: Int) -> (theta: [Float], g: [Float], m: [Float], v: [Float]) {
+        var r = TestRandom(77)
+        return (r.array(n), r.array(n, -3, 3), r.array(n, -0.1, 0.1), r.array(n, 0, 0.2))
+    }
+
+    @Test func adamMatchesTheLoop() throws {
+        try #require(Runtime.CPULevel.avx512.isSupported)
+        let n = 1037
+        let inputs = Self.inputs(n)
+        var theta = inputs.theta, m = inputs.m, v = inputs.v
+        let g = inputs.g
+        var (theta2, m2, v2) = (theta, m, v)
+        withCPULevel(.avx512) {
+            Optimizers.adamStep(parameters: &theta, gradients: g, m: &m, v: &v, count: n, step: 7,
+                                learningRate: 0.003, beta1: 0.9, beta2: 0.999, epsilon: 1e-7)
+        }
+        Optimizers.adamUpdate(parameters: &theta2, gradients: g, m: &m2, v: &v2, count: n, step: 7,
+                              learningRate: 0.003, beta1: 0.9, beta2: 0.999, epsilon: 1e-7)
+        #expect(theta.map(\.bitPattern) == theta2.map(\.bitPattern))
+        #expect(m.map(\.bitPattern) == m2.map(\.bitPattern))
+        #expect(v.map(\.bitPattern) == v2.map(\.bitPattern))
+    }
+
+    @Test func sgdMatchesTheLoop() throws {
+        try #require(Runtime.CPULevel.avx512.isSupported)
+        let n = 1037
+        let inputs = Self.inputs(n)
+        var theta = inputs.theta, velocity = inputs.m
+        let g = inputs.g
+        var (theta2, velocity2) = (theta, velocity)
+        withCPULevel(.avx512) {
+            Optimizers.sgdStep(parameters: &theta, gradients: g, velocity: &velocity, count: n, learningRate: 0.01,
+                               momentum: 0.9)
+        }
+        Optimizers.sgdUpdate(parameters: &theta2, gradients: g, velocity: &velocity2, count: n, learningRate: 0.01,
+                             momentum: 0.9)
+        #expect(theta.map(\.bitPattern) == theta2.map(\.bitPattern))
+        #expect(velocity.map(\.bitPattern) == velocity2.map(\.bitPattern))
+    }
+}

@@ -103,6 +103,18 @@ import BayesNetSpec
         #expect((TestNetworks.weightLayer(net) is FusedFlipoutLayer<Double>) == fused)
     }
 
+    /// In Float at the AVX-512 level the fused form runs on the padded-plane kernels, whose per-example
+    /// overhead is smaller: it pays from 8 positions (FlipoutConvolution.pays).
+    @Test(arguments: [(2, false), (3, true)])
+    func floatFlipoutConvolutionOnPlaneKernelsFusesFromEightPositions(side: Int, fused: Bool) throws {
+        try #require(Runtime.cpuLevel == .avx512 && Runtime.fewChannelKernels)
+        let layer = SpecBuilder.conv("conv", input: [side, side, 2], filters: 4, kernel: [3, 3],
+                                     variational: SpecBuilder.variational(scale: 0.1))
+        let net = try Network<Float>(spec: SpecBuilder.spec(input: [side, side, 2], layers: [layer], dtype: .float32),
+                                     seed: 1, trainingExamples: 1, maxBatch: 4)
+        #expect((TestNetworks.weightLayer(net) is FusedFlipoutLayer<Float>) == fused)
+    }
+
     static func identicalExamples(_ estimator: Estimator, value: PosteriorValue = .sample) throws -> Network<Double> {
         let layer = SpecBuilder.dense("dense", inputs: 5, outputs: 3, estimator: estimator,
                                       variational: SpecBuilder.variational(scale: 0.3, value: value))

@@ -16,17 +16,11 @@ struct FlipoutFusion<S: TensorScalar> {
         workspace = FlipoutConvolution.Workspace(geometry: g, maxBatch: maxBatch)
     }
 
-    /// Whether one product per example beats two over the batch. Per example the fused form saves
-    /// positions × kernel multiply-adds but forms and packs its own kernel (a few passes over the kernel's
-    /// memory), and its products have only `positions` rows; below about 16 positions (the late layers of a
-    /// small image, where the kernel is large and the map tiny) the two batched products win.
+    /// Whether one product per example beats two over the batch: the runtime's cost model
+    /// (`FlipoutConvolution.pays`), for the kernels this plan runs on.
     static func pays(_ g: ConvGeometry) -> Bool {
-        g.outputPositions >= minimumPositions
+        FlipoutConvolution.pays(g, S.self)
     }
-
-    /// Measured on the digits LeNet-5 with a 120-filter third convolution (4, 16 and 64 positions): fusing
-    /// the 4-position layer made a training step 20% slower, fusing the 16-position one 5% faster.
-    static var minimumPositions: Int { 16 }
 
     func forward(x: UnsafePointer<S>, mean: UnsafePointer<S>, delta: UnsafePointer<S>, bias: UnsafePointer<S>,
                  signIn: UnsafePointer<S>, signOut: UnsafePointer<S>, y: UnsafeMutablePointer<S>, batch: Int) {

@@ -213,29 +213,9 @@ public final class TrainingSession<S: TensorScalar> {
             }
             return (total / Double(batch), correct)
         case .normal(let sigma)?:
-            let count = batch * targetCount, variance = sigma * sigma
-            let constant = log(sigma) + 0.5 * log(2 * Double.pi)
-            let g = network.outputGradient
-            var total = 0.0, i = 0
-            // Eight at a time in vector registers (the divisions were most of a rank-3 regression step); the
-            // same operations per element, and the terms added in order, so the values are unchanged.
-            while i + 8 <= count {
-                var r = SIMD8<Double>()
-                for l in 0..<8 { r[l] = Double(out[i + l]) - Double(targets[i + l]) }
-                let terms = 0.5 * r * r / variance + constant
-                for l in 0..<8 { total += terms[l] }
-                if let scale = gradientScale {
-                    let d = scale * r / variance / Double(batch)
-                    for l in 0..<8 { g[i + l] = S(d[l]) }
-                }
-                i += 8
-            }
-            while i < count {
-                let r = Double(out[i]) - Double(targets[i])
-                total += 0.5 * r * r / variance + constant
-                if let scale = gradientScale { g[i] = S(scale * r / variance / Double(batch)) }
-                i += 1
-            }
+            let total = Losses.gaussianNLL(output: out, target: targets, count: batch * targetCount, sigma: sigma,
+                                           batch: batch, gradientScale: gradientScale,
+                                           gradient: network.outputGradient)
             return (total / Double(batch), 0)
         }
     }

@@ -18,6 +18,19 @@ public enum FlipoutConvolution {
         S.self == Float.self || S.self == Double.self
     }
 
+    /// Whether one product per example beats two over the batch for this geometry. Per example the fused
+    /// form forms W_b (and, training, its flipped transpose and the gradient's sums into dμ and dΔW): a few
+    /// passes over the kernel, against the positions × kernel multiply-adds it saves in each product. Both
+    /// scale with the kernel, so the choice comes down to the number of output positions. With the padded-plane
+    /// kernels (Float, AVX-512), forward and kernel gradient alike, 4 positions ran 1.2 to 1.3 times slower
+    /// fused and 9 positions 0.8 to 0.9 times the two products' time (5x5x16 → 120 at batch 128, 3x3x64 → 64
+    /// at batch 32); with the packed GEMM, fusing a 4-position layer made a digits training step 20% slower and
+    /// a 16-position one 5% faster.
+    public static func pays<S: TensorScalar>(_ g: ConvGeometry, _: S.Type) -> Bool {
+        let planes = S.self == Float.self && bn_plane_conv_available() != 0
+        return g.outputPositions >= (planes ? 8 : 16)
+    }
+
     /// Scratch for one layer, sized when the plan is built: per-example kernels and kernel gradients.
     public final class Workspace<S: TensorScalar> {
         public let geometry: ConvGeometry
@@ -196,6 +209,21 @@ enum FlipoutFast {
         }
     }
 
+    /// Rows [m0, m1) of y = im2col(x) · w (+ bias): read from padded planes where that kernel applies (Float,
+    /// AVX-512), else packed for the GEMM; the same bits either way.
+    @inline(__always)
+    static func product<S: FastScalar>(_ x: UnsafePointer<S>, geom: UnsafePointer<bn_conv_geom>, m0: Int, m1: Int,
+                                       n: Int, k: Int, w: UnsafePointer<S>, bias: UnsafePointer<S>?,
+                                       y: UnsafeMutablePointer<S>) {
+        if S.self == Float.self, bn_conv_plane_forward(geom, x.cast(Float.self), m0, m1, n, w.cast(Float.self), n,
+                                                       bias?.cast(Float.self), y.cast(Float.self), n) != 0 {
+            return
+        }
+        if let bias { for r in m0..<m1 { (y + r * n).update(from: bias, count: n) } }
+        S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: x, lda: 0, geom: geom, row0: 0, m0: m0, m1: m1,
+                   n: n, k: k, alpha: 1, b: w, ldb: n, transB: false, beta: bias == nil ? 0 : 1, c: y, ldc: n)
+    }
+
     static func forward<S: FastScalar>(x: UnsafePointer<S>, mean: UnsafePointer<S>, delta: UnsafePointer<S>,
                                        bias: UnsafePointer<S>?, signIn: UnsafePointer<S>, signOut: UnsafePointer<S>,
                                        y: UnsafeMutablePointer<S>, batch: Int, ws: FlipoutConvolution.Workspace<S>) {
@@ -237,11 +265,8 @@ enum FlipoutFast {
             for b in sliceRange(batch, part: part, of: parts) {
                 exampleKernel(mean: mean, delta: delta, sIn: signIn + b * cin, sOut: signOut + b * n,
                               taps: g.taps, cin: cin, cout: n, into: w)
-                let m0 = b * positions, m1 = m0 + positions
-                if let bias { for r in m0..<m1 { (y + r * n).update(from: bias, count: n) } }
-                S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: x, lda: 0, geom: geom, row0: 0,
-                           m0: m0, m1: m1, n: n, k: kk, alpha: 1, b: w, ldb: n, transB: false,
-                           beta: bias == nil ? 0 : 1, c: y, ldc: n)
+                product(x, geom: geom, m0: b * positions, m1: (b + 1) * positions, n: n, k: kk, w: w, bias: bias,
+                        y: y)
             }
         }
     }
@@ -254,11 +279,8 @@ enum FlipoutFast {
         func run(_ part: Int) {
             let positions = g.outputPositions, kk = g.patchSize, n = g.outChannels
             let rows = sliceRange(positions, part: part, of: parts)
-            let m0 = example * positions + rows.lowerBound, m1 = example * positions + rows.upperBound
-            if let bias { for r in m0..<m1 { (y + r * n).update(from: bias, count: n) } }
-            S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: x, lda: 0, geom: geom, row0: 0,
-                       m0: m0, m1: m1, n: n, k: kk, alpha: 1, b: kernel, ldb: n, transB: false,
-                       beta: bias == nil ? 0 : 1, c: y, ldc: n)
+            product(x, geom: geom, m0: example * positions + rows.lowerBound,
+                    m1: example * positions + rows.upperBound, n: n, k: kk, w: kernel, bias: bias, y: y)
         }
     }
 
@@ -269,7 +291,11 @@ enum FlipoutFast {
         let g = ws.geometry, sizes = ConvSizes(g)
         let cin = g.inChannels, cout = g.outChannels, taps = g.taps, kc = g.kernelCount
         let parts = min(ws.tasks, batch)
-        if g.stride3.allSatisfy({ $0 == 1 }) && cin >= 8 {
+        // With few input channels the convolution form's product has few columns, which the packed GEMM's
+        // 12 x 16 tiles mostly waste; the plane kernels mask the vector instead, and beat the scatter form
+        // there too (w1's 14x14x6 layer: 0.75 of its time).
+        let planes = S.self == Float.self && bn_plane_conv_available() != 0
+        if g.stride3.allSatisfy({ $0 == 1 }) && (cin >= 8 || planes) {
             // Unit strides: the input gradient is a convolution of dy with the flipped, transposed kernel,
             // padded by (k-1)·d - padBefore.
             func t(_ a: [Int]) -> (Int, Int, Int) { (a[0], a[1], a[2]) }
@@ -309,9 +335,8 @@ enum FlipoutFast {
             for b in sliceRange(batch, part: part, of: parts) {
                 flippedExampleKernel(meanT: meanT, deltaT: deltaT, sIn: signIn + b * cin,
                                      sOut: signOut + b * cout, taps: taps, cin: cin, cout: cout, into: f)
-                S.gemmRows(kind: Int32(BN_A_IM2COL), transA: false, a: dy, lda: 0, geom: geom, row0: 0,
-                           m0: b * positions, m1: (b + 1) * positions, n: cin, k: taps * cout, alpha: 1,
-                           b: f, ldb: cin, transB: false, beta: 0, c: dx, ldc: cin)
+                product(dy, geom: geom, m0: b * positions, m1: (b + 1) * positions, n: cin, k: taps * cout, w: f,
+                        bias: nil, y: dx)
             }
         }
     }
@@ -357,6 +382,22 @@ enum FlipoutFast {
         dDelta.update(repeating: 0, count: kc)
         if batch <= 0 { return }
         var geom = ConvFast.cGeometry(g)
+        if S.self == Float.self, bn_flipout_conv_gradient_applies(&geom, n) != 0 {
+            // Each example's tile of G_b added into dμ and dΔW while in registers; the threads split the
+            // kernel rows, and every element sums the examples in order.
+            let tiles = (taps * cin + 7) / 8
+            let work = batch * g.outputPositions * kc
+            let parts = work < 1 << 18 ? 1 : min(tiles, Runtime.threadCount)
+            withUnsafePointer(to: &geom) { gp in
+                Runtime.parallelFor(parts, PlaneGradientTask(x: x.cast(Float.self), dy: dy.cast(Float.self),
+                                                             signIn: signIn.cast(Float.self),
+                                                             signOut: signOut.cast(Float.self),
+                                                             dMean: dMean.cast(Float.self),
+                                                             dDelta: dDelta.cast(Float.self), batch: batch,
+                                                             rows: taps * cin, n: n, geom: gp, parts: parts))
+            }
+            return
+        }
         let reduceParts = Runtime.partitions(taps * cin, grain: max(1, 4096 / max(n, 1)))
         withUnsafePointer(to: &geom) { gp in
             // Rounds of up to `slots` examples: each example's G_b in its own slot, then the slots added into
@@ -371,6 +412,21 @@ enum FlipoutFast {
                                                                  count: count, parts: reduceParts))
                 first += count
             }
+        }
+    }
+
+    /// The kernel gradient over the `part`-th slice of the kernel rows (whole tiles of eight), every example.
+    struct PlaneGradientTask: ParallelTask {
+        let x: UnsafePointer<Float>, dy: UnsafePointer<Float>, signIn: UnsafePointer<Float>
+        let signOut: UnsafePointer<Float>, dMean: UnsafeMutablePointer<Float>, dDelta: UnsafeMutablePointer<Float>
+        let batch: Int, rows: Int, n: Int, geom: UnsafePointer<bn_conv_geom>, parts: Int
+
+        func run(_ part: Int) {
+            let tiles = sliceRange((rows + 7) / 8, part: part, of: parts)
+            let r0 = tiles.lowerBound * 8, r1 = min(rows, tiles.upperBound * 8)
+            if r0 >= r1 { return }
+            let done = bn_flipout_conv_kernel_gradient(geom, x, dy, batch, r0, r1, n, signIn, signOut, dMean, dDelta)
+            precondition(done != 0, "FlipoutConvolution: the plane kernel gradient declined a product it accepted")
         }
     }
 

@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -47,6 +48,13 @@ public enum Optimizers {
         v: UnsafeMutablePointer<Float>, count: Int, step t: Int, learningRate: Double, beta1: Double, beta2: Double,
         epsilon: Double
     ) {
+        precondition(t >= 1, "Adam steps are numbered from 1")
+        // The C kernel takes the constants as adamUpdate forms them.
+        let alpha = Float(learningRate * (1 - pow(beta2, Double(t))).squareRoot() / (1 - pow(beta1, Double(t))))
+        if bn_adam_step_f32(parameters, gradients, m, v, max(count, 0), alpha, Float(1 - beta1), Float(1 - beta2),
+                            Float(epsilon)) != 0 {
+            return
+        }
         adamUpdate(parameters: parameters, gradients: gradients, m: m, v: v, count: count, step: t,
                    learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon)
     }
@@ -111,6 +119,9 @@ public enum Optimizers {
         parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, velocity: UnsafeMutablePointer<Float>,
         count: Int, learningRate: Double, momentum: Double
     ) {
+        if bn_sgd_step_f32(parameters, gradients, velocity, max(count, 0), Float(learningRate), Float(momentum)) != 0 {
+            return
+        }
         sgdUpdate(parameters: parameters, gradients: gradients, velocity: velocity, count: count,
                   learningRate: learningRate, momentum: momentum)
     }

@@ -11,5 +11,13 @@ extension RandomStream {
                            offset, count, p)
     }
 
+    /// Elements `offset ..< offset + count` of the ±1 sequence from the C loop: exactly the values of
+    /// `writeSigns` (a Flipout layer draws batch × channels signs per step, a dense one batch × inputs).
+    @usableFromInline
+    func writeSignsFast(_ p: UnsafeMutablePointer<Float>, count: Int, offset: Int) {
+        guard count > 0 else { return }
+        bn_fill_signs_f32(RandomStream.key(generator(.signs)), step, offset, count, p)
+    }
+
     static func key(_ g: Philox4x32) -> UInt64 { UInt64(g.key.0) | UInt64(g.key.1) << 32 }
 }

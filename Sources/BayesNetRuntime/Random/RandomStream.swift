@@ -185,7 +185,7 @@ public struct RandomStream: Sendable, Equatable {
     @usableFromInline func fillUniformDouble(_ p: UnsafeMutablePointer<Double>, count: Int, offset: Int) { writeUniform(p, count: count, offset: offset) }
     @usableFromInline func fillNormalFloat(_ p: UnsafeMutablePointer<Float>, count: Int, offset: Int) { writeNormalFast(p, count: count, offset: offset) }
     @usableFromInline func fillNormalDouble(_ p: UnsafeMutablePointer<Double>, count: Int, offset: Int) { writeNormal(p, count: count, offset: offset) }
-    @usableFromInline func fillSignsFloat(_ p: UnsafeMutablePointer<Float>, count: Int, offset: Int) { writeSigns(p, count: count, offset: offset) }
+    @usableFromInline func fillSignsFloat(_ p: UnsafeMutablePointer<Float>, count: Int, offset: Int) { writeSignsFast(p, count: count, offset: offset) }
     @usableFromInline func fillSignsDouble(_ p: UnsafeMutablePointer<Double>, count: Int, offset: Int) { writeSigns(p, count: count, offset: offset) }
 
     @inlinable

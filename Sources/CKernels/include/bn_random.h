@@ -10,4 +10,9 @@
 /// the same bits.
 void bn_fill_normal_f32(uint64_t key, uint64_t fallbackKey, uint64_t step, long offset, long count, float *out);
 
+/// Elements [offset, offset + count) of a stream's ±1 sequence as float, the values `RandomStream.fillSigns`
+/// gives: bit i mod 32 of word (i / 32) mod 4 of the Philox4x32-10 block i / 128 (counter (block, step)
+/// under `key`), +1 for a clear bit.
+void bn_fill_signs_f32(uint64_t key, uint64_t step, long offset, long count, float *out);
+
 #endif

@@ -41,9 +41,10 @@ int bn_cpu_level(void);
 /// Overrides the level (benchmarks, tests); returns 0 when the CPU cannot run it.
 int bn_cpu_set_level(int level);
 
-/// Whether single-precision convolutions with at most 8 input channels read their patches in place (AVX-512)
-/// instead of packing them; on by default. Switched off only to compare the two (tests, benchmarks): both
-/// give the same bits.
+/// Whether single-precision convolutions with at most 8 input channels, and the fused Flipout layer's
+/// per-example products (bn_conv_plane_forward, bn_flipout_conv_kernel_gradient), read their patches in place
+/// (AVX-512) instead of packing them; on by default. Switched off only to compare the two (tests,
+/// benchmarks).
 int bn_few_channels_kernels(void);
 void bn_set_few_channels_kernels(int enabled);
 
@@ -116,4 +117,54 @@ void bn_softplus_backward_f32(const float *x, const float *dy, float *dx, long n
 /// Adds rows [row0, row0+rows) of an im2col-shaped matrix (leading dimension ld) back onto the input
 /// positions they were gathered from (the adjoint of im2col).
 void bn_col2im_add(const bn_conv_geom *g, const float *src, long ld, long row0, long rows, float *dx);
+
+/// Whether the convolutions read from padded planes below run here (AVX-512 and the in-place kernels on).
+int bn_plane_conv_available(void);
+
+/// Rows [m0, m1) of C = im2col(x) · B, plus `bias` (n values, or NULL) on every row; B is k x n with row
+/// stride ldb, k = taps · inChannels. The patches are read from a zero-padded copy of each example; the
+/// result has the bits of bn_sgemm_rows for the same product (onto rows holding the bias, beta 1).
+/// Single-threaded. Returns 0, computing nothing, where it does not apply (see bn_plane_conv_available).
+int bn_conv_plane_forward(const bn_conv_geom *g, const float *x, long m0, long m1, long n, const float *b,
+                          long ldb, const float *bias, float *c, long ldc);
+
+/// The fused Flipout convolution's kernel gradient for kernel rows [r0, r1): with G_b = patches_bᵀ · dy_b
+/// (the bits of bn_sgemm_rows), dMean += Σ_b G_b and dDelta += Σ_b (s_in[b] ⊗ s_out[b]) ⊙ G_b, the examples
+/// added in order, each tile added while in registers. sIn is batch x inChannels, sOut and dy rows batch x n.
+/// Single-threaded. Returns 0, computing nothing, where it does not apply (bn_flipout_conv_gradient_applies
+/// says beforehand, from the geometry and the output channels).
+int bn_flipout_conv_gradient_applies(const bn_conv_geom *g, long n);
+int bn_flipout_conv_kernel_gradient(const bn_conv_geom *g, const float *x, const float *dy, long batch, long r0,
+                                    long r1, long n, const float *sIn, const float *sOut, float *dMean,
+                                    float *dDelta);
+
+/// A pooling window geometry in rank-3 form, channels-last.
+typedef struct {
+    long in[3], out[3], window[3], stride[3], pad[3];
+    long channels;
+} bn_pool_geom;
+
+enum {
+    BN_POOL_MAX_FORWARD = 0,
+    BN_POOL_MAX_BACKWARD = 1,
+    BN_POOL_AVERAGE_FORWARD = 2,
+    BN_POOL_AVERAGE_BACKWARD = 3
+};
+
+/// One pass of `Pooling` over examples [e0, e1) with its bits, at the AVX-512 level: forward passes write y
+/// (`out`) from x; backward passes overwrite dx (`out`) from dy (and x, for the maximum). Returns 0,
+/// computing nothing, at other levels.
+int bn_pool_f32(int pass, const float *x, const float *dy, float *out, long e0, long e1, const bn_pool_geom *g);
+
+/// One Adam step over [0, n) at the AVX-512 level with the bits of `Optimizers.adamStep`:
+/// m += (g − m)·c1, v += (g² − v)·c2, p −= m·alpha / (√v + eps). Returns 0, doing nothing, at other levels.
+int bn_adam_step_f32(float *p, const float *g, float *m, float *v, long n, float alpha, float c1, float c2,
+                     float eps);
+/// One step of SGD with momentum likewise: vel = mu·vel − lr·g, p += vel.
+int bn_sgd_step_f32(float *p, const float *g, float *vel, long n, float lr, float mu);
+
+/// Σ over [0, n) of 0.5·r²/variance + constant with r = out − target (in double), the sum kept in 16 lanes
+/// added in a fixed tree; with `scale`, grad[i] = scale·r/variance/batch. Single-threaded.
+double bn_gaussian_nll_f32(const float *out, const float *target, long n, double variance, double constant,
+                           const double *scale, long batch, float *grad);
 #endif
