@@ -227,12 +227,14 @@ func lenet() throws -> ModelSpec {
         #expect(SpecLoader.load(text: text).diagnostics.map(\.message) == ["the bundled `mnist` data has 10 classes, but the network ends with 5 logits"])
     }
 
+    /// TFP's example, with one difference the spec states: a cosine learning rate.
     @Test func mnistLenetSpecIsTFPsExample() throws {
         let s = try #require(SpecLoader.load(path: packageRoot() + "/specs/mnist-lenet5-flipout.yaml").spec)
         #expect(s.layers.map(\.outputShape) == [[28, 28, 6], [14, 14, 6], [14, 14, 16], [7, 7, 16], [7, 7, 120], [5880], [84], [10]])
         #expect(s.data.train == .builtin(name: "mnist", split: "train"))
         #expect(s.data.test == .builtin(name: "mnist", split: "test"))
-        #expect(s.train == TrainSpec(epochs: 10, batchSize: 128, optimizer: .adam(learningRate: 0.001), samples: 1))
+        #expect(s.train == TrainSpec(epochs: 10, batchSize: 128, optimizer: .adam(learningRate: 0.001), samples: 1,
+                                     schedule: LearningRateSchedule(kind: .cosine(finalFraction: 0))))
         #expect(s.evaluate.samples == 50)
     }
 }
