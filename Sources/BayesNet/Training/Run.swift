@@ -349,6 +349,7 @@ final class RunDriver<S: TensorScalar> {
             progress.message("resuming \(directory) at epoch \(info.epoch), step \(info.step)\(communicator.size > 1 ? " on \(communicator.size) ranks" : "")")
             noteCheckpoint(epoch: info.epoch)
         }
+        var gradientsFailure: String?
         if writes, let gradientsPath = options.gradientsPath {
             var written = false
             session.onGradients = { [unowned session] network in
@@ -359,8 +360,12 @@ final class RunDriver<S: TensorScalar> {
                     entries.append(.init(name: p.name, dtype: CheckpointIO.dtype(S.self), shape: p.shape,
                                          bytes: CheckpointIO.bytes(p.gradient.pointer, count: p.count)))
                 }
-                try? AtomicFile.write(SafeTensors.encode(entries, metadata: ["ranks": String(session.communicator.size)]),
-                                      to: gradientsPath)
+                do {
+                    try AtomicFile.write(SafeTensors.encode(entries, metadata: ["ranks": String(session.communicator.size)]),
+                                         to: gradientsPath)
+                } catch {
+                    gradientsFailure = "\(error)"
+                }
             }
         }
 
@@ -390,6 +395,7 @@ final class RunDriver<S: TensorScalar> {
                 // Every rank sees the same error: the figures that fail are summed across ranks first.
                 throw RunError("training stopped: \(error); the last good checkpoint is kept in \(directory)", agreed: true)
             }
+            if let gradientsFailure { throw RunError("cannot write the gradients: \(gradientsFailure)") }
             trainedThisRun += 1
             final = (m.loss, m.nll, m.kl)
             m.seconds = secondsOffset + Date().timeIntervalSince(started)
