@@ -41,8 +41,8 @@ let package = Package(
         ),
         // File formats with no knowledge of specs or networks: NPY, IDX, CSV and gzip readers, the atomic writer.
         .target(name: "BayesNetFormats", dependencies: ["CZlib"]),
-        // The spec language: YAML nodes, IR, lowering, validation, diagnostics. Imports no runtime.
-        .target(name: "BayesNetSpec", dependencies: ["CYAML"]),
+        // The spec language: YAML nodes, IR, lowering, validation, diagnostics. Imports no runtime, only the formats.
+        .target(name: "BayesNetSpec", dependencies: ["CYAML", "BayesNetFormats"]),
 
         // Vector micro-kernels compiled per function for AVX2/FMA, picked at run time.
         .target(name: "CKernels"),

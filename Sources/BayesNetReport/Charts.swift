@@ -1,3 +1,4 @@
+import BayesNetFormats
 import Foundation
 
 /// Colours chosen to stay apart for the common kinds of colour blindness (Okabe–Ito).

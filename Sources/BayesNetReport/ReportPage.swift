@@ -1,3 +1,4 @@
+import BayesNetFormats
 import Foundation
 
 /// Builds the report's HTML. Every figure quoted from summary.json goes through `number`, which tags it
@@ -333,7 +334,7 @@ struct ReportPage {
         }
         var settings: [(String, String)] = []
         settings.append(("name", escape(summary.name)))
-        if let v = summary.seed { settings.append(("seed", "<span class=\"num\" data-key=\"seed\" data-value=\"\(escape(v))\">\(escape(v))</span>")) }
+        if let v = summary.seed.map({ String($0) }) { settings.append(("seed", "<span class=\"num\" data-key=\"seed\" data-value=\"\(escape(v))\">\(escape(v))</span>")) }
         if let v = summary.specSha256 { settings.append(("spec SHA-256", "<code>\(escape(v))</code>")) }
         if let v = summary.threads { settings.append(("threads", number("threads", v))) }
         if let v = summary.wallSeconds { settings.append(("wall time", number("wall_seconds", v, decimals: 2) + " s")) }

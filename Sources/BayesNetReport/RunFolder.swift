@@ -1,131 +1,5 @@
+import BayesNetFormats
 import Foundation
-
-/// `summary.json` of a run folder (docs/run-folder.md). Optional fields stay optional so that a report
-/// can still be drawn from a regression run or an older run that lacks some of them.
-public struct RunSummary: Decodable, Sendable, Equatable {
-    public var name: String
-    /// Kept as text: a 64-bit seed beyond Int.max is written as a string.
-    public var seed: String?
-    public var specSha256: String?
-    public var threads: Int?
-    public var wallSeconds: Double?
-    public var trainSeconds: Double?
-    public var epochs: Int?
-    public var steps: Int?
-    public var trainingExamples: Int?
-    public var final: FinalFigures?
-    public var evaluation: Evaluation?
-    public var layers: [LayerRow]
-    public var totals: Totals?
-    /// What the run flagged about itself, such as a diverging loss.
-    public var warnings: [String]
-
-    public struct FinalFigures: Decodable, Sendable, Equatable {
-        public var loss: Double?
-        public var nll: Double?
-        public var kl: Double?
-    }
-
-    public struct Evaluation: Decodable, Sendable, Equatable {
-        public var samples: Int?
-        public var examples: Int?
-        public var predictive: Figures?
-        public var posteriorMean: Figures?
-        public var reliability: Reliability?
-    }
-
-    /// Categorical runs fill the first six, regression runs `rmse`, `nll` and `predictiveStd`.
-    public struct Figures: Decodable, Sendable, Equatable {
-        public var accuracy: Double?
-        public var nll: Double?
-        public var ece: Double?
-        public var brier: Double?
-        public var entropy: Double?
-        public var mutualInformation: Double?
-        public var rmse: Double?
-        public var predictiveStd: Double?
-        public var crps: Double?
-        public var coverage: Coverage?
-    }
-
-    /// Regression: the observed share of test targets inside each central predictive interval.
-    public struct Coverage: Decodable, Sendable, Equatable {
-        public var levels: [Double]
-        public var observed: [Double]
-    }
-
-    public struct Reliability: Decodable, Sendable, Equatable {
-        /// At most `RunFolder.maxReliabilityBins`: the diagram draws every bin, so the count bounds its size.
-        public var bins: Int
-        /// Bin means; `nil` for an empty bin.
-        public var confidence: [Double?]
-        public var accuracy: [Double?]
-        public var count: [Int]
-    }
-
-    public struct LayerRow: Decodable, Sendable, Equatable {
-        public var name: String
-        public var type: String
-        public var outputShape: [Int]
-        public var parameters: Int
-        public var macs: Int
-        /// `nil` for deterministic layers, which carry no KL penalty.
-        public var penaltyWeight: Double?
-    }
-
-    public struct Totals: Decodable, Sendable, Equatable {
-        public var parameters: Int
-        public var macs: Int
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case name, seed, specSha256, threads, wallSeconds, trainSeconds, epochs, steps, trainingExamples, final,
-             evaluation, layers, totals, warnings
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
-        if let n = try? c.decodeIfPresent(UInt64.self, forKey: .seed) {
-            seed = String(n)
-        } else if let n = try? c.decodeIfPresent(Int.self, forKey: .seed) {
-            seed = String(n)
-        } else {
-            seed = try c.decodeIfPresent(String.self, forKey: .seed)
-        }
-        specSha256 = try c.decodeIfPresent(String.self, forKey: .specSha256)
-        threads = try c.decodeIfPresent(Int.self, forKey: .threads)
-        wallSeconds = try c.decodeIfPresent(Double.self, forKey: .wallSeconds)
-        trainSeconds = try c.decodeIfPresent(Double.self, forKey: .trainSeconds)
-        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs)
-        steps = try c.decodeIfPresent(Int.self, forKey: .steps)
-        trainingExamples = try c.decodeIfPresent(Int.self, forKey: .trainingExamples)
-        final = try c.decodeIfPresent(FinalFigures.self, forKey: .final)
-        evaluation = try c.decodeIfPresent(Evaluation.self, forKey: .evaluation)
-        layers = try c.decodeIfPresent([LayerRow].self, forKey: .layers) ?? []
-        totals = try c.decodeIfPresent(Totals.self, forKey: .totals)
-        warnings = (try? c.decodeIfPresent([String].self, forKey: .warnings)) ?? []
-    }
-
-    /// True when the evaluation is a classifier's (it has an accuracy), so predictions.csv is expected.
-    public var isCategorical: Bool { evaluation?.predictive?.accuracy != nil }
-}
-
-/// One line of `metrics.jsonl`.
-public struct EpochMetrics: Decodable, Sendable, Equatable {
-    public var epoch: Int
-    public var step: Int?
-    /// `nil` when the run wrote null (a non-finite value, e.g. after divergence).
-    public var loss: Double?
-    public var nll: Double?
-    public var kl: Double?
-    public var trainAccuracy: Double?
-    public var testAccuracy: Double?
-    public var testNll: Double?
-    public var validationAccuracy: Double?
-    public var validationNll: Double?
-    public var seconds: Double?
-}
 
 /// One row of `predictions.csv`.
 public struct Prediction: Sendable, Equatable {
@@ -137,36 +11,6 @@ public struct Prediction: Sendable, Equatable {
     public var expectedEntropy: Double
     public var mutualInformation: Double
     public var correct: Bool
-}
-
-/// `ood.json`, written by `bayesnet evaluate --ood`.
-public struct OODStudy: Decodable, Sendable, Equatable {
-    public struct Scores: Decodable, Sendable, Equatable {
-        public var entropy: [Double?]
-        public var mutualInformation: [Double?]
-    }
-    public struct Separation: Decodable, Sendable, Equatable {
-        public var auroc: Double?
-        public var aupr: Double?
-    }
-    public var entropy: Separation
-    public var mutualInformation: Separation
-    public var `in`: Scores
-    public var out: Scores
-}
-
-/// `shift.json`, written by `bayesnet evaluate --shift`.
-public struct ShiftStudy: Decodable, Sendable, Equatable {
-    public struct Row: Decodable, Sendable, Equatable {
-        public var level: Double?
-        public var accuracy: Double?
-        public var nll: Double?
-        public var ece: Double?
-        public var entropy: Double?
-        public var mutualInformation: Double?
-    }
-    public var kind: String
-    public var rows: [Row]
 }
 
 /// Everything a report is drawn from, read from a run folder's files.
@@ -275,11 +119,7 @@ public struct RunFolder: Sendable {
         }
     }
 
-    static func decoder() -> JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return decoder
-    }
+    static func decoder() -> JSONDecoder { RunFolderJSON.decoder() }
 
     /// The most reliability bins a report draws (runs write 15); a larger count is an edited or damaged file,
     /// and drawing it would take time and page size in proportion.
@@ -423,11 +263,5 @@ public struct RunFolder: Sendable {
         }
     }
 
-    static func snakeCase(_ key: String) -> String {
-        var out = ""
-        for ch in key {
-            if ch.isUppercase { out += "_" + ch.lowercased() } else { out.append(ch) }
-        }
-        return out
-    }
+    static func snakeCase(_ key: String) -> String { RunFolderJSON.snakeCase(key) }
 }

@@ -1,3 +1,4 @@
+import BayesNetFormats
 import Foundation
 import ArgumentParser
 import BayesNet

@@ -85,7 +85,7 @@ struct EvaluateCommand: ParsableCommand {
             print("out of distribution: \(o.outOfDistribution.count) inputs against \(o.inDistribution.count) test examples")
             print("  predictive entropy: AUROC \(f(o.entropy.auroc))  AUPR \(f(o.entropy.aupr))")
             print("  mutual information: AUROC \(f(o.mutualInformation.auroc))  AUPR \(f(o.mutualInformation.aupr))")
-            if let folder { try write(o.json, to: folder, file: "ood.json") }
+            if let folder { try write(RunFolderJSON.value(o.study), to: folder, file: "ood.json") }
         }
         if let parsed {
             print("shift \(parsed.kind.rawValue):")
@@ -94,11 +94,7 @@ struct EvaluateCommand: ParsableCommand {
                 let m = r.metrics
                 print("  " + String(format: "%-8g", r.level) + "  " + [m.accuracy, m.nll, m.ece, m.entropy, m.mutualInformation].map(f).joined(separator: "    "))
             }
-            let json = JSONValue.object([("kind", .string(parsed.kind.rawValue)), ("rows", .array(result.shift.map { r in
-                .object([("level", .finite(r.level)), ("accuracy", .finite(r.metrics.accuracy)), ("nll", .finite(r.metrics.nll)),
-                         ("ece", .finite(r.metrics.ece)), ("entropy", .finite(r.metrics.entropy)),
-                         ("mutual_information", .finite(r.metrics.mutualInformation))])
-            }))])
+            let json = RunFolderJSON.value(ShiftRow.study(kind: parsed.kind.rawValue, result.shift))
             if let folder { try write(json, to: folder, file: "shift.json") }
         }
     }

@@ -1,3 +1,4 @@
+import BayesNetFormats
 import Foundation
 import BayesNet
 
@@ -81,9 +82,9 @@ final class ProgressDisplay {
         if let a = m.trainAccuracy { s += "  train acc \(String(format: "%.3f", a))" }
         if let a = m.testAccuracy { s += "  test acc \(String(format: "%.3f", a))" }
         if let a = m.validationAccuracy { s += "  val acc \(String(format: "%.3f", a))" }
-        if let n = m.validationNLL { s += "  val nll \(String(format: "%.4f", n))" }
+        if let n = m.validationNll { s += "  val nll \(String(format: "%.4f", n))" }
         if let r = m.learningRate { s += "  lr \(String(format: "%.3g", r))" }
-        if let n = m.testNLL { s += "  test nll \(String(format: "%.4f", n))" }
+        if let n = m.testNll { s += "  test nll \(String(format: "%.4f", n))" }
         return s + "  \(String(format: "%.1f", m.seconds))s"
     }
 

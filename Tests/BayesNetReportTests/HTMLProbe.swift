@@ -1,3 +1,4 @@
+import BayesNetFormats
 import Foundation
 
 /// Small regular-expression probes over the rendered page, enough to check its structure.

@@ -202,6 +202,6 @@ func remove(_ file: String, in folder: URL) throws {
 
     @Test func seedBeyondIntMaxWrittenAsTextIsShown() throws {
         let summary = try RunFolder.parseSummary(Data("{\"name\": \"x\", \"seed\": \"18446744073709551615\", \"layers\": []}".utf8))
-        #expect(summary.seed == "18446744073709551615")
+        #expect(summary.seed == 18_446_744_073_709_551_615)
     }
 }

@@ -1,3 +1,4 @@
+import BayesNetFormats
 import Foundation
 import Testing
 import TestSupport
@@ -101,7 +102,7 @@ func validate(_ files: [String]) throws -> [String: String] {
 }
 
 /// A YAML node as JSON, typed by the YAML 1.2 core schema (what editors see), merge keys applied.
-func coreSchemaJSON(_ node: YAMLNode) -> JSONValue {
+func coreSchemaJSON(_ node: YAMLNode) -> BayesNetSpec.JSONValue {
     switch node.value {
     case .mapping(let pairs): return .object(pairs.map { ($0.key.scalar ?? "", coreSchemaJSON($0.value)) })
     case .sequence(let items): return .array(items.map(coreSchemaJSON))

@@ -65,17 +65,15 @@ public struct OODResult: Sendable {
                                        negatives: inDistribution.map(\.mutualInformation))
     }
 
-    public var json: JSONValue {
-        func scores(_ rows: [ExampleUncertainty]) -> JSONValue {
-            .object([("entropy", .array(rows.map { .finite($0.entropy) })),
-                     ("mutual_information", .array(rows.map { .finite($0.mutualInformation) }))])
+    /// ood.json.
+    public var study: OODStudy {
+        func scores(_ rows: [ExampleUncertainty]) -> OODStudy.Scores {
+            .init(entropy: rows.map(\.entropy), mutualInformation: rows.map(\.mutualInformation))
         }
-        return .object([
-            ("in_examples", .int(inDistribution.count)), ("out_examples", .int(outOfDistribution.count)),
-            ("entropy", .object([("auroc", .finite(entropy.auroc)), ("aupr", .finite(entropy.aupr))])),
-            ("mutual_information", .object([("auroc", .finite(mutualInformation.auroc)), ("aupr", .finite(mutualInformation.aupr))])),
-            ("in", scores(inDistribution)), ("out", scores(outOfDistribution)),
-        ])
+        return OODStudy(inExamples: inDistribution.count, outExamples: outOfDistribution.count,
+                        entropy: .init(auroc: entropy.auroc, aupr: entropy.aupr),
+                        mutualInformation: .init(auroc: mutualInformation.auroc, aupr: mutualInformation.aupr),
+                        in: scores(inDistribution), out: scores(outOfDistribution))
     }
 }
 
@@ -83,6 +81,14 @@ public struct OODResult: Sendable {
 public struct ShiftRow: Sendable {
     public var level: Double
     public var metrics: ClassificationMetrics
+
+    /// shift.json of a sweep.
+    public static func study(kind: String, _ rows: [ShiftRow]) -> ShiftStudy {
+        ShiftStudy(kind: kind, rows: rows.map { r in
+            .init(level: r.level, accuracy: r.metrics.accuracy, nll: r.metrics.nll, ece: r.metrics.ece,
+                  entropy: r.metrics.entropy, mutualInformation: r.metrics.mutualInformation)
+        })
+    }
 }
 
 extension Serving {

@@ -80,7 +80,9 @@ enum Predictor {
 public struct EvaluationResult: Sendable {
     public var samples: Int
     public var examples: Int
-    public var json: JSONValue
+    public var summary: RunSummary.Evaluation
+    /// The block as summary.json writes it.
+    public var json: JSONValue { RunFolderJSON.value(summary) }
     /// predictions.csv's text (categorical only).
     public var predictionsCSV: String?
     /// A short human summary for the terminal.
@@ -88,36 +90,21 @@ public struct EvaluationResult: Sendable {
 }
 
 enum Evaluation {
-    static func classificationJSON(_ m: ClassificationMetrics) -> JSONValue {
-        .object([
-            ("accuracy", .finite(m.accuracy)), ("nll", .finite(m.nll)), ("ece", .finite(m.ece)),
-            ("brier", .finite(m.brier)), ("entropy", .finite(m.entropy)),
-            ("mutual_information", .finite(m.mutualInformation)),
-        ])
+    static func figures(_ m: ClassificationMetrics) -> RunSummary.Figures {
+        .init(accuracy: m.accuracy, nll: m.nll, ece: m.ece, brier: m.brier, entropy: m.entropy,
+              mutualInformation: m.mutualInformation)
     }
 
-    static func reliabilityJSON(_ m: ClassificationMetrics, bins: Int) -> JSONValue {
+    static func reliability(_ m: ClassificationMetrics, bins: Int) -> RunSummary.Reliability {
         let r = m.reliability
-        return .object([
-            ("bins", .int(bins)),
-            ("confidence", .array(r.confidence.map { JSONValue.finite($0) })),
-            ("accuracy", .array(r.accuracy.map { JSONValue.finite($0) })),
-            ("count", .array(r.count.map { JSONValue.int($0) })),
-        ])
+        return .init(bins: bins, confidence: r.confidence, accuracy: r.accuracy, count: r.count)
     }
 
     static func format(_ x: Double) -> String { String(format: "%.4f", x) }
 
-    static func regressionJSON(_ m: RegressionScores, coverage: Bool) -> JSONValue {
-        var pairs: [(String, JSONValue)] = [("rmse", .finite(m.rmse)), ("nll", .finite(m.nll)),
-                                            ("predictive_std", .finite(m.predictiveStd)), ("crps", .finite(m.crps))]
-        if coverage {
-            pairs.append(("coverage", .object([
-                ("levels", .array(Metrics.coverageLevels.map { .finite($0) })),
-                ("observed", .array(m.coverage.map { .finite($0) })),
-            ])))
-        }
-        return .object(pairs)
+    static func figures(_ m: RegressionScores, coverage: Bool) -> RunSummary.Figures {
+        .init(rmse: m.rmse, nll: m.nll, predictiveStd: m.predictiveStd, crps: m.crps,
+              coverage: coverage ? .init(levels: Metrics.coverageLevels, observed: m.coverage) : nil)
     }
 
     /// predictions.csv of a regression: one row per predicted value.
@@ -145,9 +132,8 @@ enum Evaluation {
             let coverage = zip(Metrics.coverageLevels, p.coverage).map { "\(Int($0 * 100))% \(format($1))" }.joined(separator: ", ")
             return EvaluationResult(
                 samples: samples, examples: data.count,
-                json: .object([("samples", .int(samples)), ("examples", .int(data.count)),
-                               ("predictive", regressionJSON(p, coverage: true)),
-                               ("posterior_mean", regressionJSON(m, coverage: false))]),
+                summary: .init(samples: samples, examples: data.count, predictive: figures(p, coverage: true),
+                               posteriorMean: figures(m, coverage: false), reliability: nil),
                 predictionsCSV: regressionCSV(p, targets: targets, valuesPerExample: network.outputCount),
                 lines: ["predictive (\(samples) samples): rmse \(format(p.rmse))  nll \(format(p.nll))  crps \(format(p.crps))  predictive std \(format(p.predictiveStd))",
                         "  central intervals cover: \(coverage)",
@@ -168,9 +154,8 @@ enum Evaluation {
             }
             return EvaluationResult(
                 samples: samples, examples: data.count,
-                json: .object([("samples", .int(samples)), ("examples", .int(data.count)),
-                               ("predictive", classificationJSON(p)), ("posterior_mean", classificationJSON(m)),
-                               ("reliability", reliabilityJSON(p, bins: bins))]),
+                summary: .init(samples: samples, examples: data.count, predictive: figures(p), posteriorMean: figures(m),
+                               reliability: reliability(p, bins: bins)),
                 predictionsCSV: csv,
                 lines: [
                     "predictive (\(samples) samples): accuracy \(format(p.accuracy))  nll \(format(p.nll))  ece \(format(p.ece))  brier \(format(p.brier))  entropy \(format(p.entropy))  mutual information \(format(p.mutualInformation))",

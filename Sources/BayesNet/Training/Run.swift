@@ -238,9 +238,9 @@ final class RunDriver<S: TensorScalar> {
         // Metrics without a checkpoint are an epoch cut short: nothing that could be resumed or reported.
         guard RunFolderFiles.held.contains(where: { fm.fileExists(atPath: path($0)) }) else { return nil }
         if let data = fm.contents(atPath: path("summary.json")),
-           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
-            let epochs = object["epochs"] as? Int ?? 0
-            let seed = object["seed"].map { "\($0)" } ?? "?"
+           let summary = try? RunFolderJSON.decoder().decode(RunSummary.self, from: data) {
+            let epochs = summary.epochs ?? 0
+            let seed = summary.seed.map { "\($0)" } ?? "?"
             return "a finished run (\(epochs) epoch\(epochs == 1 ? "" : "s"), seed \(seed)) whose checkpoint, metrics and summary would be lost"
         }
         if let (_, info) = try? CheckpointIO.read(path: path("checkpoint.safetensors"), limits: limits) {
@@ -323,6 +323,8 @@ final class RunDriver<S: TensorScalar> {
         }
         var lines: [EpochMetrics] = []
         var lineTexts: [String] = []
+        /// The epochs a resumed checkpoint holds, as metrics.jsonl recorded them.
+        var keptLines: [EpochMetrics] = []
         var secondsOffset = 0.0
         var final: (loss: Double, nll: Double, kl: Double)?
         if let (entries, info) = resumeFrom {
@@ -337,13 +339,14 @@ final class RunDriver<S: TensorScalar> {
             session.epoch = info.epoch
             // Keep the metrics of the epochs the checkpoint holds; a later line belongs to a lost epoch.
             if let text = fm.contents(atPath: path("metrics.jsonl")).flatMap({ String(data: $0, encoding: .utf8) }) {
+                let decoder = RunFolderJSON.decoder()
                 for line in text.split(separator: "\n") {
-                    guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                          let e = object["epoch"] as? Int, e <= info.epoch else { continue }
+                    guard let kept = try? decoder.decode(EpochMetrics.self, from: Data(line.utf8)),
+                          kept.epoch <= info.epoch else { continue }
+                    keptLines.append(kept)
                     lineTexts.append(String(line))
-                    secondsOffset = max(secondsOffset, object["seconds"] as? Double ?? 0)
-                    final = (object["loss"] as? Double ?? .nan, object["nll"] as? Double ?? .nan,
-                             object["kl"] as? Double ?? .nan)
+                    secondsOffset = max(secondsOffset, kept.seconds)
+                    final = (kept.loss, kept.nll, kept.kl)
                 }
             }
             progress.message("resuming \(directory) at epoch \(info.epoch), step \(info.step)\(communicator.size > 1 ? " on \(communicator.size) ranks" : "")")
@@ -380,11 +383,9 @@ final class RunDriver<S: TensorScalar> {
         var trainedThisRun = 0
         var divergence = DivergenceWatch()
         var stopping = spec.train.earlyStopping.map { EarlyStoppingWatch(settings: $0) }
-        for text in lineTexts {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-                  let e = object["epoch"] as? Int else { continue }
-            if let loss = object["loss"] as? Double { _ = divergence.epochEnded(e, loss: loss) }
-            if let nll = object["validation_nll"] as? Double { _ = stopping?.epochEnded(e, validationNLL: nll) }
+        for kept in keptLines {
+            _ = divergence.epochEnded(kept.epoch, loss: kept.loss)
+            if let nll = kept.validationNll { _ = stopping?.epochEnded(kept.epoch, validationNLL: nll) }
         }
         while session.epoch < epochs, stopping?.shouldStop != true {
             if let stop = options.stopAfterEpochs, trainedThisRun >= stop { break }
@@ -400,10 +401,10 @@ final class RunDriver<S: TensorScalar> {
             final = (m.loss, m.nll, m.kl)
             m.seconds = secondsOffset + Date().timeIntervalSince(started)
             lines.append(m)
-            lineTexts.append(m.json.rendered())
+            lineTexts.append(RunFolderJSON.text(m))
             if let first = firstStepLoss { divergence.started(loss: first) }
             let warning = divergence.epochEnded(session.epoch, loss: m.loss)
-            let improved = m.validationNLL.map { stopping?.epochEnded(session.epoch, validationNLL: $0) ?? false } ?? false
+            let improved = m.validationNll.map { stopping?.epochEnded(session.epoch, validationNLL: $0) ?? false } ?? false
             try writeFolder {
                 if improved {
                     let info = CheckpointInfo(step: session.step, epoch: session.epoch, seed: seed, specSHA256: hash, specText: specText)
@@ -451,44 +452,29 @@ final class RunDriver<S: TensorScalar> {
             }
         }
         let wall = Date().timeIntervalSince(started)
-        var summary: [(String, JSONValue)] = [
-            ("name", .string(spec.name)),
-            ("seed", seed <= UInt64(Int.max) ? .int(Int(seed)) : .string(String(seed))),
-            ("spec_sha256", .string(hash)), ("threads", .int(Runtime.threadCount)), ("ranks", .int(communicator.size)),
-            ("wall_seconds", .finite((wall * 1000).rounded() / 1000)),
-            ("train_seconds", .finite((trainSeconds * 1000).rounded() / 1000)),
-            ("epochs", .int(session.epoch)), ("steps", .int(session.step)), ("training_examples", .int(train.count)),
-        ]
+        let layers = spec.layerSummaries
+        var summary = RunSummary(
+            name: spec.name, seed: seed, specSha256: hash, threads: Runtime.threadCount, ranks: communicator.size,
+            wallSeconds: wall, trainSeconds: trainSeconds, epochs: session.epoch, steps: session.step,
+            trainingExamples: train.count,
+            final: final.map { RunSummary.FinalFigures(loss: $0.loss, nll: $0.nll, kl: $0.kl) },
+            evaluation: evaluation?.summary, warnings: divergence.warning.map { [$0] } ?? [],
+            layers: layers.map { l in
+                RunSummary.LayerRow(name: l.name, type: l.typeName, outputShape: l.outputShape, parameters: l.parameters,
+                                    macs: l.macs, penaltyWeight: l.penaltyWeight?.resolved(trainingExamples: train.count))
+            },
+            totals: .init(parameters: layers.reduce(0) { $0 + $1.parameters }, macs: layers.reduce(0) { $0 + $1.macs }))
         if session.reducedSteps > 0 {
             let bytes = session.network.parameters.reduce(0) { $0 + $1.count } * MemoryLayout<S>.size
-            summary.append(("allreduce", .object([
-                ("steps", .int(session.reducedSteps)), ("bytes_per_step", .int(bytes)),
-                ("ms_per_step", .finite(Double(session.reduceNanoseconds) / 1e6 / Double(session.reducedSteps))),
-            ])))
+            summary.allreduce = .init(steps: session.reducedSteps, bytesPerStep: bytes,
+                                      msPerStep: Double(session.reduceNanoseconds) / 1e6 / Double(session.reducedSteps))
         }
-        if let final {
-            summary.append(("final", .object([("loss", .finite(final.loss)), ("nll", .finite(final.nll)), ("kl", .finite(final.kl))])))
-        }
-        if let evaluation { summary.append(("evaluation", evaluation.json)) }
-        if let warning = divergence.warning { summary.append(("warnings", .array([.string(warning)]))) }
         if let stopping, let best = stopping.best {
-            summary.append(("early_stopping", .object([
-                ("best_epoch", .int(best.epoch)), ("best_validation_nll", .finite(best.nll)),
-                ("stopped_after_epoch", stoppedEarly ? .int(session.epoch) : .null),
-            ])))
+            summary.earlyStopping = .init(bestEpoch: best.epoch, bestValidationNll: best.nll,
+                                          stoppedAfterEpoch: stoppedEarly ? session.epoch : nil)
         }
-        let layers = spec.layerSummaries
-        summary.append(("layers", .array(layers.map { l in
-            var pairs: [(String, JSONValue)] = [("name", .string(l.name)), ("type", .string(l.typeName)),
-                                                ("output_shape", .array(l.outputShape.map { .int($0) })),
-                                                ("parameters", .int(l.parameters)), ("macs", .int(l.macs))]
-            if let w = l.penaltyWeight { pairs.append(("penalty_weight", .finite(w.resolved(trainingExamples: train.count)))) }
-            return .object(pairs)
-        })))
-        summary.append(("totals", .object([("parameters", .int(layers.reduce(0) { $0 + $1.parameters })),
-                                           ("macs", .int(layers.reduce(0) { $0 + $1.macs }))])))
         try writeFolder {
-            try writeAtomically(JSONValue.object(summary).rendered(indent: 2) + "\n", to: path("summary.json"))
+            try writeAtomically(RunFolderJSON.text(summary, indent: 2), to: path("summary.json"))
         }
         return RunResult(directory: directory, seed: seed, epochs: lines, evaluation: evaluation, wallSeconds: wall,
                          trainSeconds: trainSeconds)

@@ -22,41 +22,6 @@ public enum TrainingError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// One epoch's figures, as written to `metrics.jsonl`.
-public struct EpochMetrics: Sendable, Equatable {
-    public var epoch: Int
-    public var step: Int
-    public var loss: Double
-    public var nll: Double
-    public var kl: Double
-    public var trainAccuracy: Double?
-    public var testAccuracy: Double?
-    public var testNLL: Double?
-    public var validationAccuracy: Double?
-    public var validationNLL: Double?
-    /// The learning rate at the epoch's last step, when a schedule moves it.
-    public var learningRate: Double?
-    /// The KL term's weight at the epoch's last step, while KL annealing raises it.
-    public var klWeight: Double?
-    public var seconds: Double
-
-    public var json: JSONValue {
-        var pairs: [(String, JSONValue)] = [
-            ("epoch", .int(epoch)), ("step", .int(step)), ("loss", .finite(loss)), ("nll", .finite(nll)),
-            ("kl", .finite(kl)),
-        ]
-        if let trainAccuracy { pairs.append(("train_accuracy", .finite(trainAccuracy))) }
-        if let testAccuracy { pairs.append(("test_accuracy", .finite(testAccuracy))) }
-        if let testNLL { pairs.append(("test_nll", .finite(testNLL))) }
-        if let validationAccuracy { pairs.append(("validation_accuracy", .finite(validationAccuracy))) }
-        if let validationNLL { pairs.append(("validation_nll", .finite(validationNLL))) }
-        if let learningRate { pairs.append(("learning_rate", .finite(learningRate))) }
-        if let klWeight { pairs.append(("kl_weight", .finite(klWeight))) }
-        pairs.append(("seconds", .finite((seconds * 1000).rounded() / 1000)))
-        return .object(pairs)
-    }
-}
-
 /// The ELBO loop over a plan: shuffled minibatches, `train.samples` weight samples per step, Adam or SGD.
 ///
 /// Every random draw is keyed by (seed, stream, step), and the shuffle by (seed, epoch), so a session restored
@@ -373,15 +338,15 @@ public final class TrainingSession<S: TensorScalar> {
         var metrics = EpochMetrics(epoch: epoch, step: step, loss: lossSum / Double(steps),
                                    nll: nllSum / Double(train.count), kl: klSum / Double(steps),
                                    trainAccuracy: classes == nil ? nil : Double(correct) / Double(train.count),
-                                   testAccuracy: nil, testNLL: nil, seconds: 0)
+                                   seconds: 0)
         if let validation {
             let q = quickTest(validation)
             metrics.validationAccuracy = classes == nil ? nil : q.accuracy
-            metrics.validationNLL = q.nll
+            metrics.validationNll = q.nll
         } else if classes != nil, let test {
             let q = quickTest(test)
             metrics.testAccuracy = q.accuracy
-            metrics.testNLL = q.nll
+            metrics.testNll = q.nll
         }
         if spec.train.schedule != LearningRateSchedule() {
             switch spec.train.optimizer {

@@ -1,3 +1,4 @@
+internal import BayesNetFormats
 /// A small JSON writer with a fixed key order, so outputs are stable and diffable.
 struct JSONWriter {
     private(set) var text = ""
@@ -85,28 +86,4 @@ struct JSONWriter {
     mutating func field(_ k: String, bool: Bool) { field(k) { $0.text += bool ? "true" : "false" } }
     mutating func field(_ k: String, ints: [Int]) { field(k) { $0.text += "[" + ints.map(String.init).joined(separator: ", ") + "]" } }
     mutating func fieldNull(_ k: String) { field(k) { $0.text += "null" } }
-}
-
-/// JSON string literals, shared by every JSON writer in the package (specs, run files, checkpoint headers).
-public enum JSONText {
-    public static func quoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
 }

@@ -1,3 +1,4 @@
+internal import BayesNetFormats
 /// `bayesnet compile --emit tfp`: the spec's network as a standalone Python module of TensorFlow Probability's
 /// Keras layers, with posteriors, priors and KL weights carried over, and a loader for bayesnet checkpoints.
 /// docs/tfp-export.md says what maps to what and what is refused.

@@ -1,3 +1,4 @@
+internal import BayesNetFormats
 /// A JSON document held in memory, objects keeping their key order: the JSON Schema is built as one,
 /// and the catalog states defaults with it. Not `indirect`: arrays already hold their elements apart, and boxed
 /// payloads in the catalog's static tables are tagged pointers that LeakSanitizer cannot follow.

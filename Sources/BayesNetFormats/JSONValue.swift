@@ -1,5 +1,3 @@
-import BayesNetFormats
-import BayesNetSpec
 import Foundation
 
 /// A JSON value that keeps its keys in the order written: the run folder's files promise a key order.
@@ -65,4 +63,28 @@ public indirect enum JSONValue: Sendable, Equatable {
     }
 
     static func quote(_ s: String) -> String { JSONText.quoted(s) }
+}
+
+/// JSON string literals, shared by every JSON writer in the package (specs, run files, checkpoint headers).
+public enum JSONText {
+    public static func quoted(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 {
+                    let hex = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
 }
