@@ -133,9 +133,10 @@ import BayesNetSpec
         _ = try Runner.run(spec: Self.smallSpec(name: "first", epochs: 1), train: Self.train, test: nil,
                            options: RunOptions(outputDirectory: dir))
         let other = Self.smallSpec(name: "second", epochs: 1)
-        #expect(throws: RunError.self) {
+        let error = #expect(throws: RunError.self) {
             _ = try Runner.run(spec: other, train: Self.train, test: nil, options: RunOptions(outputDirectory: dir))
         }
+        guard case .folderHoldsRun(dir, _)? = error else { Issue.record("refused for another reason: \(String(describing: error))"); return }
         _ = try Runner.run(spec: other, train: Self.train, test: nil, options: RunOptions(outputDirectory: dir, force: true))
         let (_, info) = try CheckpointIO.read(path: dir + "/checkpoint.safetensors")
         #expect(info.specText == other.source.text)

@@ -62,7 +62,7 @@ extension Communicator {
         let failed = failures(local)
         guard let first = failed.first else { return }
         let alike = failed.count == size && failed.allSatisfy { $0.message == first.message }
-        throw RunError(alike ? first.message : "rank \(first.rank) of \(size): \(first.message)", agreed: true)
+        throw RunError.rankFailed(rank: alike ? nil : first.rank, ranks: size, message: first.message)
     }
 
     /// Runs `body` and stops every rank with the first failure if any rank's body throws (one process: the
@@ -105,7 +105,7 @@ public enum Communicators {
         if launchedByMPI { return try MPICommunicator() }
         #else
         if launchedByMPI {
-            throw RunError("this bayesnet was built without MPI, but it was started by an MPI launcher; build it with `swift build -c release --traits MPI`", exitCode: 64)
+            throw RunError.launchedByMPIWithoutTrait
         }
         #endif
         return SingleProcess.shared

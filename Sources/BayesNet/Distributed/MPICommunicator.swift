@@ -14,7 +14,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     init() throws {
         var provided: Int32 = 0
         guard MPI_Init_thread(nil, nil, bn_mpi_thread_funneled(), &provided) == bn_mpi_success() else {
-            throw RunError("MPI_Init_thread failed")
+            throw RunError.mpiInitFailed
         }
         world = bn_mpi_comm_world()
         var r: Int32 = 0, n: Int32 = 0

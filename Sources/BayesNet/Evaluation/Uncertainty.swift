@@ -105,15 +105,15 @@ extension Serving {
     public static func uncertaintyStudy(spec: ModelSpec, weights: String, samples: Int?, seed: UInt64?, ood: String?,
                                         shift: Shift?, limits: DataLimits = .default) throws -> (ood: OODResult?, shift: [ShiftRow]) {
         guard spec.labelClasses != nil else {
-            throw RunError("--ood and --shift measure a classifier's uncertainty; this spec's likelihood is not categorical or Bernoulli")
+            throw RunError.notAClassifier
         }
-        guard let source = spec.data.test else { throw RunError("the spec has no `data.test`, the in-distribution set") }
+        guard let source = spec.data.test else { throw RunError.noTestData }
         let test: Dataset, outside: InputFile?
         do {
             test = try DataLoader.load(source, spec: spec, classes: spec.labelClasses, limits: limits)
             outside = try ood.map { try DataLoader.inputs(path: $0, spec: spec, scale: InputTransform(spec: spec).scale, allowNonFinite: false, limits: limits) }
         } catch {
-            throw RunError("\(error)")
+            throw RunError.wrapping(error)
         }
         let s = samples ?? spec.evaluate.samples
         func run<S: TensorScalar>(_: S.Type) throws -> (OODResult?, [ShiftRow]) {

@@ -95,23 +95,23 @@ public enum Serving {
     public static func evaluate(spec: ModelSpec, weights: String, samples: Int? = nil, seed: UInt64? = nil,
                                 limits: DataLimits = .default) throws -> EvaluationResult {
         guard spec.likelihood != nil else {
-            throw RunError("the spec has no `likelihood`, so there is nothing to score its predictions by")
+            throw RunError.noLikelihood
         }
         let classes = spec.labelClasses
         guard let source = spec.data.test else {
-            throw RunError("the spec has no `data.test` to evaluate on")
+            throw RunError.noTestData
         }
         let data: Dataset
         do {
             data = try DataLoader.load(source, spec: spec, classes: classes, limits: limits)
         } catch {
-            throw RunError("\(error)")
+            throw RunError.wrapping(error)
         }
         if classes != nil && data.labels == nil {
-            throw RunError("the test data has no labels to evaluate against")
+            throw RunError.testDataLacksAnswers(labels: true)
         }
         if classes == nil && data.targets == nil {
-            throw RunError("the test data has no targets to evaluate against")
+            throw RunError.testDataLacksAnswers(labels: false)
         }
         let s = samples ?? spec.evaluate.samples
         switch spec.dtype {

@@ -83,7 +83,7 @@ enum CheckpointIO {
         return out
     }
 
-    static func values<S: TensorScalar>(_ entry: SafeTensors.Entry, into p: UnsafeMutablePointer<S>, count: Int) throws {
+    static func values<S: TensorScalar>(_ entry: SafeTensors.Entry, into p: UnsafeMutablePointer<S>, count: Int) throws(CheckpointError) {
         let n = entry.shape.reduce(1, *)
         guard n == count else {
             throw CheckpointError.wrongValueCount(tensor: entry.name, found: n, expected: count)
@@ -166,7 +166,7 @@ enum CheckpointIO {
     }
 
     /// A checkpoint that a run can continue from: its metadata is required.
-    static func read(path: String, limits: DataLimits = .default) throws -> (entries: [SafeTensors.Entry], info: CheckpointInfo) {
+    static func read(path: String, limits: DataLimits = .default) throws(CheckpointError) -> (entries: [SafeTensors.Entry], info: CheckpointInfo) {
         let (entries, info) = try readWeights(path: path, limits: limits)
         guard let info else {
             throw CheckpointError.noRunMetadata(path: path)
@@ -176,7 +176,7 @@ enum CheckpointIO {
 
     /// Any safetensors file; `info` is nil when its metadata names no run. The size is checked against `limits`
     /// before it is read.
-    static func readWeights(path: String, limits: DataLimits = .default) throws -> (entries: [SafeTensors.Entry], info: CheckpointInfo?) {
+    static func readWeights(path: String, limits: DataLimits = .default) throws(CheckpointError) -> (entries: [SafeTensors.Entry], info: CheckpointInfo?) {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CheckpointError.notFound(path: path)
         }
@@ -193,7 +193,7 @@ enum CheckpointIO {
 
     /// Loads the weights (and, when asked, the optimizer slots) into `network`; every tensor must be present.
     static func restore<S: TensorScalar>(_ network: Network<S>, from entries: [SafeTensors.Entry], optimizer: Bool,
-                                         path: String) throws {
+                                         path: String) throws(CheckpointError) {
         var byName: [String: SafeTensors.Entry] = [:]
         for e in entries { byName[e.name] = e }
         // Every problem at once: a file written by another tool is usually off in more than one tensor.

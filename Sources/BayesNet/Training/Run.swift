@@ -49,19 +49,6 @@ public struct RunProgress {
     public init() {}
 }
 
-/// A run that could not start or had to stop; `exitCode` follows the command-line conventions.
-public struct RunError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public var exitCode: Int32
-    /// Every rank of a distributed run stops with this same error, so the job can end without an abort.
-    public var agreed: Bool
-    public init(_ description: String, exitCode: Int32 = 1, agreed: Bool = false) {
-        self.description = description
-        self.exitCode = exitCode
-        self.agreed = agreed
-    }
-}
-
 public struct RunResult: Sendable {
     public var directory: String
     public var seed: UInt64
@@ -74,10 +61,10 @@ public struct RunResult: Sendable {
 /// `bayesnet run`: data, run folder, training with a checkpoint every epoch, evaluation, summary.
 public enum Runner {
     public static func run(spec: ModelSpec, options: RunOptions, progress: RunProgress = RunProgress()) throws -> RunResult {
-        if spec.likelihood == nil { throw RunError(TrainingError.noLikelihood.description) }
+        if spec.likelihood == nil { throw RunError.noLikelihood }
         let classes = spec.labelClasses
         guard let trainSource = spec.data.train else {
-            throw RunError("the spec has no `data.train`, so there is nothing to train on")
+            throw RunError.noTrainingData
         }
         let train: Dataset, test: Dataset?, validation: Dataset?
         do {
@@ -92,7 +79,7 @@ public enum Runner {
                     // As Keras's validation_split: the last examples, before any shuffling.
                     let kept = ValidationSource.trainedExamples(of: train.count, holdingOut: f)
                     guard kept >= 1, kept < train.count else {
-                        throw RunError("`data.validation: {fraction: \(f)}` of \(train.count) training examples leaves \(kept < 1 ? "none to train on" : "none to validate on")")
+                        throw RunError.validationLeavesNothing(fraction: f, examples: train.count, kept: kept)
                     }
                     (train, validation) = train.split(at: kept)
                 case .source(let source)?:
@@ -100,10 +87,8 @@ public enum Runner {
                 }
                 return (train, test, validation)
             }
-        } catch let error as RunError {
-            throw error
         } catch {
-            throw RunError("\(error)")
+            throw RunError.wrapping(error)
         }
         return try run(spec: spec, train: train, test: test, validation: validation, options: options, progress: progress)
     }
@@ -112,20 +97,18 @@ public enum Runner {
                            options: RunOptions, progress: RunProgress = RunProgress()) throws -> RunResult {
         // Everything the data can be refused for is found before the run folder is made.
         let classes = spec.labelClasses
-        if spec.likelihood == nil { throw RunError(TrainingError.noLikelihood.description) }
+        if spec.likelihood == nil { throw RunError.noLikelihood }
         do {
             try options.communicator.agree {
-                try TrainingSession<Float>.check(train, spec: spec, classes: classes, role: "training")
-                if let test { try TrainingSession<Float>.check(test, spec: spec, classes: classes, role: "test") }
-                if let validation { try TrainingSession<Float>.check(validation, spec: spec, classes: classes, role: "validation") }
+                try TrainingSession<Float>.check(train, spec: spec, classes: classes, role: .training)
+                if let test { try TrainingSession<Float>.check(test, spec: spec, classes: classes, role: .test) }
+                if let validation { try TrainingSession<Float>.check(validation, spec: spec, classes: classes, role: .validation) }
                 if spec.train.earlyStopping != nil, validation == nil {
-                    throw RunError("`train.early_stopping` watches the validation NLL, but the spec has no `data.validation` (e.g. `validation: {fraction: 0.1}`)")
+                    throw RunError.earlyStoppingWithoutValidation
                 }
             }
-        } catch let error as RunError {
-            throw error
         } catch {
-            throw RunError("\(error)")
+            throw RunError.wrapping(error)
         }
         switch spec.dtype {
         case .float32: return try RunDriver<Float>(spec: spec, train: train, test: test, validation: validation, options: options, progress: progress).run()
@@ -268,18 +251,18 @@ final class RunDriver<S: TensorScalar> {
         let resumeFrom = try communicator.agree { () throws -> (entries: [SafeTensors.Entry], info: CheckpointInfo)? in
             if let resume = options.resume {
                 let resumeFrom: (entries: [SafeTensors.Entry], info: CheckpointInfo)
-                do {
+                do throws(CheckpointError) {
                     resumeFrom = try CheckpointIO.read(path: path("checkpoint.safetensors"), limits: options.limits)
                 } catch {
-                    throw RunError("cannot resume from \(resume): \(error)")
+                    throw RunError.resumeUnreadable(folder: resume, error)
                 }
                 if resumeFrom.info.specSHA256 != hash && !options.force {
-                    throw RunError("cannot resume: \(resume) holds a run of a different spec (sha256 \(resumeFrom.info.specSHA256.prefix(12))…, this spec \(hash.prefix(12))…); use --force to resume anyway")
+                    throw RunError.resumeOtherSpec(folder: resume, checkpointSHA256: resumeFrom.info.specSHA256, specSHA256: hash)
                 }
                 return resumeFrom
             } else if writes, let existing = RunDriver.existingRun(in: directory, limits: options.limits) {
                 guard options.force else {
-                    throw RunError("\(directory) holds \(existing); choose another folder with --out, or replace it with --force")
+                    throw RunError.folderHoldsRun(folder: directory, holding: existing)
                 }
             }
             return nil
@@ -295,7 +278,7 @@ final class RunDriver<S: TensorScalar> {
                 }
                 try writeAtomically(specText, to: path("spec.yaml"))
             } catch {
-                throw RunError("cannot write the run folder \(directory): \(error)")
+                throw RunError.folderUnwritable(folder: directory, reason: "\(error)")
             }
         }
 
@@ -316,10 +299,8 @@ final class RunDriver<S: TensorScalar> {
                 try TrainingSession<S>(spec: spec, seed: seed, train: train, test: test, validation: validation,
                                        communicator: communicator)
             }
-        } catch let error as RunError {
-            throw error
         } catch {
-            throw RunError("\(error)")
+            throw RunError.wrapping(error)
         }
         var lines: [EpochMetrics] = []
         var lineTexts: [String] = []
@@ -329,10 +310,10 @@ final class RunDriver<S: TensorScalar> {
         var final: (loss: Double, nll: Double, kl: Double)?
         if let (entries, info) = resumeFrom {
             try communicator.agree {
-                do {
+                do throws(CheckpointError) {
                     try CheckpointIO.restore(session.network, from: entries, optimizer: true, path: path("checkpoint.safetensors"))
                 } catch {
-                    throw RunError("cannot resume: \(error)")
+                    throw RunError.resumeUnreadable(folder: directory, error)
                 }
             }
             session.step = info.step
@@ -352,7 +333,7 @@ final class RunDriver<S: TensorScalar> {
             progress.message("resuming \(directory) at epoch \(info.epoch), step \(info.step)\(communicator.size > 1 ? " on \(communicator.size) ranks" : "")")
             noteCheckpoint(epoch: info.epoch)
         }
-        var gradientsFailure: String?
+        var gradientsFailure: FileWriteError?
         if writes, let gradientsPath = options.gradientsPath {
             var written = false
             session.onGradients = { [unowned session] network in
@@ -363,11 +344,11 @@ final class RunDriver<S: TensorScalar> {
                     entries.append(.init(name: p.name, dtype: CheckpointIO.dtype(S.self), shape: p.shape,
                                          bytes: CheckpointIO.bytes(p.gradient.pointer, count: p.count)))
                 }
-                do {
+                do throws(FileWriteError) {
                     try AtomicFile.write(SafeTensors.encode(entries, metadata: ["ranks": String(session.communicator.size)]),
                                          to: gradientsPath)
                 } catch {
-                    gradientsFailure = "\(error)"
+                    gradientsFailure = error
                 }
             }
         }
@@ -394,9 +375,9 @@ final class RunDriver<S: TensorScalar> {
                 m = try session.runEpoch()
             } catch let error as TrainingError {
                 // Every rank sees the same error: the figures that fail are summed across ranks first.
-                throw RunError("training stopped: \(error); the last good checkpoint is kept in \(directory)", agreed: true)
+                throw RunError.trainingStopped(error, folder: directory)
             }
-            if let gradientsFailure { throw RunError("cannot write the gradients: \(gradientsFailure)") }
+            if let gradientsFailure { throw RunError.gradientsUnwritable(gradientsFailure) }
             trainedThisRun += 1
             final = (m.loss, m.nll, m.kl)
             m.seconds = secondsOffset + Date().timeIntervalSince(started)
@@ -433,11 +414,11 @@ final class RunDriver<S: TensorScalar> {
         // The evaluation is of the best epoch's weights when early stopping watched the run.
         if let best = stopping?.best, best.epoch != session.epoch {
             try communicator.agree {
-                do {
+                do throws(CheckpointError) {
                     let (entries, _) = try CheckpointIO.read(path: path(RunFolderFiles.bestCheckpoint), limits: options.limits)
                     try CheckpointIO.restore(session.network, from: entries, optimizer: false, path: path(RunFolderFiles.bestCheckpoint))
                 } catch {
-                    throw RunError("cannot restore the best epoch's weights: \(error)")
+                    throw RunError.bestCheckpointUnreadable(error)
                 }
             }
         }
@@ -486,7 +467,7 @@ final class RunDriver<S: TensorScalar> {
         do {
             try body()
         } catch {
-            throw RunError("cannot write to the run folder \(directory): \(error)")
+            throw RunError.folderUnwritable(folder: directory, reason: "\(error)")
         }
     }
 
@@ -495,7 +476,7 @@ final class RunDriver<S: TensorScalar> {
         guard communicator.size > 1 else { return }
         let hashes = communicator.gather(hash)
         if let r = hashes.firstIndex(where: { $0 != hashes[0] }) {
-            throw RunError("rank \(r) of \(communicator.size) read a different spec than rank 0 (sha256 \(hashes[r].prefix(12))…, rank 0 \(hashes[0].prefix(12))…; data paths count, made absolute): every rank must read the same spec and data", agreed: true)
+            throw RunError.rankSpecMismatch(rank: r, ranks: communicator.size, sha256: hashes[r], rankZeroSHA256: hashes[0])
         }
     }
 

@@ -7,7 +7,7 @@ import BayesNetSpec
 public enum TrainingError: Error, CustomStringConvertible, Sendable {
     case nonFinite(step: Int, epoch: Int, layer: String?, what: String)
     case noLikelihood
-    case data(String)
+    case mismatch(DataMismatch)
 
     public var description: String {
         switch self {
@@ -16,8 +16,8 @@ public enum TrainingError: Error, CustomStringConvertible, Sendable {
             return "\(what) became NaN or infinite at step \(step) (epoch \(epoch))\(place)"
         case .noLikelihood:
             return "the spec has no `likelihood`, so it cannot be trained (add `likelihood: categorical`)"
-        case .data(let message):
-            return message
+        case .mismatch(let m):
+            return m.description
         }
     }
 }
@@ -97,9 +97,9 @@ public final class TrainingSession<S: TensorScalar> {
             fusedCount = 0
             fused = nil
         }
-        try Self.check(train, spec: spec, classes: classes, role: "training")
-        if let test { try Self.check(test, spec: spec, classes: classes, role: "test") }
-        if let validation { try Self.check(validation, spec: spec, classes: classes, role: "validation") }
+        try Self.check(train, spec: spec, classes: classes, role: .training)
+        if let test { try Self.check(test, spec: spec, classes: classes, role: .test) }
+        if let validation { try Self.check(validation, spec: spec, classes: classes, role: .validation) }
     }
 
     deinit {
@@ -110,22 +110,22 @@ public final class TrainingSession<S: TensorScalar> {
     }
 
     /// Data problems the loaders cannot see without the network: label range, target size, example shape.
-    static func check(_ data: Dataset, spec: ModelSpec, classes: Int?, role: String) throws {
+    static func check(_ data: Dataset, spec: ModelSpec, classes: Int?, role: DataRole) throws(TrainingError) {
         if data.exampleShape.reduce(1, *) != spec.input.shape.reduce(1, *) {
-            throw TrainingError.data("the \(role) data's examples have shape \(data.exampleShape), but input.shape is \(spec.input.shape)")
+            throw .mismatch(.exampleShape(role: role, data: data.exampleShape, input: spec.input.shape))
         }
-        if data.count == 0 { throw TrainingError.data("the \(role) data has no examples") }
+        if data.count == 0 { throw .mismatch(.noExamples(role: role)) }
         if let classes {
             guard let labels = data.labels, labels.count == data.count else {
-                throw TrainingError.data("the \(role) data has no labels, but the likelihood is categorical")
+                throw .mismatch(.noLabels(role: role))
             }
             if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= classes }) {
-                throw TrainingError.data("\(role) label \(labels[bad]) of example \(bad) is outside 0..<\(classes) (the network has \(classes) outputs)")
+                throw .mismatch(.labelOutOfRange(role: role, label: labels[bad], example: bad, classes: classes))
             }
         } else {
             let per = spec.outputShape.reduce(1, *)
             guard let targets = data.targets, targets.count == data.count * per else {
-                throw TrainingError.data("the \(role) data needs \(per) regression target value(s) per example")
+                throw .mismatch(.targetCount(role: role, perExample: per))
             }
         }
     }
