@@ -10,7 +10,7 @@ public enum CSVData {
         public var values: [Double]
     }
 
-    public static func read(path: String, limits: DataLimits = .default) throws -> Table {
+    public static func read(path: String, limits: DataLimits = .default) throws(DataError) -> Table {
         let bytes = try DataFile.read(path, limits: limits)
         do {
             return try decode(bytes, limits: limits)
@@ -19,7 +19,7 @@ public enum CSVData {
         }
     }
 
-    public static func decode(_ bytes: [UInt8], limits: DataLimits = .default) throws -> Table {
+    public static func decode(_ bytes: [UInt8], limits: DataLimits = .default) throws(DataError) -> Table {
         var header: [String]?
         var columns = -1
         var values: [Double] = []

@@ -82,7 +82,7 @@ public struct DataLimits: Sendable, Equatable {
 
     /// Product of `dims`, or an error when a dimension is 0 (unless `allowZero`), the product overflows, or it
     /// exceeds the memory budget.
-    package func elementCount(_ dims: [Int], file: String?, allowZero: Bool = false) throws -> Int {
+    package func elementCount(_ dims: [Int], file: String?, allowZero: Bool = false) throws(DataError) -> Int {
         var n = 1
         for d in dims {
             guard d >= 0 else { throw DataError(file: file, "negative dimension \(d) in shape \(dims)") }
@@ -114,12 +114,12 @@ package func byteText(_ bytes: Int) -> String {
 
 /// Whole-file reads with the size checked first.
 package enum DataFile {
-    package static func read(_ path: String, limits: DataLimits) throws -> [UInt8] {
+    package static func read(_ path: String, limits: DataLimits) throws(DataError) -> [UInt8] {
         try read(path, limits: limits, upTo: .max).bytes
     }
 
     /// The first `upTo` bytes of the file (all of it when shorter) and the file's size.
-    package static func read(_ path: String, limits: DataLimits, upTo: Int) throws -> (bytes: [UInt8], size: Int) {
+    package static func read(_ path: String, limits: DataLimits, upTo: Int) throws(DataError) -> (bytes: [UInt8], size: Int) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
@@ -140,17 +140,21 @@ package enum DataFile {
         let size = min(fileSize, upTo)
         var bytes = [UInt8](repeating: 0, count: size)
         var done = 0
-        try bytes.withUnsafeMutableBytes { buffer in
+        // The buffer closures rethrow untyped errors: the failure is carried out instead.
+        var failure: DataError?
+        bytes.withUnsafeMutableBytes { buffer in
             while done < size {
                 let n = systemRead(fd, buffer.baseAddress! + done, size - done)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw DataError(file: path, "read failed: \(String(cString: strerror(errno)))")
+                    failure = DataError(file: path, "read failed: \(String(cString: strerror(errno)))")
+                    return
                 }
                 if n == 0 { break }
                 done += n
             }
         }
+        if let failure { throw failure }
         guard done == size else { throw DataError(file: path, "file shrank while being read") }
         return (bytes, fileSize)
     }

@@ -14,12 +14,12 @@ package enum Gzip {
     /// the total size its header declares, or nil while the header is incomplete; it may throw (an array over the
     /// memory budget). A stream that ends early is returned short for the reader to report in its own terms.
     package static func inflate(
-        _ compressed: [UInt8], limits: DataLimits, declaredSize: ([UInt8]) throws -> Int?
-    ) throws -> [UInt8] {
+        _ compressed: [UInt8], limits: DataLimits, declaredSize: ([UInt8]) throws(DataError) -> Int?
+    ) throws(DataError) -> [UInt8] {
         func overLimit(_ size: Int, _ verb: String) -> DataError {
             DataError(file: nil, "gzip content \(verb) \(size) bytes, larger than the limit of \(byteText(limits.maxFileBytes)) (raise it with \(DataLimits.Option.maxFileBytes))", kind: .overFileSizeLimit)
         }
-        return try compressed.withUnsafeBufferPointer { input in
+        return try compressed.withUnsafeBufferPointer { (input) throws(DataError) in
             var inflater = try Inflater(input)
             var out: [UInt8] = []
             // Header bytes come in small steps: an NPY header is at most 64 KiB, an IDX header 1 KiB.
@@ -47,15 +47,19 @@ package enum Gzip {
     }
 
     /// The start of the content of `compressed`, inflated only until `declaredSize` finds a whole header in it.
-    package static func head(_ compressed: [UInt8], declaredSize: ([UInt8]) throws -> Int?) throws -> [UInt8] {
-        try compressed.withUnsafeBufferPointer { input in
-            var inflater = try Inflater(input)
-            var out: [UInt8] = []
-            while try declaredSize(out) == nil {
-                guard try inflater.read(upTo: 4096, into: &out) else { return out }
+    package static func head(_ compressed: [UInt8], declaredSize: ([UInt8]) throws(DataError) -> Int?) throws(DataError) -> [UInt8] {
+        // The buffer closures rethrow untyped errors: the result, or the failure, is carried out instead.
+        let result: Result<[UInt8], DataError> = compressed.withUnsafeBufferPointer { input in
+            Result { () throws(DataError) -> [UInt8] in
+                var inflater = try Inflater(input)
+                var out: [UInt8] = []
+                while try declaredSize(out) == nil {
+                    guard try inflater.read(upTo: 4096, into: &out) else { return out }
+                }
+                return out
             }
-            return out
         }
+        return try result.get()
     }
 
     /// A zlib inflate stream over a whole compressed file, read forward in pieces; concatenated gzip members
@@ -68,7 +72,7 @@ package enum Gzip {
         private var fed = 0
         private var ended = false
 
-        package init(_ input: UnsafeBufferPointer<UInt8>) throws {
+        package init(_ input: UnsafeBufferPointer<UInt8>) throws(DataError) {
             self.input = input
             stream = .allocate(capacity: 1)
             stream.initialize(to: z_stream())
@@ -87,7 +91,7 @@ package enum Gzip {
 
         /// Appends up to `count` more bytes of content to `out`. Returns false when the stream ended before
         /// `count` bytes (what it had is appended); throws when the stream is cut short or damaged.
-        package mutating func read(upTo count: Int, into out: inout [UInt8]) throws -> Bool {
+        package mutating func read(upTo count: Int, into out: inout [UInt8]) throws(DataError) -> Bool {
             var wanted = count
             while wanted > 0 {
                 if ended { return false }

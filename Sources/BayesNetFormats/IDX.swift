@@ -3,7 +3,7 @@
 public enum IDX {
     /// Reads an IDX file, plain or gzip-compressed; the header is checked against the file's real size (or, for
     /// gzip, against the limits before the content is inflated) before any data is read.
-    public static func read(path: String, limits: DataLimits = .default) throws -> NumericArray {
+    public static func read(path: String, limits: DataLimits = .default) throws(DataError) -> NumericArray {
         let bytes = try DataFile.read(path, limits: limits)
         do {
             return try decode(consume bytes, limits: limits)
@@ -14,9 +14,9 @@ public enum IDX {
 
     /// Decodes IDX bytes, inflating them first when they are gzip-compressed. Unsigned bytes keep the buffer
     /// they came in (no second copy of a large image file).
-    public static func decode(_ bytes: consuming [UInt8], limits: DataLimits = .default) throws -> NumericArray {
+    public static func decode(_ bytes: consuming [UInt8], limits: DataLimits = .default) throws(DataError) -> NumericArray {
         if Gzip.isCompressed(bytes) {
-            bytes = try Gzip.inflate(bytes, limits: limits) { try layout($0, limits: limits, complete: false)?.totalBytes }
+            bytes = try Gzip.inflate(bytes, limits: limits) { (head) throws(DataError) in try layout(head, limits: limits, complete: false)?.totalBytes }
         }
         let declared = try layout(bytes, limits: limits, complete: true)!
         let (count, headerBytes) = (declared.count, declared.headerBytes)
@@ -53,7 +53,7 @@ public enum IDX {
 
     /// The header at the start of `bytes`, checked against the limits. When `bytes` ends inside the header this
     /// is an error if `complete`, and nil (more bytes needed) if not.
-    package static func layout(_ bytes: [UInt8], limits: DataLimits, complete: Bool) throws -> Layout? {
+    package static func layout(_ bytes: [UInt8], limits: DataLimits, complete: Bool) throws(DataError) -> Layout? {
         guard bytes.count >= 4 else {
             if !complete { return nil }
             throw DataError(file: nil, "not an IDX file: \(bytes.count) bytes, shorter than the 4-byte magic number")

@@ -7,13 +7,13 @@ public enum NPY {
     public static let maxHeaderBytes = 65536
 
     /// The array's shape and its values converted to Float (integers exactly up to 2^24).
-    public static func read(path: String, limits: DataLimits = .default) throws -> (shape: [Int], values: [Float]) {
+    public static func read(path: String, limits: DataLimits = .default) throws(DataError) -> (shape: [Int], values: [Float]) {
         let array = try readArray(path: path, limits: limits)
         return (array.shape, array.floats())
     }
 
     /// The array with the element type it has in the file (plain or gzip-compressed).
-    public static func readArray(path: String, limits: DataLimits = .default) throws -> NumericArray {
+    public static func readArray(path: String, limits: DataLimits = .default) throws(DataError) -> NumericArray {
         let bytes = try DataFile.read(path, limits: limits)
         do {
             return try decode(consume bytes, limits: limits)
@@ -23,9 +23,9 @@ public enum NPY {
     }
 
     /// Decodes NPY bytes, inflating them first when they are gzip-compressed (as `gzip x.npy` leaves them).
-    public static func decode(_ bytes: consuming [UInt8], limits: DataLimits = .default) throws -> NumericArray {
+    public static func decode(_ bytes: consuming [UInt8], limits: DataLimits = .default) throws(DataError) -> NumericArray {
         if Gzip.isCompressed(bytes) {
-            bytes = try Gzip.inflate(bytes, limits: limits) { try layout($0, limits: limits, complete: false)?.totalBytes }
+            bytes = try Gzip.inflate(bytes, limits: limits) { (head) throws(DataError) in try layout(head, limits: limits, complete: false)?.totalBytes }
         }
         let declared = try layout(bytes, limits: limits, complete: true)!
         let (count, dataStart) = (declared.count, declared.dataStart)
@@ -61,7 +61,7 @@ public enum NPY {
 
     /// The header at the start of `bytes`, checked against the limits. When `bytes` ends inside the header this
     /// is an error if `complete`, and nil (more bytes needed) if not.
-    package static func layout(_ bytes: [UInt8], limits: DataLimits, complete: Bool) throws -> Layout? {
+    package static func layout(_ bytes: [UInt8], limits: DataLimits, complete: Bool) throws(DataError) -> Layout? {
         if !complete, bytes.count < 12 { return nil }
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
             throw DataError(file: nil, "not an NPY file: it does not start with the magic string \\x93NUMPY")
@@ -107,7 +107,7 @@ public enum NPY {
     package static let supported = "float32 '<f4', float64 '<f8', uint8 '|u1', int8 '|i1', int16 '<i2', int32 '<i4', int64 '<i8'"
 
     /// (bytes per element, kind) for a dtype string such as '<f4'.
-    package static func elementType(_ descr: String) throws -> (Int, String) {
+    package static func elementType(_ descr: String) throws(DataError) -> (Int, String) {
         let chars = Array(descr)
         guard chars.count == 3 else {
             throw DataError(file: nil, "unsupported NPY dtype '\(descr)' (supported: \(supported))")
@@ -189,7 +189,7 @@ package struct NPYHeader {
     package var fortranOrder: Bool
     package var shape: [Int]
 
-    package static func parse(_ text: String) throws -> NPYHeader {
+    package static func parse(_ text: String) throws(DataError) -> NPYHeader {
         var p = Parser(chars: Array(text.unicodeScalars))
         var descr: String?, fortran: Bool?, shape: [Int]?
         p.skipSpace()
@@ -238,7 +238,7 @@ package struct NPYHeader {
             return false
         }
 
-        package mutating func expect(_ c: Unicode.Scalar) throws {
+        package mutating func expect(_ c: Unicode.Scalar) throws(DataError) {
             guard take(c) else { throw bad("expected '\(c)'") }
         }
 
@@ -247,7 +247,7 @@ package struct NPYHeader {
             return DataError(file: nil, "malformed NPY header: \(what) at character \(i), found \(found)")
         }
 
-        package mutating func string() throws -> String {
+        package mutating func string() throws(DataError) -> String {
             guard let q = peek, q == "'" || q == "\"" else { throw bad("expected a quoted string") }
             i += 1
             var s = ""
@@ -260,7 +260,7 @@ package struct NPYHeader {
             return s
         }
 
-        package mutating func bool() throws -> Bool {
+        package mutating func bool() throws(DataError) -> Bool {
             for (word, value) in [("True", true), ("False", false)] {
                 let w = Array(word.unicodeScalars)
                 if i + w.count <= chars.count, Array(chars[i..<(i + w.count)]) == w {
@@ -271,7 +271,7 @@ package struct NPYHeader {
             throw bad("expected True or False")
         }
 
-        package mutating func tuple() throws -> [Int] {
+        package mutating func tuple() throws(DataError) -> [Int] {
             try expect("(")
             var dims: [Int] = []
             while true {

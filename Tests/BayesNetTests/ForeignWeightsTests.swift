@@ -49,7 +49,7 @@ import BayesNetSpec
         do {
             _ = try Serving.predict(spec: Self.spec, weights: path, inputs: [1, 1, 1], count: 1, samples: 1, posteriorMean: true)
             Issue.record("accepted")
-        } catch let error as CheckpointError {
+        } catch RunError.weightsUnreadable(let error) {
             #expect(error == .doesNotFit(path: path, problems: [
                 .missing(name: "d.kernel", shape: [3, 2], closest: "d.kernal"),
                 .misshapen(name: "d.bias", found: [3], expected: [2]),

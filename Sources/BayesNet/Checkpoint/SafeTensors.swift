@@ -163,8 +163,8 @@ public enum SafeTensors {
             let count: Int
             do {
                 count = try limits.elementCount(shape, file: nil, allowZero: true)
-            } catch let e as DataError {
-                throw fail("tensor '\(name)': \(e.message)")
+            } catch {
+                throw fail("tensor '\(name)': \(error.message)")
             }
             let (size, overflow) = count.multipliedReportingOverflow(by: width)
             guard begin <= end, end <= dataLength else {

@@ -13,14 +13,14 @@ extension DataLoader {
         var (bytes, size) = try DataFile.read(path, limits: limits, upTo: NPY.maxHeaderBytes + 16)
         do {
             let compressed = Gzip.isCompressed(bytes)
-            func total(_ content: [UInt8], complete: Bool) throws -> (shape: [Int], bytes: Int)? {
+            func total(_ content: [UInt8], complete: Bool) throws(DataError) -> (shape: [Int], bytes: Int)? {
                 switch format {
                 case .idx: return try IDX.layout(content, limits: limits, complete: complete).map { ($0.shape, $0.totalBytes) }
                 default: return try NPY.layout(content, limits: limits, complete: complete).map { ($0.header.shape, $0.totalBytes) }
                 }
             }
             if compressed {
-                bytes = try Gzip.head(try DataFile.read(path, limits: limits)) { try total($0, complete: false)?.bytes }
+                bytes = try Gzip.head(try DataFile.read(path, limits: limits)) { (head) throws(DataError) in try total(head, complete: false)?.bytes }
             }
             let declared = try total(bytes, complete: true)!
             if !compressed, declared.bytes != size {

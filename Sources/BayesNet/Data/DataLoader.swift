@@ -115,7 +115,7 @@ public enum DataLoader {
     /// Relative paths are relative to the spec file's folder.
     public static func load(
         _ source: DataSource, spec: ModelSpec, classes: Int?, limits: DataLimits = .default
-    ) throws -> Dataset {
+    ) throws(DataError) -> Dataset {
         switch source {
         case .builtin(let name, let split):
             guard let set = BuiltinDataset.named(name) else {
@@ -143,7 +143,7 @@ public enum DataLoader {
     public static func load(
         format: DataFormat, x: String, y: String?, scale: Double?, spec: ModelSpec, classes: Int?,
         limits: DataLimits = .default
-    ) throws -> Dataset {
+    ) throws(DataError) -> Dataset {
         let xArray = try read(format, x, limits: limits)
         let count = xArray.shape.first ?? 0
         guard count > 0, xArray.count > 0 else { throw DataError(file: x, "holds no examples") }
@@ -165,11 +165,9 @@ public enum DataLoader {
                 guard let v = yArray.integer(at: i) else {
                     throw DataError(file: y, "label of example \(i) is \(yArray.doubles()[i]), not a class index")
                 }
-                guard v >= 0, v < classes else {
-                    throw DataError(file: y, "label \(v) of example \(i) is outside 0...\(classes - 1) (the model has \(classes) classes)")
-                }
-                labels[i] = Int32(v)
+                labels[i] = Int32(clamping: v)
             }
+            try checkLabels(labels, classes: classes, file: y)
             data.labels = labels
         } else {
             let targetShape = spec.outputShape
@@ -184,13 +182,13 @@ public enum DataLoader {
     }
 
     /// The bundled digits (UCI optical digits, 8×8 grey levels 0-16), scaled by 1/16 to [0, 1], shape [8, 8, 1].
-    public static func builtinDigits(split: String) throws -> Dataset {
+    public static func builtinDigits(split: String) throws(DataError) -> Dataset {
         try builtin(.digits, split: split)
     }
 
     /// A bundled dataset's split, scaled to [0, 1], with its example shape. Byte images stay in the buffer
     /// they were read (or inflated) into, with no float copy: that is what keeps MNIST's memory small.
-    public static func builtin(_ set: BuiltinDataset, split: String) throws -> Dataset {
+    public static func builtin(_ set: BuiltinDataset, split: String) throws(DataError) -> Dataset {
         guard let files = set.split(named: split) else {
             throw DataError(file: nil, "builtin \(set.name) has no split '\(split)' (available: \(set.splits.map(\.name).joined(separator: ", ")))")
         }
@@ -221,7 +219,7 @@ public enum DataLoader {
 
     // MARK: - Helpers
 
-    static func read(_ format: DataFormat, _ path: String, limits: DataLimits) throws -> NumericArray {
+    static func read(_ format: DataFormat, _ path: String, limits: DataLimits) throws(DataError) -> NumericArray {
         switch format {
         case .idx: return try IDX.read(path: path, limits: limits)
         case .npy: return try NPY.readArray(path: path, limits: limits)
@@ -249,7 +247,7 @@ public enum DataLoader {
     /// rule of training, evaluation and prediction. An example may be stored with extra or missing dimensions of
     /// size 1 ([16, 16] or [1, 16, 16] for input.shape [16, 16, 1]); CSV rows hold one flattened example.
     static func examples(_ array: NumericArray, format: DataFormat, file: String, spec: ModelSpec, scale: Double?,
-                         nonFinite: NonFinite = .refuse) throws -> (values: [Float], nonFinite: [Int]) {
+                         nonFinite: NonFinite = .refuse) throws(DataError) -> (values: [Float], nonFinite: [Int]) {
         let shape = spec.input.shape
         let channelsFirst = spec.input.layout == .channelsFirst && shape.count >= 2
         let size = shape.reduce(1, *)
@@ -274,7 +272,7 @@ public enum DataLoader {
     }
 
     /// The input-shape rule: `stored`, one example's shape in the file, must hold input.shape in the spec's layout.
-    static func checkExampleShape(_ stored: [Int], format: DataFormat, file: String, spec: ModelSpec) throws {
+    static func checkExampleShape(_ stored: [Int], format: DataFormat, file: String, spec: ModelSpec) throws(DataError) {
         let shape = spec.input.shape
         let channelsFirst = spec.input.layout == .channelsFirst && shape.count >= 2
         // The shape one example has on disk.
@@ -319,9 +317,9 @@ public enum DataLoader {
         return out
     }
 
-    static func checkLabels(_ labels: [Int32], classes: Int, file: String) throws {
-        if let i = labels.firstIndex(where: { $0 < 0 || Int($0) >= classes }) {
-            throw DataError(file: file, "label \(labels[i]) of example \(i) is outside 0...\(classes - 1) (the model has \(classes) classes)")
+    static func checkLabels(_ labels: [Int32], classes: Int, file: String) throws(DataError) {
+        if let bad = OutputHead.firstLabelOutOfRange(labels, classes: classes) {
+            throw DataError(file: file, "label \(bad.label) of example \(bad.example) is outside 0...\(classes - 1) (the model has \(classes) classes)")
         }
     }
 }

@@ -1,3 +1,4 @@
+import BayesNetFormats
 import BayesNetSpec
 
 /// Why `bayesnet diagnose` could not measure. `exitCode` follows the command-line conventions: 64 for a flag
@@ -12,14 +13,15 @@ public enum DiagnoseError: Error, CustomStringConvertible, Sendable, Equatable {
     case layerNotSampled(String)
     case noLikelihood
     case noSampledLayer
-    case data(String)
-    case weights(String)
+    case data(DataError)
+    /// The plan, the weights or the training session could not be made.
+    case cannotRun(RunError)
     case nonFinite(estimator: String, batch: Int)
 
     public var exitCode: Int32 {
         switch self {
         case .tooFewDraws, .badBatch, .noBatches, .batchExceedsData, .unknownLayer, .layerNotSampled: return 64
-        case .noLikelihood, .noSampledLayer, .data, .weights, .nonFinite: return 1
+        case .noLikelihood, .noSampledLayer, .data, .cannotRun, .nonFinite: return 1
         }
     }
 
@@ -42,8 +44,8 @@ public enum DiagnoseError: Error, CustomStringConvertible, Sendable, Equatable {
             return "the spec has no `likelihood`, so there is no data term to differentiate (add e.g. `likelihood: categorical`)"
         case .noSampledLayer:
             return "the spec has no variational layer that samples its weights, so there is no weight noise to measure"
-        case .data(let message), .weights(let message):
-            return message
+        case .data(let error): return error.description
+        case .cannotRun(let error): return error.description
         case .nonFinite(let estimator, let batch):
             return "the \(estimator) gradient at batch \(batch) is NaN or infinite; the weights or the data hold values the network cannot use"
         }

@@ -137,7 +137,7 @@ public enum GradientVariance {
         do {
             return try DataLoader.load(source, spec: spec, classes: spec.labelClasses, limits: limits)
         } catch {
-            throw .data("\(error)")
+            throw .data(error)
         }
     }
 
@@ -306,7 +306,7 @@ final class GradientVarianceMeasurement<S: TensorScalar> {
                 reference = try Network<S>(spec: spec, seed: options.seed ?? spec.seed ?? 0, trainingExamples: 0, maxBatch: 1)
             }
         } catch {
-            throw options.weights == nil ? .data("\(error)") : .weights("\(error)")
+            throw .cannotRun(RunError.wrapping(error))
         }
         let seed = reference.seed
         let data = try GradientVariance.data(spec: spec, seed: seed, maxBatch: maxBatch, limits: options.limits)
@@ -323,7 +323,7 @@ final class GradientVarianceMeasurement<S: TensorScalar> {
                                                            maxBatch: maxBatch, reference: reference))
             }
         } catch {
-            throw .data("\(error)")
+            throw .cannotRun(RunError.wrapping(error))
         }
         let workers = built
         let gradients = 2 * layers.count

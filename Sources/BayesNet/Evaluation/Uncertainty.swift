@@ -94,10 +94,9 @@ public struct ShiftRow: Sendable {
 extension Serving {
     /// The S-sample predictive of a classifier over `data`: its metrics and each example's uncertainty.
     static func classify<S: TensorScalar>(_ network: Network<S>, data: Dataset, samples: Int) -> (ClassificationMetrics, [ExampleUncertainty]) {
-        let outputs = Predictor.outputs(network, inputs: data.inputs, count: data.count, samples: samples, useMean: false)
-        let (probabilities, classes) = Predictor.classProbabilities(outputs, spec: network.spec)
+        let predictive = Predictor.predictive(network, inputs: data.inputs, count: data.count, samples: samples, useMean: false)
         let labels = data.labels ?? [Int32](repeating: 0, count: data.count)
-        return Metrics.classification(sampleProbabilities: probabilities, labels: labels, classes: classes)
+        return Metrics.classification(predictive, labels: labels)
     }
 
     /// `evaluate --ood PATH` and `--shift`: the spec's test set against inputs from `ood` (read and scaled as

@@ -30,9 +30,11 @@ public final class Network<S: TensorScalar> {
     private let owned: [Buffer<S>]
     public let inputCount: Int
     public let outputCount: Int
+    /// What the outputs mean (nil without a likelihood), decided here once for every consumer.
+    public let head: OutputHead?
 
     /// - Parameter trainingExamples: resolves `penalty_weight: auto` to 1 / N.
-    public init(spec: ModelSpec, seed: UInt64, trainingExamples: Int, maxBatch: Int) throws {
+    public init(spec: ModelSpec, seed: UInt64, trainingExamples: Int, maxBatch: Int) throws(PlanError) {
         self.spec = spec
         self.seed = seed
         self.maxBatch = max(1, maxBatch)
@@ -45,6 +47,7 @@ public final class Network<S: TensorScalar> {
         parameters = built.flatMap(\.parameters)
         inputCount = spec.input.shape.reduce(1, *)
         outputCount = spec.outputShape.reduce(1, *)
+        head = OutputHead(spec: spec)
 
         var owned: [Buffer<S>] = []
         var acts: [UnsafeMutablePointer<S>] = []
@@ -71,7 +74,7 @@ public final class Network<S: TensorScalar> {
         self.owned = owned
     }
 
-    static func makeLayer(_ layer: Layer, seed: UInt64, trainingExamples: Int, maxBatch: Int) throws -> NetworkLayer<S> {
+    static func makeLayer(_ layer: Layer, seed: UInt64, trainingExamples: Int, maxBatch: Int) throws(PlanError) -> NetworkLayer<S> {
         let spatial = Array(layer.inputShape.dropLast())
         switch layer.op {
         case .flatten:
@@ -120,7 +123,7 @@ public final class Network<S: TensorScalar> {
     }
 
     /// The one place where the runtime's shape arithmetic meets the validator's.
-    static func check(_ layer: Layer, planned: [Int]) throws {
+    static func check(_ layer: Layer, planned: [Int]) throws(PlanError) {
         guard planned == layer.outputShape else {
             throw PlanError.geometryMismatch(layer: layer.name, inferred: layer.outputShape, planned: planned)
         }

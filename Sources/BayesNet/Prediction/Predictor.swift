@@ -5,20 +5,19 @@ import BayesNetSpec
 
 /// Monte Carlo prediction over a data set: S posterior samples, or one pass at the posterior means.
 enum Predictor {
-    /// The network's last-layer outputs, one `[N · outputs]` array per posterior sample (one array for `useMean`).
-    /// Sample s uses evaluation noise step s, so predictions repeat exactly for a given seed. Each rank of
-    /// `communicator` predicts its share of the examples (draws are keyed by example index) and every rank
-    /// ends with all of them.
-    static func outputs<S: TensorScalar>(_ network: Network<S>, inputs: [Float], count: Int, samples: Int,
-                                         useMean: Bool,
-                                         communicator: any Communicator = SingleProcess.shared) -> [[Float]] {
+    /// Runs the network over `count` examples once per posterior sample (once for `useMean`) and hands each
+    /// pass's outputs, `[N · outputs]`, to `body` with the pass index; the buffer is reused by the next pass,
+    /// so memory does not grow with the sample count. Pass s uses evaluation noise step s, so predictions repeat
+    /// exactly for a given seed. Each rank of `communicator` predicts its share of the examples (draws are keyed
+    /// by example index) and every rank sees all of them.
+    static func forEachPass<S: TensorScalar>(_ network: Network<S>, inputs: [Float], count: Int, samples: Int,
+                                             useMean: Bool, communicator: any Communicator = SingleProcess.shared,
+                                             _ body: (Int, UnsafeBufferPointer<Float>) -> Void) {
         let n = network.inputCount, k = network.outputCount
         let passes = useMean ? 1 : max(1, samples)
         let mine = communicator.share(of: count)
-        var result: [[Float]] = []
-        result.reserveCapacity(passes)
+        var out = [Float](repeating: 0, count: count * k)
         for s in 0..<passes {
-            var out = [Float](repeating: 0, count: count * k)
             var start = mine.lowerBound
             while start < mine.upperBound {
                 let end = min(start + network.maxBatch, mine.upperBound)
@@ -37,41 +36,59 @@ enum Predictor {
                 let counts = (0..<communicator.size).map { communicator.share(of: count, rank: $0).count * k }
                 out.withUnsafeMutableBufferPointer { communicator.gather($0.baseAddress!, counts: counts) }
             }
-            result.append(out)
+            out.withUnsafeBufferPointer { body(s, $0) }
         }
+    }
+
+    /// Every pass's outputs kept: a regression's predictive mixture (its CRPS) needs them all.
+    static func outputs<S: TensorScalar>(_ network: Network<S>, inputs: [Float], count: Int, samples: Int,
+                                         useMean: Bool,
+                                         communicator: any Communicator = SingleProcess.shared) -> [[Float]] {
+        var result: [[Float]] = []
+        forEachPass(network, inputs: inputs, count: count, samples: samples, useMean: useMean,
+                    communicator: communicator) { _, out in result.append(Array(out)) }
         return result
     }
 
-    /// Per sample, every example's class probabilities under the spec's likelihood, and the number of classes:
-    /// the softmax of a categorical model's logits, or (1 − σ(z), σ(z)) of a Bernoulli model's logit z.
-    static func classProbabilities(_ outputs: [[Float]], spec: ModelSpec) -> (probabilities: [[Float]], classes: Int) {
-        guard spec.likelihood == .bernoulli else {
-            let k = spec.outputShape.reduce(1, *)
-            return (softmax(outputs, classes: k), k)
-        }
-        let probabilities = outputs.map { sample in
-            var p = [Float](repeating: 0, count: 2 * sample.count)
-            for (n, z) in sample.enumerated() {
-                let one = 1 / (1 + exp(-Double(z)))
-                p[2 * n] = Float(1 / (1 + exp(Double(z))))
-                p[2 * n + 1] = Float(one)
+    /// A classifier's predictive distribution, streamed: each pass's class probabilities go into the
+    /// accumulator and are dropped, so memory is examples × classes whatever the sample count. `meanOutputs`,
+    /// when given, receives the mean of the raw outputs (logits) over the passes.
+    static func predictive<S: TensorScalar>(_ network: Network<S>, inputs: [Float], count: Int, samples: Int,
+                                            useMean: Bool, communicator: any Communicator = SingleProcess.shared,
+                                            meanOutputs: UnsafeMutableBufferPointer<Float>? = nil) -> PredictiveAccumulator {
+        let head = network.head ?? .categorical(classes: network.outputCount)
+        let classes = head.labelClasses ?? network.outputCount
+        var accumulator = PredictiveAccumulator(examples: count, classes: classes)
+        var probabilities = [Float](repeating: 0, count: count * classes)
+        let passes = useMean ? 1 : max(1, samples)
+        forEachPass(network, inputs: inputs, count: count, samples: samples, useMean: useMean,
+                    communicator: communicator) { _, out in
+            if let meanOutputs {
+                for i in 0..<out.count { meanOutputs[i] += out[i] / Float(passes) }
             }
-            return p
+            probabilities.withUnsafeMutableBufferPointer { p in
+                classProbabilities(out, count: count, head: head, into: p.baseAddress!)
+            }
+            accumulator.add(probabilities)
         }
-        return (probabilities, 2)
+        return accumulator
     }
 
-    /// Softmax of every example's logits, per sample.
-    static func softmax(_ logits: [[Float]], classes: Int) -> [[Float]] {
-        logits.map { sample in
-            let n = sample.count / classes
-            var p = [Float](repeating: 0, count: sample.count)
-            sample.withUnsafeBufferPointer { l in
-                p.withUnsafeMutableBufferPointer { q in
-                    Losses.softmax(logits: l.baseAddress!, probabilities: q.baseAddress!, batch: n, classes: classes)
-                }
+    /// One pass's class probabilities under the head: the softmax of categorical logits, or (1 − σ(z), σ(z))
+    /// of a Bernoulli logit z.
+    static func classProbabilities(_ outputs: UnsafeBufferPointer<Float>, count: Int, head: OutputHead,
+                                   into p: UnsafeMutablePointer<Float>) {
+        switch head {
+        case .bernoulli:
+            for n in 0..<count {
+                let z = Double(outputs[n])
+                p[2 * n] = Float(1 / (1 + exp(z)))
+                p[2 * n + 1] = Float(1 / (1 + exp(-z)))
             }
-            return p
+        case .categorical(let classes):
+            Losses.softmax(logits: outputs.baseAddress!, probabilities: p, batch: count, classes: classes)
+        case .normal:
+            preconditionFailure("class probabilities of a regression head")
         }
     }
 }
@@ -119,13 +136,12 @@ enum Evaluation {
     /// Runs the S-sample predictive and the posterior-mean pass over `data`, shared among the ranks.
     static func evaluate<S: TensorScalar>(_ network: Network<S>, data: Dataset, samples: Int,
                                           communicator: any Communicator = SingleProcess.shared) -> EvaluationResult {
-        let spec = network.spec
-        let predictive = Predictor.outputs(network, inputs: data.inputs, count: data.count, samples: samples, useMean: false,
-                                           communicator: communicator)
-        let mean = Predictor.outputs(network, inputs: data.inputs, count: data.count, samples: 1, useMean: true,
-                                     communicator: communicator)
-        switch spec.likelihood {
-        case .normal(let scale)?:
+        switch network.head {
+        case .normal(let scale, _)?:
+            let predictive = Predictor.outputs(network, inputs: data.inputs, count: data.count, samples: samples,
+                                               useMean: false, communicator: communicator)
+            let mean = Predictor.outputs(network, inputs: data.inputs, count: data.count, samples: 1, useMean: true,
+                                         communicator: communicator)
             let targets = data.targets ?? []
             let p = Metrics.regression(samplePredictions: predictive, targets: targets, scale: scale, examples: data.count)
             let m = Metrics.regression(samplePredictions: mean, targets: targets, scale: scale, examples: data.count)
@@ -141,12 +157,12 @@ enum Evaluation {
         case .categorical?, .bernoulli?, nil:
             let labels = data.labels ?? [Int32](repeating: 0, count: data.count)
             let bins = 15
-            let (sampled, classes) = Predictor.classProbabilities(predictive, spec: spec)
-            let (p, perExample) = Metrics.classification(
-                sampleProbabilities: sampled, labels: labels, classes: classes, bins: bins)
-            let (m, _) = Metrics.classification(
-                sampleProbabilities: Predictor.classProbabilities(mean, spec: spec).probabilities, labels: labels,
-                classes: classes, bins: bins)
+            let predictive = Predictor.predictive(network, inputs: data.inputs, count: data.count, samples: samples,
+                                                  useMean: false, communicator: communicator)
+            let mean = Predictor.predictive(network, inputs: data.inputs, count: data.count, samples: 1, useMean: true,
+                                            communicator: communicator)
+            let (p, perExample) = Metrics.classification(predictive, labels: labels, bins: bins)
+            let (m, _) = Metrics.classification(mean, labels: labels, bins: bins)
             var csv = "index,label,predicted,confidence,entropy,expected_entropy,mutual_information,correct\n"
             for (i, e) in perExample.enumerated() {
                 let correct = Int32(e.predicted) == labels[i] ? 1 : 0

@@ -33,10 +33,21 @@ public enum Serving {
 
     /// Builds the plan of `spec` and loads the weights of the checkpoint at `weights`.
     static func network<S: TensorScalar>(_: S.Type, spec: ModelSpec, weights: String, seed: UInt64?, maxBatch: Int,
-                                         limits: DataLimits = .default) throws -> Network<S> {
-        let (entries, info) = try CheckpointIO.readWeights(path: weights, limits: limits)
-        let network = try Network<S>(spec: spec, seed: seed ?? info?.seed ?? spec.seed ?? 0, trainingExamples: 0, maxBatch: maxBatch)
-        try CheckpointIO.restore(network, from: entries, optimizer: false, path: weights)
+                                         limits: DataLimits = .default) throws(RunError) -> Network<S> {
+        let checkpoint: (entries: [SafeTensors.Entry], info: CheckpointInfo?)
+        do { checkpoint = try CheckpointIO.readWeights(path: weights, limits: limits) } catch { throw .weightsUnreadable(error) }
+        let network: Network<S>
+        do {
+            network = try Network<S>(spec: spec, seed: seed ?? checkpoint.info?.seed ?? spec.seed ?? 0, trainingExamples: 0,
+                                     maxBatch: maxBatch)
+        } catch {
+            throw .plan(error)
+        }
+        do {
+            try CheckpointIO.restore(network, from: checkpoint.entries, optimizer: false, path: weights)
+        } catch {
+            throw .weightsUnreadable(error)
+        }
         return network
     }
 
@@ -55,30 +66,30 @@ public enum Serving {
                                          samples: Int, posteriorMean: Bool, seed: UInt64?, invalid: [Int],
                                          limits: DataLimits) throws -> PredictionOutput {
         let net = try network(S.self, spec: spec, weights: weights, seed: seed, maxBatch: spec.evaluate.batchSize, limits: limits)
-        let raw = Predictor.outputs(net, inputs: inputs, count: count, samples: samples, useMean: posteriorMean)
         let k = net.outputCount
         var valid = [Bool](repeating: true, count: count)
         for i in invalid { valid[i] = false }
+        let passes = posteriorMean ? 1 : max(1, samples)
         var mean = [Float](repeating: 0, count: count * k)
-        for sample in raw {
-            for i in 0..<mean.count { mean[i] += sample[i] / Float(raw.count) }
-        }
-        for n in 0..<count where !valid[n] {
-            for c in 0..<k { mean[n * k + c] = .nan }
-        }
-        var output = PredictionOutput(outputs: mean, probabilities: nil, uncertainty: nil, regression: nil, valid: valid)
-        switch spec.likelihood {
-        case .normal(let scale)?:
+        var output = PredictionOutput(outputs: [], probabilities: nil, uncertainty: nil, regression: nil, valid: valid)
+        switch net.head {
+        case .normal(let scale, _)?:
+            // The predictive mixture's quantiles need every sample.
+            let raw = Predictor.outputs(net, inputs: inputs, count: count, samples: samples, useMean: posteriorMean)
+            for sample in raw {
+                for i in 0..<mean.count { mean[i] += sample[i] / Float(raw.count) }
+            }
             var rows = RegressionUncertainty.of(sampleOutputs: raw, scale: scale)
             for n in 0..<count where !valid[n] {
                 for c in 0..<k { rows[n * k + c] = .invalid }
             }
             output.regression = rows
-        case .categorical?, .bernoulli?, nil:
-            guard k > 1 || spec.likelihood == .bernoulli else { break }
-            let (sampleProbabilities, classes) = Predictor.classProbabilities(raw, spec: spec)
-            var accumulator = PredictiveAccumulator(examples: count, classes: classes)
-            for p in sampleProbabilities { accumulator.add(p) }
+        case let head where k > 1 || head == .bernoulli:
+            let accumulator = mean.withUnsafeMutableBufferPointer {
+                Predictor.predictive(net, inputs: inputs, count: count, samples: samples, useMean: posteriorMean,
+                                     meanOutputs: $0)
+            }
+            let classes = accumulator.classes
             var probabilities = accumulator.meanProbabilities.map(Float.init)
             var rows = accumulator.perExample
             for n in 0..<count where !valid[n] {
@@ -87,7 +98,16 @@ public enum Serving {
             }
             output.probabilities = probabilities
             output.uncertainty = rows
+        default:
+            // One output and no classes: the mean output alone.
+            Predictor.forEachPass(net, inputs: inputs, count: count, samples: samples, useMean: posteriorMean) { _, out in
+                for i in 0..<mean.count { mean[i] += out[i] / Float(passes) }
+            }
         }
+        for n in 0..<count where !valid[n] {
+            for c in 0..<k { mean[n * k + c] = .nan }
+        }
+        output.outputs = mean
         return output
     }
 

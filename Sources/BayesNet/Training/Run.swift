@@ -96,13 +96,12 @@ public enum Runner {
     public static func run(spec: ModelSpec, train: Dataset, test: Dataset?, validation: Dataset? = nil,
                            options: RunOptions, progress: RunProgress = RunProgress()) throws -> RunResult {
         // Everything the data can be refused for is found before the run folder is made.
-        let classes = spec.labelClasses
         if spec.likelihood == nil { throw RunError.noLikelihood }
         do {
             try options.communicator.agree {
-                try TrainingSession<Float>.check(train, spec: spec, classes: classes, role: .training)
-                if let test { try TrainingSession<Float>.check(test, spec: spec, classes: classes, role: .test) }
-                if let validation { try TrainingSession<Float>.check(validation, spec: spec, classes: classes, role: .validation) }
+                try TrainingSession<Float>.check(train, spec: spec, role: .training)
+                if let test { try TrainingSession<Float>.check(test, spec: spec, role: .test) }
+                if let validation { try TrainingSession<Float>.check(validation, spec: spec, role: .validation) }
                 if spec.train.earlyStopping != nil, validation == nil {
                     throw RunError.earlyStoppingWithoutValidation
                 }

@@ -7,7 +7,7 @@ public enum DataRole: String, Sendable, Equatable {
 }
 
 /// Data that loaded but does not fit the network: found only once the plan is known.
-public enum DataMismatch: Sendable, Equatable, CustomStringConvertible {
+public enum DataMismatch: Error, Sendable, Equatable, CustomStringConvertible {
     case exampleShape(role: DataRole, data: [Int], input: [Int])
     case noExamples(role: DataRole)
     case noLabels(role: DataRole)
@@ -31,7 +31,7 @@ public enum DataMismatch: Sendable, Equatable, CustomStringConvertible {
 /// A run, evaluation or study that could not start or had to stop. `exitCode` follows the command line's
 /// conventions; `agreed` says every rank of a distributed job stops with this same error, so the job can end
 /// without an abort.
-public enum RunError: Error, CustomStringConvertible, Sendable {
+public enum RunError: Error, CustomStringConvertible, Sendable, Equatable {
     case noLikelihood
     case noTrainingData
     case noTestData
@@ -43,6 +43,9 @@ public enum RunError: Error, CustomStringConvertible, Sendable {
     case earlyStoppingWithoutValidation
     case data(DataError)
     case mismatch(DataMismatch)
+    case plan(PlanError)
+    /// The weights to evaluate or predict with (`--weights`) do not load into the plan.
+    case weightsUnreadable(CheckpointError)
     case resumeUnreadable(folder: String, CheckpointError)
     case resumeOtherSpec(folder: String, checkpointSHA256: String, specSHA256: String)
     case folderHoldsRun(folder: String, holding: String)
@@ -67,7 +70,8 @@ public enum RunError: Error, CustomStringConvertible, Sendable {
             if case .mismatch(let m) = e { return .mismatch(m) }
             if case .noLikelihood = e { return .noLikelihood }
             return .trainingStopped(e, folder: "")
-        case let e as PlanError: return .rankFailed(rank: nil, ranks: 1, message: e.description)
+        case let e as PlanError: return .plan(e)
+        case let e as CheckpointError: return .weightsUnreadable(e)
         default: return .rankFailed(rank: nil, ranks: 1, message: "\(error)")
         }
     }
@@ -101,6 +105,8 @@ public enum RunError: Error, CustomStringConvertible, Sendable {
             return "`train.early_stopping` watches the validation NLL, but the spec has no `data.validation` (e.g. `validation: {fraction: 0.1}`)"
         case .data(let e): return e.description
         case .mismatch(let m): return m.description
+        case .plan(let e): return e.description
+        case .weightsUnreadable(let e): return e.description
         case .resumeUnreadable(let folder, let e): return "cannot resume from \(folder): \(e)"
         case .resumeOtherSpec(let folder, let theirs, let ours):
             return "cannot resume: \(folder) holds a run of a different spec (sha256 \(theirs.prefix(12))…, this spec \(ours.prefix(12))…); use --force to resume anyway"

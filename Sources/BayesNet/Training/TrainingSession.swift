@@ -4,7 +4,7 @@ import BayesNetRuntime
 import BayesNetSpec
 
 /// Why a training run stopped early.
-public enum TrainingError: Error, CustomStringConvertible, Sendable {
+public enum TrainingError: Error, CustomStringConvertible, Sendable, Equatable {
     case nonFinite(step: Int, epoch: Int, layer: String?, what: String)
     case noLikelihood
     case mismatch(DataMismatch)
@@ -40,6 +40,8 @@ public final class TrainingSession<S: TensorScalar> {
     public let validation: Dataset?
     public let batchSize: Int
     public let samples: Int
+    /// The plan's head; `classes` is its label count (nil for regression).
+    public let head: OutputHead
     public let classes: Int?
     /// Optimizer steps taken so far.
     public internal(set) var step = 0
@@ -66,7 +68,6 @@ public final class TrainingSession<S: TensorScalar> {
 
     public init(spec: ModelSpec, seed: UInt64, train: Dataset, test: Dataset?, validation: Dataset? = nil,
                 batchSize: Int? = nil, communicator: any Communicator = SingleProcess.shared) throws {
-        guard let likelihood = spec.likelihood else { throw TrainingError.noLikelihood }
         self.spec = spec
         self.communicator = communicator
         self.train = train
@@ -77,10 +78,9 @@ public final class TrainingSession<S: TensorScalar> {
         let evalBatch = max(1, spec.evaluate.batchSize)
         network = try Network(spec: spec, seed: seed, trainingExamples: train.count,
                               maxBatch: max(self.batchSize, evalBatch))
-        switch likelihood {
-        case .categorical, .bernoulli: classes = spec.labelClasses
-        case .normal: classes = nil
-        }
+        guard let head = network.head else { throw TrainingError.noLikelihood }
+        self.head = head
+        classes = head.labelClasses
         let maxBatch = network.maxBatch
         labels = .allocate(capacity: maxBatch)
         labels.initialize(repeating: 0, count: maxBatch)
@@ -97,9 +97,10 @@ public final class TrainingSession<S: TensorScalar> {
             fusedCount = 0
             fused = nil
         }
-        try Self.check(train, spec: spec, classes: classes, role: .training)
-        if let test { try Self.check(test, spec: spec, classes: classes, role: .test) }
-        if let validation { try Self.check(validation, spec: spec, classes: classes, role: .validation) }
+        for (data, role) in [(train, DataRole.training), (test, .test), (validation, .validation)] {
+            guard let data else { continue }
+            do { try head.check(data, inputShape: spec.input.shape, role: role) } catch { throw TrainingError.mismatch(error) }
+        }
     }
 
     deinit {
@@ -109,25 +110,10 @@ public final class TrainingSession<S: TensorScalar> {
         fused?.deallocate()
     }
 
-    /// Data problems the loaders cannot see without the network: label range, target size, example shape.
-    static func check(_ data: Dataset, spec: ModelSpec, classes: Int?, role: DataRole) throws(TrainingError) {
-        if data.exampleShape.reduce(1, *) != spec.input.shape.reduce(1, *) {
-            throw .mismatch(.exampleShape(role: role, data: data.exampleShape, input: spec.input.shape))
-        }
-        if data.count == 0 { throw .mismatch(.noExamples(role: role)) }
-        if let classes {
-            guard let labels = data.labels, labels.count == data.count else {
-                throw .mismatch(.noLabels(role: role))
-            }
-            if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= classes }) {
-                throw .mismatch(.labelOutOfRange(role: role, label: labels[bad], example: bad, classes: classes))
-            }
-        } else {
-            let per = spec.outputShape.reduce(1, *)
-            guard let targets = data.targets, targets.count == data.count * per else {
-                throw .mismatch(.targetCount(role: role, perExample: per))
-            }
-        }
+    /// Data problems the loaders cannot see without the network: example shape, label range, target size.
+    static func check(_ data: Dataset, spec: ModelSpec, role: DataRole) throws(TrainingError) {
+        guard let head = OutputHead(spec: spec) else { throw .noLikelihood }
+        do { try head.check(data, inputShape: spec.input.shape, role: role) } catch { throw .mismatch(error) }
     }
 
     public var stepsPerEpoch: Int { (train.count + batchSize - 1) / batchSize }
@@ -151,8 +137,8 @@ public final class TrainingSession<S: TensorScalar> {
     func negativeLogLikelihood(batch: Int, gradientScale: Double?) -> (nll: Double, correct: Int) {
         let out = network.output
         var correct = 0
-        switch spec.likelihood {
-        case .categorical?, nil:
+        switch head {
+        case .categorical:
             let c = targetCount
             let nll = Losses.softmaxCrossEntropy(logits: out, labels: labels, batch: batch, classes: c,
                                                  dlogits: gradientScale == nil ? nil : network.outputGradient)
@@ -166,7 +152,7 @@ public final class TrainingSession<S: TensorScalar> {
                 if best == Int(labels[b]) { correct += 1 }
             }
             return (Double(nll), correct)
-        case .bernoulli?:
+        case .bernoulli:
             // −log σ(z) for label 1, −log(1 − σ(z)) for 0: softplus(z) − y·z, stable for any z.
             var total = 0.0
             let g = network.outputGradient
@@ -177,7 +163,7 @@ public final class TrainingSession<S: TensorScalar> {
                 if (z > 0 ? 1 : 0) == Int(labels[b]) { correct += 1 }
             }
             return (total / Double(batch), correct)
-        case .normal(let sigma)?:
+        case .normal(let sigma, _):
             let total = Losses.gaussianNLL(output: out, target: targets, count: batch * targetCount, sigma: sigma,
                                            batch: batch, gradientScale: gradientScale,
                                            gradient: network.outputGradient)
