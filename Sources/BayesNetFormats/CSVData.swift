@@ -14,8 +14,8 @@ public enum CSVData {
         let bytes = try DataFile.read(path, limits: limits)
         do {
             return try decode(bytes, limits: limits)
-        } catch let e as DataError {
-            throw e.named(path)
+        } catch {
+            throw error.named(path)
         }
     }
 

@@ -7,8 +7,8 @@ public enum IDX {
         let bytes = try DataFile.read(path, limits: limits)
         do {
             return try decode(consume bytes, limits: limits)
-        } catch let e as DataError {
-            throw e.named(path)
+        } catch {
+            throw error.named(path)
         }
     }
 

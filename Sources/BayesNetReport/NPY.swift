@@ -19,10 +19,8 @@ public struct NPYArray: Sendable, Equatable {
         do {
             let array = try NPY.decode([UInt8](data))
             return NPYArray(shape: array.shape, values: array.floats())
-        } catch let error as DataError {
-            throw .malformed(file: file, line: nil, reason: error.message)
         } catch {
-            throw .malformed(file: file, line: nil, reason: "\(error)")
+            throw .malformed(file: file, line: nil, reason: error.message)
         }
     }
 
