@@ -1,18 +1,31 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import BayesNetFormats
 import BayesNetRuntime
 
 /// Memory owned by the plan: allocated once, zeroed, never resized, so a training step allocates nothing.
+///
+/// Zeroed by calloc, which takes large blocks from the kernel's zero pages: a buffer the run never writes
+/// (an SGD run's second optimizer slot, the gradients and slots of a plan that only predicts) costs address
+/// space, not resident memory.
 final class Buffer<S: TensorScalar> {
     let pointer: UnsafeMutablePointer<S>
     let count: Int
 
     init(count: Int) {
         self.count = count
-        pointer = .allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
+        guard let raw = calloc(max(count, 1), MemoryLayout<S>.stride) else {
+            fatalError("out of memory: \(count) values of \(S.self)")
+        }
+        pointer = raw.bindMemory(to: S.self, capacity: max(count, 1))
     }
 
-    deinit { pointer.deallocate() }
+    deinit { free(pointer) }
 
     var array: [S] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 }
