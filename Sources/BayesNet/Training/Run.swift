@@ -74,6 +74,7 @@ public struct RunResult: Sendable {
 /// `bayesnet run`: data, run folder, training with a checkpoint every epoch, evaluation, summary.
 public enum Runner {
     public static func run(spec: ModelSpec, options: RunOptions, progress: RunProgress = RunProgress()) throws -> RunResult {
+        do { try spec.checkRunnable() } catch { throw RunError(error.description) }
         if spec.likelihood == nil { throw RunError(TrainingError.noLikelihood.description) }
         let classes = spec.labelClasses
         guard let trainSource = spec.data.train else {
@@ -112,6 +113,7 @@ public enum Runner {
                            options: RunOptions, progress: RunProgress = RunProgress()) throws -> RunResult {
         // Everything the data can be refused for is found before the run folder is made.
         let classes = spec.labelClasses
+        do { try spec.checkRunnable() } catch { throw RunError(error.description) }
         if spec.likelihood == nil { throw RunError(TrainingError.noLikelihood.description) }
         do {
             try options.communicator.agree {
