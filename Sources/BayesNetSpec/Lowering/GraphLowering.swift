@@ -216,7 +216,7 @@ extension Lowering {
                 let k = instances.count
                 guard let args = instanceArguments(yaml, block: block) else {
                     graph.ok = false
-                    previous = .networkInput
+                    previous = placeholder(yaml, name: nil, previous: previous, index: i, nodes: &nodes)
                     continue
                 }
                 let instanceName = args.name?.value.scalar ?? "\(block.name)_\(i)"
@@ -235,7 +235,8 @@ extension Lowering {
                 localNames.append([:])
                 guard block.usable, args.complete else {
                     graph.ok = false
-                    previous = .networkInput
+                    previous = placeholder(yaml, name: instanceName, previous: previous, index: i, nodes: &nodes)
+                    if !register(instanceName, node: nodes.count - 1, at: nameAt, into: &names, r: &r) { graph.ok = false }
                     continue
                 }
                 var blockPrevious = Source.instanceInput(k)
@@ -448,6 +449,13 @@ extension Lowering {
         }
         graph.layers = order.compactMap { lowered[$0] }
         return graph
+    }
+
+    /// Stands for an instance that could not be expanded: what reads it gets no shape, so it reports nothing more.
+    func placeholder(_ yaml: YAMLNode, name: String?, previous: Source, index: Int, nodes: inout [Node]) -> Source {
+        nodes.append(Node(item: nil, name: name, nameLocation: yaml.location, location: yaml.location, sources: [previous],
+                          inputsField: nil, instance: nil, index: index, producers: nil))
+        return .node(nodes.count - 1)
     }
 
     /// A layer operand, for messages that name it and point at it.
