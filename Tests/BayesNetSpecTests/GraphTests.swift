@@ -19,7 +19,7 @@ func warningFixtures() -> [String] { yamlFiles(in: packageRoot() + "/Tests/Bayes
     @Test func everyGraphDiagnosticIsPinnedByAFixture() throws {
         let texts = try (invalidFixtures() + warningFixtures()).map { try String(contentsOfFile: $0, encoding: .utf8) }
         let graph: [DiagnosticID] = [.unknownInput, .inputCount, .graphCycle, .unreadOutput, .multipleOutputs,
-                                     .addShapeMismatch, .concatenateShapeMismatch, .unknownParameter]
+                                     .addShapeMismatch, .concatenateShapeMismatch, .unknownParameter, .mcDropoutWithoutDropout]
         for id in graph {
             #expect(texts.contains { $0.contains("[\(id.rawValue)]:") }, "\(id.rawValue)")
         }

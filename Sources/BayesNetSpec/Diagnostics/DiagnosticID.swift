@@ -64,6 +64,7 @@ public enum DiagnosticID: String, Sendable, Equatable, Hashable, Codable, CaseIt
     case addShapeMismatch = "add-shape-mismatch"
     case concatenateShapeMismatch = "concatenate-shape-mismatch"
     case unknownParameter = "unknown-parameter"
+    case mcDropoutWithoutDropout = "mc-dropout-without-dropout"
 
     // Data files, checked from their headers by `validate`.
     case missingLikelihood = "missing-likelihood"

@@ -68,6 +68,11 @@ struct Lowering {
         let data = top["data"].map { dataSpec($0) } ?? DataSpec()
         let train = top["train"].map { trainSpec($0) } ?? TrainSpec()
         let evaluate = top["evaluate"].map { evaluateSpec($0) } ?? EvaluateSpec()
+        if evaluate.mcDropout, layersOK, !layers.contains(where: { if case .dropout = $0.op { return true } else { return false } }),
+           let f = top["evaluate"]?.value.pairs?.first(where: { $0.key.scalar == "mc_dropout" }) {
+            r.warning(.mcDropoutWithoutDropout, "`mc_dropout: true` keeps `Dropout` layers on in evaluation, but the network has none, so it changes nothing",
+                      at: f.value.location, help: "add `Dropout` layers, or leave `mc_dropout` out")
+        }
 
         let bundled = [data.train, data.test].lazy.compactMap { source -> BuiltinDataset? in
             if case .builtin(let name, _)? = source { return BuiltinDataset.named(name) } else { return nil }
