@@ -7,7 +7,7 @@
 #   scripts/check-tfp-export.sh [--if-available] [SPEC...]
 #
 # Default specs: specs/*.yaml, specs/bench/*.yaml, specs/bench/extra/*.yaml and the export cases in
-# Tests/BayesNetSpecTests/Fixtures/tfp-export/. The TensorFlow environment is $BAYESNET_PEERS/venv-tf (default
+# Tests/BayesNetSpecTests/Fixtures/tfp-export/, except the graph specs (ResNets), which the export refuses so far. The TensorFlow environment is $BAYESNET_PEERS/venv-tf (default
 # ~/.cache/bayesnet-peers), made with `bench/peers/setup.sh --tf-only` when it is missing (pip, several minutes);
 # with --if-available a missing environment is a notice and exit 0 instead (what CI does). Builds bayesnet in
 # release first.
@@ -25,7 +25,12 @@ for arg in "$@"; do
     esac
 done
 if [ ${#specs[@]} -eq 0 ]; then
-    specs=(specs/*.yaml specs/bench/*.yaml specs/bench/extra/*.yaml Tests/BayesNetSpecTests/Fixtures/tfp-export/*.yaml)
+    specs=()
+    for spec in specs/*.yaml specs/bench/*.yaml specs/bench/extra/*.yaml Tests/BayesNetSpecTests/Fixtures/tfp-export/*.yaml; do
+        # The ResNet specs are graphs, which the export refuses until it writes the functional API.
+        case "$spec" in specs/resnet-flipout-mnist.yaml|specs/bench/w4-resnet20.yaml) continue ;; esac
+        specs+=("$spec")
+    done
 fi
 
 peers=${BAYESNET_PEERS:-$HOME/.cache/bayesnet-peers}

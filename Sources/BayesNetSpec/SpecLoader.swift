@@ -47,11 +47,12 @@ public enum SpecLoader {
         return Array(ds.prefix(max(limit, 0))) + [summary]
     }
 
-    /// Unique diagnostics in source order (defaults shared by several layers report once).
+    /// Unique diagnostics in source order (defaults shared by several layers report once; a block's line
+    /// reports once per instance, each with its note).
     static func ordered(_ ds: [Diagnostic]) -> [Diagnostic] {
         var seen = Set<String>()
         var out: [Diagnostic] = []
-        for d in ds where seen.insert("\(d.location)|\(d.message)").inserted { out.append(d) }
+        for d in ds where seen.insert("\(d.location)|\(d.message)|\(d.notes.map { "\($0.location)" })").inserted { out.append(d) }
         return out.enumerated().sorted {
             let a = $0.element.location, b = $1.element.location
             return (a.line, a.column, $0.offset) < (b.line, b.column, $1.offset)

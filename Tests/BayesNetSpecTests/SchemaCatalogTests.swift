@@ -32,7 +32,8 @@ import Testing
     }
 
     @Test func everyLayerTypeWrittenBareIsAccepted() {
-        for name in LayerCatalog.allNames {
+        // `Add` and `Concatenate` read at least two inputs, which only their own `inputs:` can name.
+        for name in LayerCatalog.allNames where LayerCatalog.types[name]?.family.merges == false {
             var defaults: [String: Any] = [:]
             let minimal = minimalArguments(name)
             if !minimal.isEmpty { defaults[name] = minimal }
@@ -149,6 +150,9 @@ func minimalArguments(_ typeName: String) -> [String: Any] {
     switch LayerCatalog.types[typeName]?.family {
     case .convolution?: return ["output_size": 1, "filter_shape": 1]
     case .affine?: return ["output_size": 1]
+    case .add?, .concatenate?: return ["inputs": ["input", "input"]]
+    case .dropout?: return ["rate": 0.5]
+    case .activation?: return ["activation_fn": "relu"]
     default: return [:]
     }
 }
@@ -166,6 +170,8 @@ func inputShape(for typeName: String) -> [Int] {
     case .affine: return [1]
     case .convolution, .pool: return [Int](repeating: 4, count: t.fixedRank ?? 2) + [1]
     case .flatten: return [4, 1]
+    case .add, .concatenate, .batchNormalization, .dropout, .activation: return [4, 4, 1]
+    case .globalPool: return [Int](repeating: 4, count: t.fixedRank ?? 2) + [1]
     }
 }
 
@@ -176,6 +182,7 @@ func yaml(_ v: Any) -> String {
         return "{" + d.keys.sorted().map { "\(yaml($0)): \(yaml(d[$0]!))" }.joined(separator: ", ") + "}"
     case let a as [Any]: return "[" + a.map(yaml).joined(separator: ", ") + "]"
     case is NSNull: return "null"
+    case let b as NSNumber where String(cString: b.objCType) == "c": return b.boolValue ? "true" : "false"
     case let s as String:
         let plain = !s.isEmpty && s.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "_./+-".unicodeScalars.contains($0) }
         return plain ? s : "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
@@ -307,6 +314,8 @@ struct SchemaWalk {
             for (k, p) in props.sorted(by: { $0.key < $1.key }) { walk(p, path: path + [.key(k)], overlay: [:], into: &sites) }
         }
         if let items = n["items"] { walk(items, path: path + [.item], overlay: [:], into: &sites) }
+        // Mappings under names the spec chooses (blocks), probed under one such name.
+        if let named = n["additionalProperties"] as? [String: Any] { walk(named, path: path + [.key("probe_name")], overlay: [:], into: &sites) }
         for combinator in ["anyOf", "oneOf"] {
             for branch in n[combinator] as? [Any] ?? [] { walk(branch, path: path, overlay: overlay, into: &sites) }
         }
@@ -322,6 +331,8 @@ struct SchemaWalk {
             return parts.first.map(examples) ?? []
         }
         if let e = s["enum"] as? [Any] { return e }
+        // Values the schema states because no generic one fits (`inputs` names a layer that exists).
+        if let e = s["examples"] as? [Any] { return e }
         var out: [Any] = []
         if let d = s["default"] { out.append(d) }
         for combinator in ["anyOf", "oneOf"] {

@@ -32,8 +32,8 @@ func librarySpecs() -> [String] {
 }
 
 @Suite struct SpecLibraryTests {
-    @Test func specFolderHoldsTheNineLibrarySpecs() {
-        #expect(librarySpecs().count == 9)
+    @Test func specFolderHoldsTheTenLibrarySpecs() {
+        #expect(librarySpecs().count == 10)
     }
 
     @Test(arguments: librarySpecs())

@@ -55,7 +55,8 @@ def parse(argv):
         if m not in ("train", "predict"):
             ap.error("unknown mode %s (train or predict)" % m)
     if not a.specs:
-        a.specs = sorted(glob.glob("specs/bench/*.yaml"))
+        # w4-resnet20 is a graph, which `bayesnet bench` cannot run yet: it awaits graph execution.
+        a.specs = sorted(s for s in glob.glob("specs/bench/*.yaml") if not s.endswith("/w4-resnet20.yaml"))
         if not a.specs:
             ap.error("no specs given and none in specs/bench/")
     for spec in a.specs:

@@ -7,12 +7,30 @@ import BayesNetSpec
 /// computes them again for its kernels, and the two must agree before anything runs.
 public enum PlanError: Error, CustomStringConvertible, Sendable, Equatable {
     case geometryMismatch(layer: String, inferred: [Int], planned: [Int])
+    /// A layer kind of graph networks (`Add`, `BatchNormalization`, ...), which the spec language declares and
+    /// checks but this plan cannot run yet.
+    case layerNotRunnable(layer: String, typeName: String)
+    /// A layer that reads anything but the layer before it: the plan runs plain stacks only, so far.
+    case edgeNotRunnable(layer: String, inputs: [String])
 
     public var description: String {
         switch self {
         case .geometryMismatch(let layer, let inferred, let planned):
             return "layer `\(layer)`: validation inferred an output of shape \(inferred), but the runtime's geometry gives \(planned)"
+        case .layerNotRunnable(let layer, let typeName):
+            return "layer `\(layer)`: `\(typeName)` layers cannot run yet (graph execution is not implemented; `validate`, `inspect` and `compile` accept the spec)"
+        case .edgeNotRunnable(let layer, let inputs):
+            return "layer `\(layer)` reads \(inputs.map { "`\($0)`" }.joined(separator: ", ")), not just the layer before it: only plain stacks of layers run yet (graph execution is not implemented; `validate`, `inspect` and `compile` accept the spec)"
         }
+    }
+}
+
+extension ModelSpec {
+    /// Refuses, before any data is read or folder made, a spec that the plan cannot run.
+    public func checkRunnable() throws(PlanError) {
+        guard let layer = firstGraphLayer else { return }
+        if layer.op.isGraphOp { throw PlanError.layerNotRunnable(layer: layer.name, typeName: layer.typeName) }
+        throw PlanError.edgeNotRunnable(layer: layer.name, inputs: layer.inputs)
     }
 }
 
@@ -38,6 +56,7 @@ public final class Network<S: TensorScalar> {
         self.spec = spec
         self.seed = seed
         self.maxBatch = max(1, maxBatch)
+        try spec.checkRunnable()
         Runtime.selectCPULevel()
         var built: [NetworkLayer<S>] = []
         for layer in spec.layers {
@@ -77,6 +96,8 @@ public final class Network<S: TensorScalar> {
     static func makeLayer(_ layer: Layer, seed: UInt64, trainingExamples: Int, maxBatch: Int) throws(PlanError) -> NetworkLayer<S> {
         let spatial = Array(layer.inputShape.dropLast())
         switch layer.op {
+        case .add, .concatenate, .batchNormalization, .dropout, .globalPool, .activation:
+            throw PlanError.layerNotRunnable(layer: layer.name, typeName: layer.typeName)
         case .flatten:
             let n = layer.inputShape.reduce(1, *)
             return FlattenLayer(name: layer.name, inputCount: n, outputCount: n)

@@ -102,6 +102,7 @@ extension ModelSpec {
                 w.object { o in
                     o.field("samples", int: evaluate.samples)
                     o.field("batch_size", int: evaluate.batchSize)
+                    o.field("mc_dropout", bool: evaluate.mcDropout)
                 }
             }
             let rows = layerSummaries
@@ -206,7 +207,9 @@ extension ModelSpec {
         w.object { o in
             o.field("name", string: layer.name)
             o.field("type_name", string: layer.typeName)
+            o.field("inputs") { $0.inlineArray(layer.inputs.map(JSONWriter.quoted)) }
             o.field("input_shape", ints: layer.inputShape)
+            o.field("input_shapes") { $0.inlineArray(layer.inputShapes.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" }) }
             o.field("output_shape", ints: layer.outputShape)
             switch layer.op {
             case .convolution(let c):
@@ -242,6 +245,27 @@ extension ModelSpec {
                 o.field("padding", string: p.padding.rawValue)
             case .flatten:
                 o.field("op", string: "flatten")
+            case .add:
+                o.field("op", string: "add")
+            case .concatenate(let axis):
+                o.field("op", string: "concatenate")
+                o.field("axis", int: axis)
+            case .batchNormalization(let b):
+                o.field("op", string: "batch_normalization")
+                o.field("channels", int: b.channels)
+                o.field("momentum", double: b.momentum)
+                o.field("epsilon", double: b.epsilon)
+                o.field("center", bool: b.center)
+                o.field("scale", bool: b.scale)
+            case .dropout(let rate):
+                o.field("op", string: "dropout")
+                o.field("rate", double: rate)
+            case .globalPool(let g):
+                o.field("op", string: g.kind == .max ? "global_max_pool" : "global_avg_pool")
+                o.field("rank", int: g.rank)
+            case .activation(let a):
+                o.field("op", string: "activation")
+                o.field("activation", string: a.rawValue)
             }
             if let seed = layer.seed { o.field("seed") { $0.raw(String(seed)) } } else { o.fieldNull("seed") }
             o.field("parameters", int: row.parameters)

@@ -55,6 +55,17 @@ public enum DiagnosticID: String, Sendable, Equatable, Hashable, Codable, CaseIt
     case likelihoodOutputMismatch = "likelihood-output-mismatch"
     case builtinDataMismatch = "builtin-data-mismatch"
 
+    // The graph: `inputs:`, merges and blocks.
+    case unknownInput = "unknown-input"
+    case inputCount = "input-count"
+    case graphCycle = "graph-cycle"
+    case unreadOutput = "unread-output"
+    case multipleOutputs = "multiple-outputs"
+    case addShapeMismatch = "add-shape-mismatch"
+    case concatenateShapeMismatch = "concatenate-shape-mismatch"
+    case unknownParameter = "unknown-parameter"
+    case mcDropoutWithoutDropout = "mc-dropout-without-dropout"
+
     // Data files, checked from their headers by `validate`.
     case missingLikelihood = "missing-likelihood"
     case dataFile = "data-file"

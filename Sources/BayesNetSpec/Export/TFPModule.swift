@@ -20,6 +20,18 @@ extension ModelSpec {
     /// What the Keras layers of TensorFlow Probability cannot run as the spec means it.
     func tfpRefusals() -> [Diagnostic] {
         var out: [Diagnostic] = []
+        if let layer = firstGraphLayer {
+            // The module is a `tf_keras.Sequential`; a graph would need the functional API, which it does not write yet.
+            let others = layers.filter { $0.op.isGraphOp }.count + (isChain ? 0 : 1) - 1
+            let why = layer.op.isGraphOp ? "`\(layer.typeName)` has no counterpart in the exported module yet"
+                : "it reads \(layer.inputs.map { "`\($0)`" }.joined(separator: ", ")), not just the layer before it"
+            out.append(Diagnostic(
+                id: .noTFPEquivalent,
+                message: "the TFP export writes a plain stack of layers (`tf_keras.Sequential`), so layer `\(layer.name)` cannot be exported: \(why)",
+                location: layer.location,
+                help: "graphs (`inputs:`, `Add`, `Concatenate`) and `BatchNormalization`, `Dropout`, global pooling and `Activation` layers are not exported yet\(others > 0 ? "; this spec has more such layers after this one" : "")"))
+            return out
+        }
         for layer in layers {
             if case .pool(let p) = layer.op, p.rank == 3, dtype == .float64 {
                 let op = p.kind == .max ? "MaxPool3D" : "AvgPool3D"
@@ -116,7 +128,7 @@ struct TFPModuleWriter {
             switch l.op {
             case .convolution(let c): weights = c.variational == nil ? "\"plain\"" : "\"variational\""
             case .affine(let a): weights = a.variational == nil ? "\"plain\"" : "\"variational\""
-            case .pool, .flatten: weights = "None"
+            default: weights = "None"
             }
             return "    (\(Self.literal(l.name)), \(Self.literal(kerasNames[i])), \(weights)),\n"
         }.joined()
@@ -254,7 +266,7 @@ struct TFPModuleWriter {
             switch l.op {
             case .convolution(let c): return c.activation == .leakyRelu
             case .affine(let a): return a.activation == .leakyRelu
-            case .pool, .flatten: return false
+            default: return false
             }
         }
         if leaky {
@@ -388,6 +400,8 @@ struct TFPModuleWriter {
     func layerCall(_ l: Layer, keras: String) -> String {
         let name = "name=\(Self.literal(keras)), dtype=DTYPE"
         switch l.op {
+        case .add, .concatenate, .batchNormalization, .dropout, .globalPool, .activation:
+            preconditionFailure("`tfpRefusals` refuses graph layers before the module is written")
         case .flatten:
             return "tf_keras.layers.Flatten(\(name))"
         case .pool(let p):

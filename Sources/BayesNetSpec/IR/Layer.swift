@@ -15,10 +15,19 @@ public struct Layer: Sendable, Equatable {
     public var argumentLocations: [String: SourceLocation]
     /// The layer's own `seed:` when the spec gives one; otherwise its random streams derive from the model seed.
     public var seed: UInt64?
+    /// The names of the layers this one reads, in order; `Layer.networkInput` is the network's input.
+    /// Empty means the previous layer (or the network's input for the first), as in a plain stack.
+    public var inputs: [String]
+    /// One shape per entry of `inputs` (`inputShape` is the first); several only for `Add` and `Concatenate`.
+    public var inputShapes: [[Int]]
+
+    /// The name by which `inputs:` refers to the network's input; no layer may take it.
+    public static let networkInput = "input"
 
     public init(
         name: String, op: LayerOp, typeName: String, inputShape: [Int], outputShape: [Int],
-        location: SourceLocation, argumentLocations: [String: SourceLocation] = [:], seed: UInt64? = nil
+        location: SourceLocation, argumentLocations: [String: SourceLocation] = [:], seed: UInt64? = nil,
+        inputs: [String] = [], inputShapes: [[Int]]? = nil
     ) {
         self.name = name
         self.op = op
@@ -28,6 +37,8 @@ public struct Layer: Sendable, Equatable {
         self.location = location
         self.argumentLocations = argumentLocations
         self.seed = seed
+        self.inputs = inputs
+        self.inputShapes = inputShapes ?? [inputShape]
     }
 }
 
@@ -36,6 +47,63 @@ public enum LayerOp: Sendable, Equatable {
     case affine(AffineOp)
     case pool(PoolOp)
     case flatten
+    /// Element-wise sum of inputs of one shape (Keras `Add`).
+    case add
+    /// Inputs joined along `axis`, an index into one example's shape (channels-last, no batch dimension).
+    case concatenate(axis: Int)
+    case batchNormalization(BatchNormalizationOp)
+    /// Zeroes each value with probability `rate` in training (scaling the rest by 1 / (1 - rate)); off in
+    /// evaluation unless `evaluate.mc_dropout` is set.
+    case dropout(rate: Double)
+    /// Reduces every spatial dimension, keeping the channels: `[..., C]` to `[C]`.
+    case globalPool(GlobalPoolOp)
+    /// An activation as a layer of its own.
+    case activation(Activation)
+
+    /// Ops that only a graph-capable plan runs (everything beyond a plain stack's layers).
+    public var isGraphOp: Bool {
+        switch self {
+        case .convolution, .affine, .pool, .flatten: return false
+        case .add, .concatenate, .batchNormalization, .dropout, .globalPool, .activation: return true
+        }
+    }
+}
+
+/// Keras `BatchNormalization` over the channels (the last axis): batch statistics in training, the moving
+/// averages in evaluation.
+public struct BatchNormalizationOp: Sendable, Equatable {
+    /// Channels normalized (the input's last dimension).
+    public var channels: Int
+    public var momentum: Double
+    public var epsilon: Double
+    /// Whether a learned offset `beta` is added.
+    public var center: Bool
+    /// Whether a learned factor `gamma` multiplies.
+    public var scale: Bool
+
+    /// Keras's defaults, which the spec language takes where a setting is absent.
+    public static let defaults = (momentum: 0.99, epsilon: 1e-3, center: true, scale: true)
+
+    public init(channels: Int, momentum: Double = defaults.momentum, epsilon: Double = defaults.epsilon,
+                center: Bool = defaults.center, scale: Bool = defaults.scale) {
+        self.channels = channels
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.center = center
+        self.scale = scale
+    }
+}
+
+/// Keras `GlobalAveragePooling{1,2,3}D` / `GlobalMaxPooling{1,2,3}D`.
+public struct GlobalPoolOp: Sendable, Equatable {
+    public var kind: PoolOp.Kind
+    /// Spatial dimensions of the input, 1 to 3.
+    public var rank: Int
+
+    public init(kind: PoolOp.Kind, rank: Int) {
+        self.kind = kind
+        self.rank = rank
+    }
 }
 
 /// How a layer's weights are treated.

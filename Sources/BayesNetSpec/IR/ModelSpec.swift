@@ -57,7 +57,28 @@ public struct ModelSpec: Sendable, Equatable {
     public var dataLocations: [String: SourceLocation] = [:]
 
     /// The network's output shape for one example (the last layer's, or the input's when there are no layers).
+    /// Layers are kept in a topological order that ends with the output layer.
     public var outputShape: [Int] { layers.last?.outputShape ?? input.shape }
+
+    /// The first layer that a plain stack's plan cannot run: one of the graph ops, or one that reads anything
+    /// but the layer before it. Nil for a stack.
+    public var firstGraphLayer: Layer? {
+        for (i, layer) in layers.enumerated() {
+            if layer.op.isGraphOp { return layer }
+            let previous = i == 0 ? Layer.networkInput : layers[i - 1].name
+            if !layer.inputs.isEmpty && layer.inputs != [previous] { return layer }
+        }
+        return nil
+    }
+
+    /// Whether every layer reads the one before it, so that `inspect` need not show the edges.
+    public var isChain: Bool {
+        for (i, layer) in layers.enumerated() {
+            let previous = i == 0 ? Layer.networkInput : layers[i - 1].name
+            if !layer.inputs.isEmpty && layer.inputs != [previous] { return false }
+        }
+        return true
+    }
 }
 
 public struct SpecSource: Sendable, Equatable {
@@ -235,8 +256,11 @@ public struct EvaluateSpec: Sendable, Equatable {
     /// Posterior samples averaged for the predictive distribution.
     public var samples: Int
     public var batchSize: Int
-    public init(samples: Int = 50, batchSize: Int = 256) {
+    /// Keeps `Dropout` layers on in evaluation, so the predictive averages over dropout masks (Gal & Ghahramani, 2016).
+    public var mcDropout: Bool
+    public init(samples: Int = 50, batchSize: Int = 256, mcDropout: Bool = false) {
         self.samples = samples
         self.batchSize = batchSize
+        self.mcDropout = mcDropout
     }
 }

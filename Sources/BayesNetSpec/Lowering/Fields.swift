@@ -43,6 +43,11 @@ struct Reader {
         diagnostics.append(Diagnostic(id: id, message: message, location: node.location, help: help, notes: notes))
     }
 
+    mutating func warning(_ id: DiagnosticID, _ message: String, at location: SourceLocation, help: String? = nil,
+                          notes: [Diagnostic.Note] = []) {
+        diagnostics.append(Diagnostic(id: id, severity: .warning, message: message, location: location, help: help, notes: notes))
+    }
+
     mutating func error(_ id: DiagnosticID, _ message: String, at location: SourceLocation, help: String? = nil,
                         notes: [Diagnostic.Note] = []) {
         diagnostics.append(Diagnostic(id: id, message: message, location: location, help: help, notes: notes))
@@ -179,6 +184,16 @@ struct Reader {
             return nil
         }
         return v
+    }
+
+    /// `true` or `false` in the YAML 1.2 core schema's spellings; `yes`, `on` and quoted words are refused.
+    mutating func bool(_ f: Field) -> Bool? {
+        if case .scalar(let s, true) = f.value.value {
+            if ["true", "True", "TRUE"].contains(s) { return true }
+            if ["false", "False", "FALSE"].contains(s) { return false }
+        }
+        error(.wrongType, "`\(f.written)` must be `true` or `false`, found \(f.value.kindDescription)", at: f.value)
+        return nil
     }
 
     mutating func string(_ f: Field) -> String? {

@@ -4,6 +4,15 @@ enum LayerFamily: Equatable {
     case affine(Estimator)
     case pool(PoolOp.Kind)
     case flatten
+    case add
+    case concatenate
+    case batchNormalization
+    case dropout
+    case globalPool(PoolOp.Kind)
+    case activation
+
+    /// Layers that read several inputs (`inputs:` lists at least two).
+    var merges: Bool { self == .add || self == .concatenate }
 }
 
 struct LayerType {
@@ -18,6 +27,7 @@ enum LayerCatalog {
     static let canonicalNames = [
         "ConvolutionVariationalFlipout", "ConvolutionVariationalReparameterization", "Convolution",
         "AffineVariationalFlipout", "AffineVariationalReparameterization", "Affine", "MaxPool", "AvgPool", "Flatten",
+        "Add", "Concatenate", "BatchNormalization", "Dropout", "GlobalAveragePooling", "GlobalMaxPooling", "Activation",
     ]
 
     static let types: [String: LayerType] = {
@@ -40,6 +50,10 @@ enum LayerCatalog {
             add("MaxPooling\(r)D", "MaxPool", .pool(.max), r)
             add("AvgPool\(r)D", "AvgPool", .pool(.average), r)
             add("AveragePooling\(r)D", "AvgPool", .pool(.average), r)
+            add("GlobalAveragePooling\(r)D", "GlobalAveragePooling", .globalPool(.average), r)
+            add("GlobalAvgPool\(r)D", "GlobalAveragePooling", .globalPool(.average), r)
+            add("GlobalMaxPooling\(r)D", "GlobalMaxPooling", .globalPool(.max), r)
+            add("GlobalMaxPool\(r)D", "GlobalMaxPooling", .globalPool(.max), r)
         }
         let af = "AffineVariationalFlipout", ar = "AffineVariationalReparameterization", ad = "Affine"
         add(af, af, .affine(.flipout))
@@ -51,6 +65,13 @@ enum LayerCatalog {
         add("MaxPool", "MaxPool", .pool(.max))
         add("AvgPool", "AvgPool", .pool(.average))
         add("Flatten", "Flatten", .flatten)
+        add("Add", "Add", .add)
+        add("Concatenate", "Concatenate", .concatenate)
+        add("BatchNormalization", "BatchNormalization", .batchNormalization)
+        add("Dropout", "Dropout", .dropout)
+        add("GlobalAveragePooling", "GlobalAveragePooling", .globalPool(.average))
+        add("GlobalMaxPooling", "GlobalMaxPooling", .globalPool(.max))
+        add("Activation", "Activation", .activation)
         return t
     }()
 
@@ -73,6 +94,13 @@ enum LayerCatalog {
         case .pool(.max): text = "Max pooling"
         case .pool(.average): text = "Average pooling"
         case .flatten: text = "Flattens its input to one dimension"
+        case .add: text = "Element-wise sum of two or more inputs of one shape"
+        case .concatenate: text = "Joins two or more inputs along one axis (by default the channels)"
+        case .batchNormalization: text = "Batch normalization over the channels: batch statistics in training, moving averages in evaluation"
+        case .dropout: text = "Dropout: zeroes values at random in training (and in evaluation with `evaluate: {mc_dropout: true}`)"
+        case .globalPool(.max): text = "Global max pooling: the largest value per channel"
+        case .globalPool(.average): text = "Global average pooling: the mean per channel"
+        case .activation: text = "An activation function as a layer of its own"
         }
         if let r = t.fixedRank { text += ", rank \(r)" }
         if name != t.canonical { text += "; alias of `\(t.canonical)`" }
@@ -126,6 +154,31 @@ enum LayerCatalog {
     ]
     static let name = ArgumentName("name", value: .text,
                                    doc: "Unique layer name; keys the checkpoint's tensors and the random streams. Default: kind and index, e.g. `conv_0`.")
+    static let inputs = ArgumentName("inputs", value: .inputs(merge: false),
+                                     doc: "The layer this one reads, by name; `input` is the network's input (inside a block: the instance's input). Default: the layer before.")
+    static let mergedInputs = ArgumentName("inputs", value: .inputs(merge: true),
+                                           doc: "The layers joined, by name, at least two; `input` is the network's input (inside a block: the instance's input).")
+    static let activationLayer = [
+        ArgumentName("activation_fn", "activation", value: .choice(Activation.allCases.map(\.rawValue), caseInsensitive: false),
+                     required: true, doc: "The function applied; `leaky_relu` has slope \(Activation.leakyReluSlope). `- Activation: relu` is short for `{activation: relu}`."),
+    ]
+    static let concatenate = [
+        ArgumentName("axis", value: .axis, default: .int(-1),
+                     doc: "The axis joined, counted as Keras counts it (the batch is axis 0): -1, the default, is the channels; 1 the first spatial dimension."),
+    ]
+    static let batchNormalization = [
+        ArgumentName("momentum", value: .number(.unitInterval), default: .double(BatchNormalizationOp.defaults.momentum),
+                     doc: "Decay of the moving mean and variance, as Keras."),
+        ArgumentName("epsilon", value: .number(.positive), default: .double(BatchNormalizationOp.defaults.epsilon),
+                     doc: "Added to the variance, as Keras."),
+        ArgumentName("center", value: .boolean, default: .bool(BatchNormalizationOp.defaults.center), doc: "Whether a learned offset `beta` is added."),
+        ArgumentName("scale", value: .boolean, default: .bool(BatchNormalizationOp.defaults.scale), doc: "Whether a learned factor `gamma` multiplies."),
+    ]
+    static let dropout = [
+        ArgumentName("rate", value: .number(.unitInterval), required: true,
+                     doc: "The share of values zeroed, at least 0 and below 1. Required, here or in `defaults`."),
+        ArgumentName("seed", value: .seed, doc: "The layer's own seed; by default its random streams derive from the spec's `seed`."),
+    ]
 
     static func outputSize(_ keras: String) -> ArgumentName {
         ArgumentName("output_size", keras, value: .integer(minimum: 1),
@@ -134,7 +187,7 @@ enum LayerCatalog {
 
     /// Arguments a layer of this family takes (including `name`).
     static func arguments(for family: LayerFamily) -> [ArgumentName] {
-        var names = [name]
+        var names = [name, family.merges ? mergedInputs : inputs]
         switch family {
         case .convolution(let e):
             names += [outputSize("filters")] + geometry + weights
@@ -145,7 +198,11 @@ enum LayerCatalog {
             if e != .deterministic { names += variational }
             if e == .flipout { names += flipout }
         case .pool: names += pooling
-        case .flatten: break
+        case .flatten, .add, .globalPool: break
+        case .concatenate: names += concatenate
+        case .batchNormalization: names += batchNormalization
+        case .dropout: names += dropout
+        case .activation: names += activationLayer
         }
         return names
     }

@@ -11,7 +11,7 @@ extension Lowering {
     }
 
     /// Reads `- Type` or `- Type: {arguments}`; nil after reporting when the item is malformed.
-    mutating func layerItem(_ node: YAMLNode) -> LayerItem? {
+    mutating func layerItem(_ node: YAMLNode, blocks: [String: Block] = [:]) -> LayerItem? {
         var typeNode = node
         var argsNode: YAMLNode?
         switch node.value {
@@ -35,11 +35,15 @@ extension Lowering {
         }
         let typeName = typeNode.scalar ?? ""
         guard let type = LayerCatalog.types[typeName] else {
-            r.error(.unknownLayerType, "unknown layer type `\(typeName)`", at: typeNode, help: Suggestions.help(for: typeName, among: LayerCatalog.allNames))
+            r.error(.unknownLayerType, "unknown layer type `\(typeName)`", at: typeNode,
+                    help: Suggestions.help(for: typeName, among: LayerCatalog.allNames + blocks.keys.sorted()))
             return nil
         }
         var arguments: [String: Field] = [:]
-        if let argsNode, !argsNode.isNull {
+        if type.family == .activation, let argsNode, argsNode.scalar != nil, !argsNode.isNull {
+            // `- Activation: relu`, as Keras's `Activation("relu")`.
+            arguments["activation_fn"] = Field(written: "activation", key: typeNode, value: argsNode)
+        } else if let argsNode, !argsNode.isNull {
             guard argsNode.pairs != nil else {
                 r.error(.wrongType, "the arguments of `\(typeName)` must be a mapping such as `{name: x}`, found \(argsNode.kindDescription)", at: argsNode)
                 return nil
@@ -52,7 +56,8 @@ extension Lowering {
 
     /// Lowers one layer given its input shape (nil when unknown after an earlier error); returns the layer
     /// (nil after an error) and the output shape (nil when it cannot be inferred).
-    mutating func lowerLayer(_ item: LayerItem, index: Int, input: [Int]?, defaults: [String: Field]) -> (Layer?, [Int]?) {
+    mutating func lowerLayer(_ item: LayerItem, index: Int, inputs: [[Int]]?, operands: [Operand], defaults: [String: Field]) -> (Layer?, [Int]?) {
+        let input = inputs?.first
         var args = defaults
         if item.type.fixedRank != nil { args["rank"] = nil }
         for (k, v) in item.arguments { args[k] = v }
@@ -79,6 +84,23 @@ extension Lowering {
             if let input {
                 if let n = checkedProduct(input) { output = [n]; op = .flatten } else { tooLarge(item, what: "its output", count: nil) }
             }
+        case .add:
+            (op, output) = add(item, inputs: inputs, operands: operands)
+        case .concatenate:
+            (op, output) = concatenate(item, args: args, inputs: inputs, operands: operands)
+        case .batchNormalization:
+            let b = batchNormalization(args, channels: input?.last ?? 0)
+            if let input, let b { (op, output) = (.batchNormalization(b), input) }
+        case .dropout:
+            let rate = args["rate"].flatMap { unitInterval($0) }
+            if args["rate"] == nil { r.error(.missingKey, "`\(item.typeName)` needs `rate`, the share of values zeroed", at: item.typeNode) }
+            if let input, let rate { (op, output) = (.dropout(rate: rate), input) }
+        case .globalPool(let kind):
+            (op, output) = globalPool(item, kind: kind, input: input)
+        case .activation:
+            if args["activation_fn"] == nil { r.error(.missingKey, "`\(item.typeName)` needs `activation`, e.g. `- Activation: relu`", at: item.typeNode) }
+            let act = args["activation_fn"] != nil ? activation(args, isLast: item.isLast) : nil
+            if let input, let act { (op, output) = (.activation(act), input) }
         }
         if let output, let n = checkedProduct(output), n.multipliedReportingOverflow(by: dtype.size).partialValue > limits.maxTensorBytes || n > limits.maxTensorBytes {
             tooLarge(item, what: "one example's output \(shapeText(output))", count: n)
@@ -88,8 +110,81 @@ extension Lowering {
         var name = defaultName(for: item.type.family, index: index)
         if let f = args["name"], let s = r.string(f) { name = s }
         let layer = Layer(name: name, op: op, typeName: item.typeName, inputShape: input, outputShape: output,
-                          location: item.node.location, argumentLocations: locations, seed: seed)
+                          location: item.node.location, argumentLocations: locations, seed: seed, inputShapes: inputs)
         return (layer, output)
+    }
+
+    /// Names an operand with its shape, for the notes of a merge that does not fit.
+    func operandNote(_ o: Operand, _ shape: [Int]) -> Diagnostic.Note {
+        .init(o.name == Layer.networkInput ? "the network's input has shape \(shapeText(shape))" : "`\(o.name)` (output shape \(shapeText(shape))) is written here", at: o.location)
+    }
+
+    mutating func add(_ item: LayerItem, inputs: [[Int]]?, operands: [Operand]) -> (LayerOp?, [Int]?) {
+        guard let inputs, inputs.count >= 2, inputs.count == operands.count else { return (nil, nil) }
+        for k in 1..<inputs.count where inputs[k] != inputs[0] {
+            r.error(.addShapeMismatch, "`\(item.typeName)` sums inputs of one shape, but `\(operands[0].name)` has shape \(shapeText(inputs[0])) and `\(operands[k].name)` has shape \(shapeText(inputs[k]))",
+                    at: item.typeNode, help: inputs[k].last != inputs[0].last ? "match the channels, e.g. with a 1x1 convolution on the shortcut" : "match the spatial sizes, e.g. with the same strides on both paths",
+                    notes: [operandNote(operands[0], inputs[0]), operandNote(operands[k], inputs[k])])
+            return (nil, nil)
+        }
+        return (.add, inputs[0])
+    }
+
+    mutating func concatenate(_ item: LayerItem, args: [String: Field], inputs: [[Int]]?, operands: [Operand]) -> (LayerOp?, [Int]?) {
+        var axis = -1
+        if let f = args["axis"] {
+            guard let v = r.int(f) else { return (nil, nil) }
+            axis = v
+        }
+        guard let inputs, inputs.count >= 2, inputs.count == operands.count else { return (nil, nil) }
+        let rank = inputs[0].count
+        guard axis != 0, axis >= -rank, axis <= rank else {
+            let at = args["axis"]?.value ?? item.typeNode
+            r.error(.outOfRange, "`axis` must be 1 to \(rank) or -\(rank) to -1 for inputs of shape \(shapeText(inputs[0])) (axis 0 is the batch), found \(axis)", at: at)
+            return (nil, nil)
+        }
+        let a = axis > 0 ? axis - 1 : rank + axis
+        var out = inputs[0]
+        for k in 1..<inputs.count {
+            let fits = inputs[k].count == rank && (0..<rank).allSatisfy { $0 == a || inputs[k][$0] == inputs[0][$0] }
+            guard fits else {
+                r.error(.concatenateShapeMismatch, "`\(item.typeName)` joins along axis \(axis), so its inputs must agree on every other axis, but `\(operands[0].name)` has shape \(shapeText(inputs[0])) and `\(operands[k].name)` has shape \(shapeText(inputs[k]))",
+                        at: item.typeNode, notes: [operandNote(operands[0], inputs[0]), operandNote(operands[k], inputs[k])])
+                return (nil, nil)
+            }
+            guard let sum = checkedSum(out[a], inputs[k][a]) else {
+                tooLarge(item, what: "its output", count: nil)
+                return (nil, nil)
+            }
+            out[a] = sum
+        }
+        return (.concatenate(axis: a), out)
+    }
+
+    mutating func batchNormalization(_ args: [String: Field], channels: Int) -> BatchNormalizationOp? {
+        let keys = LayerCatalog.batchNormalization
+        var b = BatchNormalizationOp(channels: channels, momentum: keys.defaultNumber("momentum"), epsilon: keys.defaultNumber("epsilon"))
+        var ok = true
+        if let f = args["momentum"] { if let v = unitInterval(f) { b.momentum = v } else { ok = false } }
+        if let f = args["epsilon"] { if let v = r.positiveDouble(f) { b.epsilon = v } else { ok = false } }
+        if let f = args["center"] { if let v = r.bool(f) { b.center = v } else { ok = false } }
+        if let f = args["scale"] { if let v = r.bool(f) { b.scale = v } else { ok = false } }
+        return ok ? b : nil
+    }
+
+    mutating func globalPool(_ item: LayerItem, kind: PoolOp.Kind, input: [Int]?) -> (LayerOp?, [Int]?) {
+        guard let input else { return (nil, nil) }
+        let rank = input.count - 1
+        if let fixed = item.type.fixedRank, fixed != rank {
+            r.error(.inputShapeMismatch, "`\(item.typeName)` pools \(fixed) spatial dimension\(fixed == 1 ? "" : "s"), but its input has shape \(shapeText(input))", at: item.typeNode,
+                    help: (1...3).contains(rank) ? "use `\(kind == .max ? "GlobalMaxPooling" : "GlobalAveragePooling")`, which takes its rank from the input" : nil)
+            return (nil, nil)
+        }
+        guard (1...3).contains(rank) else {
+            r.error(.inputShapeMismatch, "`\(item.typeName)` needs an input of 1 to 3 spatial dimensions and channels, but its input has shape \(shapeText(input))", at: item.typeNode)
+            return (nil, nil)
+        }
+        return (.globalPool(GlobalPoolOp(kind: kind, rank: rank)), [input[rank]])
     }
 
     func defaultName(for family: LayerFamily, index: Int) -> String {
@@ -99,6 +194,13 @@ extension Lowering {
         case .pool(.max): return "max_pool_\(index)"
         case .pool(.average): return "avg_pool_\(index)"
         case .flatten: return "flatten_\(index)"
+        case .add: return "add_\(index)"
+        case .concatenate: return "concatenate_\(index)"
+        case .batchNormalization: return "batch_normalization_\(index)"
+        case .dropout: return "dropout_\(index)"
+        case .globalPool(.max): return "global_max_pool_\(index)"
+        case .globalPool(.average): return "global_avg_pool_\(index)"
+        case .activation: return "activation_\(index)"
         }
     }
 

@@ -53,57 +53,26 @@ struct Lowering {
 
         let defaults = top["defaults"].map { defaultsTable($0) } ?? [:]
 
-        var layers: [Layer] = []
-        var layersOK = true
-        var shape: [Int]? = input?.shape
-        var lastItem: LayerItem?
+        let blocks = readBlocks(top["blocks"])
+        var graph = Graph()
         if let f = top["layers"] {
-            if let items = f.value.items {
-                if items.isEmpty { r.error(.emptyList, "`layers` is empty; a network needs at least one layer", at: f.value) }
-                var names: [String: SourceLocation] = [:]
-                for (i, node) in items.enumerated() {
-                    guard var item = layerItem(node) else {
-                        layersOK = false
-                        shape = nil
-                        continue
-                    }
-                    item.isLast = i == items.count - 1
-                    lastItem = item
-                    let name = item.arguments["name"]?.value.scalar ?? defaultName(for: item.type.family, index: i)
-                    let at = item.arguments["name"]?.value.location ?? item.typeNode.location
-                    if name.isEmpty || name.contains(where: { $0.isNewline }) {
-                        r.error(.invalidName, "a layer name must be a non-empty single line", at: at)
-                        layersOK = false
-                    } else if let first = names[name] {
-                        r.error(.duplicateLayerName, "duplicate layer name `\(name)`", at: at,
-                                help: "layer names key checkpoints and random streams, so they must be unique",
-                                notes: [.init("`\(name)` first used here", at: first)])
-                        layersOK = false
-                    } else {
-                        names[name] = at
-                    }
-                    let (layer, out) = lowerLayer(item, index: i, input: shape, defaults: defaults[item.type.canonical] ?? [:])
-                    shape = out
-                    guard let layer else {
-                        layersOK = false
-                        continue
-                    }
-                    layers.append(layer)
-                }
-            } else {
-                r.error(.wrongType, "`layers` must be a list of layers, found \(f.value.kindDescription)", at: f.value,
-                        help: f.value.pairs != nil ? "start each layer with `- `, e.g. `- Flatten`" : nil)
-                layersOK = false
-            }
+            graph = lowerNetwork(f, input: input?.shape, inputLocation: top["input"]?.value.location, blocks: blocks, defaults: defaults)
         } else {
             r.error(.missingKey, "missing `layers`, the list of the network's layers", at: root)
+            graph.ok = false
         }
+        let layers = graph.layers, layersOK = graph.ok, shape = graph.outputShape, lastItem = graph.lastItem
 
         var likelihood: Likelihood?
         if let f = top["likelihood"] { likelihood = likelihoodSpec(f) }
         let data = top["data"].map { dataSpec($0) } ?? DataSpec()
         let train = top["train"].map { trainSpec($0) } ?? TrainSpec()
         let evaluate = top["evaluate"].map { evaluateSpec($0) } ?? EvaluateSpec()
+        if evaluate.mcDropout, layersOK, !layers.contains(where: { if case .dropout = $0.op { return true } else { return false } }),
+           let f = top["evaluate"]?.value.pairs?.first(where: { $0.key.scalar == "mc_dropout" }) {
+            r.warning(.mcDropoutWithoutDropout, "`mc_dropout: true` keeps `Dropout` layers on in evaluation, but the network has none, so it changes nothing",
+                      at: f.value.location, help: "add `Dropout` layers, or leave `mc_dropout` out")
+        }
 
         let bundled = [data.train, data.test].lazy.compactMap { source -> BuiltinDataset? in
             if case .builtin(let name, _)? = source { return BuiltinDataset.named(name) } else { return nil }
@@ -194,6 +163,10 @@ struct Lowering {
                 r.error(.misplacedKey, "`name` cannot be a default: layer names must be unique", at: n.key)
                 fs["name"] = nil
             }
+            if let n = fs["inputs"] {
+                r.error(.misplacedKey, "`inputs` cannot be a default: each layer says what it reads", at: n.key)
+                fs["inputs"] = nil
+            }
             checkDefaultValues(fs, family: type.family)
             out[type.canonical] = fs
         }
@@ -213,12 +186,16 @@ struct Lowering {
             case "activation_fn": _ = activation(fs)
             case "kernel_initializer", "bias_initializer": _ = initializer(f, default: .zeros)
             case "seed": _ = readSeed(f)
+            case "rate", "momentum": _ = unitInterval(f)
+            case "epsilon": _ = r.positiveDouble(f)
+            case "center", "scale": _ = r.bool(f)
+            case "axis": _ = r.int(f)
             default: break
             }
         }
         switch family {
         case .convolution(let e), .affine(let e): _ = variational(fs, estimator: e)
-        case .pool, .flatten: break
+        default: break
         }
     }
 
@@ -418,6 +395,7 @@ struct Lowering {
         var e = EvaluateSpec()
         if let x = fs["samples"] { e.samples = r.positive(x) ?? e.samples }
         if let x = fs["batch_size"] { e.batchSize = r.positive(x) ?? e.batchSize }
+        if let x = fs["mc_dropout"] { e.mcDropout = r.bool(x) ?? e.mcDropout }
         return e
     }
 }

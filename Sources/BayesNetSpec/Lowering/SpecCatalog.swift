@@ -28,8 +28,20 @@ enum ValueKind: Sendable {
     /// Bundled data (`builtin`, `split`) or files (`format`, `x`, `y`, `scale`); held-out data may instead be
     /// `{fraction: f}` of the training data.
     case dataSource(heldOut: Bool)
-    /// The list of layers (`LayerCatalog`).
+    /// `true` or `false` (YAML 1.2 core schema).
+    case boolean
+    /// An axis as Keras counts it, the batch being axis 0: 1 to 4, or -4 to -1 from the end.
+    case axis
+    /// A layer name, or a list of them: one for most layers, at least two for `merge` layers (`Add`, `Concatenate`).
+    case inputs(merge: Bool)
+    /// The list of layers (`LayerCatalog`), where an item may also instantiate a block.
     case layers
+    /// Block definitions by name (`SpecCatalog.block`).
+    case blocks
+    /// A block's parameters: names with their defaults (`null`: the instance must give it).
+    case blockParameters
+    /// A block's layers, whose argument values may be `$parameter` references.
+    case blockLayers
     /// Arguments per layer type (`LayerCatalog`, without `name`).
     case defaults
 }
@@ -84,12 +96,22 @@ enum SpecCatalog {
         ArgumentName("input", value: .mapping(input), required: true, doc: "One example's shape and layout, e.g. `{shape: [8, 8, 1]}`."),
         ArgumentName("defaults", value: .defaults,
                      doc: "Arguments for every layer of a type, whichever alias it is written with (like functools.partial)."),
+        ArgumentName("blocks", value: .blocks,
+                     doc: "Named groups of layers with parameters, defined once and instantiated in `layers` as `- block_name: {name: ..., parameter: value}`."),
         ArgumentName("layers", value: .layers, required: true, doc: "The network: a non-empty list of layers, each `- Type` or `- Type: {arguments}`."),
         ArgumentName("likelihood", value: .named(likelihoods),
                      doc: "How the network's output explains the labels. Without it the network can be inspected and used for prediction, not trained."),
         ArgumentName("data", value: .mapping(data), doc: "Training and test data."),
         ArgumentName("train", value: .mapping(train), doc: "Training settings."),
         ArgumentName("evaluate", value: .mapping(evaluate), doc: "Evaluation settings."),
+    ]
+
+    /// One block definition.
+    static let block = [
+        ArgumentName("parameters", value: .blockParameters,
+                     doc: "The block's parameters and their defaults (`null`: every instance must give it); a layer argument `$name` takes the instance's value."),
+        ArgumentName("layers", value: .blockLayers, required: true,
+                     doc: "The block's layers; `inputs: input` reads the instance's input, and the last layer is the instance's output."),
     ]
 
     static let input = [
@@ -173,6 +195,8 @@ enum SpecCatalog {
         ArgumentName("samples", value: .integer(minimum: 1), default: .int(EvaluateSpec().samples),
                      doc: "Posterior samples averaged for the predictive distribution."),
         ArgumentName("batch_size", value: .integer(minimum: 1), default: .int(EvaluateSpec().batchSize), doc: "Examples per evaluation pass."),
+        ArgumentName("mc_dropout", value: .boolean, default: .bool(EvaluateSpec().mcDropout),
+                     doc: "Keep `Dropout` layers on in evaluation, so the predictive distribution averages over dropout masks (MC dropout)."),
     ]
 
     static let optimizers = [

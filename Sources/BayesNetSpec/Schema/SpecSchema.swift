@@ -60,8 +60,17 @@ public enum SpecSchema {
 
     /// A layer's arguments; `null` stands for none (`- Flatten:`).
     static func arguments(_ family: LayerFamily, includeName: Bool) -> JSONValue {
-        let names = LayerCatalog.arguments(for: family).filter { includeName || $0.canonical != LayerCatalog.name.canonical }
-        return .object([("type", .array([.string("object"), .string("null")]))] + object(names, withRequired: false))
+        // `name` and `inputs` belong to one layer, so `defaults` takes neither.
+        let names = LayerCatalog.arguments(for: family).filter { includeName || ![LayerCatalog.name.canonical, LayerCatalog.inputs.canonical].contains($0.canonical) }
+        let mapping = JSONValue.object([("type", .array([.string("object"), .string("null")]))] + object(names, withRequired: false))
+        guard family == .activation, includeName, let function = LayerCatalog.activationLayer.first else { return mapping }
+        // `- Activation: relu` is short for `- Activation: {activation: relu}`.
+        return .object([("anyOf", .array([mapping, .object([("description", .string(function.doc))] + objectPairs(schema(function.value)))]))])
+    }
+
+    static func objectPairs(_ v: JSONValue) -> [(String, JSONValue)] {
+        if case .object(let pairs) = v { return pairs }
+        return []
     }
 
     /// An alias that fixes the rank takes its type's arguments, with `rank` fixed and at most `rank` entries
@@ -93,7 +102,19 @@ public enum SpecSchema {
                     ("type", .string("object")), ("properties", .object(typed)), ("additionalProperties", .bool(false)),
                     ("minProperties", .int(1)), ("maxProperties", .int(1)),
                 ]),
+                blockInstance,
             ])),
+        ])
+    }
+
+    /// `- block_name: {name: ..., parameter: value}`: any name that is not a layer type; `validate` checks the
+    /// block exists and its parameters.
+    static var blockInstance: JSONValue {
+        .object([
+            ("description", .string("An instance of a block defined under `blocks`: its name, `inputs` and parameter values.")),
+            ("type", .string("object")), ("minProperties", .int(1)), ("maxProperties", .int(1)),
+            ("propertyNames", .object([("not", .object([("enum", .array(LayerCatalog.allNames.map { .string($0) }))]))])),
+            ("additionalProperties", .object([("type", .array([.string("object"), .string("null")]))])),
         ])
     }
 
@@ -216,6 +237,31 @@ public enum SpecSchema {
             return .object([("type", .string("array")), ("minItems", .int(1)), ("items", .object([("$ref", .string("#/$defs/layer"))]))])
         case .defaults:
             return defaultsTable
+        case .boolean:
+            return .object([("type", .string("boolean"))])
+        case .axis:
+            return .object([("type", .string("integer")), ("minimum", .int(-4)), ("maximum", .int(4)), ("not", .object([("enum", .array([.int(0)]))]))])
+        case .inputs(let merge):
+            let name = JSONValue.object([("type", .array([.string("string"), .string("number")]))])
+            let input = JSONValue.string(Layer.networkInput)
+            if merge {
+                return .object([("type", .string("array")), ("items", name), ("minItems", .int(2)), ("examples", .array([.array([input, input])]))])
+            }
+            return .object([("anyOf", .array([name, .object([("type", .string("array")), ("items", name), ("minItems", .int(1)), ("maxItems", .int(1))])])),
+                            ("examples", .array([input, .array([input])]))])
+        case .blocks:
+            return .object([
+                ("type", .string("object")),
+                ("additionalProperties", .object([("description", .string("A block: its parameters and layers."))] + object(SpecCatalog.block))),
+            ])
+        case .blockParameters:
+            return .object([("type", .array([.string("object"), .string("null")]))])
+        case .blockLayers:
+            // Values may be `$parameter` references, so a block's layers are checked by `validate`, per instance.
+            return .object([("type", .string("array")), ("minItems", .int(1)), ("items", .object([("anyOf", .array([
+                .object([("type", .string("string"))]),
+                .object([("type", .string("object")), ("minProperties", .int(1)), ("maxProperties", .int(1))]),
+            ]))]))])
         }
     }
 

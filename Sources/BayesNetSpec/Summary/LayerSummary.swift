@@ -9,14 +9,18 @@ public struct LayerSummary: Sendable, Equatable {
     public var macs: Int
     /// Variational layers only.
     public var penaltyWeight: PenaltyWeight?
+    /// The layers read (`Layer.inputs`).
+    public var inputs: [String]
 
-    public init(name: String, typeName: String, outputShape: [Int], parameters: Int, macs: Int, penaltyWeight: PenaltyWeight?) {
+    public init(name: String, typeName: String, outputShape: [Int], parameters: Int, macs: Int, penaltyWeight: PenaltyWeight?,
+                inputs: [String] = []) {
         self.name = name
         self.typeName = typeName
         self.outputShape = outputShape
         self.parameters = parameters
         self.macs = macs
         self.penaltyWeight = penaltyWeight
+        self.inputs = inputs
     }
 }
 
@@ -26,11 +30,18 @@ extension Layer {
         switch op {
         case .convolution(let c): return checkedSum(saturatingProduct(c.kernelShape), c.outputSize) ?? Int.max
         case .affine(let a): return checkedSum(saturatingProduct(a.kernelShape), a.outputSize) ?? Int.max
-        case .pool, .flatten: return 0
+        case .batchNormalization(let b): return b.channels * ((b.center ? 1 : 0) + (b.scale ? 1 : 0))
+        case .pool, .flatten, .add, .concatenate, .dropout, .globalPool, .activation: return 0
         }
     }
 
     public var summary: LayerSummary {
+        var row = opSummary
+        row.inputs = inputs
+        return row
+    }
+
+    private var opSummary: LayerSummary {
         switch op {
         case .convolution(let c):
             let products = c.estimator == .flipout ? 2 : 1
@@ -43,7 +54,14 @@ extension Layer {
             return LayerSummary(name: name, typeName: typeName, outputShape: outputShape,
                                 parameters: saturatingProduct([weightCount, a.variational == nil ? 1 : 2]),
                                 macs: saturatingProduct([a.inputSize, a.outputSize, products]), penaltyWeight: a.variational?.penaltyWeight)
-        case .pool, .flatten:
+        case .batchNormalization(let b):
+            // As Keras counts them: gamma and beta, and the moving mean and variance (not trained).
+            return LayerSummary(name: name, typeName: typeName, outputShape: outputShape, parameters: weightCount + 2 * b.channels,
+                                macs: saturatingProduct(outputShape), penaltyWeight: nil)
+        case .add:
+            return LayerSummary(name: name, typeName: typeName, outputShape: outputShape, parameters: 0,
+                                macs: saturatingProduct([max(inputShapes.count - 1, 0)] + outputShape), penaltyWeight: nil)
+        case .pool, .flatten, .concatenate, .dropout, .globalPool, .activation:
             return LayerSummary(name: name, typeName: typeName, outputShape: outputShape, parameters: 0, macs: 0, penaltyWeight: nil)
         }
     }

@@ -2,9 +2,14 @@ extension ModelSpec {
     /// The `bayesnet inspect` table, in the manner of Keras' `model.summary()`: one row per layer, totals below.
     public func summaryTable() -> String {
         let rows = layerSummaries
-        let header = ["Layer (type)", "Output shape", "Parameters", "Mult-adds", "Penalty weight"]
+        // A chain reads top to bottom; a graph shows what each layer reads, as Keras's "Connected to".
+        let edges = !isChain
+        var header = ["Layer (type)", "Output shape", "Parameters", "Mult-adds", "Penalty weight"]
+        if edges { header.append("Inputs") }
         var cells = rows.map { r in
-            ["\(r.name) (\(r.typeName))", shapeText(r.outputShape), Self.grouped(r.parameters), Self.grouped(r.macs), Self.penaltyText(r.penaltyWeight)]
+            var row = ["\(r.name) (\(r.typeName))", shapeText(r.outputShape), Self.grouped(r.parameters), Self.grouped(r.macs), Self.penaltyText(r.penaltyWeight)]
+            if edges { row.append(r.inputs.joined(separator: ", ")) }
+            return row
         }
         cells.insert(header, at: 0)
         let widths = (0..<header.count).map { c in cells.map { $0[c].count }.max() ?? 0 }
@@ -60,7 +65,7 @@ extension Layer {
         switch op {
         case .convolution(let c): return c.estimator
         case .affine(let a): return a.estimator
-        case .pool, .flatten: return nil
+        default: return nil
         }
     }
 
@@ -69,7 +74,7 @@ extension Layer {
         switch op {
         case .convolution(let c): return c.variational
         case .affine(let a): return a.variational
-        case .pool, .flatten: return nil
+        default: return nil
         }
     }
 }
