@@ -1,9 +1,12 @@
+import CKernels
+
 /// Batch normalization over the last (channel) axis of channels-last data, as Keras defines it: `rows` is
 /// batch × spatial positions (batch alone for dense features), and every channel is normalised over all of them.
 ///
 /// Statistics and coefficients are computed in double precision. The reductions cut the rows into blocks whose
 /// size depends on the row count alone and add the blocks' partial sums in order, so the results are the same
-/// bits for any thread count. Nothing is allocated: the caller plans `scratch` (`scratchCount` doubles) and the
+/// bits for any thread count; the single-precision passes run in C (vectorised across channels, the same
+/// bits as the loops here). Nothing is allocated: the caller plans `scratch` (`scratchCount` doubles) and the
 /// batch `statistics` (2 × channels doubles: mean, then biased variance), which training keeps from the forward
 /// pass to the backward pass. `gamma` is nil without `scale` (γ = 1), `beta` nil without `center` (β = 0).
 public enum BatchNormalization {
@@ -268,7 +271,14 @@ public enum BatchNormalization {
                     let r0 = b * br, r1 = min(rows, r0 + br)
                     let first = partials! + 2 * b * c, second = first + c
                     first.update(repeating: 0, count: 2 * c)
-                    if pass == .moments {
+                    if S.self == Float.self {
+                        if pass == .moments {
+                            bn_batchnorm_moments_f32(x.cast(Float.self), r0, r1, c, first, second)
+                        } else {
+                            bn_batchnorm_sums_f32(x.cast(Float.self), dy!.cast(Float.self), center!, r0, r1, c, first,
+                                                  second)
+                        }
+                    } else if pass == .moments {
                         moments(r0, r1, first, second)
                     } else {
                         sums(r0, r1, first, second)
@@ -276,15 +286,26 @@ public enum BatchNormalization {
                 }
             case .affine:
                 let a = coefficients!, b = a + c, y = out!
-                let elements = sliceRange(rows * c, part: part, of: parts)
                 // Whole rows only, so the channel index is the column.
-                for r in rowsCovering(elements) {
+                let span = rowsCovering(sliceRange(rows * c, part: part, of: parts))
+                if S.self == Float.self {
+                    bn_batchnorm_affine_f32(x.cast(Float.self), y.cast(Float.self), a, b, span.lowerBound,
+                                            span.upperBound, c)
+                    return
+                }
+                for r in span {
                     let xr = x + r * c, yr = y + r * c
                     for ch in 0..<c { yr[ch] = S(Double(xr[ch]) * a[ch] + b[ch]) }
                 }
             case .backward, .backwardAccumulate:
                 let a = coefficients!, k = a - 2 * c, b = a - c, dx = out!, d = dy!
-                for r in rowsCovering(sliceRange(rows * c, part: part, of: parts)) {
+                let span = rowsCovering(sliceRange(rows * c, part: part, of: parts))
+                if S.self == Float.self {
+                    bn_batchnorm_backward_f32(x.cast(Float.self), d.cast(Float.self), dx.cast(Float.self), a, k, b,
+                                              span.lowerBound, span.upperBound, c, pass == .backward ? 0 : 1)
+                    return
+                }
+                for r in span {
                     let xr = x + r * c, dr = d + r * c, outr = dx + r * c
                     if pass == .backward {
                         for ch in 0..<c { outr[ch] = S(a[ch] * Double(dr[ch]) + k[ch] * Double(xr[ch]) + b[ch]) }

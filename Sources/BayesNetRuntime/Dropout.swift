@@ -1,3 +1,5 @@
+import CKernels
+
 /// Inverted dropout, as `tf.nn.dropout`: an element is kept with probability 1 − rate and scaled by 1/(1 − rate),
 /// so the expected output is the input and evaluation without dropout needs no rescaling.
 ///
@@ -5,6 +7,7 @@
 /// (`firstExample` · perExample + its index in the batch), like every other noise: the same for any thread count
 /// and any batching of the data, and recomputed by the backward pass instead of stored. Element j is kept when
 /// `stream.uniform(at: j)` (53 random bits, so the mask does not depend on the precision) is at least `rate`.
+/// Single precision runs in C, whose Philox blocks vectorise: the same bits.
 public enum Dropout {
     /// Elements per task when splitting over threads.
     @usableFromInline static let grain = 1 << 14
@@ -59,6 +62,12 @@ public enum Dropout {
         @inlinable
         func run(_ part: Int) {
             let range = sliceRange(count, part: part, of: parts)
+            if S.self == Float.self {
+                bn_dropout_f32(UInt64(key.key.0) | UInt64(key.key.1) << 32, step, first + range.lowerBound,
+                               range.count, input.cast(Float.self) + range.lowerBound,
+                               output.cast(Float.self) + range.lowerBound, rate, Float(scale), accumulate ? 1 : 0)
+                return
+            }
             var i = range.lowerBound
             // One Philox block gives the uniforms of global elements 2p and 2p + 1 (RandomStream's layout).
             while i < range.upperBound {

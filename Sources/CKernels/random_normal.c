@@ -344,3 +344,54 @@ void bn_fill_normal_f32(uint64_t key, uint64_t fallbackKey, uint64_t step, long 
 #endif
     fill_normal(key, fallbackKey, step, offset, count, out);
 }
+
+/// Dropout over elements [offset, offset + count) of a stream's uniform sequence: element i is kept when
+/// the top 53 bits of words (0, 1) (i even) or (2, 3) (i odd) of block i / 2, as a fraction of 2^53, are at
+/// least `rate` (RandomStream.uniform(at:)).
+static inline __attribute__((always_inline)) void dropout(uint64_t key, uint64_t step, long offset, long count,
+                                                          const float *in, float *out, double rate, float scale,
+                                                          int accumulate) {
+    if (count <= 0) return;
+    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    uint32_t s0 = (uint32_t)step, s1 = (uint32_t)(step >> 32);
+    const long end = offset + count;
+    const long firstPair = offset >> 1, lastPair = (end - 1) >> 1;
+    blocks b;
+    for (long p0 = firstPair; p0 <= lastPair; p0 += PAIRS) {
+        const long n = lastPair - p0 + 1 < PAIRS ? lastPair - p0 + 1 : PAIRS;
+        philox_blocks(k0, k1, (uint64_t)p0, n, s0, s1, &b);
+        for (long j = 0; j < n; j++) {
+            for (int half = 0; half < 2; half++) {
+                const long i = 2 * (p0 + j) + half;
+                if (i < offset || i >= end) continue;
+                const uint64_t bits = (uint64_t)b.c[2 * half][j] | (uint64_t)b.c[2 * half + 1][j] << 32;
+                const double u = (double)(bits >> 11) * 0x1p-53;
+                const float v = u >= rate ? in[i - offset] * scale : 0.0f;
+                out[i - offset] = accumulate ? out[i - offset] + v : v;
+            }
+        }
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,avx512dq"))) static void dropout_avx512(uint64_t key, uint64_t step, long offset,
+                                                                       long count, const float *in, float *out,
+                                                                       double rate, float scale, int accumulate) {
+    dropout(key, step, offset, count, in, out, rate, scale, accumulate);
+}
+__attribute__((target("avx2"))) static void dropout_avx2(uint64_t key, uint64_t step, long offset, long count,
+                                                         const float *in, float *out, double rate, float scale,
+                                                         int accumulate) {
+    dropout(key, step, offset, count, in, out, rate, scale, accumulate);
+}
+#endif
+
+void bn_dropout_f32(uint64_t key, uint64_t step, long offset, long count, const float *in, float *out, double rate,
+                    float scale, int accumulate) {
+#if defined(__x86_64__)
+    int k = bn_cpu_level();
+    if (k == BN_CPU_AVX512) { dropout_avx512(key, step, offset, count, in, out, rate, scale, accumulate); return; }
+    if (k == BN_CPU_AVX2) { dropout_avx2(key, step, offset, count, in, out, rate, scale, accumulate); return; }
+#endif
+    dropout(key, step, offset, count, in, out, rate, scale, accumulate);
+}

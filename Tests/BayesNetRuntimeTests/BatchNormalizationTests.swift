@@ -231,12 +231,55 @@ enum BN {
         }
     }
 
+    /// floatRun's y, dx and inference y computed in Double from the same single-precision inputs.
+    static func doubleRun(rows: Int, channels: Int) -> [[Double]] {
+        let c = BatchNormCase(rows: rows, channels: channels, center: true, scale: true)
+        var rng = TestRandom(37)
+        let xf: [Float] = rng.array(rows * channels, -1, 4), dyf: [Float] = rng.array(rows * channels)
+        let gf: [Float] = rng.array(channels, 0.5, 1.5), bf: [Float] = rng.array(channels)
+        let x = xf.map(Double.init), dy = dyf.map(Double.init), gamma = gf.map(Double.init), beta = bf.map(Double.init)
+        let (y, stats) = BN.train(c, x: x, gamma: gamma, beta: beta)
+        var dx = [Double](repeating: .nan, count: x.count), dgamma = [Double](repeating: .nan, count: channels)
+        var dbeta = dgamma
+        BN.trainBackward(c, x: x, dy: dy, gamma: gamma, stats: stats, into: &dx, dgamma: &dgamma, dbeta: &dbeta)
+        var mean = bf, variance = gf
+        BatchNormalization.updateMovingStatistics(statistics: stats, movingMean: &mean, movingVariance: &variance,
+                                                  rows: rows, channels: channels, momentum: 0.99,
+                                                  unbiasedVariance: true)
+        let iy = BN.infer(c, x: x, gamma: gamma, beta: beta, mean: mean.map(Double.init),
+                          variance: variance.map(Double.init))
+        return [y, dx, [], [], [], [], iy]
+    }
+
     /// 32 × 16 × 16 rows: 256 blocks, split over the threads in several ways.
     @Test func sameBitsForAnyThreadCount() {
+        cpuLevelLock.lock()
+        defer { cpuLevelLock.unlock() }
         let one = Self.floatRun(threads: 1, rows: 32 * 16 * 16, channels: 16)
         for threads in [2, 3, 5] {
             let other = Self.floatRun(threads: threads, rows: 32 * 16 * 16, channels: 16)
             for (a, b) in zip(one, other) { #expect(a.map(\.bitPattern) == b.map(\.bitPattern)) }
+        }
+    }
+
+    /// The single-precision passes run in C for each instruction-set level; 13 channels leave a remainder after
+    /// every vector width.
+    @Test func sameBitsAtEveryCPULevel() {
+        let levels = Runtime.CPULevel.allCases.filter(\.isSupported)
+        let reference = withCPULevel(.portable) { Self.floatRun(threads: 2, rows: 700, channels: 13) }
+        for level in levels {
+            let other = withCPULevel(level) { Self.floatRun(threads: 2, rows: 700, channels: 13) }
+            for (a, b) in zip(reference, other) { #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "\(level)") }
+        }
+    }
+
+    /// The C passes compute what the generic loops compute in double precision, rounded once.
+    @Test func floatIsDoubleRoundedOnce() {
+        let float = Self.floatRun(threads: 2, rows: 700, channels: 13)
+        let double = Self.doubleRun(rows: 700, channels: 13)
+        // y and dx, and the inference y: each a double expression of float inputs, rounded to float once.
+        for index in [0, 1, 6] {
+            #expect(float[index] == double[index].map { Float($0) })
         }
     }
 }

@@ -22,6 +22,20 @@ import Testing
         }
     }
 
+    /// Single precision runs in C: the same mask and scaling at every instruction-set level, from an odd offset
+    /// and with a count that is no multiple of the blocks.
+    @Test("Float dropout keeps the same elements at every CPU level")
+    func floatAtEveryLevel() {
+        var rng = TestRandom(64)
+        let x: [Float] = rng.array(1001)
+        let scale = Float(1 / (1 - 0.35))
+        for level in Runtime.CPULevel.allCases.filter(\.isSupported) {
+            let y = withCPULevel(level) { Self.forward(x, perExample: 7, firstExample: 3, rate: 0.35) }
+            let expected = x.indices.map { Self.stream.uniform(at: 21 + $0) >= 0.35 ? x[$0] * scale : 0 }
+            #expect(y.map(\.bitPattern) == expected.map(\.bitPattern), "\(level)")
+        }
+    }
+
     @Test("About 1 − rate of the elements are kept")
     func keptFraction() {
         let y = Self.forward([Float](repeating: 1, count: 100_000), perExample: 100, rate: 0.25)
