@@ -325,34 +325,70 @@ public enum BatchNormalization {
             return (elements.lowerBound + c - 1) / c ..< (elements.upperBound + c - 1) / c
         }
 
+        /// Four rows a step, added pairwise (four sums in flight per channel), then the remaining rows; the C
+        /// passes add in the same order.
         @inlinable
         func moments(_ r0: Int, _ r1: Int, _ sum: UnsafeMutablePointer<Double>, _ m2: UnsafeMutablePointer<Double>) {
             let c = channels
-            for r in r0..<r1 {
+            var r = r0
+            while r + 4 <= r1 {
+                let x0 = x + r * c, x1 = x0 + c, x2 = x1 + c, x3 = x2 + c
+                for ch in 0..<c { sum[ch] += (Double(x0[ch]) + Double(x1[ch])) + (Double(x2[ch]) + Double(x3[ch])) }
+                r += 4
+            }
+            while r < r1 {
                 let xr = x + r * c
                 for ch in 0..<c { sum[ch] += Double(xr[ch]) }
+                r += 1
             }
             // The block is still in cache: its squared deviations about its own mean, exactly as a second pass.
             let inv = 1 / Double(r1 - r0)
-            for r in r0..<r1 {
+            r = r0
+            while r + 4 <= r1 {
+                let x0 = x + r * c, x1 = x0 + c, x2 = x1 + c, x3 = x2 + c
+                for ch in 0..<c {
+                    let m = sum[ch] * inv
+                    let d0 = Double(x0[ch]) - m, d1 = Double(x1[ch]) - m
+                    let d2 = Double(x2[ch]) - m, d3 = Double(x3[ch]) - m
+                    m2[ch] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3)
+                }
+                r += 4
+            }
+            while r < r1 {
                 let xr = x + r * c
                 for ch in 0..<c {
                     let d = Double(xr[ch]) - sum[ch] * inv
                     m2[ch] += d * d
                 }
+                r += 1
             }
         }
 
         @inlinable
         func sums(_ r0: Int, _ r1: Int, _ sumDy: UnsafeMutablePointer<Double>, _ sumDyX: UnsafeMutablePointer<Double>) {
-            let c = channels, m = center!, d = dy!
-            for r in r0..<r1 {
+            let c = channels, center = self.center!, d = dy!
+            var r = r0
+            while r + 4 <= r1 {
+                let x0 = x + r * c, x1 = x0 + c, x2 = x1 + c, x3 = x2 + c
+                let g0 = d + r * c, g1 = g0 + c, g2 = g1 + c, g3 = g2 + c
+                for ch in 0..<c {
+                    let m = center[ch]
+                    let a0 = Double(g0[ch]), a1 = Double(g1[ch]), a2 = Double(g2[ch]), a3 = Double(g3[ch])
+                    sumDy[ch] += (a0 + a1) + (a2 + a3)
+                    let p01 = a0 * (Double(x0[ch]) - m) + a1 * (Double(x1[ch]) - m)
+                    let p23 = a2 * (Double(x2[ch]) - m) + a3 * (Double(x3[ch]) - m)
+                    sumDyX[ch] += p01 + p23
+                }
+                r += 4
+            }
+            while r < r1 {
                 let xr = x + r * c, dr = d + r * c
                 for ch in 0..<c {
                     let g = Double(dr[ch])
                     sumDy[ch] += g
-                    sumDyX[ch] += g * (Double(xr[ch]) - m[ch])
+                    sumDyX[ch] += g * (Double(xr[ch]) - center[ch])
                 }
+                r += 1
             }
         }
     }
