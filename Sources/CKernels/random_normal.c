@@ -346,14 +346,15 @@ void bn_fill_normal_f32(uint64_t key, uint64_t fallbackKey, uint64_t step, long 
 }
 
 /// Dropout over elements [offset, offset + count) of a stream's uniform sequence: element i is kept when
-/// the top 53 bits of words (0, 1) (i even) or (2, 3) (i odd) of block i / 2, as a fraction of 2^53, are at
-/// least `rate` (RandomStream.uniform(at:)).
+/// the top 53 bits k of words (0, 1) (i even) or (2, 3) (i odd) of block i / 2 give k·2^-53 ≥ rate
+/// (RandomStream.uniform(at:)), that is k ≥ ⌈rate·2^53⌉: an integer comparison, exact since the scaling is.
 static inline __attribute__((always_inline)) void dropout(uint64_t key, uint64_t step, long offset, long count,
                                                           const float *in, float *out, double rate, float scale,
                                                           int accumulate) {
     if (count <= 0) return;
     uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
     uint32_t s0 = (uint32_t)step, s1 = (uint32_t)(step >> 32);
+    const uint64_t threshold = (uint64_t)ceil(rate * 0x1p53);
     const long end = offset + count;
     const long firstPair = offset >> 1, lastPair = (end - 1) >> 1;
     blocks b;
@@ -361,13 +362,16 @@ static inline __attribute__((always_inline)) void dropout(uint64_t key, uint64_t
         const long n = lastPair - p0 + 1 < PAIRS ? lastPair - p0 + 1 : PAIRS;
         philox_blocks(k0, k1, (uint64_t)p0, n, s0, s1, &b);
         for (long j = 0; j < n; j++) {
-            for (int half = 0; half < 2; half++) {
-                const long i = 2 * (p0 + j) + half;
-                if (i < offset || i >= end) continue;
-                const uint64_t bits = (uint64_t)b.c[2 * half][j] | (uint64_t)b.c[2 * half + 1][j] << 32;
-                const double u = (double)(bits >> 11) * 0x1p-53;
-                const float v = u >= rate ? in[i - offset] * scale : 0.0f;
-                out[i - offset] = accumulate ? out[i - offset] + v : v;
+            const uint64_t even = ((uint64_t)b.c[0][j] | (uint64_t)b.c[1][j] << 32) >> 11;
+            const uint64_t odd = ((uint64_t)b.c[2][j] | (uint64_t)b.c[3][j] << 32) >> 11;
+            const long i = 2 * (p0 + j) - offset;
+            if (i >= 0) {
+                const float v = even >= threshold ? in[i] * scale : 0.0f;
+                out[i] = accumulate ? out[i] + v : v;
+            }
+            if (i + 1 < count) {
+                const float v = odd >= threshold ? in[i + 1] * scale : 0.0f;
+                out[i + 1] = accumulate ? out[i + 1] + v : v;
             }
         }
     }
