@@ -28,8 +28,9 @@ public enum BatchNormalization {
 
     // MARK: Training
 
-    /// y = γ·(x − μ)/√(σ² + ε) + β with the batch mean μ and biased variance σ² (Keras normalises with the
-    /// biased variance in every backend); writes μ and σ² to `statistics`. In place allowed (y == x).
+    /// y = γ·(x − μ)/√(σ² + ε) + β with the batch mean μ and biased variance σ² (tf.keras and Keras 3 both
+    /// normalise with the biased variance); writes μ and σ² to `statistics`. In place allowed (y == x), but the
+    /// backward pass reads x.
     @inlinable
     public static func trainingForward<S: TensorScalar>(
         x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, gamma: UnsafePointer<S>?, beta: UnsafePointer<S>?,
