@@ -344,3 +344,58 @@ void bn_fill_normal_f32(uint64_t key, uint64_t fallbackKey, uint64_t step, long 
 #endif
     fill_normal(key, fallbackKey, step, offset, count, out);
 }
+
+/// Dropout over elements [offset, offset + count) of a stream's uniform sequence: element i is kept when
+/// the top 53 bits k of words (0, 1) (i even) or (2, 3) (i odd) of block i / 2 give k·2^-53 ≥ rate
+/// (RandomStream.uniform(at:)), that is k ≥ ⌈rate·2^53⌉: an integer comparison, exact since the scaling is.
+static inline __attribute__((always_inline)) void dropout(uint64_t key, uint64_t step, long offset, long count,
+                                                          const float *in, float *out, double rate, float scale,
+                                                          int accumulate) {
+    if (count <= 0) return;
+    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    uint32_t s0 = (uint32_t)step, s1 = (uint32_t)(step >> 32);
+    const uint64_t threshold = (uint64_t)ceil(rate * 0x1p53);
+    const long end = offset + count;
+    const long firstPair = offset >> 1, lastPair = (end - 1) >> 1;
+    blocks b;
+    for (long p0 = firstPair; p0 <= lastPair; p0 += PAIRS) {
+        const long n = lastPair - p0 + 1 < PAIRS ? lastPair - p0 + 1 : PAIRS;
+        philox_blocks(k0, k1, (uint64_t)p0, n, s0, s1, &b);
+        for (long j = 0; j < n; j++) {
+            const uint64_t even = ((uint64_t)b.c[0][j] | (uint64_t)b.c[1][j] << 32) >> 11;
+            const uint64_t odd = ((uint64_t)b.c[2][j] | (uint64_t)b.c[3][j] << 32) >> 11;
+            const long i = 2 * (p0 + j) - offset;
+            if (i >= 0) {
+                const float v = even >= threshold ? in[i] * scale : 0.0f;
+                out[i] = accumulate ? out[i] + v : v;
+            }
+            if (i + 1 < count) {
+                const float v = odd >= threshold ? in[i + 1] * scale : 0.0f;
+                out[i + 1] = accumulate ? out[i + 1] + v : v;
+            }
+        }
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,avx512dq"))) static void dropout_avx512(uint64_t key, uint64_t step, long offset,
+                                                                       long count, const float *in, float *out,
+                                                                       double rate, float scale, int accumulate) {
+    dropout(key, step, offset, count, in, out, rate, scale, accumulate);
+}
+__attribute__((target("avx2"))) static void dropout_avx2(uint64_t key, uint64_t step, long offset, long count,
+                                                         const float *in, float *out, double rate, float scale,
+                                                         int accumulate) {
+    dropout(key, step, offset, count, in, out, rate, scale, accumulate);
+}
+#endif
+
+void bn_dropout_f32(uint64_t key, uint64_t step, long offset, long count, const float *in, float *out, double rate,
+                    float scale, int accumulate) {
+#if defined(__x86_64__)
+    int k = bn_cpu_level();
+    if (k == BN_CPU_AVX512) { dropout_avx512(key, step, offset, count, in, out, rate, scale, accumulate); return; }
+    if (k == BN_CPU_AVX2) { dropout_avx2(key, step, offset, count, in, out, rate, scale, accumulate); return; }
+#endif
+    dropout(key, step, offset, count, in, out, rate, scale, accumulate);
+}

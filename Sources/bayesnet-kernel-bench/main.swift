@@ -302,6 +302,58 @@ if options.sections.contains("pool") {
     }
 }
 
+// The graph networks' kernels on a ResNet-20 first-stage map, batch 32 of 32x32x16, beside a ReLU over the same
+// values (a pass that only streams memory).
+if options.sections.contains("graph") {
+    let rows = 32 * 32 * 32, c = 16, n = rows * c
+    let gx = randomArray(n, seed: 20), gdy = randomArray(n, seed: 21), gx2 = randomArray(n, seed: 22)
+    var gy = [Float](repeating: 0, count: n), gdx = [Float](repeating: 0, count: n)
+    let gamma = [Float](repeating: 1.5, count: c), beta = [Float](repeating: 0.5, count: c)
+    var dgamma = [Float](repeating: 0, count: c), dbeta = dgamma
+    let mean = [Float](repeating: 0, count: c), variance = [Float](repeating: 1, count: c)
+    var stats = [Double](repeating: 0, count: 2 * c)
+    var scratch = [Double](repeating: 0, count: BatchNormalization.scratchCount(rows: rows, channels: c))
+    var pooled = [Float](repeating: 0, count: 32 * c)
+    print("Graph kernels over \(n) values (batch 32 of 32x32x16): microseconds")
+    for t in options.threads {
+        Runtime.threadCount = t
+        let relu = best(repeats: options.repeats) { Activations.forward(.relu, x: gx, y: &gy, count: n) }
+        let bf = best(repeats: options.repeats) {
+            BatchNormalization.trainingForward(x: gx, y: &gy, gamma: gamma, beta: beta, statistics: &stats, rows: rows,
+                                               channels: c, epsilon: 1e-3, scratch: &scratch)
+        }
+        let bb = best(repeats: options.repeats) {
+            BatchNormalization.trainingBackward(x: gx, dy: gdy, dx: &gdx, gamma: gamma, statistics: stats,
+                                                dgamma: &dgamma, dbeta: &dbeta, rows: rows, channels: c,
+                                                epsilon: 1e-3, accumulate: false, accumulateParameters: false,
+                                                scratch: &scratch)
+        }
+        let bi = best(repeats: options.repeats) {
+            BatchNormalization.inferenceForward(x: gx, y: &gy, gamma: gamma, beta: beta, movingMean: mean,
+                                                movingVariance: variance, rows: rows, channels: c, epsilon: 1e-3,
+                                                scratch: &scratch)
+        }
+        let gp = best(repeats: options.repeats) {
+            GlobalPooling.averageForward(x: gx, y: &pooled, batch: 32, positions: 32 * 32, channels: c)
+        }
+        let add = gx.withUnsafeBufferPointer { a in
+            gx2.withUnsafeBufferPointer { b in
+                let inputs = [a.baseAddress!, b.baseAddress!]
+                return inputs.withUnsafeBufferPointer { list in
+                    best(repeats: options.repeats) { Add.forward(inputs: list, y: &gy, count: n) }
+                }
+            }
+        }
+        let stream = RandomStream(seed: 1, name: "bench/dropout", step: 0)
+        let df = best(repeats: options.repeats) {
+            Dropout.forward(x: gx, y: &gy, count: n, perExample: n / 32, firstExample: 0, rate: 0.2, stream: stream)
+        }
+        print("  \(t) thr: relu \(format6(relu * 1e6)); batch norm training forward \(format6(bf * 1e6)) backward"
+              + " \(format6(bb * 1e6)) inference \(format6(bi * 1e6)); global average \(format6(gp * 1e6));"
+              + " add \(format6(add * 1e6)); dropout \(format6(df * 1e6))")
+    }
+}
+
 if options.sections.contains("double") {
     // Double precision runs the generic path; the same layer shape, batch 4.
     let db = 4

@@ -9,6 +9,8 @@ struct GoldenCase: Sendable, CustomStringConvertible {
     var rank: Int
     var padding: PaddingMode
     var ints: [String: [Int]]
+    /// Scalar settings (momentum, epsilon; flags as 0 or 1).
+    var numbers: [String: Double]
     var tensors: [String: Array]
 
     var description: String { name }
@@ -26,10 +28,13 @@ struct GoldenCase: Sendable, CustomStringConvertible {
         let data = try Data(contentsOf: directory.appendingPathComponent(file))
         let object = try JSONSerialization.jsonObject(with: data) as! [String: Any]
         var ints: [String: [Int]] = [:]
+        var numbers: [String: Double] = [:]
         var tensors: [String: Array] = [:]
         for (key, value) in object {
             if let list = value as? [NSNumber] {
                 ints[key] = list.map(\.intValue)
+            } else if let number = value as? NSNumber {
+                numbers[key] = number.doubleValue
             } else if let t = value as? [String: Any], let shape = t["shape"] as? [NSNumber],
                       let values = t["data"] as? [NSNumber] {
                 tensors[key] = Array(shape: shape.map(\.intValue), data: values.map(\.floatValue))
@@ -37,8 +42,8 @@ struct GoldenCase: Sendable, CustomStringConvertible {
         }
         return GoldenCase(name: object["name"] as! String, op: object["op"] as! String,
                           rank: (object["rank"] as! NSNumber).intValue,
-                          padding: (object["padding"] as! String) == "SAME" ? .same : .valid,
-                          ints: ints, tensors: tensors)
+                          padding: (object["padding"] as? String) == "SAME" ? .same : .valid,
+                          ints: ints, numbers: numbers, tensors: tensors)
     }
 }
 

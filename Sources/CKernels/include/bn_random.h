@@ -15,4 +15,10 @@ void bn_fill_normal_f32(uint64_t key, uint64_t fallbackKey, uint64_t step, long 
 /// under `key`), +1 for a clear bit.
 void bn_fill_signs_f32(uint64_t key, uint64_t step, long offset, long count, float *out);
 
+/// Inverted dropout of elements [offset, offset + count) with the bits of `Dropout`: element i of the stream
+/// is kept when its uniform (`RandomStream.uniform(at:)`, 53 bits) is at least `rate`; out[i − offset] =
+/// in[i − offset]·scale where kept, 0 elsewhere, added to out when `accumulate`. in may equal out.
+void bn_dropout_f32(uint64_t key, uint64_t step, long offset, long count, const float *in, float *out, double rate,
+                    float scale, int accumulate);
+
 #endif

@@ -167,4 +167,14 @@ int bn_sgd_step_f32(float *p, const float *g, float *vel, long n, float lr, floa
 /// added in a fixed tree; with `scale`, grad[i] = scale·r/variance/batch. Single-threaded.
 double bn_gaussian_nll_f32(const float *out, const float *target, long n, double variance, double constant,
                            const double *scale, long batch, float *grad);
+
+/// Batch normalization's passes over rows [r0, r1) of c channels, with the bits of `BatchNormalization`'s
+/// loops (double precision per channel, rows in order): the block moments sum += x, then m2 += (x − sum/n)²;
+/// the gradient sums sumDy += dy, sumDyX += dy·(x − center); y = x·a + b; dx (+)= a·dy + k·x + b.
+void bn_batchnorm_moments_f32(const float *x, long r0, long r1, long c, double *sum, double *m2);
+void bn_batchnorm_sums_f32(const float *x, const float *dy, const double *center, long r0, long r1, long c,
+                           double *sumDy, double *sumDyX);
+void bn_batchnorm_affine_f32(const float *x, float *y, const double *a, const double *b, long r0, long r1, long c);
+void bn_batchnorm_backward_f32(const float *x, const float *dy, float *dx, const double *a, const double *k,
+                               const double *b, long r0, long r1, long c, int accumulate);
 #endif
