@@ -300,6 +300,46 @@ public final class TrainingSession<S: TensorScalar> {
                                       what: parts[0] + " (on rank \(r))")
     }
 
+    /// Block `k` of the global minibatch `indices`: its `samples` forward and backward passes leave its float
+    /// gradient (with the KL gradient for block 0) in the network's gradients; returns its part of the step's
+    /// mean NLL, its KL (block 0) and its correct count.
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    func runBlock(_ k: Int, of indices: ArraySlice<Int>, blockSize: Int)
+        -> (nll: Double, kl: Double, correct: Int, failure: TrainingError?) {
+        let globalBatch = indices.count
+        let start = k * blockSize, end = min(start + blockSize, globalBatch)
+        let batch = end - start
+        load(train, indices: indices[(indices.startIndex + start)..<(indices.startIndex + end)])
+        network.zeroGradients()
+        // The block's mean NLL is its part of the global batch's mean.
+        let part = Double(batch) / Double(globalBatch)
+        let scale = 1 / Double(samples)
+        var nll = 0.0, kl = 0.0, correct = 0
+        for sample in 0..<samples {
+            let noise = NoiseContext(seed: network.seed, step: UInt64(step) * UInt64(samples) + UInt64(sample),
+                                     exampleOffset: start)
+            network.forward(batch: batch, noise: noise)
+            let (sampleNLL, sampleCorrect) = negativeLogLikelihood(batch: batch, gradientScale: scale * part)
+            if !sampleNLL.isFinite {
+                return (nll, kl, correct, .nonFinite(step: step + 1, epoch: epoch + 1,
+                                                     layer: network.firstNonFiniteLayer(batch: batch), what: "the loss"))
+            }
+            // The KL term belongs to the global batch: block 0 adds it, with this sample's weight draws.
+            if k == 0 {
+                let sampleKL = network.divergence(gradientScale: scale * klWeight) * klWeight
+                if !sampleKL.isFinite {
+                    let layer = network.layers.first { !$0.divergence(gradientScale: 0, accumulateGradients: false).isFinite }
+                    return (nll, kl, correct, .nonFinite(step: step + 1, epoch: epoch + 1, layer: layer?.name, what: "the KL term"))
+                }
+                kl += sampleKL * scale
+            }
+            network.backward(batch: batch)
+            nll += sampleNLL * scale * part
+            if sample == 0 { correct = sampleCorrect }
+        }
+        return (nll, kl, correct, nil)
+    }
+
     /// `trainStep` with `train.gradient_block_size`: the global minibatch is cut by position into blocks of
     /// `blockSize` examples, whatever the rank count; each rank runs its whole blocks (forward and backward at
     /// the block's size, Flipout signs keyed by global position as always) and adds each block's float gradient
@@ -314,43 +354,14 @@ public final class TrainingSession<S: TensorScalar> {
         let figures = sums + parameterCount
         let klSlot = maxBlocks, correctSlot = maxBlocks + 1, failureSlot = maxBlocks + 2
         sums.update(repeating: 0, count: blockSumsCount)
-        let globalBatch = indices.count
-        let blocks = (globalBatch + blockSize - 1) / blockSize
-        let scale = 1 / Double(samples)
+        let blocks = (indices.count + blockSize - 1) / blockSize
         var failure: TrainingError?
-        blockLoop: for k in communicator.share(of: blocks) {
-            let start = k * blockSize, end = min(start + blockSize, globalBatch)
-            let batch = end - start
-            load(train, indices: indices[(indices.startIndex + start)..<(indices.startIndex + end)])
-            network.zeroGradients()
-            // The block's mean NLL is its part of the global batch's mean.
-            let part = Double(batch) / Double(globalBatch)
-            var nll = 0.0
-            for sample in 0..<samples {
-                let noise = NoiseContext(seed: network.seed, step: UInt64(step) * UInt64(samples) + UInt64(sample),
-                                         exampleOffset: start)
-                network.forward(batch: batch, noise: noise)
-                let (sampleNLL, sampleCorrect) = negativeLogLikelihood(batch: batch, gradientScale: scale * part)
-                if !sampleNLL.isFinite {
-                    failure = .nonFinite(step: step + 1, epoch: epoch + 1,
-                                         layer: network.firstNonFiniteLayer(batch: batch), what: "the loss")
-                    break blockLoop
-                }
-                // The KL term belongs to the global batch: block 0 adds it, with this sample's weight draws.
-                if k == 0 {
-                    let sampleKL = network.divergence(gradientScale: scale * klWeight) * klWeight
-                    if !sampleKL.isFinite {
-                        let layer = network.layers.first { !$0.divergence(gradientScale: 0, accumulateGradients: false).isFinite }
-                        failure = .nonFinite(step: step + 1, epoch: epoch + 1, layer: layer?.name, what: "the KL term")
-                        break blockLoop
-                    }
-                    figures[klSlot] += sampleKL * scale
-                }
-                network.backward(batch: batch)
-                nll += sampleNLL * scale * part
-                if sample == 0 { figures[correctSlot] += Double(sampleCorrect) }
-            }
-            figures[k] = nll
+        for k in communicator.share(of: blocks) {
+            let r = runBlock(k, of: indices, blockSize: blockSize)
+            if let f = r.failure { failure = f; break }
+            figures[k] = r.nll
+            figures[klSlot] += r.kl
+            figures[correctSlot] += Double(r.correct)
             var offset = 0
             for p in network.parameters {
                 let g = p.gradient.pointer, total = sums + offset
