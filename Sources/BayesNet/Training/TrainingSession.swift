@@ -55,6 +55,8 @@ public final class TrainingSession<S: TensorScalar> {
     /// Time spent summing gradients across ranks (waiting for the slowest rank included), and the steps timed.
     public private(set) var reduceNanoseconds: UInt64 = 0
     public private(set) var reducedSteps = 0
+    /// Bytes per gradient value summed across ranks: Double with `gradient_block_size`, else the network's.
+    public var reducedScalarSize: Int { gradientBlockSize == nil ? MemoryLayout<S>.size : MemoryLayout<Double>.size }
 
     private let labels: UnsafeMutablePointer<Int32>
     private let targets: UnsafeMutablePointer<S>
