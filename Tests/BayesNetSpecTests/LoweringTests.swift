@@ -227,6 +227,16 @@ func lenet() throws -> ModelSpec {
         #expect(SpecLoader.load(text: text).diagnostics.map(\.message) == ["the bundled `mnist` data has 10 classes, but the network ends with 5 logits"])
     }
 
+    @Test func gradientBlockSizeIsRead() throws {
+        let s = try #require(SpecLoader.load(text: spec("  - Flatten", extra: "train: {batch_size: 64, gradient_block_size: 16}\n")).spec)
+        #expect(s.train.gradientBlockSize == 16)
+    }
+
+    @Test func gradientBlockSizeMustBePositive() {
+        let ds = SpecLoader.load(text: spec("  - Flatten", extra: "train: {gradient_block_size: 0}\n")).diagnostics
+        #expect(ds.map(\.message) == ["`gradient_block_size` must be positive, found 0"])
+    }
+
     /// TFP's example, with one difference the spec states: a cosine learning rate.
     @Test func mnistLenetSpecIsTFPsExample() throws {
         let s = try #require(SpecLoader.load(path: packageRoot() + "/specs/mnist-lenet5-flipout.yaml").spec)

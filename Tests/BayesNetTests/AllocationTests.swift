@@ -129,6 +129,17 @@ struct AllocationTests {
         Self.expectSteadyState(counts, "training step on \(threads) thread(s)")
     }
 
+    /// Blocks of 4 and 2: the Double sums of `gradient_block_size` are sized once too.
+    @Test(arguments: threadCounts)
+    func blockedTrainingStepAllocatesNothingOnceWarm(threads: Int) throws {
+        let blocked = Self.network.replacingOccurrences(of: "train: {batch_size: 6,", with: "train: {batch_size: 6, gradient_block_size: 4,")
+        let session = try Self.session(blocked, batch: 6)
+        #expect(session.gradientBlockSize == 4)
+        let indices = ArraySlice(0..<6)
+        let counts = try Self.allocations(threads: threads, steps: 3) { _ = try session.trainStep(indices: indices) }
+        Self.expectSteadyState(counts, "blocked training step on \(threads) thread(s)")
+    }
+
     @Test(arguments: threadCounts)
     func predictionPassAllocatesNothingOnceWarm(threads: Int) throws {
         let session = try Self.session(Self.network, batch: 6)

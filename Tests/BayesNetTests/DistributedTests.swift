@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+import BayesNetSpec
 @testable import BayesNet
 
 /// `mpirun` running the built `bayesnet` (built with the MPI trait) on several ranks of this machine.
@@ -140,6 +141,44 @@ struct DistributedTests {
         evaluate: {samples: 10}
 
         """
+
+    /// The digits spec with its gradient summed in blocks of 16 (4 per batch of 64: 2, 1 and 1 on 3 ranks).
+    static func blockedDigits(in folder: TemporaryFolder) throws -> String {
+        let text = try String(contentsOfFile: digits, encoding: .utf8)
+        let blocked = text.replacingOccurrences(of: "train: {epochs: 30, batch_size: 64,", with: "train: {epochs: 30, batch_size: 64, gradient_block_size: 16,")
+        #expect(blocked != text)
+        return folder.write("digits-blocked.yaml", text: blocked)
+    }
+
+    /// The small net with blocks of 4 (4 per batch of 16).
+    static let smallBlocked = small.replacingOccurrences(of: "batch_size: 16}", with: "batch_size: 16, gradient_block_size: 4}")
+
+    /// Every figure of every epoch but the time taken, and the evaluation.
+    static func figures(_ run: RunFigures) throws -> [String] {
+        let epochs = run.metrics.map { m in m.filter { $0.key != "seconds" }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") }
+        let evaluation = try JSONSerialization.data(withJSONObject: run.summary["evaluation"]!, options: [.sortedKeys])
+        return epochs + [String(decoding: evaluation, as: UTF8.self)]
+    }
+
+    /// The whole 30-epoch digits run with `gradient_block_size`: 1, 2 and 3 (uneven) ranks give the single
+    /// process's run. The issue asks for metrics within 1e-3; the blocks give the same bits.
+    @Test(arguments: [1, 2, 3])
+    func blockedDigitsRunIsTheOneProcessRun(ranks: Int) throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let spec = try Self.blockedDigits(in: folder)
+        let single = try BayesnetProcess.run(["run", spec, "--quiet", "--out", folder.file("one")])
+        #expect(single.status == 0, "\(single.stderr)")
+        let outcome = try MPIJob.run(ranks, ["run", spec, "--quiet", "--out", folder.file("run")], in: folder)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let one = try RunFigures(folder.file("one")), many = try RunFigures(folder.file("run"))
+        #expect(many.summary["ranks"] as? Int == ranks)
+        #expect(many.metrics.count == 30 && one.metrics.count == 30)
+        #expect(try Self.figures(many) == Self.figures(one))
+        let difference = RunFigures.largestRelativeDifference(try RunFigures.tensors(folder.file("run/checkpoint.safetensors")),
+                                                              try RunFigures.tensors(folder.file("one/checkpoint.safetensors")))
+        #expect(difference == 0, "final weights: largest relative difference \(difference)")
+    }
 
     /// Five of the digits spec's 30 epochs: the ranks' sums differ from the single process's in the last bits,
     /// and over a whole run training amplifies that (a max-pool or ReLU decision that flips) into metric
@@ -286,6 +325,27 @@ struct DistributedTests {
         #expect(difference <= 1e-5, "largest relative difference \(difference)")
     }
 
+    /// With `gradient_block_size` the rank count is not part of the computation: a run killed on two ranks
+    /// and resumed on three ends with the weights of an uninterrupted single-process run.
+    @Test func blockedRunKilledOnTwoRanksResumesOnThreeWithTheUninterruptedWeights() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let spec = folder.write("small-blocked.yaml", text: Self.smallBlocked)
+        let killed = folder.file("killed-run")
+        let outcome = try Self.killRankOne(spec: spec, folder: folder, out: killed)
+        #expect(outcome.status != 0)
+        let three = try MPIJob.run(3, ["run", spec, "--resume", killed, "--quiet"], in: folder)
+        #expect(three.status == 0, "\(three.stderr)")
+        let full = try BayesnetProcess.run(["run", spec, "--out", folder.file("full"), "--quiet"])
+        #expect(full.status == 0, "\(full.stderr)")
+        let resumed = try RunFigures(killed), uninterrupted = try RunFigures(folder.file("full"))
+        #expect(resumed.metrics.count == 16 && resumed.summary["ranks"] as? Int == 3)
+        let difference = RunFigures.largestRelativeDifference(try RunFigures.tensors(killed + "/checkpoint.safetensors"),
+                                                              try RunFigures.tensors(folder.file("full/checkpoint.safetensors")))
+        #expect(difference == 0, "final weights: largest relative difference \(difference)")
+        #expect(try Self.figures(resumed) == Self.figures(uninterrupted))
+    }
+
     @Test func rankThatCannotReadItsDataStopsEveryRankBeforeTraining() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
@@ -316,6 +376,103 @@ struct DistributedTests {
         #expect(outcome.stderr.components(separatedBy: "error:").count - 1 == 1, "\(outcome.stderr)")
         #expect(outcome.stderr.contains("rank 2 of 3 read a different spec"), "\(outcome.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out), "a run folder was written")
+    }
+}
+
+/// The blocked step in one process: the same objective as the unblocked one, summed in another order.
+@Suite struct GradientBlockTests {
+    static let spec = """
+        bayesnet: 1
+        name: blocks
+        input: {shape: [8, 8, 1]}
+        layers:
+          - Conv2DFlipout: {filters: 4, kernel_size: 3, padding: same, activation: relu}
+          - MaxPool: {pool_size: 2}
+          - Flatten
+          - DenseFlipout: {units: 10}
+        likelihood: categorical
+        train: {batch_size: 16, samples: 2}
+
+        """
+
+    /// The weights after `steps` steps on the same 16 examples, and the last step's summed gradient.
+    static func train(blockSize: Int?, steps: Int) throws -> (weights: [[Float]], gradients: [[Float]]) {
+        var text = spec
+        if let blockSize { text = text.replacingOccurrences(of: "samples: 2}", with: "samples: 2, gradient_block_size: \(blockSize)}") }
+        let model = try #require(SpecLoader.load(text: text).spec)
+        let data = Benchmark.randomData(model, count: 16, seed: 3)
+        let session = try TrainingSession<Float>(spec: model, seed: 9, train: data, test: nil)
+        #expect(session.gradientBlockSize == blockSize.map { min($0, 16) })
+        var gradients: [[Float]] = []
+        session.onGradients = { network in
+            gradients = network.parameters.map { Array(UnsafeBufferPointer(start: $0.gradient.pointer, count: $0.count)) }
+        }
+        for _ in 0..<steps { _ = try session.trainStep(indices: ArraySlice(0..<16)) }
+        let weights = session.network.parameters.map { Array(UnsafeBufferPointer(start: $0.value.pointer, count: $0.count)) }
+        return (weights, gradients)
+    }
+
+    /// One block is the batch: its float gradient makes the round trip through Double unchanged.
+    @Test(arguments: [16, 40])
+    func oneBlockIsTheUnblockedStep(blockSize: Int) throws {
+        #expect(try Self.train(blockSize: blockSize, steps: 3).weights == Self.train(blockSize: nil, steps: 3).weights)
+    }
+
+    /// Blocks of 5 (5, 5, 5, 1) weight each block's NLL by its share and add the KL once: the gradient is the
+    /// unblocked one up to the order of summation.
+    @Test func unevenBlocksGiveTheUnblockedGradient() throws {
+        let a = try Self.train(blockSize: 5, steps: 1).gradients, b = try Self.train(blockSize: nil, steps: 1).gradients
+        #expect(a.count == b.count && !a.isEmpty)
+        var worst: Float = 0
+        for (x, y) in zip(a, b) {
+            let scale = max(y.map(abs).max() ?? 0, 1e-30)
+            for i in x.indices { worst = max(worst, abs(x[i] - y[i]) / scale) }
+        }
+        #expect(worst <= 1e-5, "largest relative difference \(worst)")
+    }
+
+    /// Rank r's blocks when p ranks share `blocks`, as `Communicator.share` cuts them.
+    static func share(_ blocks: Int, rank r: Int, of p: Int) -> Range<Int> {
+        ((r * blocks + p - 1) / p)..<(((r + 1) * blocks + p - 1) / p)
+    }
+
+    /// The digits run's blocks (16 of each batch of 64) summed in Double as 1, 2 and 3 ranks group them
+    /// (each rank's blocks in order, then the ranks' sums in any order) round to the same floats, over every
+    /// gradient value of its first epochs.
+    @Test func groupingsOfTheBlockSumsRoundToTheSameFloats() throws {
+        let text = try String(contentsOfFile: DistributedTests.digits, encoding: .utf8)
+            .replacingOccurrences(of: "batch_size: 64,", with: "batch_size: 64, gradient_block_size: 16,")
+        let model = try #require(SpecLoader.load(text: text).spec)
+        let session = try TrainingSession<Float>(spec: model, seed: 42, train: try DataLoader.builtinDigits(split: "train"), test: nil)
+        #expect(session.gradientBlockSize == 16)
+        var values = 0, groupingMatters = 0, roundsApart = 0
+        for _ in 0..<3 {
+            let order = session.order(forEpoch: session.epoch)
+            for s in 0..<session.stepsPerEpoch {
+                let indices = order[(s * 64)..<min((s + 1) * 64, order.count)]
+                let blocks = (indices.count + 15) / 16
+                var gradients: [[Float]] = []
+                for k in 0..<blocks {
+                    #expect(session.runBlock(k, of: indices, blockSize: 16).failure == nil)
+                    gradients.append(session.network.parameters.flatMap { Array(UnsafeBufferPointer(start: $0.gradient.pointer, count: $0.count)) })
+                }
+                for i in gradients[0].indices {
+                    func partial(_ r: Range<Int>) -> Double { r.reduce(0.0) { $0 + Double(gradients[$1][i]) } }
+                    let one = partial(0..<blocks)
+                    let two = partial(Self.share(blocks, rank: 0, of: 2)) + partial(Self.share(blocks, rank: 1, of: 2))
+                    let p = (0..<3).map { partial(Self.share(blocks, rank: $0, of: 3)) }
+                    let sums = [one, two, (p[0] + p[1]) + p[2], p[0] + (p[1] + p[2]), (p[0] + p[2]) + p[1]]
+                    values += 1
+                    if sums.contains(where: { $0 != one }) { groupingMatters += 1 }
+                    if sums.contains(where: { Float($0) != Float(one) }) { roundsApart += 1 }
+                }
+                _ = try session.trainStep(indices: indices)
+            }
+            session.epoch += 1
+        }
+        #expect(values > 0)
+        // Measured: 1,279,008 values (72 steps), none whose Double sum depends on the grouping at all.
+        #expect(roundsApart == 0, "\(roundsApart) of \(values) gradient values round differently (\(groupingMatters) Double sums depend on the grouping)")
     }
 }
 

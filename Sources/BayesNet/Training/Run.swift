@@ -447,7 +447,7 @@ final class RunDriver<S: TensorScalar> {
             },
             totals: .init(parameters: layers.reduce(0) { $0 + $1.parameters }, macs: layers.reduce(0) { $0 + $1.macs }))
         if session.reducedSteps > 0 {
-            let bytes = session.network.parameters.reduce(0) { $0 + $1.count } * MemoryLayout<S>.size
+            let bytes = session.network.parameters.reduce(0) { $0 + $1.count } * session.reducedScalarSize
             summary.allreduce = .init(steps: session.reducedSteps, bytesPerStep: bytes,
                                       msPerStep: Double(session.reduceNanoseconds) / 1e6 / Double(session.reducedSteps))
         }

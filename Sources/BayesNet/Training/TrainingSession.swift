@@ -55,6 +55,8 @@ public final class TrainingSession<S: TensorScalar> {
     /// Time spent summing gradients across ranks (waiting for the slowest rank included), and the steps timed.
     public private(set) var reduceNanoseconds: UInt64 = 0
     public private(set) var reducedSteps = 0
+    /// Bytes per gradient value summed across ranks: Double with `gradient_block_size`, else the network's.
+    public var reducedScalarSize: Int { gradientBlockSize == nil ? MemoryLayout<S>.size : MemoryLayout<Double>.size }
 
     private let labels: UnsafeMutablePointer<Int32>
     private let targets: UnsafeMutablePointer<S>
@@ -65,6 +67,14 @@ public final class TrainingSession<S: TensorScalar> {
     private let fused: UnsafeMutablePointer<S>?
     private let fusedCount: Int
     private static var figureCount: Int { 4 }
+    /// `train.gradient_block_size` (at most the batch), or nil for one float sum over each rank's share.
+    public let gradientBlockSize: Int?
+    /// The blocked step's Double sums: every gradient, then one NLL per block (a block's figure is summed
+    /// across ranks with zeros only, so it arrives exact), the KL, the correct count and a failure flag.
+    private let blockSums: UnsafeMutablePointer<Double>?
+    private let blockSumsCount: Int
+    private let parameterCount: Int
+    private let maxBlocks: Int
 
     public init(spec: ModelSpec, seed: UInt64, train: Dataset, test: Dataset?, validation: Dataset? = nil,
                 batchSize: Int? = nil, communicator: any Communicator = SingleProcess.shared) throws {
@@ -89,8 +99,21 @@ public final class TrainingSession<S: TensorScalar> {
         targets.initialize(repeating: 0, count: maxBatch * targetCount)
         probabilities = .allocate(capacity: maxBatch * targetCount)
         probabilities.initialize(repeating: 0, count: maxBatch * targetCount)
-        if communicator.size > 1 {
-            fusedCount = network.parameters.reduce(0) { $0 + $1.count } + Self.figureCount
+        parameterCount = network.parameters.reduce(0) { $0 + $1.count }
+        if let b = spec.train.gradientBlockSize {
+            gradientBlockSize = min(b, self.batchSize)
+            maxBlocks = (self.batchSize + gradientBlockSize! - 1) / gradientBlockSize!
+            blockSumsCount = parameterCount + maxBlocks + 3
+            blockSums = .allocate(capacity: blockSumsCount)
+            blockSums!.initialize(repeating: 0, count: blockSumsCount)
+        } else {
+            gradientBlockSize = nil
+            maxBlocks = 0
+            blockSumsCount = 0
+            blockSums = nil
+        }
+        if communicator.size > 1 && gradientBlockSize == nil {
+            fusedCount = parameterCount + Self.figureCount
             fused = .allocate(capacity: fusedCount)
             fused!.initialize(repeating: 0, count: fusedCount)
         } else {
@@ -108,6 +131,7 @@ public final class TrainingSession<S: TensorScalar> {
         targets.deallocate()
         probabilities.deallocate()
         fused?.deallocate()
+        blockSums?.deallocate()
     }
 
     /// Data problems the loaders cannot see without the network: example shape, label range, target size.
@@ -175,6 +199,7 @@ public final class TrainingSession<S: TensorScalar> {
     /// forward/backward passes, the sum across ranks, then the update.
     @_specialize(where S == Float) @_specialize(where S == Double)
     func trainStep(indices: ArraySlice<Int>) throws -> (loss: Double, nll: Double, kl: Double, correct: Int) {
+        if let gradientBlockSize { return try trainBlockedStep(indices: indices, blockSize: gradientBlockSize) }
         let globalBatch = indices.count
         let mine = communicator.share(of: globalBatch)
         let local = indices[(indices.startIndex + mine.lowerBound)..<(indices.startIndex + mine.upperBound)]
@@ -218,6 +243,13 @@ public final class TrainingSession<S: TensorScalar> {
         } else if let failure {
             throw failure
         }
+        try update()
+        return (nll + kl, nll, kl, correct)
+    }
+
+    /// Checks the summed gradients and takes the optimizer step.
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    private func update() throws {
         for p in network.parameters where !Finite.all(p.gradient.pointer, count: p.count) {
             for i in 0..<p.count where !p.gradient.pointer[i].isFinite {
                 let layer = network.layers.first { $0.parameters.contains { $0 === p } }?.name
@@ -227,7 +259,6 @@ public final class TrainingSession<S: TensorScalar> {
         onGradients?(network)
         step += 1
         applyOptimizer()
-        return (nll + kl, nll, kl, correct)
     }
 
     /// Sums the gradients and the step's figures across ranks in one call; a failure on any rank stops every
@@ -256,16 +287,110 @@ public final class TrainingSession<S: TensorScalar> {
         correct = Int(fused[offset + 2])
         reduceNanoseconds += Clock.nanoseconds() - start
         reducedSteps += 1
-        if fused[offset + 3] != 0 {
-            // Rare: the payload of the lowest failing rank's error, sent as text fields.
-            var fields = ""
-            if case .nonFinite(_, _, let layer, let what)? = failure { fields = what + "\u{1}" + (layer ?? "") }
-            let all = communicator.gather(fields)
-            let (r, text) = all.enumerated().first { !$0.element.isEmpty }!
-            let parts = text.split(separator: "\u{1}", omittingEmptySubsequences: false).map(String.init)
-            throw TrainingError.nonFinite(step: step + 1, epoch: epoch + 1, layer: parts[1].isEmpty ? nil : parts[1],
-                                          what: parts[0] + " (on rank \(r))")
+        if fused[offset + 3] != 0 { try throwLowestRankFailure(failure) }
+    }
+
+    /// Rare: every rank learned from the sum that some rank failed; they gather the payload of the lowest
+    /// failing rank's error, sent as text fields, and throw it alike.
+    private func throwLowestRankFailure(_ failure: TrainingError?) throws -> Never {
+        var fields = ""
+        if case .nonFinite(_, _, let layer, let what)? = failure { fields = what + "\u{1}" + (layer ?? "") }
+        let all = communicator.gather(fields)
+        let (r, text) = all.enumerated().first { !$0.element.isEmpty }!
+        let parts = text.split(separator: "\u{1}", omittingEmptySubsequences: false).map(String.init)
+        throw TrainingError.nonFinite(step: step + 1, epoch: epoch + 1, layer: parts[1].isEmpty ? nil : parts[1],
+                                      what: parts[0] + " (on rank \(r))")
+    }
+
+    /// Block `k` of the global minibatch `indices`: its `samples` forward and backward passes leave its float
+    /// gradient (with the KL gradient for block 0) in the network's gradients; returns its part of the step's
+    /// mean NLL, its KL (block 0) and its correct count.
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    func runBlock(_ k: Int, of indices: ArraySlice<Int>, blockSize: Int)
+        -> (nll: Double, kl: Double, correct: Int, failure: TrainingError?) {
+        let globalBatch = indices.count
+        let start = k * blockSize, end = min(start + blockSize, globalBatch)
+        let batch = end - start
+        load(train, indices: indices[(indices.startIndex + start)..<(indices.startIndex + end)])
+        network.zeroGradients()
+        // The block's mean NLL is its part of the global batch's mean.
+        let part = Double(batch) / Double(globalBatch)
+        let scale = 1 / Double(samples)
+        var nll = 0.0, kl = 0.0, correct = 0
+        for sample in 0..<samples {
+            let noise = NoiseContext(seed: network.seed, step: UInt64(step) * UInt64(samples) + UInt64(sample),
+                                     exampleOffset: start)
+            network.forward(batch: batch, noise: noise)
+            let (sampleNLL, sampleCorrect) = negativeLogLikelihood(batch: batch, gradientScale: scale * part)
+            if !sampleNLL.isFinite {
+                return (nll, kl, correct, .nonFinite(step: step + 1, epoch: epoch + 1,
+                                                     layer: network.firstNonFiniteLayer(batch: batch), what: "the loss"))
+            }
+            // The KL term belongs to the global batch: block 0 adds it, with this sample's weight draws.
+            if k == 0 {
+                let sampleKL = network.divergence(gradientScale: scale * klWeight) * klWeight
+                if !sampleKL.isFinite {
+                    let layer = network.layers.first { !$0.divergence(gradientScale: 0, accumulateGradients: false).isFinite }
+                    return (nll, kl, correct, .nonFinite(step: step + 1, epoch: epoch + 1, layer: layer?.name, what: "the KL term"))
+                }
+                kl += sampleKL * scale
+            }
+            network.backward(batch: batch)
+            nll += sampleNLL * scale * part
+            if sample == 0 { correct = sampleCorrect }
         }
+        return (nll, kl, correct, nil)
+    }
+
+    /// `trainStep` with `train.gradient_block_size`: the global minibatch is cut by position into blocks of
+    /// `blockSize` examples, whatever the rank count; each rank runs its whole blocks (forward and backward at
+    /// the block's size, Flipout signs keyed by global position as always) and adds each block's float gradient
+    /// into Double sums; the block holding position 0 also adds the KL gradient. The ranks' Double sums are
+    /// summed and rounded to the network's precision. A float gradient depends only on its block, and Double
+    /// holds a sum of floats exactly or within far less than a float's last bit, so the rounded gradient, and
+    /// with it the run, is the same on any number of ranks (a float rounding tie aside).
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    private func trainBlockedStep(indices: ArraySlice<Int>, blockSize: Int) throws
+        -> (loss: Double, nll: Double, kl: Double, correct: Int) {
+        let sums = blockSums!
+        let figures = sums + parameterCount
+        let klSlot = maxBlocks, correctSlot = maxBlocks + 1, failureSlot = maxBlocks + 2
+        sums.update(repeating: 0, count: blockSumsCount)
+        let blocks = (indices.count + blockSize - 1) / blockSize
+        var failure: TrainingError?
+        for k in communicator.share(of: blocks) {
+            let r = runBlock(k, of: indices, blockSize: blockSize)
+            if let f = r.failure { failure = f; break }
+            figures[k] = r.nll
+            figures[klSlot] += r.kl
+            figures[correctSlot] += Double(r.correct)
+            var offset = 0
+            for p in network.parameters {
+                let g = p.gradient.pointer, total = sums + offset
+                for i in 0..<p.count { total[i] += Double(g[i]) }
+                offset += p.count
+            }
+        }
+        if failure != nil { figures[failureSlot] = 1 }
+        if communicator.size > 1 {
+            let started = Clock.nanoseconds()
+            communicator.sum(sums, count: blockSumsCount)
+            reduceNanoseconds += Clock.nanoseconds() - started
+            reducedSteps += 1
+            if figures[failureSlot] != 0 { try throwLowestRankFailure(failure) }
+        } else if let failure {
+            throw failure
+        }
+        var offset = 0
+        for p in network.parameters {
+            let g = p.gradient.pointer, total = sums + offset
+            for i in 0..<p.count { g[i] = S(total[i]) }
+            offset += p.count
+        }
+        var nll = 0.0
+        for k in 0..<blocks { nll += figures[k] }
+        try update()
+        return (nll + figures[klSlot], nll, figures[klSlot], Int(figures[correctSlot]))
     }
 
     /// The KL term's weight at the current step: 1, or rising linearly over `train.kl_warmup_epochs`.
@@ -348,6 +473,7 @@ public final class TrainingSession<S: TensorScalar> {
     @_specialize(where S == Float) @_specialize(where S == Double)
     func quickTest(_ data: Dataset) -> (accuracy: Double, nll: Double) {
         let evalBatch = network.maxBatch
+        if gradientBlockSize != nil { return quickTestInChunks(data, chunkSize: evalBatch) }
         var nll = 0.0, correct = 0
         let mine = communicator.share(of: data.count)
         var start = mine.lowerBound
@@ -368,5 +494,26 @@ public final class TrainingSession<S: TensorScalar> {
             correct = Int(totals[1])
         }
         return (Double(correct) / Double(data.count), nll / Double(data.count))
+    }
+
+    /// `quickTest` of a blocked run: the examples go in chunks fixed by position, each rank takes whole
+    /// chunks, and each chunk's NLL travels in a slot of its own, so the figures do not depend on the rank count.
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    private func quickTestInChunks(_ data: Dataset, chunkSize: Int) -> (accuracy: Double, nll: Double) {
+        let chunks = (data.count + chunkSize - 1) / chunkSize
+        var slots = [Double](repeating: 0, count: chunks + 1)
+        for c in communicator.share(of: chunks) {
+            let start = c * chunkSize, end = min(start + chunkSize, data.count)
+            load(data, indices: ArraySlice(start..<end))
+            network.forward(batch: end - start, noise: NoiseContext(seed: network.seed, step: UInt64(epoch),
+                                                                    evaluation: true, exampleOffset: start))
+            let r = negativeLogLikelihood(batch: end - start, gradientScale: nil)
+            slots[c] = r.nll * Double(end - start)
+            slots[chunks] += Double(r.correct)
+        }
+        if communicator.size > 1 { slots.withUnsafeMutableBufferPointer { communicator.sum($0.baseAddress!, count: chunks + 1) } }
+        var nll = 0.0
+        for c in 0..<chunks { nll += slots[c] }
+        return (slots[chunks] / Double(data.count), nll / Double(data.count))
     }
 }

@@ -86,6 +86,7 @@ extension ModelSpec {
                         }
                     }
                     o.field("kl_warmup_epochs", int: train.klWarmupEpochs)
+                    if let b = train.gradientBlockSize { o.field("gradient_block_size", int: b) } else { o.fieldNull("gradient_block_size") }
                     if let e = train.earlyStopping {
                         o.field("early_stopping") { w in
                             w.object { o in

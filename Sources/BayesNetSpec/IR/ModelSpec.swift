@@ -183,9 +183,12 @@ public struct TrainSpec: Sendable, Equatable {
     public var klWarmupEpochs: Int
     /// Stop when the validation NLL has not improved for a while; nil: train every epoch.
     public var earlyStopping: EarlyStopping?
+    /// Examples per gradient block: each minibatch's gradient is summed block by block in Double, so that it
+    /// does not depend on how many processes share the batch. nil: one float sum over the batch (faster).
+    public var gradientBlockSize: Int?
     public init(epochs: Int = 10, batchSize: Int = 32, optimizer: Optimizer = .adam(), samples: Int = 1,
                 schedule: LearningRateSchedule = LearningRateSchedule(), klWarmupEpochs: Int = 0,
-                earlyStopping: EarlyStopping? = nil) {
+                earlyStopping: EarlyStopping? = nil, gradientBlockSize: Int? = nil) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.optimizer = optimizer
@@ -193,6 +196,7 @@ public struct TrainSpec: Sendable, Equatable {
         self.schedule = schedule
         self.klWarmupEpochs = klWarmupEpochs
         self.earlyStopping = earlyStopping
+        self.gradientBlockSize = gradientBlockSize
     }
 }
 

@@ -304,6 +304,7 @@ struct Lowering {
         if let x = fs["samples"] { t.samples = r.positive(x) ?? t.samples }
         if let x = fs["schedule"] { t.schedule = schedule(x) ?? t.schedule }
         if let x = fs["kl_warmup_epochs"] { t.klWarmupEpochs = r.positive(x, minimum: 0) ?? t.klWarmupEpochs }
+        if let x = fs["gradient_block_size"] { t.gradientBlockSize = r.positive(x) }
         if let x = fs["early_stopping"] {
             let keys = SpecCatalog.earlyStopping
             var e = EarlyStopping()

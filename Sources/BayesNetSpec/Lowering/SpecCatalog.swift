@@ -158,6 +158,8 @@ enum SpecCatalog {
                      doc: "How the learning rate changes over training, after an optional linear warm-up."),
         ArgumentName("kl_warmup_epochs", value: .integer(minimum: 0), default: .int(TrainSpec().klWarmupEpochs),
                      doc: "KL annealing: the KL term's weight rises linearly from 0 to 1 over this many epochs."),
+        ArgumentName("gradient_block_size", value: .integer(minimum: 1),
+                     doc: "Sum each minibatch's gradient over blocks of this many examples, in double precision: the run is then the same on any number of MPI ranks (ranks take whole blocks). Unset: one sum over the batch, faster."),
         ArgumentName("early_stopping", value: .mapping(earlyStopping),
                      doc: "Stop when the validation NLL stops improving, and evaluate the best epoch's weights; needs `data.validation`."),
     ]
