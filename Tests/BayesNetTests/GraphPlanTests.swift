@@ -150,4 +150,15 @@ import TestSupport
         let (entries, _) = try CheckpointIO.read(path: full + "/checkpoint.safetensors")
         #expect(entries.contains { $0.name == "bn.moving_variance" })
     }
+
+    @Test func mcDropoutGivesADeterministicNetworkEpistemicUncertainty() throws {
+        let data = TestNetworks.patterns(shape: [64], classes: 10, count: 12, noise: 0.3, seed: 8)
+        func mutualInformation(_ extra: String) throws -> Double {
+            let net = try Network<Float>(spec: Self.load(Self.residual, extra: extra), seed: 1, trainingExamples: 1,
+                                         maxBatch: 12)
+            return Serving.classify(net, data: data, samples: 8).1.map(\.mutualInformation).reduce(0, +)
+        }
+        #expect(try mutualInformation("") < 1e-6)
+        #expect(try mutualInformation("evaluate: {mc_dropout: true}") > 1e-3)
+    }
 }
