@@ -55,4 +55,15 @@ import BayesNetSpec
               - DenseFlipout: {units: 3, penalty_weight: 0.05}
             """))
     }
+
+    @Test func aBranchNothingReadsAddsNoGradient() throws {
+        // `dead` is read by nothing (a warning): its output's gradient is zero, whatever its buffer held before.
+        try GradientCheckTests.check(Self.spec("[4]", """
+              - DenseFlipout: {name: a, units: 5, activation: tanh, penalty_weight: 0.05}
+              - Activation: {name: dead, activation: sigmoid}
+              - Dense: {name: b, units: 5, activation: tanh, inputs: a}
+              - Dense: {name: c, units: 5, activation: tanh}
+              - DenseFlipout: {units: 3, penalty_weight: 0.05}
+            """))
+    }
 }

@@ -40,10 +40,8 @@ public final class Network<S: TensorScalar> {
     private let accumulatesInput: [Bool]
     /// Layers that write their inputs' gradients themselves (`Add`, `Concatenate`).
     private let readsSeveral: [Bool]
-    /// Slots whose output nothing reads: their gradient is zero.
-    private let unreadSlots: [Int]
-    /// Values per example in each slot.
-    private let slotCounts: [Int]
+    /// Layers whose output nothing reads: its gradient is zero.
+    private let outputUnread: [Bool]
     private let finalSlot: Int
     private let activations: [UnsafeMutablePointer<S>]
     /// nil for the network's input, whose gradient nobody needs.
@@ -114,8 +112,7 @@ public final class Network<S: TensorScalar> {
             accumulates[i] = flags[0]
         }
         accumulatesInput = accumulates
-        slotCounts = slotCount
-        unreadSlots = (1..<slotCount.count).filter { firstWrite[$0] == nil }
+        outputUnread = outSlots.map { $0 != 0 && firstWrite[$0] == nil }
 
         var owned: [Buffer<S>] = []
         var acts: [UnsafeMutablePointer<S>] = []
@@ -275,9 +272,10 @@ public final class Network<S: TensorScalar> {
     /// Back-propagates `outputGradient`, adding into every parameter's gradient.
     @_specialize(where S == Float) @_specialize(where S == Double)
     public func backward(batch: Int) {
-        for s in unreadSlots { gradients[s]!.update(repeating: 0, count: batch * slotCounts[s]) }
         for i in stride(from: layers.count - 1, through: 0, by: -1) where !layers[i].isIdentity {
             let layer = layers[i], source = inputSlots[i][0], out = outputSlot[i]
+            // Zeroed here, not before the pass: the buffer may hold another slot's gradient until now.
+            if outputUnread[i] { gradients[out]!.update(repeating: 0, count: batch * layer.outputCount) }
             let target = readsSeveral[i] ? nil : gradients[source]
             if let target, accumulatesInput[i], let scratch = fanOutScratch {
                 layer.backward(x: activations[source], y: activations[out], dy: gradients[out]!, dx: scratch, batch: batch)
