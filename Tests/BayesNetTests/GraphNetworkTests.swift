@@ -66,4 +66,14 @@ import BayesNetSpec
               - DenseFlipout: {units: 3, penalty_weight: 0.05}
             """))
     }
+
+    @Test func concatenateAlongASpatialAxis() throws {
+        try GradientCheckTests.check(Self.spec("[4, 3, 2]", """
+              - Conv2DFlipout: {name: top, filters: 2, kernel_size: 3, padding: same, activation: tanh, penalty_weight: 0.05}
+              - Conv2D: {name: bottom, filters: 2, kernel_size: [2, 1], padding: valid, activation: tanh, inputs: input}
+              - Concatenate: {name: join, axis: 1, inputs: [top, bottom]}
+              - GlobalMaxPooling2D: {name: pool}
+              - Dense: {units: 3}
+            """))
+    }
 }
