@@ -77,6 +77,27 @@ struct AllocationTests {
         train: {batch_size: 5, optimizer: {sgd: {learning_rate: 0.01, momentum: 0.9}}}
         """
 
+    /// A graph: a skip connection read twice (fan-out), batch normalization, dropout, a concatenation, an
+    /// activation layer and global pooling.
+    static let graph = """
+        bayesnet: 1
+        name: allocation-graph
+        input: {shape: [8, 8, 2]}
+        layers:
+          - Conv2DFlipout: {name: stem, filters: 4, kernel_size: 3, padding: same, penalty_weight: 1/60000}
+          - BatchNormalization: {name: bn}
+          - Activation: {name: act, activation: relu}
+          - Conv2DFlipout: {name: conv, filters: 4, kernel_size: 3, padding: same, penalty_weight: 1/60000}
+          - Add: {name: add, inputs: [conv, act]}
+          - Dropout: {name: drop, rate: 0.25}
+          - Concatenate: {name: join, inputs: [drop, act]}
+          - GlobalAveragePooling2D: {name: pool}
+          - DenseFlipout: {units: 3, penalty_weight: 1/60000}
+        likelihood: categorical
+        train: {batch_size: 6, optimizer: {adam: {learning_rate: 0.001}}}
+        evaluate: {mc_dropout: true}
+        """
+
     @Test func counterSeesSwiftAllocations() {
         let n = Self.allocations {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: 1000)
@@ -158,5 +179,24 @@ struct AllocationTests {
         let indices = ArraySlice(0..<5)
         let counts = try Self.allocations(threads: threads, steps: 3) { _ = try session.trainStep(indices: indices) }
         Self.expectSteadyState(counts, "training step on \(threads) thread(s)")
+    }
+
+    @Test(arguments: threadCounts)
+    func trainingStepOfAGraphAllocatesNothingOnceWarm(threads: Int) throws {
+        let session = try Self.session(Self.graph, batch: 6)
+        let indices = ArraySlice(0..<6)
+        let counts = try Self.allocations(threads: threads, steps: 3) { _ = try session.trainStep(indices: indices) }
+        Self.expectSteadyState(counts, "graph training step on \(threads) thread(s)")
+    }
+
+    @Test(arguments: threadCounts)
+    func predictionPassOfAGraphAllocatesNothingOnceWarm(threads: Int) throws {
+        let network = try Self.session(Self.graph, batch: 6).network
+        var step: UInt64 = 0
+        let counts = Self.allocations(threads: threads, steps: 3) {
+            step += 1
+            network.forward(batch: 6, noise: NoiseContext(seed: 1, step: step, evaluation: true))
+        }
+        Self.expectSteadyState(counts, "graph forward pass on \(threads) thread(s)")
     }
 }

@@ -55,7 +55,7 @@ def parse(argv):
         if m not in ("train", "predict"):
             ap.error("unknown mode %s (train or predict)" % m)
     if not a.specs:
-        # w4-resnet20 is a graph, which `bayesnet bench` cannot run yet: it awaits graph execution.
+        # w4-resnet20 is a graph: the peers' scripts build stacks only and have no twin of it yet.
         a.specs = sorted(s for s in glob.glob("specs/bench/*.yaml") if not s.endswith("/w4-resnet20.yaml"))
         if not a.specs:
             ap.error("no specs given and none in specs/bench/")

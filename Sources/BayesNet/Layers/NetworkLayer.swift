@@ -17,6 +17,10 @@ class NetworkLayer<S: TensorScalar> {
 
     var parameters: [Parameter<S>] { [] }
 
+    /// Tensors the layer updates itself rather than the optimizer (batch normalization's moving averages): saved
+    /// in the checkpoint and restored with the parameters, never trained.
+    var state: [Parameter<S>] { [] }
+
     /// Whether the output is the input itself (Flatten): the plan then shares the buffers.
     var isIdentity: Bool { false }
 

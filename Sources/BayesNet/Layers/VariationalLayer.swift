@@ -34,6 +34,7 @@ enum Purpose: String, CaseIterable {
     case biasNoise = "bias_noise"
     case signIn = "sign_in"
     case signOut = "sign_out"
+    case dropout = "dropout"
 
     /// The position in `allCases`, without building that array on the hot path.
     var index: Int {
@@ -42,6 +43,7 @@ enum Purpose: String, CaseIterable {
         case .biasNoise: return 1
         case .signIn: return 2
         case .signOut: return 3
+        case .dropout: return 4
         }
     }
 }

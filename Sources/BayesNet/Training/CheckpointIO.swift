@@ -135,7 +135,7 @@ enum CheckpointIO {
     static func encode<S: TensorScalar>(network: Network<S>, info: CheckpointInfo, includeOptimizer: Bool) -> [UInt8] {
         var entries: [SafeTensors.Entry] = []
         let dt = dtype(S.self)
-        for p in network.parameters {
+        for p in network.checkpointTensors {
             entries.append(.init(name: p.name, dtype: dt, shape: p.shape, bytes: bytes(p.value.pointer, count: p.count)))
         }
         if includeOptimizer {
@@ -197,10 +197,10 @@ enum CheckpointIO {
         var byName: [String: SafeTensors.Entry] = [:]
         for e in entries { byName[e.name] = e }
         // Every problem at once: a file written by another tool is usually off in more than one tensor.
-        let expected = Set(network.parameters.map(\.name))
+        let expected = Set(network.checkpointTensors.map(\.name))
         let extra = entries.map(\.name).filter { !expected.contains($0) && !$0.hasPrefix("optimizer.") }
         var problems: [TensorProblem] = []
-        for p in network.parameters {
+        for p in network.checkpointTensors {
             guard let e = byName[p.name] else {
                 problems.append(.missing(name: p.name, shape: p.shape, closest: Suggestions.closest(to: p.name, among: extra)))
                 continue
@@ -209,6 +209,9 @@ enum CheckpointIO {
         }
         problems += extra.map { .extra(name: $0) }
         if !problems.isEmpty { throw CheckpointError.doesNotFit(path: path, problems: problems) }
+        for p in network.state {
+            try values(byName[p.name]!, into: p.value.pointer, count: p.count)
+        }
         for p in network.parameters {
             let e = byName[p.name]!
             try values(e, into: p.value.pointer, count: p.count)

@@ -61,7 +61,6 @@ public struct RunResult: Sendable {
 /// `bayesnet run`: data, run folder, training with a checkpoint every epoch, evaluation, summary.
 public enum Runner {
     public static func run(spec: ModelSpec, options: RunOptions, progress: RunProgress = RunProgress()) throws -> RunResult {
-        do { try spec.checkRunnable() } catch { throw RunError.plan(error) }
         if spec.likelihood == nil { throw RunError.noLikelihood }
         let classes = spec.labelClasses
         guard let trainSource = spec.data.train else {
@@ -97,7 +96,6 @@ public enum Runner {
     public static func run(spec: ModelSpec, train: Dataset, test: Dataset?, validation: Dataset? = nil,
                            options: RunOptions, progress: RunProgress = RunProgress()) throws -> RunResult {
         // Everything the data can be refused for is found before the run folder is made.
-        do { try spec.checkRunnable() } catch { throw RunError.plan(error) }
         if spec.likelihood == nil { throw RunError.noLikelihood }
         do {
             try options.communicator.agree {
