@@ -13,7 +13,8 @@ struct BenchCommand: ParsableCommand {
             A training step is forward with one weight sample, NLL, KL, backward and the optimizer update; a \
             prediction pass is one forward pass with one weight sample. Reports the median and spread of \
             milliseconds per step, images per second, GFLOP/s (the multiply-adds `inspect` shows, times 2; \
-            a training step counts three forward passes) and the peak resident memory. Under mpirun (built \
+            a training step counts three forward passes), the work the products actually did as a share of \
+            the threads' FMA peak, and the peak resident memory. Under mpirun (built \
             with `--traits MPI`) the ranks split each training step's batch and the time spent summing \
             gradients is reported too.
             """
@@ -89,6 +90,11 @@ struct BenchCommand: ParsableCommand {
             print(String(format: "%-8@ %9.2f ms/step (p25 %.2f, p75 %.2f, min %.2f, max %.2f)  %9.1f images/s  %12@/s  peak RSS %@",
                          r.mode.rawValue as NSString, r.median, q.low, q.high, r.minimum, r.maximum, r.imagesPerSecond,
                          flopText(r.gflops * 1e9) as NSString, memory as NSString))
+            if let fraction = r.peakFraction, let peak = r.peakFlops {
+                print(String(format: "         work done %@/s (%@ per step), %.0f%% of the threads' FMA peak (%@/s)",
+                             flopText(r.workGflops * 1e9) as NSString, flopText(r.workFlopsPerStep) as NSString,
+                             100 * fraction, flopText(peak) as NSString))
+            }
             if let allreduce = r.allreduceMilliseconds {
                 print(String(format: "         %9.2f ms/step summing gradients across ranks (waiting for the slowest included)", allreduce))
             }

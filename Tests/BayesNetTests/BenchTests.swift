@@ -109,6 +109,27 @@ struct BenchTests {
         #expect(Benchmark.forwardMACs(spec) == 36 * 9 * 2 * 3 * 2 + 108 * 4 * 2)
     }
 
+    @Test func workCountsTheProductsEachLayerRuns() throws {
+        let spec = try #require(SpecLoader.load(text: """
+            bayesnet: 1
+            name: work
+            seed: 5
+            input: {shape: [6, 6, 2]}
+            layers:
+              - Conv2D: {filters: 3, kernel_size: 3, padding: same, activation: relu}
+              - Flatten
+              - DenseFlipout: {units: 4, penalty_weight: 1/60000}
+            likelihood: categorical
+            train: {batch_size: 5, optimizer: {adam: {learning_rate: 0.001}}}
+            """).spec)
+        let results = try Benchmark.run(spec: spec, options: BenchOptions(steps: 1, warmup: 0, mode: .both))
+        let conv = 36 * 9 * 2 * 3, dense = 108 * 4
+        // Training: the first layer has no input gradient, so conv forward and kernel gradient only; the
+        // Flipout dense layer runs two products in each of forward, kernel gradient and input gradient.
+        #expect(results[0].workFlopsPerStep == 2 * 5 * Double(2 * conv + 6 * dense))
+        #expect(results[1].workFlopsPerStep == 2 * 5 * Double(conv + 2 * dense))
+    }
+
     @Test func randomDataIsFixedBySeed() throws {
         let spec = try Self.tinySpec()
         let a = Benchmark.randomData(spec, count: 7, seed: 3)

@@ -390,17 +390,39 @@ def run_child(cmd, env=None, timeout=1800):
         return p.returncode, out.read(), err.read(), usage.ru_maxrss * 1024
 
 
+# AMD's families and models by core generation: a virtual machine's model name ("AMD EPYC") hides it.
+AMD_CORES = [(25, range(0x00, 0x10), "Zen 3"), (25, range(0x10, 0x20), "Zen 4"), (25, range(0x20, 0x30), "Zen 3"),
+             (25, range(0x40, 0x60), "Zen 3"), (25, range(0x60, 0x80), "Zen 4"), (25, range(0xA0, 0xB0), "Zen 4c"),
+             (26, range(0x00, 0x100), "Zen 5")]
+
+
 def machine():
-    """The CPU model and core count from /proc/cpuinfo, and the load when asked."""
-    model, cores = None, 0
+    """The CPU model (with its core generation where the family says it) and core count from /proc/cpuinfo, and
+    the load when asked."""
+    model, cores, family, number, vendor, flags = None, 0, None, None, None, ""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
+                key, _, value = line.partition(":")
+                key, value = key.strip(), value.strip()
+                if key == "model name":
                     cores += 1
-                    model = model or line.split(":", 1)[1].strip()
-    except OSError:
+                    model = model or value
+                elif key == "cpu family" and family is None:
+                    family = int(value)
+                elif key == "model" and number is None:
+                    number = int(value)
+                elif key == "vendor_id" and vendor is None:
+                    vendor = value
+                elif key == "flags" and not flags:
+                    flags = value
+    except (OSError, ValueError):
         pass
+    if model and family is not None and number is not None:
+        generation = next((g for f, models, g in AMD_CORES if vendor == "AuthenticAMD" and f == family
+                           and number in models), None)
+        model = "%s (family %d model %d%s%s)" % (model, family, number, ", " + generation if generation else "",
+                                                  ", AVX-512" if " avx512f" in " " + flags else "")
     try:
         with open("/proc/loadavg") as f:
             load = [float(x) for x in f.read().split()[:3]]

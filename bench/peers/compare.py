@@ -216,6 +216,9 @@ def main(argv):
                 note = ""
                 if tool == "bayesnet" and speedup is not None:
                     note = "%.2fx (vs %s)" % (speedup, fastest)
+                if tool == "bayesnet" and r is not None and r.get("peak_fraction") is not None:
+                    note += "%swork %.0f GFLOP/s, %.0f%% of FMA peak" % (
+                        "; " if note else "", r["work_gflops"], 100 * r["peak_fraction"])
                 if r is None:
                     print("%-12s %-8s %-15s %9s" % (name, mode, tool, "failed"))
                     continue
@@ -227,11 +230,14 @@ def main(argv):
                 "tools": {t: {"median_ms": r["median_ms"], "p25_ms": r["p25_ms"], "p75_ms": r["p75_ms"],
                               "images_per_second": r["images_per_second"],
                               "peak_resident_mib": r["peak_resident_bytes"] / 1048576,
+                              "work_gflops": r.get("work_gflops"), "peak_fraction": r.get("peak_fraction"),
                               "round_medians_ms": [x.get("median_ms") for x in runs[(spec, mode, t)]]}
                           for t, r in best.items()},
                 "fastest_peer": fastest, "bayesnet_speedup_vs_fastest_peer": speedup})
     print("ms/step: best median over the rounds; p25-p75 of that run's steps; images/s = batch / median;")
-    print("peak MiB: the measuring process's peak resident memory; speed-up: fastest peer's ms/step / bayesnet's.")
+    print("peak MiB: the measuring process's peak resident memory; speed-up: fastest peer's ms/step / bayesnet's;")
+    print("work: the multiply-adds of the products bayesnet ran (x2), per second, and their share of the FMA loop's")
+    print("rate on the same threads at once, measured by `bayesnet bench` before it timed that mode.")
     loads = [r["load_average_before"][0] for rs in runs.values() for r in rs
              if "error" not in r and r.get("load_average_before")]
     # The run itself keeps about `threads` runnable, so more than that plus one means other work competed.

@@ -35,6 +35,12 @@ public struct BenchResult: Sendable, Equatable {
     /// Floating-point operations of one step: 2 per multiply-add, a Flipout layer counting both of its
     /// products; a training step counts three forward passes (backward is twice forward).
     public var flopsPerStep: Double
+    /// Floating-point operations of the products one step actually runs (2 per multiply-add): a fused Flipout
+    /// convolution counts one product per pass, a layer whose input gradient nobody reads none for it.
+    public var workFlopsPerStep: Double = 0
+    /// FLOP/s of the threads running nothing but independent FMAs at once, measured just before this mode:
+    /// the ceiling `workGflops` is a fraction of. Nil across ranks.
+    public var peakFlops: Double?
     /// The process's peak resident memory while this mode ran (VmHWM), when the system reports it.
     public var peakResidentBytes: Int?
     /// Processes sharing each step (`mpirun -np`); `batch` is the global batch they split.
@@ -51,6 +57,12 @@ public struct BenchResult: Sendable, Equatable {
     }
     public var imagesPerSecond: Double { median > 0 ? Double(batch) * 1000 / median : 0 }
     public var gflops: Double { median > 0 ? flopsPerStep / (median * 1e6) : 0 }
+    public var workGflops: Double { median > 0 ? workFlopsPerStep / (median * 1e6) : 0 }
+    /// The work's share of the FMA peak.
+    public var peakFraction: Double? {
+        guard let peakFlops, peakFlops > 0 else { return nil }
+        return workGflops * 1e9 / peakFlops
+    }
 
     /// Linear interpolation between the order statistics, as numpy's default percentile.
     static func quantile(_ values: [Double], _ q: Double) -> Double {
@@ -70,7 +82,9 @@ public struct BenchResult: Sendable, Equatable {
             ("steps", .int(milliseconds.count)), ("median_ms", .finite(median)), ("min_ms", .finite(minimum)),
             ("max_ms", .finite(maximum)), ("p25_ms", .finite(q.low)), ("p75_ms", .finite(q.high)),
             ("images_per_second", .finite(imagesPerSecond)), ("gflop_per_step", .finite(flopsPerStep / 1e9)),
-            ("gflops", .finite(gflops)),
+            ("gflops", .finite(gflops)), ("work_gflop_per_step", .finite(workFlopsPerStep / 1e9)),
+            ("work_gflops", .finite(workGflops)), ("peak_gflops", peakFlops.map { .finite($0 / 1e9) } ?? .null),
+            ("peak_fraction", peakFraction.map { .finite($0) } ?? .null),
         ]
         pairs.append(("peak_resident_bytes", peakResidentBytes.map { .int($0) } ?? .null))
         if ranks > 1 {
@@ -171,6 +185,7 @@ public enum Benchmark {
             throw BenchError.plan(error)
         }
         let forwardFLOPs = 2 * Double(forwardMACs(spec)) * Double(batch)
+        let peak = communicator.size > 1 ? nil : threadsPeakFlops()
         var results: [BenchResult] = []
         for mode in modes {
             progress?(mode)
@@ -186,12 +201,31 @@ public enum Benchmark {
             case .predict:
                 times = timePrediction(network, batch: batch, warmup: options.warmup, steps: options.steps)
             }
-            results.append(BenchResult(mode: mode, batch: batch, threads: Runtime.threadCount, milliseconds: times,
-                                       flopsPerStep: forwardFLOPs * (mode == .train ? 3 : 1),
-                                       peakResidentBytes: ResidentMemory.peakBytes(), ranks: communicator.size,
-                                       allreduceMilliseconds: allreduce))
+            var result = BenchResult(mode: mode, batch: batch, threads: Runtime.threadCount, milliseconds: times,
+                                     flopsPerStep: forwardFLOPs * (mode == .train ? 3 : 1),
+                                     peakResidentBytes: ResidentMemory.peakBytes(), ranks: communicator.size,
+                                     allreduceMilliseconds: allreduce)
+            result.workFlopsPerStep = 2 * Double(network.multiplyAddsPerExample(training: mode == .train))
+                * Double(batch)
+            result.peakFlops = peak
+            results.append(result)
         }
         return results
+    }
+
+    /// The FMA loop of the kernels' vector width on every thread at once, best of three: on cores that share
+    /// FMA units the sum is less than threads × one core's figure, and the work is held to what they give.
+    static func threadsPeakFlops() -> Double? {
+        let threads = Runtime.threadCount
+        let rates = UnsafeMutablePointer<Double>.allocate(capacity: threads)
+        defer { rates.deallocate() }
+        var best = 0.0
+        for _ in 0..<3 {
+            rates.initialize(repeating: 0, count: threads)
+            Runtime.parallelFor(threads) { task in rates[task] = Runtime.peakFlops(Runtime.cpuLevel, seconds: 0.1) }
+            best = max(best, (0..<threads).reduce(0.0) { $0 + rates[$1] })
+        }
+        return best > 0 ? best : nil
     }
 
     /// Every timed step's milliseconds, and the nanoseconds they spent summing gradients across ranks.

@@ -70,6 +70,8 @@ final class TwoProductFlipoutLayer<S: TensorScalar>: FlipoutLayer<S> {
         super.init(settings, posterior: posterior, perElement: perElement)
     }
 
+    override var productsPerPass: Int { 2 }
+
     override func sampledForward(_ x: UnsafePointer<S>, _ out: UnsafeMutablePointer<S>, batch: Int,
                                  noise: NoiseContext) {
         map.forward(x, kernel: kernelLoc.value.pointer, bias: biasDraw.pointer, out, batch: batch)

@@ -32,6 +32,11 @@ class NetworkLayer<S: TensorScalar> {
 
     /// The penalty-weighted KL of the last forward pass; adds its gradient times `gradientScale`.
     func divergence(gradientScale: Double, accumulateGradients: Bool) -> Double { 0 }
+
+    /// Multiply-adds per example of the products this layer runs in a forward pass, and in a backward pass with
+    /// or without the input gradient: the work actually done, which the nominal count `inspect` shows is not
+    /// for a fused Flipout layer (one product where the definition has two).
+    func multiplyAdds(backward: Bool, inputGradient: Bool) -> Int { 0 }
 }
 
 /// Flatten: channels-last row-major data is already flat.
@@ -103,6 +108,13 @@ enum LinearMap: Sendable {
     var kernelCount: Int {
         switch self {
         case .convolution(let g): return g.kernelCount
+        case .dense(let i, let o): return i * o
+        }
+    }
+    /// Multiply-adds per example of one product of this map.
+    var multiplyAdds: Int {
+        switch self {
+        case .convolution(let g): return g.macs
         case .dense(let i, let o): return i * o
         }
     }

@@ -49,6 +49,13 @@ class WeightLayer<S: TensorScalar>: NetworkLayer<S> {
 
     override var parameters: [Parameter<S>] { [kernelLoc, biasLoc] }
 
+    /// How many products of the map make one of its passes (two for Flipout's mean and perturbation).
+    var productsPerPass: Int { 1 }
+
+    override func multiplyAdds(backward: Bool, inputGradient: Bool) -> Int {
+        map.multiplyAdds * productsPerPass * (backward ? (inputGradient ? 2 : 1) : 1)
+    }
+
     @_specialize(where S == Float) @_specialize(where S == Double)
     override func forward(_ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, batch: Int, noise: NoiseContext) {
         let out = preActivation?.pointer ?? y

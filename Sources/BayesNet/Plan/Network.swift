@@ -286,6 +286,20 @@ public final class Network<S: TensorScalar> {
         }
     }
 
+    /// Multiply-adds per example of the products a forward pass runs, or a training step's forward and backward
+    /// passes together: the work done, a fused Flipout layer counting its one product.
+    public func multiplyAddsPerExample(training: Bool) -> Int {
+        var total = 0
+        for (i, layer) in layers.enumerated() where !layer.isIdentity {
+            total += layer.multiplyAdds(backward: false, inputGradient: false)
+            if training {
+                let inputGradient = !readsSeveral[i] && gradients[inputSlots[i][0]] != nil
+                total += layer.multiplyAdds(backward: true, inputGradient: inputGradient)
+            }
+        }
+        return total
+    }
+
     /// Σ penalty_weight · KL over the layers for the last forward pass; gradients scaled by `gradientScale` added.
     @_specialize(where S == Float) @_specialize(where S == Double)
     public func divergence(gradientScale: Double = 1, accumulateGradients: Bool = true) -> Double {
