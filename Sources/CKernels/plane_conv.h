@@ -119,34 +119,36 @@ static inline __mmask16 plane_mask(long cols) {
         if (V == 3) PLANE_STORE1(r, 2, mlast)                                                                 \
     }
 
-/// Depth block `blk` of one R x 16V tile of C = patches · B: row r's patch starts at pr[r] in the plane,
+/// One R x 16V tile of C = patches · B over the depth blocks: row r's patch starts at pr[r] in the plane,
 /// column col of the patch at pr[r] + cols[col]; B rows of ldb floats from column 0 of the tile. The first
 /// block starts from bias (or zero), later blocks add onto the stored tile.
 #define PLANE_FORWARD(R_, V_)                                                                                 \
     __attribute__((target("avx512f,fma"))) static void plane_forward_##R_##_##V_(                             \
         const float *const *pr, long rows, const long *cols, const plane_blocks *blocks, const float *b,     \
-        long ldb, __mmask16 mlast, const float *bias, float *c, long ldc, long blk) {                         \
+        long ldb, __mmask16 mlast, const float *bias, float *c, long ldc) {                                   \
         enum { R = R_, V = V_ };                                                                              \
         const float *p0 = pr[0], *p1 = pr[1], *p2 = pr[2], *p3 = pr[3];                                       \
         const float *p4 = pr[4], *p5 = pr[5], *p6 = pr[6], *p7 = pr[7];                                       \
-        PLANE_ROWS(PLANE_DECL)                                                                                \
-        const long k0 = blocks->start[blk], k1 = k0 + blocks->length[blk];                                    \
-        const float *bk = b + k0 * ldb;                                                                       \
-        for (long kk = k0; kk < k1; kk++, bk += ldb) {                                                        \
-            PLANE_LOADW(bk)                                                                                   \
-            const long o = cols[kk];                                                                          \
-            PLANE_FMA(0, p0[o]) PLANE_FMA(1, p1[o]) PLANE_FMA(2, p2[o]) PLANE_FMA(3, p3[o])                   \
-            PLANE_FMA(4, p4[o]) PLANE_FMA(5, p5[o]) PLANE_FMA(6, p6[o]) PLANE_FMA(7, p7[o])                   \
+        for (long blk = 0; blk < blocks->count; blk++) {                                                      \
+            PLANE_ROWS(PLANE_DECL)                                                                            \
+            const long k0 = blocks->start[blk], k1 = k0 + blocks->length[blk];                                \
+            const float *bk = b + k0 * ldb;                                                                   \
+            for (long kk = k0; kk < k1; kk++, bk += ldb) {                                                    \
+                PLANE_LOADW(bk)                                                                               \
+                const long o = cols[kk];                                                                      \
+                PLANE_FMA(0, p0[o]) PLANE_FMA(1, p1[o]) PLANE_FMA(2, p2[o]) PLANE_FMA(3, p3[o])               \
+                PLANE_FMA(4, p4[o]) PLANE_FMA(5, p5[o]) PLANE_FMA(6, p6[o]) PLANE_FMA(7, p7[o])               \
+            }                                                                                                 \
+            PLANE_STORE(0) PLANE_STORE(1) PLANE_STORE(2) PLANE_STORE(3)                                       \
+            PLANE_STORE(4) PLANE_STORE(5) PLANE_STORE(6) PLANE_STORE(7)                                       \
         }                                                                                                     \
-        PLANE_STORE(0) PLANE_STORE(1) PLANE_STORE(2) PLANE_STORE(3)                                           \
-        PLANE_STORE(4) PLANE_STORE(5) PLANE_STORE(6) PLANE_STORE(7)                                           \
     }
 PLANE_FORWARD(5, 1) PLANE_FORWARD(6, 1) PLANE_FORWARD(7, 1) PLANE_FORWARD(8, 1)
 PLANE_FORWARD(5, 2) PLANE_FORWARD(6, 2) PLANE_FORWARD(7, 2) PLANE_FORWARD(8, 2)
 PLANE_FORWARD(5, 3) PLANE_FORWARD(6, 3) PLANE_FORWARD(7, 3) PLANE_FORWARD(8, 3)
 
 typedef void (*plane_forward_fn)(const float *const *, long, const long *, const plane_blocks *, const float *,
-                                 long, __mmask16, const float *, float *, long, long);
+                                 long, __mmask16, const float *, float *, long);
 static const plane_forward_fn plane_forward_kernels[4][3] = {
     { plane_forward_5_1, plane_forward_5_2, plane_forward_5_3 },
     { plane_forward_6_1, plane_forward_6_2, plane_forward_6_3 },
@@ -193,15 +195,14 @@ int bn_conv_plane_forward(const bn_conv_geom *g, const float *x, long m0, long m
     long dims[3];
     for (int d = 0; d < 3; d++) dims[d] = (g->out[d] - 1) * g->stride[d] + (g->filter[d] - 1) * g->dilation[d] + 1;
     const size_t planeSize = (size_t)(dims[0] * dims[1] * dims[2] * g->inChannels);
-    const long positions = g->out[0] * g->out[1] * g->out[2];
-    float *plane = scratch(planeSize + (size_t)k * 2 + (size_t)(positions + 8) * 2 + 32);
+    float *plane = scratch(planeSize + (size_t)k * 2 + 16);
     if (!plane) return 0;
     long *cols = (long *)(plane + (planeSize + 15) / 16 * 16);
-    const float **prs = (const float **)(cols + k);
     plane_offsets(g, dims, k, cols);
     int vecs[64];
     long starts[64];
     const long ctiles = plane_column_tiles(n, vecs, starts);
+    const long positions = g->out[0] * g->out[1] * g->out[2];
     for (long row = m0; row < m1;) {
         const long e = row / positions;
         const long end = m1 < (e + 1) * positions ? m1 : (e + 1) * positions;
@@ -209,21 +210,17 @@ int bn_conv_plane_forward(const bn_conv_geom *g, const float *x, long m0, long m
         const int R = plane_rows_per_tile(end - row);
         im2col_pos cursor;
         pos_from_row(g, row, &cursor);
-        for (long i = row; i < end; i++, pos_next(g, &cursor)) prs[i - row] = plane + plane_base(g, dims, &cursor);
-        for (long r = end - row; r < end - row + 8; r++) prs[r] = plane;
-        // Depth blocks outside the row tiles: a block of B (a column tile's rows of one block) stays in L1
-        // across every row tile instead of streaming from L2 once per tile. Each element still sums its
-        // blocks in order.
-        for (long t = 0; t < ctiles; t++) {
-            const long j0 = starts[t];
-            const __mmask16 mlast = plane_mask(n - (j0 + 16 * (vecs[t] - 1)));
-            const plane_forward_fn kernel = plane_forward_kernels[R - 5][vecs[t] - 1];
-            for (long blk = 0; blk < blocks.count; blk++)
-                for (long i = row; i < end; i += R) {
-                    const long rows = end - i < R ? end - i : R;
-                    kernel(prs + (i - row), rows, cols, &blocks, b + j0, ldb, mlast, bias ? bias + j0 : NULL,
-                           c + i * ldc + j0, ldc, blk);
-                }
+        for (long i = row; i < end; i += R) {
+            const long rows = end - i < R ? end - i : R;
+            const float *pr[8];
+            for (long r = 0; r < rows; r++, pos_next(g, &cursor)) pr[r] = plane + plane_base(g, dims, &cursor);
+            for (long r = rows; r < 8; r++) pr[r] = pr[0];
+            for (long t = 0; t < ctiles; t++) {
+                const long j0 = starts[t];
+                const __mmask16 mlast = plane_mask(n - (j0 + 16 * (vecs[t] - 1)));
+                plane_forward_kernels[R - 5][vecs[t] - 1](pr, rows, cols, &blocks, b + j0, ldb, mlast,
+                                                          bias ? bias + j0 : NULL, c + i * ldc + j0, ldc);
+            }
         }
         row = end;
     }
