@@ -80,105 +80,120 @@ static int few_channels_eligible(const A_SOURCE *A, long n, long k, float alpha,
 }
 
 #ifdef BN_X86
-/// Rows [m0, m1) of C = im2col(x) · B + beta · C (k columns, at most KC).
-__attribute__((target("avx512f,fma")))
-static void few_channels_forward(const A_SOURCE *A, long m0, long m1, long n, long k, const float *b, long ldb,
-                                float beta, float *c, long ldc, const few_channels_plan *p, float *plane) {
-    const bn_conv_geom *g = A->geom;
-    const long positions = g->out[0] * g->out[1] * g->out[2];
-    for (long row = m0; row < m1;) {
-        const long e = row / positions;
-        const long end = m1 < (e + 1) * positions ? m1 : (e + 1) * positions;
-        few_channels_pad(g, A->a, e, p, plane);
-        im2col_pos cursor;
-        pos_from_row(g, row, &cursor);
-        for (long i = row; i < end; i += FEW_CHANNELS_ROWS) {
-            const long rows = end - i < FEW_CHANNELS_ROWS ? end - i : FEW_CHANNELS_ROWS;
-            const float *pr[FEW_CHANNELS_ROWS];
-            for (long r = 0; r < rows; r++, pos_next(g, &cursor)) pr[r] = plane + few_channels_base(g, p, &cursor);
-            for (long r = rows; r < FEW_CHANNELS_ROWS; r++) pr[r] = pr[0];
-            for (long j0 = 0; j0 < n; j0 += 16) {
-                const __mmask16 mask = n - j0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j0)) - 1);
-                __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps();
-                __m512 a3 = _mm512_setzero_ps(), a4 = _mm512_setzero_ps(), a5 = _mm512_setzero_ps();
-                __m512 a6 = _mm512_setzero_ps(), a7 = _mm512_setzero_ps();
-                for (long t = 0; t < k; t++) {
-                    const __m512 w = _mm512_maskz_loadu_ps(mask, b + t * ldb + j0);
-                    const long o = p->cols[t];
-                    a0 = _mm512_fmadd_ps(_mm512_set1_ps(pr[0][o]), w, a0);
-                    a1 = _mm512_fmadd_ps(_mm512_set1_ps(pr[1][o]), w, a1);
-                    a2 = _mm512_fmadd_ps(_mm512_set1_ps(pr[2][o]), w, a2);
-                    a3 = _mm512_fmadd_ps(_mm512_set1_ps(pr[3][o]), w, a3);
-                    a4 = _mm512_fmadd_ps(_mm512_set1_ps(pr[4][o]), w, a4);
-                    a5 = _mm512_fmadd_ps(_mm512_set1_ps(pr[5][o]), w, a5);
-                    a6 = _mm512_fmadd_ps(_mm512_set1_ps(pr[6][o]), w, a6);
-                    a7 = _mm512_fmadd_ps(_mm512_set1_ps(pr[7][o]), w, a7);
-                }
-                const __m512 acc[FEW_CHANNELS_ROWS] = { a0, a1, a2, a3, a4, a5, a6, a7 };
-                for (long r = 0; r < rows; r++) {
-                    float *cr = c + (i + r) * ldc + j0;
-                    __m512 v = acc[r];
-                    if (beta != 0.0f) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, cr));
-                    _mm512_mask_storeu_ps(cr, mask, v);
-                }
-            }
-        }
-        row = end;
-    }
+/// Whether 8-lane vectors with masks (AVX-512VL) are there: on cores that run a 16-lane FMA as two 8-lane
+/// halves (Zen 4), a 16-lane vector holding at most 8 output channels does twice the work it needs.
+static int narrow_vectors_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vl");
 }
 
-/// Rows [m0, m1) (kernel rows: tap, channel) of C = im2col(x)[row0 ..< row0+k]ᵀ · B + beta · C, in the
-/// packed GEMM's depth blocks: each block's sum starts from zero and is added onto C. Eight kernel rows at a
-/// time, one column chunk at a time, so the accumulators stay in registers.
-__attribute__((target("avx512f,fma")))
-static void few_channels_gradient(const A_SOURCE *A, long m0, long m1, long n, long k, const float *b, long ldb,
-                                 float beta, float *c, long ldc, const few_channels_plan *p, float *plane) {
-    const bn_conv_geom *g = A->geom;
-    const long kblocks = (k + KC - 1) / KC;
-    const long kcb = (k + kblocks - 1) / kblocks;
-    long padded = -1;
-    for (long j0 = 0; j0 < n; j0 += 16) {
-        const __mmask16 mask = n - j0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j0)) - 1);
-        for (long t0 = m0; t0 < m1; t0 += FEW_CHANNELS_ROWS) {
-            const long taps = m1 - t0 < FEW_CHANNELS_ROWS ? m1 - t0 : FEW_CHANNELS_ROWS;
-            long o[FEW_CHANNELS_ROWS];
-            for (long t = 0; t < FEW_CHANNELS_ROWS; t++) o[t] = p->cols[t0 + (t < taps ? t : 0)];
-            for (long pc = 0; pc < k; pc += kcb) {
-                const long kc = k - pc < kcb ? k - pc : kcb;
-                __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps();
-                __m512 a3 = _mm512_setzero_ps(), a4 = _mm512_setzero_ps(), a5 = _mm512_setzero_ps();
-                __m512 a6 = _mm512_setzero_ps(), a7 = _mm512_setzero_ps();
-                im2col_pos cursor;
-                pos_from_row(g, A->row0 + pc, &cursor);
-                const float *dy = b + pc * ldb + j0;
-                for (long q = 0; q < kc; q++, pos_next(g, &cursor), dy += ldb) {
-                    if (cursor.example != padded) {
-                        few_channels_pad(g, A->a, cursor.example, p, plane);
-                        padded = cursor.example;
-                    }
-                    const float *pb = plane + few_channels_base(g, p, &cursor);
-                    const __m512 d = _mm512_maskz_loadu_ps(mask, dy);
-                    a0 = _mm512_fmadd_ps(_mm512_set1_ps(pb[o[0]]), d, a0);
-                    a1 = _mm512_fmadd_ps(_mm512_set1_ps(pb[o[1]]), d, a1);
-                    a2 = _mm512_fmadd_ps(_mm512_set1_ps(pb[o[2]]), d, a2);
-                    a3 = _mm512_fmadd_ps(_mm512_set1_ps(pb[o[3]]), d, a3);
-                    a4 = _mm512_fmadd_ps(_mm512_set1_ps(pb[o[4]]), d, a4);
-                    a5 = _mm512_fmadd_ps(_mm512_set1_ps(pb[o[5]]), d, a5);
-                    a6 = _mm512_fmadd_ps(_mm512_set1_ps(pb[o[6]]), d, a6);
-                    a7 = _mm512_fmadd_ps(_mm512_set1_ps(pb[o[7]]), d, a7);
-                }
-                const __m512 acc[FEW_CHANNELS_ROWS] = { a0, a1, a2, a3, a4, a5, a6, a7 };
-                const int add = pc > 0 || beta != 0.0f;
-                for (long t = 0; t < taps; t++) {
-                    float *cr = c + (t0 + t) * ldc + j0;
-                    __m512 v = acc[t];
-                    if (add) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, cr));
-                    _mm512_mask_storeu_ps(cr, mask, v);
-                }
-            }
-        }
+/// The forward and kernel-gradient kernels for one vector width: W lanes of type VEC, intrinsics prefixed
+/// PFX, masks of type MASK. Instantiated for 16 lanes (any column count) and 8 (at most 8 columns).
+#define FEW_CHANNELS_AT_WIDTH(SUFFIX, TARGET, W, VEC, PFX, MASK)                                              \
+    /* Rows [m0, m1) of C = im2col(x) · B + beta · C (k columns, at most KC). */                              \
+    __attribute__((target(TARGET)))                                                                          \
+    static void few_channels_forward##SUFFIX(const A_SOURCE *A, long m0, long m1, long n, long k,            \
+                                              const float *b, long ldb, float beta, float *c, long ldc,       \
+                                              const few_channels_plan *p, float *plane) {                     \
+        const bn_conv_geom *g = A->geom;                                                                     \
+        const long positions = g->out[0] * g->out[1] * g->out[2];                                            \
+        for (long row = m0; row < m1;) {                                                                     \
+            const long e = row / positions;                                                                  \
+            const long end = m1 < (e + 1) * positions ? m1 : (e + 1) * positions;                            \
+            few_channels_pad(g, A->a, e, p, plane);                                                          \
+            im2col_pos cursor;                                                                               \
+            pos_from_row(g, row, &cursor);                                                                   \
+            for (long i = row; i < end; i += FEW_CHANNELS_ROWS) {                                            \
+                const long rows = end - i < FEW_CHANNELS_ROWS ? end - i : FEW_CHANNELS_ROWS;                 \
+                const float *pr[FEW_CHANNELS_ROWS];                                                          \
+                for (long r = 0; r < rows; r++, pos_next(g, &cursor))                                        \
+                    pr[r] = plane + few_channels_base(g, p, &cursor);                                        \
+                for (long r = rows; r < FEW_CHANNELS_ROWS; r++) pr[r] = pr[0];                               \
+                for (long j0 = 0; j0 < n; j0 += W) {                                                         \
+                    const MASK mask = n - j0 >= W ? (MASK)((1u << W) - 1) : (MASK)((1u << (n - j0)) - 1);    \
+                    VEC a0 = PFX##_setzero_ps(), a1 = PFX##_setzero_ps(), a2 = PFX##_setzero_ps();           \
+                    VEC a3 = PFX##_setzero_ps(), a4 = PFX##_setzero_ps(), a5 = PFX##_setzero_ps();           \
+                    VEC a6 = PFX##_setzero_ps(), a7 = PFX##_setzero_ps();                                    \
+                    for (long t = 0; t < k; t++) {                                                           \
+                        const VEC w = PFX##_maskz_loadu_ps(mask, b + t * ldb + j0);                          \
+                        const long o = p->cols[t];                                                           \
+                        a0 = PFX##_fmadd_ps(PFX##_set1_ps(pr[0][o]), w, a0);                                 \
+                        a1 = PFX##_fmadd_ps(PFX##_set1_ps(pr[1][o]), w, a1);                                 \
+                        a2 = PFX##_fmadd_ps(PFX##_set1_ps(pr[2][o]), w, a2);                                 \
+                        a3 = PFX##_fmadd_ps(PFX##_set1_ps(pr[3][o]), w, a3);                                 \
+                        a4 = PFX##_fmadd_ps(PFX##_set1_ps(pr[4][o]), w, a4);                                 \
+                        a5 = PFX##_fmadd_ps(PFX##_set1_ps(pr[5][o]), w, a5);                                 \
+                        a6 = PFX##_fmadd_ps(PFX##_set1_ps(pr[6][o]), w, a6);                                 \
+                        a7 = PFX##_fmadd_ps(PFX##_set1_ps(pr[7][o]), w, a7);                                 \
+                    }                                                                                        \
+                    const VEC acc[FEW_CHANNELS_ROWS] = { a0, a1, a2, a3, a4, a5, a6, a7 };                   \
+                    for (long r = 0; r < rows; r++) {                                                        \
+                        float *cr = c + (i + r) * ldc + j0;                                                  \
+                        VEC v = acc[r];                                                                      \
+                        if (beta != 0.0f) v = PFX##_add_ps(v, PFX##_maskz_loadu_ps(mask, cr));               \
+                        PFX##_mask_storeu_ps(cr, mask, v);                                                   \
+                    }                                                                                        \
+                }                                                                                            \
+            }                                                                                                \
+            row = end;                                                                                       \
+        }                                                                                                    \
+    }                                                                                                        \
+                                                                                                             \
+    /* Rows [m0, m1) (kernel rows: tap, channel) of C = im2col(x)[row0 ..< row0+k]ᵀ · B + beta · C, in the   \
+       packed GEMM's depth blocks: each block's sum starts from zero and is added onto C. Eight kernel rows  \
+       at a time, one column chunk at a time, so the accumulators stay in registers. */                      \
+    __attribute__((target(TARGET)))                                                                          \
+    static void few_channels_gradient##SUFFIX(const A_SOURCE *A, long m0, long m1, long n, long k,           \
+                                               const float *b, long ldb, float beta, float *c, long ldc,      \
+                                               const few_channels_plan *p, float *plane) {                    \
+        const bn_conv_geom *g = A->geom;                                                                     \
+        const long kblocks = (k + KC - 1) / KC;                                                              \
+        const long kcb = (k + kblocks - 1) / kblocks;                                                        \
+        long padded = -1;                                                                                    \
+        for (long j0 = 0; j0 < n; j0 += W) {                                                                 \
+            const MASK mask = n - j0 >= W ? (MASK)((1u << W) - 1) : (MASK)((1u << (n - j0)) - 1);            \
+            for (long t0 = m0; t0 < m1; t0 += FEW_CHANNELS_ROWS) {                                           \
+                const long taps = m1 - t0 < FEW_CHANNELS_ROWS ? m1 - t0 : FEW_CHANNELS_ROWS;                 \
+                long o[FEW_CHANNELS_ROWS];                                                                   \
+                for (long t = 0; t < FEW_CHANNELS_ROWS; t++) o[t] = p->cols[t0 + (t < taps ? t : 0)];        \
+                for (long pc = 0; pc < k; pc += kcb) {                                                       \
+                    const long kc = k - pc < kcb ? k - pc : kcb;                                             \
+                    VEC a0 = PFX##_setzero_ps(), a1 = PFX##_setzero_ps(), a2 = PFX##_setzero_ps();           \
+                    VEC a3 = PFX##_setzero_ps(), a4 = PFX##_setzero_ps(), a5 = PFX##_setzero_ps();           \
+                    VEC a6 = PFX##_setzero_ps(), a7 = PFX##_setzero_ps();                                    \
+                    im2col_pos cursor;                                                                       \
+                    pos_from_row(g, A->row0 + pc, &cursor);                                                  \
+                    const float *dy = b + pc * ldb + j0;                                                     \
+                    for (long q = 0; q < kc; q++, pos_next(g, &cursor), dy += ldb) {                         \
+                        if (cursor.example != padded) {                                                      \
+                            few_channels_pad(g, A->a, cursor.example, p, plane);                             \
+                            padded = cursor.example;                                                         \
+                        }                                                                                    \
+                        const float *pb = plane + few_channels_base(g, p, &cursor);                          \
+                        const VEC d = PFX##_maskz_loadu_ps(mask, dy);                                        \
+                        a0 = PFX##_fmadd_ps(PFX##_set1_ps(pb[o[0]]), d, a0);                                 \
+                        a1 = PFX##_fmadd_ps(PFX##_set1_ps(pb[o[1]]), d, a1);                                 \
+                        a2 = PFX##_fmadd_ps(PFX##_set1_ps(pb[o[2]]), d, a2);                                 \
+                        a3 = PFX##_fmadd_ps(PFX##_set1_ps(pb[o[3]]), d, a3);                                 \
+                        a4 = PFX##_fmadd_ps(PFX##_set1_ps(pb[o[4]]), d, a4);                                 \
+                        a5 = PFX##_fmadd_ps(PFX##_set1_ps(pb[o[5]]), d, a5);                                 \
+                        a6 = PFX##_fmadd_ps(PFX##_set1_ps(pb[o[6]]), d, a6);                                 \
+                        a7 = PFX##_fmadd_ps(PFX##_set1_ps(pb[o[7]]), d, a7);                                 \
+                    }                                                                                        \
+                    const VEC acc[FEW_CHANNELS_ROWS] = { a0, a1, a2, a3, a4, a5, a6, a7 };                   \
+                    const int add = pc > 0 || beta != 0.0f;                                                  \
+                    for (long t = 0; t < taps; t++) {                                                        \
+                        float *cr = c + (t0 + t) * ldc + j0;                                                 \
+                        VEC v = acc[t];                                                                      \
+                        if (add) v = PFX##_add_ps(v, PFX##_maskz_loadu_ps(mask, cr));                        \
+                        PFX##_mask_storeu_ps(cr, mask, v);                                                   \
+                    }                                                                                        \
+                }                                                                                            \
+            }                                                                                                \
+        }                                                                                                    \
     }
-}
+FEW_CHANNELS_AT_WIDTH(, "avx512f,fma", 16, __m512, _mm512, __mmask16)
+FEW_CHANNELS_AT_WIDTH(_narrow, "avx512f,avx512vl,fma", 8, __m256, _mm256, __mmask8)
 #endif
 
 /// Runs the product on these kernels when they apply (see `few_channels_eligible`); 0 if not.
@@ -191,8 +206,13 @@ static int few_channels_product(const A_SOURCE *A, long m0, long m1, long n, lon
     few_channels_setup(A->geom, A->kind == BN_A_IM2COL ? k : m1, &plan);
     float *plane = scratch((size_t)(plan.dims[0] * plan.dims[1] * plan.dims[2] * A->geom->inChannels));
     if (!plane) return 0;
-    if (A->kind == BN_A_IM2COL) few_channels_forward(A, m0, m1, n, k, b, ldb, beta, c, ldc, &plan, plane);
-    else few_channels_gradient(A, m0, m1, n, k, b, ldb, beta, c, ldc, &plan, plane);
+    const int narrow = n <= 8 && narrow_vectors_available();
+    if (A->kind == BN_A_IM2COL)
+        (narrow ? few_channels_forward_narrow : few_channels_forward)(A, m0, m1, n, k, b, ldb, beta, c, ldc, &plan,
+                                                                    plane);
+    else
+        (narrow ? few_channels_gradient_narrow : few_channels_gradient)(A, m0, m1, n, k, b, ldb, beta, c, ldc,
+                                                                      &plan, plane);
     return 1;
 #else
     (void)A; (void)m0; (void)m1; (void)n; (void)k; (void)alpha; (void)b; (void)ldb; (void)transB; (void)beta;

@@ -156,6 +156,44 @@ static const plane_forward_fn plane_forward_kernels[4][3] = {
     { plane_forward_8_1, plane_forward_8_2, plane_forward_8_3 },
 };
 
+/// The same tile for products of at most 8 columns, in 8-lane vectors (see narrow_vectors_available).
+#define PLANE8_DECL(r) __m256 a##r = _mm256_setzero_ps();
+#define PLANE8_FMA(r, src) if (r < R) a##r = _mm256_fmadd_ps(_mm256_set1_ps(src), w, a##r);
+#define PLANE8_STORE(r)                                                                                       \
+    if (r < R && r < rows) {                                                                                  \
+        __m256 s_ = a##r;                                                                                     \
+        if (blk > 0) s_ = _mm256_add_ps(s_, _mm256_maskz_loadu_ps(m8, c + r * ldc));                         \
+        else if (bias) s_ = _mm256_add_ps(s_, _mm256_maskz_loadu_ps(m8, bias));                              \
+        _mm256_mask_storeu_ps(c + r * ldc, m8, s_);                                                           \
+    }
+#define PLANE8_FORWARD(R_)                                                                                    \
+    __attribute__((target("avx512f,avx512vl,fma"))) static void plane_forward8_##R_(                          \
+        const float *const *pr, long rows, const long *cols, const plane_blocks *blocks, const float *b,     \
+        long ldb, __mmask8 m8, const float *bias, float *c, long ldc) {                                       \
+        enum { R = R_ };                                                                                      \
+        const float *p0 = pr[0], *p1 = pr[1], *p2 = pr[2], *p3 = pr[3];                                       \
+        const float *p4 = pr[4], *p5 = pr[5], *p6 = pr[6], *p7 = pr[7];                                       \
+        for (long blk = 0; blk < blocks->count; blk++) {                                                      \
+            PLANE_ROWS(PLANE8_DECL)                                                                           \
+            const long k0 = blocks->start[blk], k1 = k0 + blocks->length[blk];                                \
+            const float *bk = b + k0 * ldb;                                                                   \
+            for (long kk = k0; kk < k1; kk++, bk += ldb) {                                                    \
+                const __m256 w = _mm256_maskz_loadu_ps(m8, bk);                                               \
+                const long o = cols[kk];                                                                      \
+                PLANE8_FMA(0, p0[o]) PLANE8_FMA(1, p1[o]) PLANE8_FMA(2, p2[o]) PLANE8_FMA(3, p3[o])           \
+                PLANE8_FMA(4, p4[o]) PLANE8_FMA(5, p5[o]) PLANE8_FMA(6, p6[o]) PLANE8_FMA(7, p7[o])           \
+            }                                                                                                 \
+            PLANE_ROWS(PLANE8_STORE)                                                                          \
+        }                                                                                                     \
+    }
+PLANE8_FORWARD(5) PLANE8_FORWARD(6) PLANE8_FORWARD(7) PLANE8_FORWARD(8)
+
+typedef void (*plane_forward8_fn)(const float *const *, long, const long *, const plane_blocks *, const float *,
+                                  long, __mmask8, const float *, float *, long);
+static const plane_forward8_fn plane_forward8_kernels[4] = {
+    plane_forward8_5, plane_forward8_6, plane_forward8_7, plane_forward8_8,
+};
+
 /// Rows per tile (5 to 8) that leave the fewest empty rows in `rows` (ties: the larger).
 static int plane_rows_per_tile(long rows) {
     int best = 8;
@@ -203,6 +241,7 @@ int bn_conv_plane_forward(const bn_conv_geom *g, const float *x, long m0, long m
     long starts[64];
     const long ctiles = plane_column_tiles(n, vecs, starts);
     const long positions = g->out[0] * g->out[1] * g->out[2];
+    const int narrow = n <= 8 && narrow_vectors_available();
     for (long row = m0; row < m1;) {
         const long e = row / positions;
         const long end = m1 < (e + 1) * positions ? m1 : (e + 1) * positions;
@@ -215,6 +254,11 @@ int bn_conv_plane_forward(const bn_conv_geom *g, const float *x, long m0, long m
             const float *pr[8];
             for (long r = 0; r < rows; r++, pos_next(g, &cursor)) pr[r] = plane + plane_base(g, dims, &cursor);
             for (long r = rows; r < 8; r++) pr[r] = pr[0];
+            if (narrow) {
+                plane_forward8_kernels[R - 5](pr, rows, cols, &blocks, b, ldb, (__mmask8)((1u << n) - 1), bias,
+                                              c + i * ldc, ldc);
+                continue;
+            }
             for (long t = 0; t < ctiles; t++) {
                 const long j0 = starts[t];
                 const __mmask16 mlast = plane_mask(n - (j0 + 16 * (vecs[t] - 1)));
@@ -305,6 +349,51 @@ int bn_conv_plane_forward(const bn_conv_geom *g, const float *x, long m0, long m
     }
 PLANE_GRADIENT(1) PLANE_GRADIENT(2) PLANE_GRADIENT(3)
 
+/// The kernel-gradient tile for at most 8 columns, in 8-lane vectors.
+#define PLANE8_ADD(r, G)                                                                                      \
+    if (r < rows) {                                                                                           \
+        const __m256 g_ = (G);                                                                                \
+        float *mr_ = dm + r * ldc, *dr_ = dd + r * ldc;                                                       \
+        _mm256_mask_storeu_ps(mr_, m8, _mm256_add_ps(_mm256_maskz_loadu_ps(m8, mr_), g_));                    \
+        const __m256 sg_ = _mm256_mul_ps(_mm256_set1_ps(sIn[r]), so);                                         \
+        _mm256_mask_storeu_ps(dr_, m8, _mm256_fmadd_ps(sg_, g_, _mm256_maskz_loadu_ps(m8, dr_)));             \
+    }
+#define PLANE8_ADD_REG(r) PLANE8_ADD(r, a##r)
+#define PLANE8_ADD_MEM(r) PLANE8_ADD(r, _mm256_loadu_ps(sum + r * 8))
+#define PLANE8_SUM(r)                                                                                         \
+    {                                                                                                         \
+        __m256 s_ = a##r;                                                                                     \
+        if (blk > 0) s_ = _mm256_add_ps(s_, _mm256_loadu_ps(sum + r * 8));                                    \
+        _mm256_storeu_ps(sum + r * 8, s_);                                                                    \
+    }
+__attribute__((target("avx512f,avx512vl,fma"))) static void plane_gradient8(
+    const float *const *pr, long rows, const long *base, const plane_blocks *blocks, const float *dy, long ldy,
+    __mmask8 m8, const float *sIn, const float *sOut, float *dm, float *dd, long ldc) {
+    enum { R = 8 };
+    const float *p0 = pr[0], *p1 = pr[1], *p2 = pr[2], *p3 = pr[3];
+    const float *p4 = pr[4], *p5 = pr[5], *p6 = pr[6], *p7 = pr[7];
+    const __m256 so = _mm256_maskz_loadu_ps(m8, sOut);
+    float sum[8 * 8];
+    for (long blk = 0; blk < blocks->count; blk++) {
+        PLANE_ROWS(PLANE8_DECL)
+        const long q0 = blocks->start[blk], q1 = q0 + blocks->length[blk];
+        const float *d = dy + q0 * ldy;
+        for (long q = q0; q < q1; q++, d += ldy) {
+            const __m256 w = _mm256_maskz_loadu_ps(m8, d);
+            const long o = base[q];
+            PLANE8_FMA(0, p0[o]) PLANE8_FMA(1, p1[o]) PLANE8_FMA(2, p2[o]) PLANE8_FMA(3, p3[o])
+            PLANE8_FMA(4, p4[o]) PLANE8_FMA(5, p5[o]) PLANE8_FMA(6, p6[o]) PLANE8_FMA(7, p7[o])
+        }
+        if (blocks->count > 1) {
+            PLANE_ROWS(PLANE8_SUM)
+            continue;
+        }
+        PLANE_ROWS(PLANE8_ADD_REG)
+        return;
+    }
+    PLANE_ROWS(PLANE8_ADD_MEM)
+}
+
 typedef void (*plane_gradient_fn)(const float *const *, long, const long *, const plane_blocks *, const float *,
                                   long, __mmask16, const float *, const float *, float *, float *, long);
 static const plane_gradient_fn plane_gradient_kernels[3] = { plane_gradient_1, plane_gradient_2, plane_gradient_3 };
@@ -338,6 +427,7 @@ int bn_flipout_conv_kernel_gradient(const bn_conv_geom *g, const float *x, const
     int vecs[64];
     long starts[64];
     const long ctiles = plane_column_tiles(n, vecs, starts);
+    const int narrow = n <= 8 && narrow_vectors_available();
     for (long e = 0; e < batch; e++) {
         plane_pad(g, x, e, dims, plane);
         const float *dye = dy + e * positions * n;
@@ -350,6 +440,11 @@ int bn_flipout_conv_kernel_gradient(const bn_conv_geom *g, const float *x, const
                 const long row = i + (r < rows ? r : 0);
                 pr[r] = plane + cols[row];
                 sr[r] = si[row % cin];
+            }
+            if (narrow) {
+                plane_gradient8(pr, rows, base, &blocks, dye, n, (__mmask8)((1u << n) - 1), sr, so,
+                                dMean + i * n, dDelta + i * n, n);
+                continue;
             }
             for (long t = 0; t < ctiles; t++) {
                 const long j0 = starts[t];
