@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Uncertainty on MNIST, measured: how well the Flipout LeNet-5's predictive entropy and mutual information tell
 # the MNIST test set from MNIST rotated by 90 degrees and from uniform noise images, against its deterministic
-# twin's softmax entropy; then the rotation sweep. These are the README's figures.
+# twin's softmax entropy and against MC dropout's entropy and mutual information; then the rotation sweep.
+# These are the README's figures.
 #
-#   scripts/mnist-uncertainty.sh [FLIPOUT_RUN DETERMINISTIC_RUN]
+#   scripts/mnist-uncertainty.sh [FLIPOUT_RUN DETERMINISTIC_RUN [MC_DROPOUT_RUN]]
 #
-# Without run folders it trains both specs first (specs/mnist-lenet5-flipout.yaml and
-# specs/mnist-lenet5-deterministic.yaml). The out-of-distribution sets are made from the bundled test images
+# Without run folders it trains the specs first (specs/mnist-lenet5-flipout.yaml,
+# specs/mnist-lenet5-deterministic.yaml and specs/mnist-lenet5-mc-dropout.yaml). The out-of-distribution sets are made from the bundled test images
 # with Python's standard library and written to $WORK (default: a temporary folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ bn=.build/release/bayesnet
 
 flipout=${1:-}
 deterministic=${2:-}
+dropout=${3:-}
 if [[ -z "$flipout" ]]; then
   flipout=$work/flipout
   $bn run specs/mnist-lenet5-flipout.yaml --out "$flipout" --quiet
@@ -23,6 +25,10 @@ fi
 if [[ -z "$deterministic" ]]; then
   deterministic=$work/deterministic
   $bn run specs/mnist-lenet5-deterministic.yaml --out "$deterministic" --quiet
+fi
+if [[ -z "$dropout" ]]; then
+  dropout=$work/mc-dropout
+  $bn run specs/mnist-lenet5-mc-dropout.yaml --out "$dropout" --quiet
 fi
 
 python3 - "$work" <<'PY'
@@ -51,11 +57,13 @@ save("uniform-noise", bytearray(rng.randrange(256) for _ in range(n * h * w)))
 PY
 
 for set in mnist-rotated-90 uniform-noise; do
-  echo "== out of distribution: $set (50-sample Flipout predictive; deterministic softmax)"
+  echo "== out of distribution: $set (50-sample Flipout and MC dropout predictives; deterministic softmax)"
   echo "-- flipout";       $bn evaluate specs/mnist-lenet5-flipout.yaml --weights "$flipout" --ood "$work/$set.npy" --out "$work/flipout-$set"
   echo "-- deterministic"; $bn evaluate specs/mnist-lenet5-deterministic.yaml --weights "$deterministic" --ood "$work/$set.npy" --out "$work/deterministic-$set"
+  echo "-- mc dropout";    $bn evaluate specs/mnist-lenet5-mc-dropout.yaml --weights "$dropout" --ood "$work/$set.npy" --out "$work/mc-dropout-$set"
 done
 echo "== rotation sweep"
 echo "-- flipout";       $bn evaluate specs/mnist-lenet5-flipout.yaml --weights "$flipout" --shift rotate=0:180:30 --out "$work/flipout-rotate"
 echo "-- deterministic"; $bn evaluate specs/mnist-lenet5-deterministic.yaml --weights "$deterministic" --shift rotate=0:180:30 --out "$work/deterministic-rotate"
+echo "-- mc dropout";    $bn evaluate specs/mnist-lenet5-mc-dropout.yaml --weights "$dropout" --shift rotate=0:180:30 --out "$work/mc-dropout-rotate"
 echo "files in $work"

@@ -10,11 +10,15 @@
 // still in registers. Every element is the fused multiply-add chain the packed GEMM computes for the same
 // product (the same depth blocks, padding as zeros, blocks added in order), so results keep their bits.
 
+/// Depth blocks at most: the kernel gradient's depth is an example's output positions, so 512 blocks of KC
+/// cover maps of 131,072 positions (a 50³ volume).
+#define PLANE_MAX_BLOCKS 512
+
 /// Depth blocks of an implicit-im2col product, as the packed GEMM cuts them: by filter row where it reads
 /// the patches in place (gemm_im2col_direct), else equal blocks of at most KC.
 typedef struct {
     long count;
-    long start[64], length[64];
+    long start[PLANE_MAX_BLOCKS], length[PLANE_MAX_BLOCKS];
 } plane_blocks;
 
 static int plane_blocks_for(const bn_conv_geom *g, long k, int direct, plane_blocks *pb) {
@@ -22,7 +26,7 @@ static int plane_blocks_for(const bn_conv_geom *g, long k, int direct, plane_blo
     if (direct) {
         const long run = g->filter[2] * g->inChannels, filterRows = g->filter[0] * g->filter[1];
         const long pieces = (run + KC - 1) / KC, kcb = (run + pieces - 1) / pieces;
-        if (filterRows * pieces > 64) return 0;
+        if (filterRows * pieces > PLANE_MAX_BLOCKS) return 0;
         for (long t = 0; t < filterRows; t++)
             for (long off = 0; off < run; off += kcb) {
                 pb->start[pb->count] = t * run + off;
@@ -31,7 +35,7 @@ static int plane_blocks_for(const bn_conv_geom *g, long k, int direct, plane_blo
         return 1;
     }
     const long kblocks = (k + KC - 1) / KC, kcb = (k + kblocks - 1) / kblocks;
-    if (kblocks > 64) return 0;
+    if (kblocks > PLANE_MAX_BLOCKS) return 0;
     for (long pc = 0; pc < k; pc += kcb) {
         pb->start[pb->count] = pc;
         pb->length[pb->count++] = k - pc < kcb ? k - pc : kcb;

@@ -154,6 +154,9 @@ struct FlipoutConvolutionTests {
         // Rank 3.
         Case(geometry: ConvGeometry(inputSpatial: [5, 6, 7], inChannels: 3, outChannels: 33, filter: [3, 3, 3],
                                     strides: [1, 1, 1], dilations: [1, 1, 1], padding: .same), batch: 2),
+        // A volume of more than 64 depth blocks of positions in the kernel gradient, 8 outputs (8-lane vectors).
+        Case(geometry: ConvGeometry(inputSpatial: [26, 26, 26], inChannels: 2, outChannels: 8, filter: [3, 3, 3],
+                                    strides: [1, 1, 1], dilations: [1, 1, 1], padding: .same), batch: 1),
         // Many input channels, few outputs: the input gradient's convolution has 100 columns of depth per tap.
         Case(geometry: ConvGeometry(inputSpatial: [6, 6], inChannels: 100, outChannels: 12, filter: [3, 3],
                                     strides: [1, 1], dilations: [1, 1], padding: .same), batch: 2),

@@ -222,7 +222,7 @@ public enum Benchmark {
         var best = 0.0
         for _ in 0..<3 {
             rates.initialize(repeating: 0, count: threads)
-            Runtime.parallelFor(threads) { task in rates[task] = Runtime.peakFlops(Runtime.cpuLevel, seconds: 0.1) }
+            Runtime.parallelFor(threads) { task in rates[task] = Runtime.peakFlops(Runtime.cpuLevel, seconds: 0.03) }
             best = max(best, (0..<threads).reduce(0.0) { $0 + rates[$1] })
         }
         return best > 0 ? best : nil
