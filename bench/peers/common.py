@@ -343,7 +343,7 @@ class CompileError(Exception):
     """`bayesnet compile` could not be run or refused the spec."""
 
 
-# IR ops -> Layer kinds, for the ops that keep their name.
+# IR ops -> Layer kinds, apart from convolution and affine (Flipout only, checked in _resolve_ir).
 _GRAPH_OPS = {"max_pool": "max_pool", "avg_pool": "avg_pool", "flatten": "flatten", "add": "add",
               "concatenate": "concatenate", "batch_normalization": "batch_norm", "dropout": "dropout",
               "global_avg_pool": "global_avg_pool", "global_max_pool": "global_max_pool", "activation": "activation"}
