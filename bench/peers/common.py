@@ -7,6 +7,13 @@ specs/bench/ is either compared like for like or refused, never approximated. Th
 passed `bayesnet validate`; `specs/bench/compare.sh` checks the shapes and parameter counts found here
 against `bayesnet compile` before it times anything.
 
+A straight stack is read from the YAML here. A graph (`blocks:`, `inputs:`, or graph layers such as
+BatchNormalization, Add, Concatenate, Dropout, global pooling and Activation) is read from `bayesnet
+compile`'s IR (docs/ir-json.md), which has every layer's edges after the blocks are expanded; its layers keep
+their names and `inputs`, and the peer scripts walk them in order. A peer that cannot build a readable spec
+as bayesnet would raises `Unsupported` from its builder; under `--check` that is reported as the tool's
+"unsupported" line, which compare.py shows as n/a.
+
 Standard library only, apart from PyYAML for reading the spec (installed by setup.sh). The MNIST helpers at
 the end (the IDX reader and the predictive's figures) also need numpy, which both environments have.
 """
@@ -81,8 +88,16 @@ class Layer:
         self.prior = None            # (loc, scale)
         self.penalty_weight = None   # a number, resolved against the batch for `auto`
         self.pool_size = None
+        # Set for graphs (read from the IR):
+        self.name = None
+        self.inputs = None           # names of the layers read, "input" for the network's input
+        self.channels = self.momentum = self.epsilon = self.center = self.scale = None   # batch_norm
+        self.axis = None             # concatenate: index into one example's channels-last shape
+        self.rate = None             # dropout
 
     def describe(self):
+        if self.name is not None:
+            return "layer %d (%s, %s)" % (self.index, self.name, self.type_name)
         return "layer %d (%s)" % (self.index, self.type_name)
 
     def same_padding(self, spatial_index):
@@ -107,6 +122,9 @@ class Workload:
         self.optimizer = optimizer       # ("adam", lr, beta1, beta2, eps) or ("sgd", lr, momentum)
         self.dtype = dtype
 
+    # A stack's layers each read the one before; a graph's (read from the IR) name their inputs.
+    graph = False
+
     @property
     def output_shape(self):
         return self.layers[-1].output_shape if self.layers else self.input_shape
@@ -119,7 +137,9 @@ class Workload:
         return {"name": self.name, "batch": self.batch, "input_shape": self.input_shape,
                 "output_shape": self.output_shape, "parameters": self.parameters,
                 "layers": [{"type": l.type_name, "output_shape": l.output_shape, "parameters": l.parameters}
-                           for l in self.layers]}
+                           if l.name is None else
+                           {"name": l.name, "type": l.type_name, "inputs": l.inputs, "output_shape": l.output_shape,
+                            "parameters": l.parameters} for l in self.layers]}
 
 
 def _number(value, what):
@@ -176,13 +196,19 @@ def _canonical_args(args):
     return {_ARG_ALIASES.get(k, k): v for k, v in (args or {}).items()}
 
 
-def read_spec(path, batch=None):
-    """Reads a bayesnet spec into a Workload; `batch` overrides train.batch_size (as `bench --batch`)."""
+def read_spec(path, batch=None, bayesnet=None):
+    """Reads a bayesnet spec into a Workload; `batch` overrides train.batch_size (as `bench --batch`).
+
+    A straight stack of the layer types above is read here; a graph (`blocks:`, a layer with `inputs:`, or a
+    layer type the stack reader does not know) is read from `bayesnet compile`'s IR instead (`bayesnet` is the
+    executable), so the blocks are expanded and the edges resolved by bayesnet itself."""
     import yaml
     with open(path) as f:
         doc = yaml.safe_load(f)
     if not isinstance(doc, dict):
         raise Unsupported("%s: not a spec (no top-level mapping)" % path)
+    if _is_graph(doc):
+        return read_graph(path, compile_ir(path, bayesnet), batch)
     name = doc.get("name") or os.path.splitext(os.path.basename(path))[0]
     dtype = doc.get("dtype", "float32")
     if dtype != "float32":
@@ -309,6 +335,172 @@ def _spatial_out(layer, spatial, window, dilations):
     if any(o < 1 for o in out):
         raise Unsupported("%s: empty output %s" % (layer.describe(), out))
     return out
+
+
+# -- graph reader (bayesnet compile's IR) ---------------------------------------------------------------------
+
+class CompileError(Exception):
+    """`bayesnet compile` could not be run or refused the spec."""
+
+
+# IR ops -> Layer kinds, apart from convolution and affine (Flipout only, checked in _resolve_ir).
+_GRAPH_OPS = {"max_pool": "max_pool", "avg_pool": "avg_pool", "flatten": "flatten", "add": "add",
+              "concatenate": "concatenate", "batch_normalization": "batch_norm", "dropout": "dropout",
+              "global_avg_pool": "global_avg_pool", "global_max_pool": "global_max_pool", "activation": "activation"}
+
+
+def default_bayesnet():
+    """The bayesnet executable the graph reader runs: $BAYESNET, else the repository's release build."""
+    return os.environ.get("BAYESNET") or os.path.join(REPOSITORY, ".build", "release", "bayesnet")
+
+
+def _is_graph(doc):
+    if doc.get("blocks"):
+        return True
+    for item in doc.get("layers") or []:
+        if isinstance(item, dict) and len(item) == 1:
+            (type_name, args), = item.items()
+            if isinstance(args, dict) and "inputs" in args:
+                return True
+        elif isinstance(item, str):
+            type_name = item
+        else:
+            continue
+        if type_name not in _TYPES and type_name not in _REFUSED:
+            return True
+    return False
+
+
+def compile_ir(path, bayesnet=None):
+    """`bayesnet compile PATH` as a dict (docs/ir-json.md)."""
+    exe = bayesnet or default_bayesnet()
+    try:
+        p = subprocess.run([exe, "compile", path], capture_output=True, text=True)
+    except OSError as e:
+        raise CompileError("%s is a graph, read through `bayesnet compile`, and %s cannot run: %s (build it with "
+                           "`swift build -c release`, or pass --bayesnet)" % (path, exe, e))
+    if p.returncode != 0:
+        raise CompileError("bayesnet compile %s failed (exit %d):\n%s" % (path, p.returncode, p.stderr.strip()))
+    ir = json.loads(p.stdout)
+    if ir.get("format") != "bayesnet-ir" or ir.get("format_version") != 1:
+        raise CompileError("%s: bayesnet compile wrote IR format %r version %r; this reader knows bayesnet-ir 1"
+                           % (path, ir.get("format"), ir.get("format_version")))
+    return ir
+
+
+def read_graph(path, ir, batch=None):
+    """A Workload of every layer of the IR, in its (topological) order, each with its `inputs`.
+
+    The layers' settings come from the IR; their parameter counts are computed here from those settings, so
+    that compare.py's layer-by-layer check against the IR's counts still tests something."""
+    if ir["dtype"] != "float32":
+        raise Unsupported("%s: dtype %s; the peer benchmarks run float32 only" % (path, ir["dtype"]))
+    if ir["input"]["layout"] != "channels_last":
+        raise Unsupported("%s: input layout %s; the peer benchmarks take channels-last specs"
+                          % (path, ir["input"]["layout"]))
+    train = ir["train"]
+    if train["samples"] != 1:
+        raise Unsupported("%s: train.samples > 1; the peer steps draw one weight sample" % path)
+    batch = int(batch or train["batch_size"])
+    o = train["optimizer"]
+    if o["name"] == "adam":
+        optimizer = ("adam", float(o["learning_rate"]), float(o["beta_1"]), float(o["beta_2"]), float(o["epsilon"]))
+    elif o["name"] == "sgd":
+        optimizer = ("sgd", float(o["learning_rate"]), float(o["momentum"]))
+    else:
+        raise Unsupported("%s: optimizer `%s`" % (path, o["name"]))
+    lik = ir["likelihood"]
+    if lik is None:
+        likelihood = None
+    elif lik["name"] == "categorical":
+        likelihood = ("categorical",)
+    elif lik["name"] == "normal":
+        likelihood = ("normal", float(lik["scale"]))
+    else:
+        raise Unsupported("%s: likelihood `%s`" % (path, lik["name"]))
+
+    layers = []
+    for index, d in enumerate(ir["layers"]):
+        op = d["op"]
+        if op == "convolution":
+            kind = "conv_flipout"
+        elif op == "affine":
+            kind = "affine_flipout"
+        elif op in _GRAPH_OPS:
+            kind = _GRAPH_OPS[op]
+        else:
+            raise Unsupported("%s layer %d (%s): op `%s` is not built by the peer scripts" % (path, index, d["name"], op))
+        layer = Layer(index, d["type_name"], kind, d, d["input_shape"])
+        layer.name = d["name"]
+        layer.inputs = list(d["inputs"])
+        layer.output_shape = list(d["output_shape"])
+        where = "%s %s" % (path, layer.describe())
+        _resolve_ir(layer, d, batch, where)
+        layers.append(layer)
+    w = Workload(path, ir["name"], list(ir["input"]["shape"]), layers, batch, likelihood, optimizer, ir["dtype"])
+    w.graph = True
+    return w
+
+
+def _resolve_ir(layer, d, batch, where):
+    kind = layer.kind
+    if kind in ("conv_flipout", "affine_flipout"):
+        if d["estimator"] != "flipout":
+            raise Unsupported("%s: %s layers are not benchmarked against peers" % (where, d["estimator"]))
+        v = d["variational"]
+        if v["posterior"]["name"] != "normal_diag":
+            raise Unsupported("%s: posterior %r" % (where, v["posterior"]))
+        if v["posterior_value"] != "sample":
+            raise Unsupported("%s: posterior_value %s; the peers always sample the weights" % (where, v["posterior_value"]))
+        if v["prior"]["name"] != "normal":
+            raise Unsupported("%s: prior `%s` is not expressible in every peer (bayesian-torch takes only a normal "
+                              "prior); use `prior: {normal: {loc: L, scale: S}}`" % (where, v["prior"]["name"]))
+        layer.prior = (float(v["prior"]["loc"]), float(v["prior"]["scale"]))
+        pw = v["penalty_weight"]
+        # As in the stack reader: `bench` trains on one batch, so `auto` is 1 / batch.
+        layer.penalty_weight = 1.0 / batch if pw == KL_AUTO else float(pw)
+        layer.activation = d["activation"]
+        if layer.activation not in ACTIVATIONS:
+            raise Unsupported("%s: activation %s" % (where, layer.activation))
+        layer.input_size, layer.output_size = d["input_size"], d["output_size"]
+        weights = layer.input_size * layer.output_size + layer.output_size
+        if kind == "conv_flipout":
+            layer.rank = d["rank"]
+            layer.filter_shape, layer.strides, layer.dilations = d["filter_shape"], d["strides"], d["dilations"]
+            layer.padding = d["padding"]
+            weights = math.prod(layer.filter_shape) * layer.input_size * layer.output_size + layer.output_size
+        layer.parameters = 2 * weights
+    elif kind in ("max_pool", "avg_pool"):
+        layer.rank, layer.pool_size, layer.strides, layer.padding = d["rank"], d["pool_size"], d["strides"], d["padding"]
+    elif kind in ("global_avg_pool", "global_max_pool"):
+        layer.rank = d["rank"]
+    elif kind == "batch_norm":
+        layer.channels, layer.momentum, layer.epsilon = d["channels"], float(d["momentum"]), float(d["epsilon"])
+        layer.center, layer.scale = d["center"], d["scale"]
+        # As Keras and `bayesnet inspect` count: the moving mean and variance, plus beta and gamma when learnt.
+        layer.parameters = layer.channels * (2 + int(layer.center) + int(layer.scale))
+    elif kind == "concatenate":
+        layer.axis = d["axis"]
+    elif kind == "dropout":
+        layer.rate = float(d["rate"])
+    elif kind == "activation":
+        layer.activation = d["activation"]
+        if layer.activation not in ACTIVATIONS:
+            raise Unsupported("%s: activation %s" % (where, layer.activation))
+
+
+def last_reads(workload):
+    """For each layer of a graph, the names whose last reader it is, so that a walker can drop them after it."""
+    last = {}
+    for l in workload.layers:
+        for name in l.inputs:
+            last[name] = l.index
+    drops = [[] for _ in workload.layers]
+    output = workload.layers[-1].name
+    for name, index in last.items():
+        if name != output:
+            drops[index].append(name)
+    return drops
 
 
 # -- statistics, memory, machine --------------------------------------------------------------------------
@@ -459,6 +651,8 @@ def child_main(measure, argv, tool_names):
     ap.add_argument("--threads", type=int, default=2, help="intra- and inter-op threads (default 2)")
     ap.add_argument("--batch", type=int, help="examples per step (default: the spec's train.batch_size)")
     ap.add_argument("--json", metavar="OUT", help="write the results here (parent mode)")
+    ap.add_argument("--bayesnet", default=default_bayesnet(),
+                    help="bayesnet executable, to compile graph specs (default $BAYESNET or .build/release/bayesnet)")
     ap.add_argument("--check", action="store_true",
                     help="build the networks and print their parameter counts and output shapes; time nothing")
     a = ap.parse_args(argv)
@@ -474,8 +668,8 @@ def child_main(measure, argv, tool_names):
         ap.error("--steps and --threads must be at least 1, --warmup not negative")
     for spec in a.specs:
         try:
-            read_spec(spec, a.batch)
-        except Unsupported as e:
+            read_spec(spec, a.batch, a.bayesnet)
+        except (Unsupported, CompileError) as e:
             print("error: %s" % e, file=sys.stderr)
             sys.exit(1)
         except (OSError, KeyError, TypeError, ValueError) as e:
@@ -485,9 +679,16 @@ def child_main(measure, argv, tool_names):
     if a.check or (len(tools) == 1 and len(modes) == 1 and len(a.specs) == 1):
         for spec in a.specs:
             for tool in tools:
-                workload = read_spec(spec, a.batch)
+                workload = read_spec(spec, a.batch, a.bayesnet)
                 for mode in (["check"] if a.check else modes):
-                    r = measure(tool, workload, mode, a.steps, a.warmup, a.threads)
+                    try:
+                        r = measure(tool, workload, mode, a.steps, a.warmup, a.threads)
+                    except Unsupported as e:
+                        if not a.check:
+                            raise
+                        # The spec is readable but this tool cannot build it as bayesnet would: "n/a", not a failure.
+                        r = {"tool": tool, "spec": workload.name, "path": workload.path, "mode": "check",
+                             "unsupported": str(e)}
                     print(json.dumps(r), flush=True)
         return
 
@@ -498,7 +699,8 @@ def child_main(measure, argv, tool_names):
         for mode in modes:
             for tool in tools:
                 cmd = [sys.executable, os.path.abspath(sys.argv[0]), spec, "--tool", tool, "--mode", mode,
-                       "--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads)]
+                       "--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads),
+                       "--bayesnet", a.bayesnet]
                 if a.batch:
                     cmd += ["--batch", str(a.batch)]
                 code, out, err, rss = run_child(cmd, thread_env(a.threads))

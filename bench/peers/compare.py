@@ -5,7 +5,9 @@ Run through specs/bench/compare.sh, which builds bayesnet in release and finds t
 For each round, spec and mode, every tool runs once, each measurement in a process of its own, in an order
 that rotates from round to round; each tool keeps its best median over the rounds. Before timing anything,
 every peer builds each spec and its parameter count and output shape must equal bayesnet's (`bayesnet
-compile`, the numbers `bayesnet inspect` prints), layer by layer for the peers' spec reader.
+compile`, the numbers `bayesnet inspect` prints), layer by layer for the peers' spec reader. A peer that
+reads a spec but cannot build it as bayesnet would says so in the check; it shows as n/a for that spec and
+is not timed on it.
 
 Standard library only (the child scripts need the frameworks, this driver does not).
 """
@@ -55,8 +57,7 @@ def parse(argv):
         if m not in ("train", "predict"):
             ap.error("unknown mode %s (train or predict)" % m)
     if not a.specs:
-        # w4-resnet20 is a graph: the peers' scripts build stacks only and have no twin of it yet.
-        a.specs = sorted(s for s in glob.glob("specs/bench/*.yaml") if not s.endswith("/w4-resnet20.yaml"))
+        a.specs = sorted(glob.glob("specs/bench/*.yaml"))
         if not a.specs:
             ap.error("no specs given and none in specs/bench/")
     for spec in a.specs:
@@ -82,7 +83,7 @@ def compile_spec(a, spec):
 
 def peer_command(a, tool, spec, mode):
     cmd = [a.python_of[tool], os.path.join(HERE, PEERS[tool]), spec, "--tool", tool, "--steps", str(a.steps),
-           "--warmup", str(a.warmup), "--threads", str(a.threads)]
+           "--warmup", str(a.warmup), "--threads", str(a.threads), "--bayesnet", a.bayesnet]
     cmd += ["--check"] if mode == "check" else ["--mode", mode]
     if a.batch:
         cmd += ["--batch", str(a.batch)]
@@ -95,8 +96,10 @@ def json_line(out):
 
 
 def check(a, spec, ir):
-    """Every peer builds the spec; its counts must equal bayesnet's. Returns {tool: parameters}."""
+    """Every peer builds the spec; its counts must equal bayesnet's. Returns ({tool: parameters}, {tool: why
+    it cannot build the spec}) for the tools asked for."""
     counts = {"bayesnet": ir["totals"]["parameters"]}
+    unsupported = {}
     ir_out = ir["layers"][-1]["output_shape"] if ir["layers"] else ir["input"]["shape"]
     problems = []
     reports = {}
@@ -111,6 +114,9 @@ def check(a, spec, ir):
             fail("%s cannot build %s (exit %d):\n%s" % (", ".join(tools), spec, code, err.strip()[-3000:]))
         reports.update((r["tool"], r) for r in lines)
     for tool, r in reports.items():
+        if "unsupported" in r:
+            unsupported[tool] = r["unsupported"]
+            continue
         counts[tool] = r["parameters"]
         if r["parameters"] != counts["bayesnet"]:
             problems.append("%s has %d parameters, bayesnet %d" % (tool, r["parameters"], counts["bayesnet"]))
@@ -120,12 +126,14 @@ def check(a, spec, ir):
         if len(reader) != len(ir["layers"]):
             problems.append("the peers' reader finds %d layers, bayesnet %d" % (len(reader), len(ir["layers"])))
         for i, (mine, theirs) in enumerate(zip(reader, ir["layers"])):
+            if "name" in mine and mine["name"] != theirs["name"]:
+                problems.append("layer %d: the peers' reader names it %s, bayesnet %s" % (i, mine["name"], theirs["name"]))
             if mine["output_shape"] != theirs["output_shape"] or mine["parameters"] != theirs["parameters"]:
                 problems.append("layer %d: the peers' reader gives shape %s and %d parameters, bayesnet %s and %d" % (
                     i, mine["output_shape"], mine["parameters"], theirs["output_shape"], theirs["parameters"]))
     if problems:
         fail("%s: the peers would not compute bayesnet's workload:\n  %s" % (spec, "\n  ".join(sorted(set(problems)))))
-    return counts
+    return counts, unsupported
 
 
 def measure(a, tool, spec, mode):
@@ -168,20 +176,24 @@ def main(argv):
     workloads = []
     for spec in a.specs:
         ir = compile_spec(a, spec)
-        counts = check(a, spec, ir)
+        counts, unsupported = check(a, spec, ir)
         batch = a.batch or ir["train"]["batch_size"]
         print("%s (%s): batch %d, parameters %s" % (ir["name"], spec, batch,
                                                      ", ".join("%s %d" % kv for kv in counts.items())))
-        workloads.append((spec, ir["name"], counts))
+        for tool, why in unsupported.items():
+            print("%s: %s n/a: %s" % (ir["name"], tool, why))
+        workloads.append((spec, ir["name"], counts, unsupported))
 
     checked = time.time()
     runs = {}  # (spec, mode, tool) -> [result per round]
     failed = False
     for rnd in range(a.rounds):
-        for spec, name, _ in workloads:
+        for spec, name, _, unsupported in workloads:
             for mode in a.modes:
                 order = a.tools[rnd % len(a.tools):] + a.tools[:rnd % len(a.tools)]
                 for tool in order:
+                    if tool in unsupported:
+                        continue
                     r = measure(a, tool, spec, mode)
                     runs.setdefault((spec, mode, tool), []).append(r)
                     if "error" in r:
@@ -200,7 +212,7 @@ def main(argv):
     print(header)
     print("-" * len(header))
     table = []
-    for spec, name, counts in workloads:
+    for spec, name, counts, unsupported in workloads:
         for mode in a.modes:
             best = {}
             for tool in a.tools:
@@ -220,7 +232,7 @@ def main(argv):
                     note += "%swork %.0f GFLOP/s, %.0f%% of FMA peak" % (
                         "; " if note else "", r["work_gflops"], 100 * r["peak_fraction"])
                 if r is None:
-                    print("%-12s %-8s %-15s %9s" % (name, mode, tool, "failed"))
+                    print("%-12s %-8s %-15s %9s" % (name, mode, tool, "n/a" if tool in unsupported else "failed"))
                     continue
                 print("%-12s %-8s %-15s %9.2f %8.2f-%-8.2f %9.0f %9.0f  %s" % (
                     name, mode, tool, r["median_ms"], r["p25_ms"], r["p75_ms"], r["images_per_second"],
@@ -233,11 +245,13 @@ def main(argv):
                               "work_gflops": r.get("work_gflops"), "peak_fraction": r.get("peak_fraction"),
                               "round_medians_ms": [x.get("median_ms") for x in runs[(spec, mode, t)]]}
                           for t, r in best.items()},
-                "fastest_peer": fastest, "bayesnet_speedup_vs_fastest_peer": speedup})
+                "not_applicable": unsupported, "fastest_peer": fastest, "bayesnet_speedup_vs_fastest_peer": speedup})
     print("ms/step: best median over the rounds; p25-p75 of that run's steps; images/s = batch / median;")
     print("peak MiB: the measuring process's peak resident memory; speed-up: fastest peer's ms/step / bayesnet's;")
     print("work: the multiply-adds of the products bayesnet ran (x2), per second, and their share of the FMA loop's")
     print("rate on the same threads at once, measured by `bayesnet bench` before it timed that mode.")
+    if any(w[3] for w in workloads):
+        print("n/a: the peer cannot build that spec as bayesnet would (the reason is printed above the rounds).")
     loads = [r["load_average_before"][0] for rs in runs.values() for r in rs
              if "error" not in r and r.get("load_average_before")]
     # The run itself keeps about `threads` runnable, so more than that plus one means other work competed.
