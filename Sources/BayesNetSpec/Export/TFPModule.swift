@@ -83,8 +83,8 @@ struct TFPModuleWriter {
         xs.count == 1 ? "(\(xs[0]),)" : "(" + xs.map(String.init).joined(separator: ", ") + ")"
     }
 
-    /// A graph, or a stack with a layer `tf_keras.Sequential` modules did not hold before graphs were exported:
-    /// written with the functional API. Plain stacks stay `Sequential`, as their modules always were.
+    /// Graphs, and stacks with one of the layers of graphs, are written with the functional API; plain stacks stay a
+    /// `tf_keras.Sequential`, so that their modules are what they were before graphs could be exported.
     var isFunctional: Bool { spec.firstGraphLayer != nil }
 
     /// Whether the network's output reads each layer, directly or not. A layer nothing reads (a warning in
@@ -474,9 +474,7 @@ struct TFPModuleWriter {
     func buildModel() -> String {
         if isFunctional { return functionalModel() }
         var layerLines = ""
-        if spec.input.layout == .channelsFirst, spec.input.shape.count > 1 {
-            let n = spec.input.shape.count
-            let order = Array(2...n) + [1]
+        if let order = channelsFirstOrder {
             layerLines += "        # input: {layout: channels_first}; the network runs channels-last\n"
             layerLines += "        tf_keras.layers.Permute(\(Self.tuple(order)), name=\(Self.literal(permuteName)), dtype=DTYPE),\n"
         }
