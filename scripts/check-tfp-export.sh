@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Cross-checks `bayesnet compile --emit tfp` against TensorFlow Probability: for each spec, the exported model's
-# posterior-mean outputs and its per-layer KL divergences against bayesnet's, on drawn and trained checkpoints
+# parameter count, posterior-mean outputs (in inference mode: batch normalization on the checkpoint's moving
+# statistics) and per-layer KL divergences against bayesnet's, on drawn and trained checkpoints
 # (scripts/check_tfp_export.py says what is compared and to what tolerance). Prints one row per spec and
 # checkpoint; exits 1 when a check fails.
 #
 #   scripts/check-tfp-export.sh [--if-available] [SPEC...]
 #
 # Default specs: specs/*.yaml, specs/bench/*.yaml, specs/bench/extra/*.yaml and the export cases in
-# Tests/BayesNetSpecTests/Fixtures/tfp-export/, except the graph specs (ResNets), which the export refuses so far. The TensorFlow environment is $BAYESNET_PEERS/venv-tf (default
+# Tests/BayesNetSpecTests/Fixtures/tfp-export/: stacks (a `tf_keras.Sequential`) and graphs, the ResNets among
+# them (a functional `tf_keras.Model`). The TensorFlow environment is $BAYESNET_PEERS/venv-tf (default
 # ~/.cache/bayesnet-peers), made with `bench/peers/setup.sh --tf-only` when it is missing (pip, several minutes);
 # with --if-available a missing environment is a notice and exit 0 instead (what CI does). Builds bayesnet in
 # release first.
@@ -25,12 +27,7 @@ for arg in "$@"; do
     esac
 done
 if [ ${#specs[@]} -eq 0 ]; then
-    specs=()
-    for spec in specs/*.yaml specs/bench/*.yaml specs/bench/extra/*.yaml Tests/BayesNetSpecTests/Fixtures/tfp-export/*.yaml; do
-        # The ResNet specs are graphs, which the export refuses until it writes the functional API.
-        case "$spec" in specs/resnet-flipout-mnist.yaml|specs/bench/w4-resnet20.yaml) continue ;; esac
-        specs+=("$spec")
-    done
+    specs=(specs/*.yaml specs/bench/*.yaml specs/bench/extra/*.yaml Tests/BayesNetSpecTests/Fixtures/tfp-export/*.yaml)
 fi
 
 peers=${BAYESNET_PEERS:-$HOME/.cache/bayesnet-peers}

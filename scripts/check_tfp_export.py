@@ -4,11 +4,17 @@ environment). For each spec:
 
   1. `bayesnet compile SPEC --emit tfp` writes the module; it is imported and built.
   2. Checkpoints: `random` always (every posterior loc and untransformed scale drawn, scales from 1.2e-4 to 0.2,
-     written with the safetensors package, no metadata); `trained` too when the spec trains on at most
-     TRAIN_LIMIT examples (`bayesnet run SPEC --epochs 1`).
+     and every batch normalization's gamma, beta and moving statistics, written with the safetensors package, no
+     metadata); `trained` too when the spec trains on at most TRAIN_LIMIT examples (`bayesnet run SPEC --epochs
+     1`, which also moves the batch normalizations' statistics).
   3. Per checkpoint:
+     params   the Keras model's parameter count (count_params: posterior locs and scales, plain weights, batch
+              normalization's gamma, beta and moving statistics) must equal the sum of the IR's `parameters`
+              over the layers the output reads; the loader has checked every tensor's name and shape against
+              the model's variables.
      outputs  the TFP model at its posterior mean against `bayesnet predict --posterior-mean --raw` on the same
-              16 random inputs: max |tfp - bayesnet| / max |bayesnet|, must be <= 1e-4;
+              16 random inputs, in inference mode (batch normalization with the moving statistics, dropout off):
+              max |tfp - bayesnet| / max |bayesnet|, must be <= 1e-4;
      kl       each layer's kernel and bias KL from the module's kl_divergences() against
               `bayesnet weights --kl SPEC --format json`: max relative difference, must be <= 1e-5; the penalty
               weights must agree too;
@@ -64,6 +70,16 @@ def random_checkpoint(ir, path, seed):
     dtype = np.float64 if ir["dtype"] == "float64" else np.float32
     tensors = {}
     for layer in ir["layers"]:
+        if layer["op"] == "batch_normalization":
+            name, channels = layer["name"], [layer["channels"]]
+            parts = {"moving_mean": rng.normal(0, 0.5, channels), "moving_variance": rng.uniform(0.2, 3, channels)}
+            if layer["scale"]:
+                parts["gamma"] = rng.uniform(0.5, 1.5, channels)
+            if layer["center"]:
+                parts["beta"] = rng.normal(0, 0.2, channels)
+            for part, value in parts.items():
+                tensors["%s.%s" % (name, part)] = value.astype(dtype)
+            continue
         if layer["op"] not in ("convolution", "affine"):
             continue
         kernel, bias = layer["kernel_shape"], [layer["output_size"]]
@@ -114,7 +130,10 @@ def check(bayesnet, spec_path, work):
         reference = np.load(base + "/outputs.npy").astype(np.float64)
         model = m.build_model(posterior_mean=True)
         m.load_bayesnet_checkpoint(model, checkpoint)
-        outputs = model(tf.constant(inputs, m.DTYPE)).numpy().astype(np.float64)
+        # A layer nothing reads is not in the Keras model (the module lists it in UNREAD).
+        unread = set(getattr(m, "UNREAD", []))
+        params_ok = model.count_params() == sum(l["parameters"] for l in ir["layers"] if l["name"] not in unread)
+        outputs = model(tf.constant(inputs, m.DTYPE), training=False).numpy().astype(np.float64)
         output_error = np.max(np.abs(outputs - reference)) / max(np.max(np.abs(reference)), 1e-300)
 
         report = json.loads(run([bayesnet, "weights", checkpoint, "--kl", spec_path, "--format", "json"] + examples))
@@ -132,9 +151,10 @@ def check(bayesnet, spec_path, work):
         m.load_bayesnet_checkpoint(sampled, checkpoint)
         drawn = sampled(tf.constant(inputs, m.DTYPE)).numpy()
         sampled_ok = drawn.shape == reference.shape and bool(np.all(np.isfinite(drawn)))
-        ok = (output_error <= OUTPUT_TOLERANCE and kl_error <= KL_TOLERANCE and weight_error <= 1e-12 and loss_ok
-              and sampled_ok)
-        rows.append((kind, output_error, kl_error if report["kl"] else None, loss_note, ok))
+        ok = (params_ok and output_error <= OUTPUT_TOLERANCE and kl_error <= KL_TOLERANCE and weight_error <= 1e-12
+              and loss_ok and sampled_ok)
+        rows.append((kind, model.count_params() if params_ok else "FAIL", output_error,
+                     kl_error if report["kl"] else None, loss_note, ok))
     return rows
 
 
@@ -173,7 +193,8 @@ def main():
     print("TensorFlow %s, TensorFlow Probability %s; tolerances: outputs %.0e, KL %.0e (relative)"
           % (tf.__version__, __import__("tensorflow_probability").__version__, OUTPUT_TOLERANCE, KL_TOLERANCE))
     width = max(len(p) for p in args.specs + ["spec"])
-    print("%-*s %-8s %12s %12s  %-28s %s" % (width, "spec", "weights", "outputs err", "KL err", "KL in model.losses", "result"))
+    print("%-*s %-8s %8s %12s %12s  %-28s %s" % (width, "spec", "weights", "params", "outputs err", "KL err",
+                                                    "KL in model.losses", "result"))
     failed = 0
     with tempfile.TemporaryDirectory(prefix="bayesnet-tfp-") as work:
         for spec_path in args.specs:
@@ -183,8 +204,8 @@ def main():
                 print("%-*s %s" % (width, spec_path, "ERROR: %s" % e))
                 failed += 1
                 continue
-            for kind, output_error, kl_error, loss_note, ok in rows:
-                print("%-*s %-8s %12.2e %12s  %-28s %s" % (width, spec_path, kind, output_error,
+            for kind, params, output_error, kl_error, loss_note, ok in rows:
+                print("%-*s %-8s %8s %12.2e %12s  %-28s %s" % (width, spec_path, kind, params, output_error,
                                                           "-" if kl_error is None else "%.2e" % kl_error,
                                                           loss_note, "ok" if ok else "FAIL"))
                 failed += 0 if ok else 1

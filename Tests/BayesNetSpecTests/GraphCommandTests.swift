@@ -47,12 +47,13 @@ import TestSupport
         #expect(layers.last?["inputs"] as? [String] == ["pool"])
     }
 
-    @Test func tfpExportRefusesAGraphAndWritesNothing() throws {
+    @Test func tfpExportWritesTheResNetAsAFunctionalModel() throws {
         let out = NSTemporaryDirectory() + "bayesnet-graph-tfp-\(getpid()).py"
         defer { try? FileManager.default.removeItem(atPath: out) }
         let r = try Command.run(["compile", resnet, "--emit", "tfp", "-o", out])
-        #expect(r.status == 1)
-        #expect(r.stderr.contains("error: the TFP export writes a plain stack of layers"))
-        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(r.status == 0 && r.stderr == "")
+        let text = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(text.contains("    x[\"stage2_block1/add\"] = layers[\"stage2_block1/add\"]([x[\"stage2_block1/bn2\"], x[\"stage2_block1/shortcut_bn\"]])\n"))
+        #expect(text.contains("    (\"stage2_block1/shortcut_bn\", \"stage2_block1_shortcut_bn\", \"batch_normalization\"),\n"))
     }
 }

@@ -138,19 +138,20 @@ func warningFixtures() -> [String] { yamlFiles(in: packageRoot() + "/Tests/Bayes
         #expect(lines.contains { $0.hasPrefix("add_2 (Add)") && $0.hasSuffix("a, b") })
     }
 
-    @Test func tfpExportRefusesAGraphAtItsFirstGraphLayer() throws {
+    @Test func tfpExportWritesAGraphWithTheFunctionalAPI() throws {
         let spec = try load("  - Dense: {name: a, units: 2}\n  - Dense: {name: b, units: 2, inputs: input}\n  - Add: {inputs: [a, b]}\n", input: "[4]")
         let module = spec.tfpModule(trainingExamples: 10)
-        #expect(module.text == nil)
-        #expect(module.diagnostics.map(\.id) == [.noTFPEquivalent])
-        #expect(module.diagnostics.first?.location.line == 5)
+        #expect(module.diagnostics == [])
+        let text = try #require(module.text)
+        #expect(text.contains("    x[\"add_2\"] = layers[\"add_2\"]([x[\"a\"], x[\"b\"]])\n"))
+        #expect(text.contains("    return tf_keras.Model(inputs, x[\"add_2\"], name="))
     }
 
-    @Test func tfpExportRefusesANewLayerKindInAStack() throws {
+    @Test func tfpExportWritesAStackWithANewLayerKindWithTheFunctionalAPI() throws {
         let spec = try load("  - Flatten\n  - Dropout: {rate: 0.1}\n  - Dense: {units: 2}\n", input: "[4, 1]")
         #expect(spec.isChain)
-        let module = spec.tfpModule(trainingExamples: 10)
-        #expect(module.text == nil)
-        #expect(module.diagnostics.first?.location.line == 5)
+        let text = try #require(spec.tfpModule(trainingExamples: 10).text)
+        #expect(text.contains("    x[\"dropout_1\"] = layers[\"dropout_1\"](x[\"flatten_0\"], training=dropout_training)\n"))
+        #expect(!text.contains("tf_keras.Sequential("))
     }
 }

@@ -20,18 +20,6 @@ extension ModelSpec {
     /// What the Keras layers of TensorFlow Probability cannot run as the spec means it.
     func tfpRefusals() -> [Diagnostic] {
         var out: [Diagnostic] = []
-        if let layer = firstGraphLayer {
-            // The module is a `tf_keras.Sequential`; a graph would need the functional API, which it does not write yet.
-            let others = layers.filter { $0.op.isGraphOp }.count + (isChain ? 0 : 1) - 1
-            let why = layer.op.isGraphOp ? "`\(layer.typeName)` has no counterpart in the exported module yet"
-                : "it reads \(layer.inputs.map { "`\($0)`" }.joined(separator: ", ")), not just the layer before it"
-            out.append(Diagnostic(
-                id: .noTFPEquivalent,
-                message: "the TFP export writes a plain stack of layers (`tf_keras.Sequential`), so layer `\(layer.name)` cannot be exported: \(why)",
-                location: layer.location,
-                help: "graphs (`inputs:`, `Add`, `Concatenate`) and `BatchNormalization`, `Dropout`, global pooling and `Activation` layers are not exported yet\(others > 0 ? "; this spec has more such layers after this one" : "")"))
-            return out
-        }
         for layer in layers {
             if case .pool(let p) = layer.op, p.rank == 3, dtype == .float64 {
                 let op = p.kind == .max ? "MaxPool3D" : "AvgPool3D"
@@ -60,7 +48,8 @@ struct TFPModuleWriter {
     init(spec: ModelSpec, trainingExamples: Int?) {
         self.spec = spec
         self.trainingExamples = trainingExamples
-        var used = Set<String>()
+        // `input` is the functional model's input layer.
+        var used: Set<String> = [Layer.networkInput]
         func unique(_ wanted: String) -> String {
             var name = wanted, n = 1
             while used.contains(name) {
@@ -88,8 +77,38 @@ struct TFPModuleWriter {
 
     static func number(_ x: Double) -> String { "\(x)" }
 
+    static func bool(_ b: Bool) -> String { b ? "True" : "False" }
+
     static func tuple(_ xs: [Int]) -> String {
         xs.count == 1 ? "(\(xs[0]),)" : "(" + xs.map(String.init).joined(separator: ", ") + ")"
+    }
+
+    /// Graphs, and stacks with one of the layers of graphs, are written with the functional API; plain stacks stay a
+    /// `tf_keras.Sequential`, so that their modules are what they were before graphs could be exported.
+    var isFunctional: Bool { spec.firstGraphLayer != nil }
+
+    /// Whether the network's output reads each layer, directly or not. A layer nothing reads (a warning in
+    /// bayesnet, allowed only on a branch without weights) is left out of the Keras model, which holds only what
+    /// its output is computed from.
+    var live: [Bool] {
+        var live = Array(repeating: false, count: spec.layers.count)
+        let index = Dictionary(spec.layers.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var stack = spec.layers.isEmpty ? [] : [spec.layers.count - 1]
+        while let i = stack.popLast() {
+            guard !live[i] else { continue }
+            live[i] = true
+            let reads = spec.layers[i].inputs.isEmpty ? (i == 0 ? [] : [spec.layers[i - 1].name]) : spec.layers[i].inputs
+            stack += reads.compactMap { index[$0] }
+        }
+        return live
+    }
+
+    var hasBatchNormalization: Bool {
+        spec.layers.contains { if case .batchNormalization = $0.op { return true } else { return false } }
+    }
+
+    var hasDropout: Bool {
+        spec.layers.contains { if case .dropout = $0.op { return true } else { return false } }
     }
 
     var hasAuto: Bool {
@@ -123,15 +142,24 @@ struct TFPModuleWriter {
         } else {
             counted = "# `penalty_weight: auto` is 1 / the number of training examples, unknown here: pass `train_examples`.\nTRAIN_EXAMPLES = None\n"
         }
-        let rows = spec.layers.enumerated().map { i, l -> String in
+        let live = self.live
+        let rows = spec.layers.enumerated().filter { live[$0.offset] }.map { i, l -> String in
             let weights: String
             switch l.op {
             case .convolution(let c): weights = c.variational == nil ? "\"plain\"" : "\"variational\""
             case .affine(let a): weights = a.variational == nil ? "\"plain\"" : "\"variational\""
+            case .batchNormalization: weights = "\"batch_normalization\""
             default: weights = "None"
             }
             return "    (\(Self.literal(l.name)), \(Self.literal(kerasNames[i])), \(weights)),\n"
         }.joined()
+        let unreadNames = spec.layers.enumerated().filter { !live[$0.offset] }.map { Self.literal($0.element.name) }
+        let unread = unreadNames.isEmpty ? "" : """
+            # Layers nothing reads (bayesnet warns of them): not in the Keras model; their tensors are skipped.
+            UNREAD = [\(unreadNames.joined(separator: ", "))]
+
+            """
+        let kinds = hasBatchNormalization ? "\"variational\", \"plain\", \"batch_normalization\"" : "\"variational\", \"plain\""
         return """
             \"\"\"A bayesnet spec as a TensorFlow Probability Keras model, written by `bayesnet compile --emit tfp`.
 
@@ -167,10 +195,10 @@ struct TFPModuleWriter {
             INPUT_LAYOUT = "\(layout)"
             SEED = \(spec.seed.map { String($0) } ?? "None")
             \(counted)
-            # Every layer: (bayesnet name, Keras layer name, weights), weights "variational", "plain" or None.
+            # Every layer: (bayesnet name, Keras layer name, weights), weights \(kinds) or None.
             LAYERS = [
             \(rows)]
-
+            \(unread)
 
             """
     }
@@ -266,6 +294,7 @@ struct TFPModuleWriter {
             switch l.op {
             case .convolution(let c): return c.activation == .leakyRelu
             case .affine(let a): return a.activation == .leakyRelu
+            case .activation(let a): return a == .leakyRelu
             default: return false
             }
         }
@@ -400,8 +429,20 @@ struct TFPModuleWriter {
     func layerCall(_ l: Layer, keras: String) -> String {
         let name = "name=\(Self.literal(keras)), dtype=DTYPE"
         switch l.op {
-        case .add, .concatenate, .batchNormalization, .dropout, .globalPool, .activation:
-            preconditionFailure("`tfpRefusals` refuses graph layers before the module is written")
+        case .add:
+            return "tf_keras.layers.Add(\(name))"
+        case .concatenate(let axis):
+            // The IR's axis counts one example's dimensions; Keras counts the batch too.
+            let keras = axis == l.outputShape.count - 1 ? -1 : axis + 1
+            return "tf_keras.layers.Concatenate(axis=\(keras), \(name))"
+        case .batchNormalization(let b):
+            return "tf_keras.layers.BatchNormalization(\n            axis=-1, momentum=\(Self.number(b.momentum)), epsilon=\(Self.number(b.epsilon)), center=\(Self.bool(b.center)), scale=\(Self.bool(b.scale)),\n            \(name))"
+        case .dropout(let rate):
+            return "tf_keras.layers.Dropout(\(Self.number(rate))\(l.seed.map { ", seed=\($0)" } ?? ""), \(name))"
+        case .globalPool(let g):
+            return "tf_keras.layers.Global\(g.kind == .max ? "Max" : "Average")Pooling\(g.rank)D(\(name))"
+        case .activation(let a):
+            return "tf_keras.layers.Activation(\(a == .linear ? "\"linear\"" : Self.activation(a)), \(name))"
         case .flatten:
             return "tf_keras.layers.Flatten(\(name))"
         case .pool(let p):
@@ -431,10 +472,9 @@ struct TFPModuleWriter {
     }
 
     func buildModel() -> String {
+        if isFunctional { return functionalModel() }
         var layerLines = ""
-        if spec.input.layout == .channelsFirst, spec.input.shape.count > 1 {
-            let n = spec.input.shape.count
-            let order = Array(2...n) + [1]
+        if let order = channelsFirstOrder {
             layerLines += "        # input: {layout: channels_first}; the network runs channels-last\n"
             layerLines += "        tf_keras.layers.Permute(\(Self.tuple(order)), name=\(Self.literal(permuteName)), dtype=DTYPE),\n"
         }
@@ -458,6 +498,62 @@ struct TFPModuleWriter {
             """
     }
 
+    /// The permutation that makes a channels-first input channels-last, or nil.
+    var channelsFirstOrder: [Int]? {
+        guard spec.input.layout == .channelsFirst, spec.input.shape.count > 1 else { return nil }
+        return Array(2...spec.input.shape.count) + [1]
+    }
+
+    /// A graph as a `tf_keras.Model` of the functional API: every layer made first (as a stack's list holds them),
+    /// then called on the outputs of its inputs in the spec's (topological) order.
+    func functionalModel() -> String {
+        let live = self.live
+        var layerLines = ""
+        for (i, l) in spec.layers.enumerated() where live[i] {
+            layerLines += "        # line \(l.location.line): \(l.typeName), output \(l.outputShape)\n"
+            layerLines += "        \(Self.literal(l.name)): \(layerCall(l, keras: kerasNames[i])),\n"
+        }
+        var input = "    x = {\(Self.literal(Layer.networkInput)): inputs}\n"
+        if let order = channelsFirstOrder {
+            input = "    # input: {layout: channels_first}; the network runs channels-last\n"
+                + "    x = {\(Self.literal(Layer.networkInput)): tf_keras.layers.Permute(\(Self.tuple(order)), name=\(Self.literal(permuteName)), dtype=DTYPE)(inputs)}\n"
+        }
+        var edges = ""
+        for (i, l) in spec.layers.enumerated() where live[i] {
+            let reads = l.inputs.isEmpty ? [i == 0 ? Layer.networkInput : spec.layers[i - 1].name] : l.inputs
+            let tensors = reads.map { "x[\(Self.literal($0))]" }
+            var argument = tensors.count == 1 ? tensors[0] : "[" + tensors.joined(separator: ", ") + "]"
+            if case .dropout = l.op { argument += ", training=dropout_training" }
+            edges += "    x[\(Self.literal(l.name))] = layers[\(Self.literal(l.name))](\(argument))\n"
+        }
+        let output = spec.layers.last.map { "x[\(Self.literal($0.name))]" } ?? "x[\(Self.literal(Layer.networkInput))]"
+        let weights = variationalLayers.isEmpty ? "" : "    weights = penalty_weights(train_examples)\n"
+        var mcDropout = "", dropoutTraining = "", doc = "\"\"\""
+        if hasDropout {
+            mcDropout = ", mc_dropout=\(Self.bool(spec.evaluate.mcDropout))"
+            dropoutTraining = "    dropout_training = True if mc_dropout and not posterior_mean else None\n"
+            doc = """
+                 `mc_dropout` (the spec's
+                    `evaluate.mc_dropout`) keeps Dropout on outside training, except at the posterior mean, as bayesnet does.\"\"\"
+                """
+        }
+        return """
+            def build_model(train_examples=TRAIN_EXAMPLES, posterior_mean=False, seed=SEED\(mcDropout)):
+                \"\"\"The network as a tf_keras.Model of tfp.layers, wired with the functional API as the spec's `inputs:` say
+                (`input` is the network's input). `posterior_mean=True` runs every variational layer at its posterior mean
+                (as `bayesnet predict --posterior-mean`); `train_examples` resolves `penalty_weight: auto`; `seed` seeds
+                TensorFlow, which makes runs repeatable but does not reproduce bayesnet's random draws.\(doc)
+                if seed is not None:
+                    tf.random.set_seed(seed)
+            \(weights)\(dropoutTraining)    layers = {
+            \(layerLines)    }
+                inputs = tf_keras.Input(shape=INPUT_SHAPE, dtype=DTYPE, name=\(Self.literal(Layer.networkInput)))
+            \(input)\(edges)    return tf_keras.Model(inputs, \(output), name=\(Self.literal(Self.scopeName(spec.name))))
+
+
+            """
+    }
+
     func likelihood() -> String {
         let body: String
         switch spec.likelihood {
@@ -473,7 +569,17 @@ struct TFPModuleWriter {
     }
 
     func loader() -> String {
-        """
+        // Batch normalization only where the spec has it, so that the modules of stacks stay as they were.
+        let normalizationDoc = hasBatchNormalization ? ", and `<layer>.gamma`, `<layer>.beta`,\n    `<layer>.moving_mean` and `<layer>.moving_variance` for batch normalization" : ""
+        let normalization = hasBatchNormalization ? """
+                    elif weights == "batch_normalization":
+                        for part in ("gamma", "beta", "moving_mean", "moving_variance"):
+                            if getattr(layer, part) is not None:  # no gamma without `scale`, no beta without `center`
+                                take(name + "." + part, getattr(layer, part))
+
+            """ : ""
+        let unread = live.contains(false) ? "    expected.update(n for n in tensors if n.rpartition(\".\")[0] in UNREAD)\n" : ""
+        return """
         def read_safetensors(path):
             \"\"\"{name: numpy array} of a safetensors file (F64, F32, F16 or BF16 tensors; `__metadata__` is skipped).\"\"\"
             with open(path, "rb") as f:
@@ -500,7 +606,7 @@ struct TFPModuleWriter {
         def load_bayesnet_checkpoint(model, path):
             \"\"\"Sets every weight of `model` (from build_model) from a bayesnet checkpoint, or any safetensors file with its
             tensor names: `<layer>.kernel_posterior_loc`, `<layer>.kernel_posterior_untransformed_scale` (and the bias's)
-            for variational layers, `<layer>.kernel` and `<layer>.bias` for plain ones. Optimizer state is skipped.
+            for variational layers, `<layer>.kernel` and `<layer>.bias` for plain ones\(normalizationDoc). Optimizer state is skipped.
             Raises ValueError naming every missing, misshapen or unknown tensor, before any weight is set.\"\"\"
             tensors = read_safetensors(path)
             assignments, problems, expected = [], [], set()
@@ -527,7 +633,7 @@ struct TFPModuleWriter {
                 elif weights == "plain":
                     take(name + ".kernel", layer.kernel)
                     take(name + ".bias", layer.bias)
-            problems += ["unknown tensor %s" % n for n in sorted(tensors) if n not in expected and not n.startswith("optimizer.")]
+        \(normalization)\(unread)    problems += ["unknown tensor %s" % n for n in sorted(tensors) if n not in expected and not n.startswith("optimizer.")]
             if problems:
                 raise ValueError("%s does not fit %s: %s" % (path, NAME, "; ".join(problems)))
             for variable, value in assignments:

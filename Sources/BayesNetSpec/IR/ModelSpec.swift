@@ -60,8 +60,9 @@ public struct ModelSpec: Sendable, Equatable {
     /// Layers are kept in a topological order that ends with the output layer.
     public var outputShape: [Int] { layers.last?.outputShape ?? input.shape }
 
-    /// The first layer that makes the network more than a plain stack (which the TFP export writes): one of the
-    /// graph ops, or one that reads anything but the layer before it. Nil for a stack.
+    /// The first layer that makes the network more than a plain stack (which the TFP export writes as a
+    /// `tf_keras.Sequential`, and anything else with the functional API): one of the graph ops, or one that reads
+    /// anything but the layer before it. Nil for a stack.
     public var firstGraphLayer: Layer? {
         for (i, layer) in layers.enumerated() {
             if layer.op.isGraphOp { return layer }
