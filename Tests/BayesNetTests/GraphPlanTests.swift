@@ -1,3 +1,4 @@
+import BayesNetRuntime
 import BayesNetSpec
 import Foundation
 import Testing
@@ -73,6 +74,30 @@ import TestSupport
         // The training pass moved the averages away from (0, 1).
         #expect(try #require(net.parameter(named: "bn.moving_mean")).values.contains { $0 != 0 })
         #expect(try #require(net.parameter(named: "bn.moving_variance")).values.contains { $0 != 1 })
+    }
+
+    /// The moving variance after one training pass from 1, momentum 0.99 (Keras's default), on an 8x8x1 map.
+    static func movingVarianceOnAMap<S: TensorScalar>(_ type: S.Type) throws -> (moved: Double, biased: Double) {
+        let spec = try Self.load("  - BatchNormalization: {name: bn}\n  - Flatten\n  - Dense: {units: 10}",
+                                 input: "[8, 8, 1]")
+        let net = try Network<S>(spec: spec, seed: 1, trainingExamples: 1, maxBatch: 2)
+        let x = (0..<128).map { Double(($0 * 37) % 11) }
+        TestNetworks.setInput(net, x)
+        net.forward(batch: 2, noise: NoiseContext(seed: 1, step: 0))
+        let mean = x.reduce(0, +) / 128
+        let biased = x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / 128
+        let moving = try #require(net.parameter(named: "bn.moving_variance"))
+        return (Double(moving.values[0]), biased)
+    }
+
+    @Test func float32MapsMoveTheVarianceByTheUnbiasedBatchVariance() throws {
+        let (moved, biased) = try Self.movingVarianceOnAMap(Float.self)
+        #expect(abs(moved - (0.99 + 0.01 * biased * 128 / 127)) < 1e-6)
+    }
+
+    @Test func float64MapsMoveTheVarianceByTheBiasedBatchVarianceAsKerasUnfusedLayerDoes() throws {
+        let (moved, biased) = try Self.movingVarianceOnAMap(Double.self)
+        #expect(abs(moved - (0.99 + 0.01 * biased)) < 1e-12)
     }
 
     @Test func dropoutIsOffInEvaluationUnlessMCDropout() throws {

@@ -197,8 +197,9 @@ final class BatchNormalizationLayer<S: TensorScalar>: NetworkLayer<S> {
     let positions: Int
     let momentum: Double
     let epsilon: Double
-    /// tf.keras's fused layer (2-d and 3-d maps) feeds the unbiased batch variance to the moving average; its
-    /// unfused layer (dense and 1-d) the biased one.
+    /// tf.keras's fused layer (2-d and 3-d maps in float32) feeds the unbiased batch variance to the moving
+    /// average; its unfused layer (dense and 1-d, and every float64 layer: the fused kernel has no float64) the
+    /// biased one.
     let unbiasedVariance: Bool
     let gamma: Parameter<S>?
     let beta: Parameter<S>?
@@ -214,7 +215,7 @@ final class BatchNormalizationLayer<S: TensorScalar>: NetworkLayer<S> {
         positions = inputShape.dropLast().reduce(1, *)
         momentum = op.momentum
         epsilon = op.epsilon
-        unbiasedVariance = inputShape.count >= 3
+        unbiasedVariance = inputShape.count >= 3 && S.self == Float.self
         gamma = op.scale ? Parameter(name: name + ".gamma", shape: [channels]) : nil
         beta = op.center ? Parameter(name: name + ".beta", shape: [channels]) : nil
         movingMean = Parameter(name: name + ".moving_mean", shape: [channels])
