@@ -452,6 +452,7 @@ struct DistributedTests {
                 let indices = order[(s * 64)..<min((s + 1) * 64, order.count)]
                 let blocks = (indices.count + 15) / 16
                 var gradients: [[Float]] = []
+                session.drawStepWeights()
                 for k in 0..<blocks {
                     #expect(session.runBlock(k, of: indices, blockSize: 16).failure == nil)
                     gradients.append(session.network.parameters.flatMap { Array(UnsafeBufferPointer(start: $0.gradient.pointer, count: $0.count)) })
