@@ -521,11 +521,19 @@ public final class TrainingSession<S: TensorScalar> {
     private func quickTestInChunks(_ data: Dataset, chunkSize: Int) -> (accuracy: Double, nll: Double) {
         let chunks = (data.count + chunkSize - 1) / chunkSize
         var slots = [Double](repeating: 0, count: chunks + 1)
-        for c in communicator.share(of: chunks) {
+        let mine = communicator.share(of: chunks)
+        // One posterior sample for every chunk: drawn once, into the slot the next step draws again.
+        let noise = NoiseContext(seed: network.seed, step: UInt64(epoch), evaluation: true, weightSample: 0)
+        if !mine.isEmpty {
+            network.drawWeights(noise, slot: 0)
+            weightsDrawnForStep = nil
+        }
+        for c in mine {
             let start = c * chunkSize, end = min(start + chunkSize, data.count)
             load(data, indices: ArraySlice(start..<end))
-            network.forward(batch: end - start, noise: NoiseContext(seed: network.seed, step: UInt64(epoch),
-                                                                    evaluation: true, exampleOffset: start))
+            var chunkNoise = noise
+            chunkNoise.exampleOffset = start
+            network.forward(batch: end - start, noise: chunkNoise)
             let r = negativeLogLikelihood(batch: end - start, gradientScale: nil)
             slots[c] = r.nll * Double(end - start)
             slots[chunks] += Double(r.correct)
