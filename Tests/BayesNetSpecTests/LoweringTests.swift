@@ -26,7 +26,8 @@ func lenet() throws -> ModelSpec {
         #expect(s.likelihood == .categorical)
         #expect(s.data.train == .builtin(name: "digits", split: "train"))
         #expect(s.data.test == .builtin(name: "digits", split: "test"))
-        #expect(s.train == TrainSpec(epochs: 30, batchSize: 64, optimizer: .adam(learningRate: 0.003), samples: 2))
+        #expect(s.train == TrainSpec(epochs: 30, batchSize: 64, optimizer: .adam(learningRate: 0.003), samples: 2,
+                                     gradientBlockSize: 32))
         #expect(s.evaluate == EvaluateSpec(samples: 50, batchSize: 256))
     }
 

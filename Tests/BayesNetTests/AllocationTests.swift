@@ -150,10 +150,11 @@ struct AllocationTests {
         Self.expectSteadyState(counts, "training step on \(threads) thread(s)")
     }
 
-    /// Blocks of 4 and 2: the Double sums of `gradient_block_size` are sized once too.
+    /// Blocks of 4 and 2 with two weight samples: the Double sums of `gradient_block_size` and the weight samples
+    /// drawn ahead for the blocks are sized once too.
     @Test(arguments: threadCounts)
     func blockedTrainingStepAllocatesNothingOnceWarm(threads: Int) throws {
-        let blocked = Self.network.replacingOccurrences(of: "train: {batch_size: 6,", with: "train: {batch_size: 6, gradient_block_size: 4,")
+        let blocked = Self.network.replacingOccurrences(of: "train: {batch_size: 6,", with: "train: {batch_size: 6, samples: 2, gradient_block_size: 4,")
         let session = try Self.session(blocked, batch: 6)
         #expect(session.gradientBlockSize == 4)
         let indices = ArraySlice(0..<6)

@@ -95,4 +95,41 @@ import BayesNetSpec
         let moved = Serving.channelsLast([1, 2, 3, 10, 20, 30], count: 1, exampleShape: [3, 2])
         #expect(moved == [1, 10, 2, 20, 3, 30])
     }
+
+    /// Rank `rank` of `size` in one process: collectives leave its own values, and `gather` records the segment
+    /// sizes it was given.
+    final class PretendRank: Communicator, @unchecked Sendable {
+        let rank: Int, size: Int
+        var ranksOnThisNode: Int { size }
+        var gatheredCounts: [Int] = []
+        init(rank: Int, of size: Int) { self.rank = rank; self.size = size }
+        func sum<S: TensorScalar>(_ values: UnsafeMutablePointer<S>, count: Int) {}
+        func gather(_ values: UnsafeMutablePointer<Float>, counts: [Int]) { gatheredCounts = counts }
+        func gather(_ text: String) -> [String] { [String](repeating: text, count: size) }
+        func abort(status: Int32) -> Never { fatalError("aborted with \(status)") }
+        func setInterruptionNote(_ note: String) {}
+        func finish() {}
+    }
+
+    /// 37 examples in batches of 16 on 2 and 3 ranks: every example's outputs are the single process's, bit for
+    /// bit, since each rank predicts whole batches at their single-process positions.
+    @Test(arguments: [2, 3])
+    func everyRankPredictsItsExamplesAsOneProcessDoes(ranks: Int) throws {
+        let net = try Serving.network(Float.self, spec: Self.trained.spec, weights: Self.weights, seed: 5, maxBatch: 16)
+        let inputs = Self.inputs(37)
+        let one = Predictor.outputs(net, inputs: inputs, count: 37, samples: 3, useMean: false)
+        var covered = 0
+        for r in 0..<ranks {
+            let rank = PretendRank(rank: r, of: ranks)
+            let outputs = Predictor.outputs(net, inputs: inputs, count: 37, samples: 3, useMean: false, communicator: rank)
+            #expect(rank.gatheredCounts.count == ranks && rank.gatheredCounts.reduce(0, +) == 37 * 10)
+            let own = rank.gatheredCounts[..<r].reduce(0, +) ..< rank.gatheredCounts[...r].reduce(0, +)
+            #expect(!own.isEmpty)
+            for (pass, outputs) in outputs.enumerated() {
+                #expect(Array(outputs[own]) == Array(one[pass][own]), "rank \(r) of \(ranks), pass \(pass)")
+            }
+            covered += own.count
+        }
+        #expect(covered == 37 * 10)
+    }
 }

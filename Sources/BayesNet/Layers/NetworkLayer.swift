@@ -30,6 +30,13 @@ class NetworkLayer<S: TensorScalar> {
     func backward(x: UnsafePointer<S>, y: UnsafePointer<S>, dy: UnsafeMutablePointer<S>, dx: UnsafeMutablePointer<S>?,
                   batch: Int) {}
 
+    /// Makes room for `count` weight samples drawn ahead (`drawWeights`); only variational layers hold any.
+    func reserveWeightSamples(_ count: Int) {}
+
+    /// Draws the weights a forward pass with `noise` would use into slot `slot`, for forward passes that name the
+    /// slot; a layer without per-step draws ignores it.
+    func drawWeights(_ noise: NoiseContext, slot: Int) {}
+
     /// The penalty-weighted KL of the last forward pass; adds its gradient times `gradientScale`.
     func divergence(gradientScale: Double, accumulateGradients: Bool) -> Double { 0 }
 

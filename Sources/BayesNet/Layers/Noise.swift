@@ -15,13 +15,19 @@ public struct NoiseContext: Sendable, Equatable {
     public var evaluation: Bool
     /// Index of the batch's first example in its data set: Flipout signs are drawn per example.
     public var exampleOffset: Int
+    /// The slot of weights `Network.drawWeights` drew ahead with this context's seed, step and streams, so that
+    /// several batches of one step (the blocks of `gradient_block_size`) draw them once; nil: every forward pass
+    /// draws its own.
+    public var weightSample: Int?
 
-    public init(seed: UInt64, step: UInt64, useMean: Bool = false, evaluation: Bool = false, exampleOffset: Int = 0) {
+    public init(seed: UInt64, step: UInt64, useMean: Bool = false, evaluation: Bool = false, exampleOffset: Int = 0,
+                weightSample: Int? = nil) {
         self.seed = seed
         self.step = step
         self.useMean = useMean
         self.evaluation = evaluation
         self.exampleOffset = exampleOffset
+        self.weightSample = weightSample
     }
 }
 

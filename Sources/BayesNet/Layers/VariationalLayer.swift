@@ -60,13 +60,18 @@ class VariationalLayer<S: TensorScalar>: WeightLayer<S> {
     let biasRho: Parameter<S>
     let streams: NoiseStreams
 
-    let kernelEpsilon: Buffer<S>
+    /// Slot 0 is drawn by every forward pass without `NoiseContext.weightSample`; further slots exist only where
+    /// `reserveWeightSamples` asked for them.
+    private var weightSamples: [WeightSample<S>]
+    /// The slot the last forward pass used, read by its backward pass and the KL term.
+    private var active: WeightSample<S>
+    var kernelEpsilon: Buffer<S> { active.kernelEpsilon }
     /// Flipout: ΔW = σ ⊙ ε. Reparameterization: W = μ + σ ⊙ ε.
-    let kernelDraw: Buffer<S>
+    var kernelDraw: Buffer<S> { active.kernelDraw }
     /// d loss / d kernelDraw, filled by `sampledBackward`.
     let kernelDrawGradient: Buffer<S>
-    let biasEpsilon: Buffer<S>
-    let biasDraw: Buffer<S>
+    var biasEpsilon: Buffer<S> { active.biasEpsilon }
+    var biasDraw: Buffer<S> { active.biasDraw }
 
     /// What the last forward pass did, for backward and the KL term.
     private var lastSampled = false
@@ -78,11 +83,9 @@ class VariationalLayer<S: TensorScalar>: WeightLayer<S> {
         kernelRho = Parameter(name: settings.name + ".kernel_posterior_untransformed_scale", shape: map.kernelShape)
         biasRho = Parameter(name: settings.name + ".bias_posterior_untransformed_scale", shape: [map.outChannels])
         streams = NoiseStreams(layer: settings.name)
-        kernelEpsilon = Buffer(count: map.kernelCount)
-        kernelDraw = Buffer(count: map.kernelCount)
+        active = WeightSample(kernelCount: map.kernelCount, biasCount: map.outChannels)
+        weightSamples = [active]
         kernelDrawGradient = Buffer(count: map.kernelCount)
-        biasEpsilon = Buffer(count: map.outChannels)
-        biasDraw = Buffer(count: map.outChannels)
         super.init(settings, variational: true)
         let rho = S(Softplus.rho(forScale: posterior.initialScale))
         kernelRho.value.pointer.update(repeating: rho, count: kernelRho.count)
@@ -106,12 +109,32 @@ class VariationalLayer<S: TensorScalar>: WeightLayer<S> {
                              sigma: nil, draw: biasDraw.pointer, count: biasRho.count)
     }
 
+    override func reserveWeightSamples(_ count: Int) {
+        while weightSamples.count < count {
+            weightSamples.append(WeightSample(kernelCount: map.kernelCount, biasCount: map.outChannels))
+        }
+    }
+
+    /// Fills slot `slot` with the draws a forward pass with `noise` would make, for the forward passes that name
+    /// it in `NoiseContext.weightSample`.
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    override func drawWeights(_ noise: NoiseContext, slot: Int) {
+        guard posterior.samples && !noise.useMean else { return }
+        active = weightSamples[slot]
+        drawWeightNoise(noise)
+    }
+
     final override func linearForward(_ x: UnsafePointer<S>, _ out: UnsafeMutablePointer<S>, batch: Int,
                                       noise: NoiseContext) {
         lastSampled = posterior.samples && !noise.useMean
         lastNoise = noise
         guard lastSampled else { return super.linearForward(x, out, batch: batch, noise: noise) }
-        drawWeightNoise(noise)
+        if let slot = noise.weightSample {
+            active = weightSamples[slot]
+        } else {
+            active = weightSamples[0]
+            drawWeightNoise(noise)
+        }
         sampledForward(x, out, batch: batch, noise: noise)
     }
 
@@ -164,9 +187,27 @@ class VariationalLayer<S: TensorScalar>: WeightLayer<S> {
     /// The one-sample estimate at the weights the forward pass used (fresh draws for a mean-valued pass).
     private func monteCarlo(pi: Double, scale1: Double, scale2: Double,
                             _ term: (WeightLoops.KLTerm<S>, Parameter<S>, Parameter<S>) -> Double) -> Double {
-        if !lastSampled { drawWeightNoise(lastNoise) }
+        if !lastSampled {
+            active = weightSamples[0]
+            drawWeightNoise(lastNoise)
+        }
         return term(.mixture(pi: pi, scale1: scale1, scale2: scale2, epsilon: kernelEpsilon.pointer), kernelLoc, kernelRho)
             + term(.mixture(pi: pi, scale1: scale1, scale2: scale2, epsilon: biasEpsilon.pointer), biasLoc, biasRho)
+    }
+}
+
+/// A layer's weight noise ε and the weights formed from it, for one (step, sample).
+final class WeightSample<S: TensorScalar> {
+    let kernelEpsilon: Buffer<S>
+    let kernelDraw: Buffer<S>
+    let biasEpsilon: Buffer<S>
+    let biasDraw: Buffer<S>
+
+    init(kernelCount: Int, biasCount: Int) {
+        kernelEpsilon = Buffer(count: kernelCount)
+        kernelDraw = Buffer(count: kernelCount)
+        biasEpsilon = Buffer(count: biasCount)
+        biasDraw = Buffer(count: biasCount)
     }
 }
 

@@ -269,6 +269,18 @@ public final class Network<S: TensorScalar> {
         }
     }
 
+    /// Gives every variational layer `count` slots of weights drawn ahead (slot 0 always exists).
+    public func reserveWeightSamples(_ count: Int) {
+        for layer in layers { layer.reserveWeightSamples(count) }
+    }
+
+    /// Draws every layer's per-step weights for `noise` into slot `slot`; forward passes with
+    /// `noise.weightSample == slot` then reuse them, whatever their batch and example offset.
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    public func drawWeights(_ noise: NoiseContext, slot: Int) {
+        for layer in layers { layer.drawWeights(noise, slot: slot) }
+    }
+
     /// Back-propagates `outputGradient`, adding into every parameter's gradient.
     @_specialize(where S == Float) @_specialize(where S == Double)
     public func backward(batch: Int) {

@@ -8,32 +8,38 @@ enum Predictor {
     /// Runs the network over `count` examples once per posterior sample (once for `useMean`) and hands each
     /// pass's outputs, `[N · outputs]`, to `body` with the pass index; the buffer is reused by the next pass,
     /// so memory does not grow with the sample count. Pass s uses evaluation noise step s, so predictions repeat
-    /// exactly for a given seed. Each rank of `communicator` predicts its share of the examples (draws are keyed
-    /// by example index) and every rank sees all of them.
+    /// exactly for a given seed. The examples go in batches fixed by position (of the plan's largest batch), and
+    /// each rank of `communicator` predicts whole batches, so an example's output is computed in the same batch
+    /// whatever the rank count (draws are keyed by example index); every rank then sees all of them. A pass draws
+    /// its weights once for all its batches.
     static func forEachPass<S: TensorScalar>(_ network: Network<S>, inputs: [Float], count: Int, samples: Int,
                                              useMean: Bool, communicator: any Communicator = SingleProcess.shared,
                                              _ body: (Int, UnsafeBufferPointer<Float>) -> Void) {
-        let n = network.inputCount, k = network.outputCount
+        let n = network.inputCount, k = network.outputCount, chunk = network.maxBatch
         let passes = useMean ? 1 : max(1, samples)
-        let mine = communicator.share(of: count)
+        let chunks = (count + chunk - 1) / chunk
+        let mine = communicator.share(of: chunks)
         var out = [Float](repeating: 0, count: count * k)
         for s in 0..<passes {
-            var start = mine.lowerBound
-            while start < mine.upperBound {
-                let end = min(start + network.maxBatch, mine.upperBound)
+            var noise = NoiseContext(seed: network.seed, step: UInt64(s), useMean: useMean, evaluation: true,
+                                     weightSample: 0)
+            if !mine.isEmpty { network.drawWeights(noise, slot: 0) }
+            for c in mine {
+                let start = c * chunk, end = min(start + chunk, count)
                 let input = network.input
                 inputs.withUnsafeBufferPointer { src in
                     for i in 0..<((end - start) * n) { input[i] = S(src[start * n + i]) }
                 }
-                network.forward(batch: end - start, noise: NoiseContext(seed: network.seed, step: UInt64(s),
-                                                                        useMean: useMean, evaluation: true,
-                                                                        exampleOffset: start))
+                noise.exampleOffset = start
+                network.forward(batch: end - start, noise: noise)
                 let o = network.output
                 for i in 0..<((end - start) * k) { out[start * k + i] = Float(o[i]) }
-                start = end
             }
             if communicator.size > 1 {
-                let counts = (0..<communicator.size).map { communicator.share(of: count, rank: $0).count * k }
+                let counts = (0..<communicator.size).map { r in
+                    let share = communicator.share(of: chunks, rank: r)
+                    return (min(share.upperBound * chunk, count) - min(share.lowerBound * chunk, count)) * k
+                }
                 out.withUnsafeMutableBufferPointer { communicator.gather($0.baseAddress!, counts: counts) }
             }
             out.withUnsafeBufferPointer { body(s, $0) }

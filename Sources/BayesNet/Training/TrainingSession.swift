@@ -75,6 +75,8 @@ public final class TrainingSession<S: TensorScalar> {
     private let blockSumsCount: Int
     private let parameterCount: Int
     private let maxBlocks: Int
+    /// The step whose weight samples `drawStepWeights` last drew, which every block of that step reuses.
+    private var weightsDrawnForStep: Int?
 
     public init(spec: ModelSpec, seed: UInt64, train: Dataset, test: Dataset?, validation: Dataset? = nil,
                 batchSize: Int? = nil, communicator: any Communicator = SingleProcess.shared) throws {
@@ -106,6 +108,7 @@ public final class TrainingSession<S: TensorScalar> {
             blockSumsCount = parameterCount + maxBlocks + 3
             blockSums = .allocate(capacity: blockSumsCount)
             blockSums!.initialize(repeating: 0, count: blockSumsCount)
+            network.reserveWeightSamples(samples)
         } else {
             gradientBlockSize = nil
             maxBlocks = 0
@@ -302,12 +305,27 @@ public final class TrainingSession<S: TensorScalar> {
                                       what: parts[0] + " (on rank \(r))")
     }
 
-    /// Block `k` of the global minibatch `indices`: its `samples` forward and backward passes leave its float
-    /// gradient (with the KL gradient for block 0) in the network's gradients; returns its part of the step's
-    /// mean NLL, its KL (block 0) and its correct count.
+    /// The noise of weight sample `sample` of the current step; its Flipout signs start at `exampleOffset`.
+    private func trainingNoise(sample: Int, exampleOffset: Int, weightSample: Int? = nil) -> NoiseContext {
+        NoiseContext(seed: network.seed, step: UInt64(step) * UInt64(samples) + UInt64(sample),
+                     exampleOffset: exampleOffset, weightSample: weightSample)
+    }
+
+    /// Draws the current step's `samples` weight samples once for all its blocks: they depend on (seed, layer,
+    /// step, sample) only, so every block would draw the same.
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    func drawStepWeights() {
+        for sample in 0..<samples { network.drawWeights(trainingNoise(sample: sample, exampleOffset: 0), slot: sample) }
+        weightsDrawnForStep = step
+    }
+
+    /// Block `k` of the global minibatch `indices`: its `samples` forward and backward passes, with the weights
+    /// `drawStepWeights` drew for this step, leave its float gradient (with the KL gradient for block 0) in the
+    /// network's gradients; returns its part of the step's mean NLL, its KL (block 0) and its correct count.
     @_specialize(where S == Float) @_specialize(where S == Double)
     func runBlock(_ k: Int, of indices: ArraySlice<Int>, blockSize: Int)
         -> (nll: Double, kl: Double, correct: Int, failure: TrainingError?) {
+        precondition(weightsDrawnForStep == step, "the step's weights are drawn before its blocks run")
         let globalBatch = indices.count
         let start = k * blockSize, end = min(start + blockSize, globalBatch)
         let batch = end - start
@@ -318,9 +336,7 @@ public final class TrainingSession<S: TensorScalar> {
         let scale = 1 / Double(samples)
         var nll = 0.0, kl = 0.0, correct = 0
         for sample in 0..<samples {
-            let noise = NoiseContext(seed: network.seed, step: UInt64(step) * UInt64(samples) + UInt64(sample),
-                                     exampleOffset: start)
-            network.forward(batch: batch, noise: noise)
+            network.forward(batch: batch, noise: trainingNoise(sample: sample, exampleOffset: start, weightSample: sample))
             let (sampleNLL, sampleCorrect) = negativeLogLikelihood(batch: batch, gradientScale: scale * part)
             if !sampleNLL.isFinite {
                 return (nll, kl, correct, .nonFinite(step: step + 1, epoch: epoch + 1,
@@ -343,8 +359,9 @@ public final class TrainingSession<S: TensorScalar> {
     }
 
     /// `trainStep` with `train.gradient_block_size`: the global minibatch is cut by position into blocks of
-    /// `blockSize` examples, whatever the rank count; each rank runs its whole blocks (forward and backward at
-    /// the block's size, Flipout signs keyed by global position as always) and adds each block's float gradient
+    /// `blockSize` examples, whatever the rank count; each rank draws the step's weights once, runs its whole
+    /// blocks (forward and backward at the block's size with those weights, Flipout signs keyed by global
+    /// position as always) and adds each block's float gradient
     /// into Double sums; the block holding position 0 also adds the KL gradient. The ranks' Double sums are
     /// summed and rounded to the network's precision. A float gradient depends only on its block, and Double
     /// holds a sum of floats exactly or within far less than a float's last bit, so the rounded gradient, and
@@ -358,7 +375,9 @@ public final class TrainingSession<S: TensorScalar> {
         sums.update(repeating: 0, count: blockSumsCount)
         let blocks = (indices.count + blockSize - 1) / blockSize
         var failure: TrainingError?
-        for k in communicator.share(of: blocks) {
+        let mine = communicator.share(of: blocks)
+        if !mine.isEmpty { drawStepWeights() }
+        for k in mine {
             let r = runBlock(k, of: indices, blockSize: blockSize)
             if let f = r.failure { failure = f; break }
             figures[k] = r.nll
@@ -502,11 +521,19 @@ public final class TrainingSession<S: TensorScalar> {
     private func quickTestInChunks(_ data: Dataset, chunkSize: Int) -> (accuracy: Double, nll: Double) {
         let chunks = (data.count + chunkSize - 1) / chunkSize
         var slots = [Double](repeating: 0, count: chunks + 1)
-        for c in communicator.share(of: chunks) {
+        let mine = communicator.share(of: chunks)
+        // One posterior sample for every chunk: drawn once, into the slot the next step draws again.
+        let noise = NoiseContext(seed: network.seed, step: UInt64(epoch), evaluation: true, weightSample: 0)
+        if !mine.isEmpty {
+            network.drawWeights(noise, slot: 0)
+            weightsDrawnForStep = nil
+        }
+        for c in mine {
             let start = c * chunkSize, end = min(start + chunkSize, data.count)
             load(data, indices: ArraySlice(start..<end))
-            network.forward(batch: end - start, noise: NoiseContext(seed: network.seed, step: UInt64(epoch),
-                                                                    evaluation: true, exampleOffset: start))
+            var chunkNoise = noise
+            chunkNoise.exampleOffset = start
+            network.forward(batch: end - start, noise: chunkNoise)
             let r = negativeLogLikelihood(batch: end - start, gradientScale: nil)
             slots[c] = r.nll * Double(end - start)
             slots[chunks] += Double(r.correct)
