@@ -128,6 +128,7 @@ final class ThreadPool: @unchecked Sendable {
                 while bn_atomic_load(published) == seen && spins < Self.spinLimit {
                     bn_cpu_relax()
                     spins += 1
+                    if spins % Self.yieldEvery == 0 { sched_yield() }
                 }
                 pthread_mutex_lock(mutex)
             }
@@ -137,8 +138,12 @@ final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    /// About 50 µs of `pause` instructions.
-    private static let spinLimit = 2_000
+    /// About 5 ms of `pause` instructions: a training step's kernels are separated by serial work of up to a
+    /// few milliseconds, and a sleeping worker woke too late for many of them (w1 training at 2 threads took
+    /// 1.0-1.12 times as long with 50 µs, alternating binaries on a quiet machine). The watch yields now and
+    /// then, so that on a busy machine it gives way to other work.
+    private static let spinLimit = 200_000
+    private static let yieldEvery = 256
 
     /// Called with `mutex` held, before `generation` moves to the job that needs the worker.
     private func spawnWorker(index: Int) {
