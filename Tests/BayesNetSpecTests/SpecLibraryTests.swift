@@ -32,8 +32,8 @@ func librarySpecs() -> [String] {
 }
 
 @Suite struct SpecLibraryTests {
-    @Test func specFolderHoldsTheTenLibrarySpecs() {
-        #expect(librarySpecs().count == 10)
+    @Test func specFolderHoldsTheElevenLibrarySpecs() {
+        #expect(librarySpecs().count == 11)
     }
 
     @Test(arguments: librarySpecs())
